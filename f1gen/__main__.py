@@ -1,0 +1,5 @@
+"""python -m f1gen."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,73 @@
+"""Clip backends: one small protocol, each backend an equal citizen behind it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from ..config import Settings
+from ..errors import BadInputError
+from ..storyboard import Scene
+
+
+@dataclass(frozen=True)
+class ClipRequest:
+    """What a backend needs to make one scene's clip."""
+
+    scene: Scene
+    prompt: str
+    image: Path
+    sample_steps: int
+
+
+@dataclass(frozen=True)
+class BackendUpdate:
+    """Progress a backend reports while it works on a clip."""
+
+    message: str
+    fraction: float | None = None
+
+
+Report = Callable[[BackendUpdate], None]
+
+
+class Backend(Protocol):
+    """Makes one clip at a time from a ClipRequest."""
+
+    name: str
+    frame_size: tuple[int, int]
+
+    @property
+    def identity(self) -> str:
+        """What makes two backends produce different clips (name and endpoint)."""
+        ...
+
+    def prepare(self) -> None:
+        """Check the backend can work before anything is spent; raise F1genError if not."""
+        ...
+
+    def generate(self, request: ClipRequest, dest: Path, report: Report) -> None:
+        """Write the clip for request to dest (an .mp4 path that does not exist yet)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and temporary files."""
+        ...
+
+
+BACKENDS = ("ovi", "animatic")
+
+
+def make_backend(name: str, *, settings: Settings, workdir: Path) -> Backend:
+    """The backend called name, configured from settings."""
+    if name == "animatic":
+        from .animatic import AnimaticBackend
+
+        return AnimaticBackend(ffmpeg=settings.ffmpeg, scratch=workdir / "tmp")
+    if name == "ovi":
+        from .ovi_space import OviSpaceBackend
+
+        return OviSpaceBackend(settings=settings, download_dir=workdir / "tmp")
+    raise BadInputError(f"--backend {name!r} is unknown: use one of {', '.join(BACKENDS)}")

@@ -1,0 +1,194 @@
+"""The offline animatic: Ovi-spec clips (576x896, 24 fps, ~5 s, H.264 + AAC) with no GPU.
+
+Each clip is the prepared character image with a slow zoom, the speech as a caption, and a
+sound track: speech from espeak-ng when it is on PATH, otherwise a syllable-like tone pattern,
+over the atmosphere as soft noise. A team rehearses a storyboard's timing with it for free.
+"""
+
+from __future__ import annotations
+
+import array
+import math
+import random
+import textwrap
+import wave
+import zlib
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from .. import media
+from . import BackendUpdate, ClipRequest, Report
+
+FPS = 24
+FRAMES = 121  # Ovi's 5-second checkpoint: 121 frames at 24 fps
+SAMPLE_RATE = 16_000
+SPEECH_START = 0.4
+WORD_SECONDS = 0.3
+
+
+class AnimaticBackend:
+    """Renders rehearsal clips locally with ffmpeg."""
+
+    name = "animatic"
+    frame_size = (576, 896)
+
+    def __init__(self, *, ffmpeg: str | None, scratch: Path) -> None:
+        self._ffmpeg = ffmpeg
+        self._scratch = scratch
+        self._espeak = media.which("espeak-ng")
+
+    @property
+    def identity(self) -> str:
+        """Animatic clips depend only on the scene, not on any endpoint."""
+        return "animatic:1"
+
+    def prepare(self) -> None:
+        """Fail early when ffmpeg is missing."""
+        media.find_ffmpeg(self._ffmpeg)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def generate(self, request: ClipRequest, dest: Path, report: Report) -> None:
+        """Render the scene's animatic clip to dest."""
+        self._scratch.mkdir(parents=True, exist_ok=True)
+        stem = dest.stem
+        caption = self._scratch / f"{stem}.caption.png"
+        atmosphere = self._scratch / f"{stem}.atmosphere.wav"
+        speech = self._scratch / f"{stem}.speech.wav"
+        scene = request.scene
+        try:
+            report(BackendUpdate("drawing caption", 0.1))
+            _draw_caption(caption, scene.number, scene.id, scene.speech)
+            seed = zlib.crc32(scene.id.encode())
+            with_tones = scene.speech is not None and self._espeak is None
+            _write_atmosphere(
+                atmosphere, seed=seed, words=_words(scene.speech) if with_tones else 0
+            )
+            inputs: list[str | Path] = ["-i", request.image, "-i", caption, "-i", atmosphere]
+            mix = "[2:a]anull[a]"
+            if scene.speech and self._espeak:
+                report(BackendUpdate("speaking", 0.2))
+                media.run_tool(
+                    [self._espeak, "-s", "165", "-w", str(speech), scene.speech],
+                    what=f"{scene.label}: espeak-ng",
+                )
+                inputs += ["-i", speech]
+                mix = (
+                    f"[3:a]aresample={SAMPLE_RATE},adelay={int(SPEECH_START * 1000)}:all=1[s];"
+                    "[2:a][s]amix=inputs=2:duration=first:normalize=0[a]"
+                )
+            report(BackendUpdate("rendering", 0.3))
+            zoom = (
+                "[0:v]scale=1152:1792,"
+                f"zoompan=z='1+0.1*on/{FRAMES}':x='iw/2-iw/zoom/2':y='ih/2-ih/zoom/2'"
+                f":d={FRAMES}:s=576x896:fps={FPS}[z];[z][1:v]overlay=format=auto,format=yuv420p[v]"
+            )
+            media.run_ffmpeg(
+                [
+                    *inputs,
+                    "-filter_complex",
+                    f"{zoom};{mix}",
+                    "-map",
+                    "[v]",
+                    "-map",
+                    "[a]",
+                    "-frames:v",
+                    str(FRAMES),
+                    "-t",
+                    f"{FRAMES / FPS:.4f}",
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "veryfast",
+                    "-crf",
+                    "23",
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-r",
+                    str(FPS),
+                    "-c:a",
+                    "aac",
+                    "-b:a",
+                    "96k",
+                    "-ar",
+                    str(SAMPLE_RATE),
+                    "-ac",
+                    "1",
+                    "-movflags",
+                    "+faststart",
+                    dest,
+                ],
+                ffmpeg=self._ffmpeg,
+                what=f"{scene.label}: animatic render",
+            )
+            report(BackendUpdate("rendered", 1.0))
+        finally:
+            for scratch in (caption, atmosphere, speech):
+                scratch.unlink(missing_ok=True)
+
+
+def _words(speech: str | None) -> int:
+    return len(speech.split()) if speech else 0
+
+
+def _draw_caption(path: Path, number: int, scene_id: str, speech: str | None) -> None:
+    width, height = AnimaticBackend.frame_size
+    layer = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    small = ImageFont.load_default(size=22)
+    draw.text(
+        (24, 24),
+        f"{number:02d} {scene_id}",
+        font=small,
+        fill="white",
+        stroke_width=2,
+        stroke_fill="black",
+    )
+    if speech:
+        font = ImageFont.load_default(size=34)
+        lines = textwrap.wrap(speech, width=26)[:4]
+        line_height = 44
+        top = height - 250 - line_height * len(lines)
+        box = (16, top - 14, width - 16, top + line_height * len(lines) + 10)
+        draw.rounded_rectangle(box, radius=14, fill=(0, 0, 0, 150))
+        for row, line in enumerate(lines):
+            draw.text(
+                (width / 2, top + row * line_height),
+                line,
+                font=font,
+                fill="white",
+                anchor="ma",
+                stroke_width=2,
+                stroke_fill="black",
+            )
+    layer.save(path, format="PNG")
+
+
+def _write_atmosphere(path: Path, *, seed: int, words: int) -> None:
+    """Soft brown noise for the atmosphere, plus one tone burst per spoken word."""
+    rng = random.Random(seed)
+    total = math.ceil(FRAMES / FPS * SAMPLE_RATE)
+    samples = array.array("h", bytes(2 * total))
+    level = 0.0
+    for i in range(total):
+        level = 0.98 * level + 0.02 * rng.uniform(-1, 1)
+        samples[i] = int(level * 0.9 * 32767 * 0.25)
+    pitch = 160 + seed % 80
+    for word in range(words):
+        start = SPEECH_START + word * WORD_SECONDS
+        if start + WORD_SECONDS > FRAMES / FPS:
+            break
+        freq = pitch * (1.0, 1.12, 0.94, 1.2)[word % 4]
+        first, count = int(start * SAMPLE_RATE), int(WORD_SECONDS * 0.75 * SAMPLE_RATE)
+        for k in range(count):
+            envelope = math.sin(math.pi * k / count)
+            tone = 0.3 * envelope * math.sin(2 * math.pi * freq * k / SAMPLE_RATE)
+            value = samples[first + k] + int(tone * 32767)
+            samples[first + k] = max(-32768, min(32767, value))
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes(samples.tobytes())

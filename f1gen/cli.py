@@ -1,0 +1,342 @@
+"""The f1gen command line: parse options, call the library, render the result."""
+
+from __future__ import annotations
+
+import functools
+import json
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.table import Table
+
+from . import __version__, runner
+from . import stitch as stitching
+from . import storyboard as storyboards
+from .backends import BACKENDS, make_backend
+from .config import load_settings
+from .errors import ExitCode, F1genError, StoryboardError
+from .state import StateStore
+from .ui import RunView, stderr_console
+from .workspace import open_workspace
+
+app = typer.Typer(
+    help="Turn a storyboard into a finished talking-character video with Ovi.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+StoryboardArg = Annotated[
+    Path, typer.Argument(help="The storyboard YAML file.", show_default=False)
+]
+OptionalStoryboard = Annotated[
+    Path | None,
+    typer.Argument(
+        help="The storyboard YAML; default: the only run under out/.", show_default=False
+    ),
+]
+WorkdirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--workdir", help="Work folder (default: out/<storyboard name>/).", show_default=False
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable result on stdout.")]
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn F1genError into one line on stderr and its exit code; Ctrl-C and SIGTERM into 130."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        console = stderr_console()
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        try:
+            return command(*args, **kwargs)
+        except StoryboardError as exc:
+            for problem in exc.problems:
+                console.print(f"error: {problem}", markup=False)
+            raise typer.Exit(exc.exit_code) from None
+        except F1genError as exc:
+            console.print(f"error: {exc.message}", markup=False)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            console.print("interrupted: the run is saved; run the same command again to resume")
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    return wrapper
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"f1gen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Turn a storyboard into a finished talking-character video with Ovi."""
+
+
+@app.command()
+@reports_errors
+def validate(storyboard: StoryboardArg, as_json: JsonOpt = False) -> None:
+    """Check a storyboard before anything is spent: schema, ids, images, footage, lint."""
+    loaded = storyboards.load(storyboard)
+    console = stderr_console()
+    for warning in loaded.warnings:
+        console.print(f"warning: {warning}", markup=False)
+    board = loaded.storyboard
+    if as_json:
+        _print_json(
+            {
+                "storyboard": str(board.path),
+                "title": board.title,
+                "scenes": len(board.scenes),
+                "warnings": list(loaded.warnings),
+            }
+        )
+    else:
+        console.print(
+            f"{storyboard}: {len(board.scenes)} scenes, {len(loaded.warnings)} warnings: ok",
+            markup=False,
+        )
+
+
+@app.command()
+@reports_errors
+def prompts(storyboard: StoryboardArg, as_json: JsonOpt = False) -> None:
+    """Print the Ovi prompt of every generated scene."""
+    from .prompts import build
+
+    board = storyboards.load(storyboard).storyboard
+    rows = [(s.number, s.id, build(s)) for s in board.scenes if s.generated]
+    if as_json:
+        _print_json([{"number": n, "id": i, "prompt": p} for n, i, p in rows])
+        return
+    for number, scene_id, prompt in rows:
+        typer.echo(f"{number:02d} {scene_id}: {prompt}")
+
+
+@app.command()
+@reports_errors
+def generate(
+    storyboard: StoryboardArg,
+    backend: Annotated[
+        str, typer.Option(help=f"Who makes the clips: {', '.join(BACKENDS)}.")
+    ] = "ovi",
+    only: Annotated[
+        str | None,
+        typer.Option(
+            help="Scenes to make, by number, range or id: '3,5-7,pit-wall'.", show_default=False
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Make the chosen scenes again even if done.")] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Show what would be made and the GPU estimate; make nothing."
+        ),
+    ] = False,
+    sample_steps: Annotated[
+        int | None,
+        typer.Option(
+            help="Ovi sample steps for scenes that set none (env OVI_SAMPLE_STEPS, default 40).",
+            show_default=False,
+        ),
+    ] = None,
+    attempts: Annotated[
+        int, typer.Option(min=1, max=20, help="Attempts per scene before it fails.")
+    ] = 3,
+    workdir: WorkdirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Generate every scene's clip, one after another, resumably."""
+    settings = load_settings({"sample_steps": sample_steps})
+    space = open_workspace(storyboard, workdir=workdir)
+    console = stderr_console()
+    for warning in space.warnings:
+        console.print(f"warning: {warning}", markup=False)
+    options = runner.RunOptions(
+        only=runner.parse_only(only, space.storyboard) if only else None,
+        force=force,
+        max_attempts=attempts,
+        default_steps=settings.sample_steps,
+    )
+    engine = make_backend(backend, settings=settings, workdir=space.workdir)
+    try:
+        if dry_run:
+            _show_plan(
+                runner.Runner(space.storyboard, workdir=space.workdir, backend=engine),
+                options,
+                as_json=as_json,
+            )
+            return
+        with RunView(console) as view:
+            run = runner.Runner(space.storyboard, workdir=space.workdir, backend=engine, emit=view)
+            summary = run.run(options)
+    finally:
+        engine.close()
+    if as_json:
+        _print_json(summary.as_dict())
+    console.print(
+        f"{len(summary.done)} generated, {len(summary.skipped)} already done, "
+        f"{len(summary.failed)} failed in {summary.seconds:.1f} s; "
+        f"state: {space.workdir / 'state.json'}",
+        markup=False,
+    )
+    if summary.failed:
+        console.print(
+            f"failed: {', '.join(summary.failed)}: see 'f1gen status', then re-run to retry",
+            markup=False,
+        )
+        raise typer.Exit(ExitCode.FAILED)
+
+
+def _show_plan(run: runner.Runner, options: runner.RunOptions, *, as_json: bool) -> None:
+    todo, skipped = run.preview(options)
+    gpu = sum(runner.estimate_seconds(p.steps) for p in todo)
+    days = {plan: gpu / quota for plan, quota in runner.DAILY_QUOTA_SECONDS.items()}
+    if as_json:
+        _print_json(
+            {
+                "generate": [
+                    {"number": p.scene.number, "id": p.scene.id, "steps": p.steps} for p in todo
+                ],
+                "already_done": [s.id for s in skipped],
+                "gpu_seconds": round(gpu),
+                "quota_days": {k: round(v, 2) for k, v in days.items()},
+            }
+        )
+        return
+    for planned in todo:
+        typer.echo(
+            f"would generate {planned.scene.number:02d} {planned.scene.id} "
+            f"({planned.steps} steps, ~{runner.estimate_seconds(planned.steps):.0f} s GPU)"
+        )
+    typer.echo(
+        f"{len(todo)} to generate, {len(skipped)} already done; about {gpu / 60:.1f} GPU minutes: "
+        f"{days['free']:.1f} days of a free account's quota, {days['pro']:.1f} of PRO"
+    )
+
+
+@app.command()
+@reports_errors
+def status(
+    storyboard: OptionalStoryboard = None, workdir: WorkdirOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Show every scene's state: done or not, attempts, durations, clip, last error."""
+    space = open_workspace(storyboard, workdir=workdir)
+    state = StateStore(space.workdir).load(
+        storyboard=str(space.storyboard.path), title=space.storyboard.title
+    )
+    rows = []
+    for scene in space.storyboard.scenes:
+        entry = state.scenes.get(scene.id)
+        clip = stitching.scene_clip(scene, state, space.workdir)
+        if not scene.generated:
+            shown = "footage" if clip else "footage missing"
+        elif clip is not None:
+            shown = "done"
+        elif entry is not None and entry.status == "done":
+            shown = "changed"
+        else:
+            shown = entry.status if entry else "pending"
+        rows.append(
+            {
+                "number": scene.number,
+                "id": scene.id,
+                "state": shown,
+                "attempts": entry.attempts if entry else 0,
+                "seconds": round(entry.gen_seconds, 1) if entry else 0.0,
+                "video_seconds": entry.video_seconds if entry else None,
+                "audio_seconds": entry.audio_seconds if entry else None,
+                "clip": str(clip) if clip else None,
+                "last_error": entry.last_error if entry else None,
+            }
+        )
+    if as_json:
+        _print_json(
+            {
+                "storyboard": str(space.storyboard.path),
+                "workdir": str(space.workdir),
+                "scenes": rows,
+            }
+        )
+        return
+    table = Table(title=f"{space.storyboard.title} ({space.workdir})")
+    for column in ("#", "scene", "state", "attempts", "gen s", "video s", "clip", "last error"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            str(row["number"]),
+            str(row["id"]),
+            str(row["state"]),
+            str(row["attempts"]),
+            f"{row['seconds']:.1f}",
+            str(row["video_seconds"] or "-"),
+            str(row["clip"] or "-"),
+            str(row["last_error"] or ""),
+        )
+    from rich.console import Console
+
+    Console(highlight=False).print(table)
+    done = sum(1 for r in rows if r["state"] in ("done", "footage"))
+    typer.echo(f"{done}/{len(rows)} scenes ready")
+
+
+@app.command()
+@reports_errors
+def stitch(
+    storyboard: OptionalStoryboard = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Where to write the cut (default: <workdir>/final.mp4).",
+            show_default=False,
+        ),
+    ] = None,
+    workdir: WorkdirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Join every scene's clip into the final cut, with sound and picture in sync."""
+    settings = load_settings()
+    space = open_workspace(storyboard, workdir=workdir)
+    result = stitching.stitch(
+        space.storyboard, workdir=space.workdir, output=output, ffmpeg=settings.ffmpeg
+    )
+    if as_json:
+        _print_json(result.as_dict())
+    how = "video stream-copied" if result.video_copied else "video encoded once"
+    stderr_console().print(
+        f"final cut: {result.output} ({result.duration:.1f} s, {len(result.clips)} clips, {how})",
+        markup=False,
+    )
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,99 @@
+"""Settings in one place: command-line option > environment (and .env) > default."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+DEFAULT_SPACE = "alexnasa/Ovi-ZEROGPU"
+DEFAULT_SAMPLE_STEPS = 40
+
+
+class Secret:
+    """A value that never shows itself in repr, str, logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The real value, for the one call that needs it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, resolved once by load_settings."""
+
+    ffmpeg: str | None = None
+    hf_token: Secret | None = None
+    ovi_space: str = DEFAULT_SPACE
+    sample_steps: int = DEFAULT_SAMPLE_STEPS
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    def redact(self, text: str) -> str:
+        """Text with every known secret replaced by ***."""
+        for secret in self.secrets:
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+
+def read_environment(dotenv_path: Path | None = Path(".env")) -> dict[str, str]:
+    """The process environment laid over the .env file: the real environment wins."""
+    merged: dict[str, str] = {}
+    if dotenv_path is not None and dotenv_path.is_file():
+        from dotenv import dotenv_values
+
+        merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    merged.update(os.environ)
+    return merged
+
+
+def _int_setting(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name}={raw!r} is not a whole number: fix it in .env or the environment"
+        ) from None
+
+
+def load_settings(
+    options: Mapping[str, object | None] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve settings with the precedence option > environment > default."""
+    env = read_environment() if environ is None else dict(environ)
+    opts = {k: v for k, v in (options or {}).items() if v is not None}
+
+    token_raw = opts.get("hf_token") or env.get("HF_TOKEN") or None
+    token = Secret(str(token_raw)) if token_raw else None
+    steps_raw = opts.get("sample_steps", env.get("OVI_SAMPLE_STEPS"))
+    steps = (
+        DEFAULT_SAMPLE_STEPS
+        if steps_raw in (None, "")
+        else _int_setting("OVI_SAMPLE_STEPS", str(steps_raw))
+    )
+    secrets = tuple(s for s in (token.reveal() if token else None,) if s)
+    return Settings(
+        ffmpeg=str(opts.get("ffmpeg") or env.get("F1GEN_FFMPEG") or "") or None,
+        hf_token=token,
+        ovi_space=str(opts.get("ovi_space") or env.get("OVI_SPACE") or DEFAULT_SPACE),
+        sample_steps=steps,
+        secrets=secrets,
+    )

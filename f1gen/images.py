@@ -1,0 +1,80 @@
+"""Character images: check they decode, prepare them as 576x896 PNGs (cached)."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+from typing import Literal
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import BadInputError
+from .files import file_digest, write_atomic
+
+# 9:14 makes Ovi keep a portrait 576x896 output (sides multiples of 32, ~720x720 pixel area).
+WIDTH, HEIGHT = 576, 896
+FORMATS = ("PNG", "JPEG", "WEBP")
+MAX_PIXELS = 50_000_000
+PAD_COLOR = (0, 0, 0)
+
+
+def is_file(path: Path) -> bool:
+    """True when path names a regular file (False for odd paths rather than raising)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _open(path: Path) -> Image.Image:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        return Image.open(path, formats=FORMATS)
+
+
+def inspect(path: Path) -> str | None:
+    """None when path is a PNG, JPEG or WebP that decodes; otherwise what is wrong and the fix."""
+    if not is_file(path):
+        return "no such file: check the path (it is relative to the storyboard)"
+    try:
+        with _open(path) as image:
+            if image.width * image.height > MAX_PIXELS:
+                return f"{image.width}x{image.height} is too large: scale it down"
+            image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return "too many pixels to be a character image: scale it down"
+    except UnidentifiedImageError:
+        return "not a PNG, JPEG or WebP image: convert it"
+    except (OSError, SyntaxError, ValueError) as exc:
+        return f"does not decode ({' '.join(str(exc).split())}): re-export it"
+    return None
+
+
+def prepared_name(source_digest: str, fit: Literal["cover", "contain"]) -> str:
+    """The cache file name of a prepared image."""
+    return f"{source_digest[:16]}-{fit}-{WIDTH}x{HEIGHT}.png"
+
+
+def prepare(
+    source: Path, *, fit: Literal["cover", "contain"], cache_dir: Path, digest: str | None = None
+) -> Path:
+    """A 576x896 RGB PNG of source, cover-cropped or padded, reused from cache_dir when present."""
+    digest = digest or file_digest(source)
+    target = cache_dir / prepared_name(digest, fit)
+    if target.is_file():
+        return target
+    try:
+        with _open(source) as image:
+            upright = ImageOps.exif_transpose(image).convert("RGB")
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
+        raise BadInputError(f"{source}: does not decode ({exc}): re-export it") from None
+    size = (WIDTH, HEIGHT)
+    if fit == "cover":
+        result = ImageOps.fit(upright, size, method=Image.Resampling.LANCZOS)
+    else:
+        result = ImageOps.pad(upright, size, method=Image.Resampling.LANCZOS, color=PAD_COLOR)
+    encoded = io.BytesIO()
+    result.save(encoded, format="PNG")
+    write_atomic(target, encoded.getvalue())
+    return target

@@ -1,0 +1,189 @@
+"""ffmpeg and media probing: the only module that runs subprocesses or opens media with PyAV."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .errors import BadInputError, ClipRejected, ConfigError, MediaError
+
+CLIP_MIN_SECONDS, CLIP_MAX_SECONDS = 4.5, 5.5
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """The first video stream of a file."""
+
+    codec: str
+    width: int
+    height: int
+    fps: Fraction
+    frames: int
+    duration: float
+    start: float
+    pix_fmt: str | None
+    profile: str | None
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """The first audio stream of a file."""
+
+    codec: str
+    sample_rate: int
+    channels: int
+    duration: float
+    start: float
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What a probe found in a media file."""
+
+    path: Path
+    duration: float
+    video: VideoInfo | None
+    audio: AudioInfo | None
+
+
+@lru_cache(maxsize=8)
+def find_ffmpeg(configured: str | None = None) -> str:
+    """F1GEN_FFMPEG when set, else an ffmpeg on PATH, else the imageio-ffmpeg wheel's binary."""
+    if configured:
+        found = shutil.which(configured)
+        if not found:
+            raise ConfigError(f"F1GEN_FFMPEG={configured!r} is not an executable: fix or unset it")
+        return found
+    on_path = shutil.which("ffmpeg")
+    if on_path:
+        return on_path
+    try:
+        import imageio_ffmpeg
+
+        return str(imageio_ffmpeg.get_ffmpeg_exe())
+    except (ImportError, RuntimeError):
+        raise ConfigError(
+            "no ffmpeg found: install the imageio-ffmpeg package or put ffmpeg on PATH"
+        ) from None
+
+
+def which(program: str) -> str | None:
+    """The path of program on PATH, or None."""
+    return shutil.which(program)
+
+
+def run_ffmpeg(args: Sequence[str | Path], *, ffmpeg: str | None = None, what: str) -> str:
+    """Run ffmpeg with args (never a shell string); return its stderr; MediaError on failure."""
+    exe = find_ffmpeg(ffmpeg)
+    command = [exe, "-hide_banner", "-nostdin", "-y", *map(str, args)]
+    return run_tool(command, what=what)
+
+
+def run_tool(command: Sequence[str], *, what: str) -> str:
+    """Run one external program and return its stderr; MediaError naming what failed."""
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, errors="replace", check=False
+        )
+    except OSError as exc:
+        raise MediaError(f"{what}: cannot run {Path(command[0]).name}: {exc.strerror}") from None
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        tail = lines[-1] if lines else f"exit status {done.returncode}"
+        raise MediaError(f"{what}: {Path(command[0]).name} failed: {tail}")
+    return done.stderr
+
+
+def _seconds(value: int | None, time_base: Fraction | None) -> float | None:
+    if value is None or time_base is None:
+        return None
+    return float(value * time_base)
+
+
+def probe(path: Path) -> MediaInfo:
+    """Streams and durations of a media file; BadInputError when it is not media."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return _info(path, container)
+    except (av.error.FFmpegError, OSError, ValueError, IndexError) as exc:
+        raise BadInputError(f"not a readable video ({_short(exc)})") from None
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:160] or type(exc).__name__
+
+
+def _info(path: Path, container: Any) -> MediaInfo:
+    video = audio = None
+    total = (container.duration or 0) / 1_000_000
+    if container.streams.video:
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        fps = stream.average_rate or stream.guessed_rate or Fraction(24)
+        duration = _seconds(stream.duration, stream.time_base) or total
+        frames = stream.frames or round(duration * fps)
+        video = VideoInfo(
+            codec=ctx.name,
+            width=ctx.width,
+            height=ctx.height,
+            fps=Fraction(fps),
+            frames=int(frames),
+            duration=frames / float(fps) if stream.frames else duration,
+            start=_seconds(stream.start_time, stream.time_base) or 0.0,
+            pix_fmt=ctx.pix_fmt,
+            profile=ctx.profile,
+        )
+    if container.streams.audio:
+        stream = container.streams.audio[0]
+        ctx = stream.codec_context
+        audio = AudioInfo(
+            codec=ctx.name,
+            sample_rate=ctx.sample_rate,
+            channels=ctx.channels,
+            duration=_seconds(stream.duration, stream.time_base) or total,
+            start=_seconds(stream.start_time, stream.time_base) or 0.0,
+        )
+    return MediaInfo(path=path, duration=total, video=video, audio=audio)
+
+
+def check_clip(
+    path: Path,
+    *,
+    size: tuple[int, int],
+    min_seconds: float = CLIP_MIN_SECONDS,
+    max_seconds: float = CLIP_MAX_SECONDS,
+) -> MediaInfo:
+    """Accept a generated clip only if it decodes fully, has both streams, the size and duration."""
+    import av
+
+    name = path.name
+    try:
+        with av.open(str(path)) as container:
+            info = _info(path, container)
+            if info.video is None or info.audio is None:
+                missing = "video" if info.video is None else "audio"
+                raise ClipRejected(f"{name}: has no {missing} stream")
+            decoded = sum(1 for _ in container.decode(video=0))
+    except ClipRejected:
+        raise
+    except (av.error.FFmpegError, OSError, ValueError, IndexError) as exc:
+        raise ClipRejected(f"{name}: does not decode ({_short(exc)})") from None
+    video = info.video
+    if (video.width, video.height) != size:
+        raise ClipRejected(f"{name}: is {video.width}x{video.height}, expected {size[0]}x{size[1]}")
+    if decoded < video.frames * 0.95:
+        raise ClipRejected(f"{name}: only {decoded} of {video.frames} frames decode (truncated)")
+    if not min_seconds <= video.duration <= max_seconds:
+        raise ClipRejected(
+            f"{name}: lasts {video.duration:.2f} s, expected {min_seconds}-{max_seconds} s"
+        )
+    return info

@@ -1,0 +1,341 @@
+"""The generate loop: plan, prepare, generate, check, accept; the state saved after every change."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import images, media, prompts
+from .backends import Backend, BackendUpdate, ClipRequest
+from .errors import BadInputError, ClipRejected, GenerationError, MediaError
+from .files import file_digest, move_durably
+from .state import RunState, SceneState, StateStore, work_lock
+from .storyboard import Scene, Storyboard
+
+DEFAULT_ATTEMPTS = 3
+# The seed document's timings per clip, by sample steps (GPU seconds).
+STEP_TIMINGS = ((20, 30.0), (40, 60.0), (50, 90.0))
+DAILY_QUOTA_SECONDS = {"free": 5 * 60, "pro": 40 * 60}
+
+
+def default_workdir(storyboard: Storyboard, root: Path = Path("out")) -> Path:
+    """out/<storyboard stem>/."""
+    return root / storyboard.stem
+
+
+def estimate_seconds(steps: int) -> float:
+    """GPU seconds one clip takes at steps, interpolated from the seed's timings."""
+    points = STEP_TIMINGS
+    if steps <= points[0][0]:
+        return points[0][1] * steps / points[0][0]
+    for (s0, t0), (s1, t1) in itertools.pairwise(points):
+        if steps <= s1:
+            return t0 + (t1 - t0) * (steps - s0) / (s1 - s0)
+    s_last, t_last = points[-1]
+    return t_last * steps / s_last
+
+
+def parse_only(spec: str, storyboard: Storyboard) -> frozenset[int]:
+    """Scene numbers picked by '3,5-7,pit-wall'; BadInputError naming what does not match."""
+    ids = {scene.id: scene.number for scene in storyboard.scenes}
+    count = len(storyboard.scenes)
+    picked: set[int] = set()
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if match:
+            first = int(match.group(1))
+            last = int(match.group(2) or first)
+            if not 1 <= first <= last <= count:
+                raise BadInputError(f"--only {part!r}: scenes are numbered 1-{count}")
+            picked.update(range(first, last + 1))
+        elif part in ids:
+            picked.add(ids[part])
+        else:
+            raise BadInputError(f"--only {part!r}: no scene has that number or id")
+    if not picked:
+        raise BadInputError("--only: name at least one scene number or id")
+    return frozenset(picked)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How one generate run behaves."""
+
+    only: frozenset[int] | None = None
+    force: bool = False
+    max_attempts: int = DEFAULT_ATTEMPTS
+    default_steps: int = 40
+
+
+# Events the runner emits; the CLI renders them.
+@dataclass(frozen=True)
+class RunPlanned:
+    """The plan: scenes to make, and scenes already done."""
+
+    todo: tuple[Scene, ...]
+    skipped: tuple[Scene, ...]
+    total: int
+
+
+@dataclass(frozen=True)
+class SceneStarted:
+    """An attempt at a scene begins."""
+
+    scene: Scene
+    attempt: int
+    max_attempts: int
+
+
+@dataclass(frozen=True)
+class SceneProgress:
+    """The backend reported progress on the current scene."""
+
+    scene: Scene
+    update: BackendUpdate
+
+
+@dataclass(frozen=True)
+class SceneAccepted:
+    """A clip passed its checks and is now the scene's clip."""
+
+    scene: Scene
+    clip: Path
+    seconds: float
+
+
+@dataclass(frozen=True)
+class SceneAttemptFailed:
+    """An attempt failed; will_retry tells whether another follows."""
+
+    scene: Scene
+    attempt: int
+    message: str
+    will_retry: bool
+
+
+Event = RunPlanned | SceneStarted | SceneProgress | SceneAccepted | SceneAttemptFailed
+Emit = Callable[[Event], None]
+
+
+@dataclass
+class Summary:
+    """What a run did."""
+
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    remaining: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready view."""
+        return {
+            "generated": self.done,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "remaining": self.remaining,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class PlannedScene:
+    """A generated scene with everything that decides its clip."""
+
+    scene: Scene
+    prompt: str
+    steps: int
+    image_digest: str
+    fingerprint: str
+
+
+def plan_scene(scene: Scene, *, backend_identity: str, default_steps: int) -> PlannedScene:
+    """Prompt, steps and fingerprint of a generated scene."""
+    assert scene.image is not None
+    prompt = prompts.build(scene)
+    steps = scene.sample_steps or default_steps
+    digest = file_digest(scene.image)
+    key = {
+        "image": digest,
+        "prompt": prompt,
+        "steps": steps,
+        "fit": scene.fit,
+        "backend": backend_identity,
+    }
+    fingerprint = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+    return PlannedScene(scene, prompt, steps, digest, fingerprint)
+
+
+def clip_is_current(entry: SceneState | None, fingerprint: str, workdir: Path) -> bool:
+    """True when entry holds an accepted clip for fingerprint whose file is unchanged."""
+    if (
+        entry is None
+        or entry.status != "done"
+        or entry.fingerprint != fingerprint
+        or not entry.clip
+    ):
+        return False
+    clip = workdir / entry.clip
+    try:
+        if clip.stat().st_size != entry.size:
+            return False
+    except OSError:
+        return False
+    return file_digest(clip) == entry.sha256
+
+
+class Runner:
+    """Generates a storyboard's clips into a work folder, resumably."""
+
+    def __init__(
+        self,
+        storyboard: Storyboard,
+        *,
+        workdir: Path,
+        backend: Backend,
+        emit: Emit = lambda event: None,
+    ) -> None:
+        self.storyboard = storyboard
+        self.workdir = workdir
+        self.backend = backend
+        self.emit = emit
+        self.store = StateStore(workdir)
+        self.clips_dir = workdir / "clips"
+        self.images_dir = workdir / "images"
+
+    def plan(self, options: RunOptions, state: RunState) -> tuple[list[PlannedScene], list[Scene]]:
+        """Scenes to generate now, and selected scenes whose clip is already current."""
+        todo: list[PlannedScene] = []
+        skipped: list[Scene] = []
+        for scene in self.storyboard.scenes:
+            if not scene.generated or (options.only and scene.number not in options.only):
+                continue
+            planned = plan_scene(
+                scene, backend_identity=self.backend.identity, default_steps=options.default_steps
+            )
+            entry = state.scenes.get(scene.id)
+            if not options.force and clip_is_current(entry, planned.fingerprint, self.workdir):
+                skipped.append(scene)
+            else:
+                todo.append(planned)
+        return todo, skipped
+
+    def preview(self, options: RunOptions) -> tuple[list[PlannedScene], list[Scene]]:
+        """The plan without taking the lock or changing anything."""
+        state = self.store.load(storyboard=str(self.storyboard.path), title=self.storyboard.title)
+        return self.plan(options, state)
+
+    def run(self, options: RunOptions) -> Summary:
+        """Generate every planned scene; failures are retried, then recorded, never accepted."""
+        started = time.monotonic()
+        with work_lock(self.workdir):
+            state = self.store.load(
+                storyboard=str(self.storyboard.path), title=self.storyboard.title
+            )
+            self._clean_partials()
+            for scene in self.storyboard.scenes:
+                state.scene(scene.id, scene.number)
+            todo, skipped = self.plan(options, state)
+            self.store.save(state)
+            self.emit(
+                RunPlanned(
+                    tuple(p.scene for p in todo), tuple(skipped), len(self.storyboard.scenes)
+                )
+            )
+            summary = Summary(skipped=[s.id for s in skipped], remaining=[p.scene.id for p in todo])
+            if todo:
+                self.backend.prepare()
+            for planned in todo:
+                accepted = self._generate(planned, state, options)
+                summary.remaining.remove(planned.scene.id)
+                (summary.done if accepted else summary.failed).append(planned.scene.id)
+        summary.seconds = time.monotonic() - started
+        return summary
+
+    def _clean_partials(self) -> None:
+        """Remove takes a killed run left half-written; accepted clips are never touched."""
+        for folder in (self.clips_dir, self.workdir / "tmp"):
+            if folder.is_dir():
+                for partial in folder.glob(".partial-*"):
+                    partial.unlink(missing_ok=True)
+
+    def _generate(self, planned: PlannedScene, state: RunState, options: RunOptions) -> bool:
+        scene = planned.scene
+        entry = state.scene(scene.id, scene.number)
+        assert scene.image is not None
+        image = images.prepare(
+            scene.image, fit=scene.fit, cache_dir=self.images_dir, digest=planned.image_digest
+        )
+        request = ClipRequest(
+            scene=scene, prompt=planned.prompt, image=image, sample_steps=planned.steps
+        )
+        self.clips_dir.mkdir(parents=True, exist_ok=True)
+        for attempt in range(1, options.max_attempts + 1):
+            self.emit(SceneStarted(scene, attempt, options.max_attempts))
+            partial = self.clips_dir / f".partial-{scene.id}-{os.getpid()}.mp4"
+            entry.attempts += 1
+            self.store.save(state)
+            began = time.monotonic()
+            try:
+                self.backend.generate(
+                    request, partial, lambda update: self.emit(SceneProgress(scene, update))
+                )
+                info = media.check_clip(partial, size=self.backend.frame_size)
+            except (GenerationError, MediaError) as exc:
+                partial.unlink(missing_ok=True)
+                if isinstance(exc, GenerationError) and not exc.retryable:
+                    entry.add_failure(type(exc).__name__, exc.message)
+                    self.store.save(state)
+                    raise
+                kind = "rejected" if isinstance(exc, ClipRejected) else type(exc).__name__
+                entry.add_failure(kind, exc.message)
+                entry.gen_seconds += time.monotonic() - began
+                last = attempt == options.max_attempts
+                if last:
+                    entry.status = "failed"
+                self.store.save(state)
+                self.emit(SceneAttemptFailed(scene, attempt, exc.message, not last))
+                continue
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
+            seconds = time.monotonic() - began
+            self._accept(planned, entry, partial, info)
+            entry.gen_seconds += seconds
+            self.store.save(state)
+            self.emit(SceneAccepted(scene, self.workdir / str(entry.clip), seconds))
+            return True
+        return False
+
+    def _accept(
+        self, planned: PlannedScene, entry: SceneState, partial: Path, info: media.MediaInfo
+    ) -> None:
+        """Give the checked take its own name beside older takes, then point the state at it."""
+        scene = planned.scene
+        base = f"{scene.number:02d}-{scene.id}-{planned.fingerprint[:8]}"
+        final = self.clips_dir / f"{base}.mp4"
+        take = 1
+        while final.exists():
+            take += 1
+            final = self.clips_dir / f"{base}-take{take}.mp4"
+        move_durably(partial, final)
+        assert info.video is not None and info.audio is not None
+        entry.status = "done"
+        entry.fingerprint = planned.fingerprint
+        entry.backend = self.backend.identity
+        entry.steps = planned.steps
+        entry.clip = str(final.relative_to(self.workdir))
+        entry.size = final.stat().st_size
+        entry.sha256 = file_digest(final)
+        entry.video_seconds = round(info.video.duration, 4)
+        entry.audio_seconds = round(info.audio.duration, 4)
+        entry.takes += 1

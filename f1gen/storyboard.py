@@ -1,0 +1,384 @@
+"""Storyboard: YAML in, validated frozen scenes out, with every problem named by place."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from . import images
+from .errors import BadInputError, StoryboardError
+
+MAX_FILE_BYTES = 1024 * 1024
+MAX_SCENES = 500
+MIN_STEPS, MAX_STEPS = 10, 100
+SPEECH_WORDS_PER_CLIP = 14
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+# Ovi's own control tags; user text that opens or closes one makes the character speak the prompt.
+OVI_TAG = re.compile(r"<\s*/?\s*(?:s|e|audcap|endaudcap)\s*>", re.IGNORECASE)
+Fit = Literal["cover", "contain"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class _Defaults(_Model):
+    sample_steps: int | None = None
+    atmosphere: str | None = None
+    fit: Fit | None = None
+
+
+class _Scene(_Model):
+    id: str | None = None
+    image: str | None = None
+    footage: str | None = None
+    trim: Annotated[list[float], Field(min_length=2, max_length=2)] | None = None
+    action: str | None = None
+    speech: str | None = None
+    atmosphere: str | None = None
+    sample_steps: int | None = None
+    fit: Fit | None = None
+
+
+class _Storyboard(_Model):
+    title: str
+    defaults: _Defaults = _Defaults()
+    scenes: Annotated[list[_Scene], Field(min_length=1, max_length=MAX_SCENES)]
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One validated scene: a character image to animate, or footage to cut in."""
+
+    number: int
+    id: str
+    action: str
+    speech: str | None
+    atmosphere: str | None
+    sample_steps: int | None
+    fit: Fit
+    image: Path | None = None
+    footage: Path | None = None
+    trim: tuple[float, float] | None = None
+
+    @property
+    def label(self) -> str:
+        """How messages name this scene: scenes[3] (pit-wall)."""
+        return f"scenes[{self.number}] ({self.id})"
+
+    @property
+    def generated(self) -> bool:
+        """True when a backend makes this scene's clip, False for footage."""
+        return self.footage is None
+
+
+@dataclass(frozen=True)
+class Storyboard:
+    """A validated storyboard; scene numbers count from 1."""
+
+    path: Path
+    title: str
+    scenes: tuple[Scene, ...]
+
+    @property
+    def stem(self) -> str:
+        """The name of the storyboard's work folder under out/."""
+        return self.path.stem
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A storyboard and the warnings its lint found."""
+
+    storyboard: Storyboard
+    warnings: tuple[str, ...]
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases (no billion laughs) and duplicate keys."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.MarkedYAMLError(
+                None, None, "aliases (*name) are not allowed in a storyboard", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str) and key in seen:
+                raise yaml.MarkedYAMLError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            if isinstance(key, str):
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        size = path.stat().st_size
+    except (OSError, ValueError):
+        raise BadInputError(f"{path}: no such storyboard file: check the path") from None
+    if not path.is_file():
+        raise BadInputError(f"{path}: not a file: give the path of a storyboard .yaml")
+    if size > MAX_FILE_BYTES:
+        raise BadInputError(f"{path}: {size} bytes is too large for a storyboard (limit 1 MiB)")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInputError(
+            f"{path}: not UTF-8 text (byte {exc.start}): save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        return yaml.load(text, Loader=_NoAliasLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise BadInputError(f"{path}: {where}{problem}: fix the YAML") from None
+    except yaml.YAMLError as exc:
+        raise BadInputError(f"{path}: invalid YAML ({_one_line(str(exc))}): fix the YAML") from None
+    except RecursionError:
+        raise BadInputError(f"{path}: nesting is too deep for a storyboard") from None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _place(loc: tuple[int | str, ...], raw: dict[str, Any]) -> str:
+    """Render a pydantic location as scenes[3] (pit-wall).speech, numbering scenes from 1."""
+    parts: list[str] = []
+    items = list(loc)
+    if len(items) >= 2 and items[0] == "scenes" and isinstance(items[1], int):
+        number = items[1] + 1
+        scene_id = None
+        scenes = raw.get("scenes")
+        if (
+            isinstance(scenes, list)
+            and items[1] < len(scenes)
+            and isinstance(scenes[items[1]], dict)
+        ):
+            candidate = scenes[items[1]].get("id")
+            scene_id = candidate if isinstance(candidate, str) else None
+        parts.append(f"scenes[{number}] ({scene_id or f'scene-{number:02d}'})")
+        items = items[2:]
+    for item in items:
+        parts.append(f"[{item}]" if isinstance(item, int) else f".{item}" if parts else str(item))
+    return "".join(parts) or "storyboard"
+
+
+def _pydantic_problems(error: ValidationError, raw: dict[str, Any]) -> list[str]:
+    problems = []
+    for err in error.errors():
+        place = _place(tuple(err["loc"]), raw)
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            text = "unknown field: remove it or check its spelling"
+        elif kind == "missing":
+            text = "is required"
+        elif kind == "literal_error":
+            text = "must be 'cover' or 'contain'"
+        elif kind in ("too_short", "too_long") and place.endswith("trim"):
+            text = "must be two numbers [start, end] in seconds"
+        elif kind == "too_short":
+            text = "needs at least one scene"
+        elif kind == "too_long":
+            text = f"has too many scenes (limit {MAX_SCENES})"
+        else:
+            text = _one_line(err["msg"]).replace("Input should be", "should be")
+        problems.append(f"{place}: {text}")
+    return problems
+
+
+def _check_text(place: str, value: str | None, problems: list[str]) -> str | None:
+    if value is None:
+        return None
+    bad = next((c for c in value if unicodedata.category(c) == "Cc" and c not in "\t\n\r"), None)
+    if bad is not None:
+        problems.append(f"{place}: contains the control character U+{ord(bad):04X}: remove it")
+        return None
+    text = _one_line(value)
+    if not text:
+        problems.append(f"{place}: is empty: write the text or remove the field")
+        return None
+    tag = OVI_TAG.search(text)
+    if tag:
+        problems.append(
+            f"{place}: contains the Ovi tag {tag.group(0)!r}, which breaks the prompt: "
+            "remove it (f1gen adds the tags)"
+        )
+        return None
+    return text
+
+
+def _resolve(base: Path, value: str) -> Path:
+    return (base / value) if not Path(value).is_absolute() else Path(value)
+
+
+def load(path: Path, *, probe_footage: bool = True) -> Loaded:
+    """Read, validate and lint a storyboard; raise StoryboardError naming every problem."""
+    raw = _read_yaml(path)
+    if raw is None:
+        raise BadInputError(f"{path}: the storyboard is empty: start from scenes/ for an example")
+    if not isinstance(raw, dict):
+        raise BadInputError(
+            f"{path}: the storyboard must be a mapping with 'title' and 'scenes', "
+            f"not a {type(raw).__name__}"
+        )
+    try:
+        model = _Storyboard.model_validate(raw)
+    except ValidationError as exc:
+        raise StoryboardError([f"{path}: {p}" for p in _pydantic_problems(exc, raw)]) from None
+
+    problems: list[str] = []
+    warnings: list[str] = []
+    title = _check_text("title", model.title, problems) or ""
+    default_atmosphere = _check_text("defaults.atmosphere", model.defaults.atmosphere, problems)
+    default_steps = model.defaults.sample_steps
+    if default_steps is not None and not MIN_STEPS <= default_steps <= MAX_STEPS:
+        problems.append(
+            f"defaults.sample_steps: {default_steps} is out of range {MIN_STEPS}-{MAX_STEPS}"
+        )
+    base = path.parent
+    seen: dict[str, int] = {}
+    scenes: list[Scene] = []
+    for number, raw_scene in enumerate(model.scenes, start=1):
+        scene_id = raw_scene.id if raw_scene.id is not None else f"scene-{number:02d}"
+        label = f"scenes[{number}] ({scene_id})"
+        if not SLUG.match(scene_id):
+            problems.append(
+                f"{label}.id: {scene_id!r} is not a slug: use lower-case letters, digits and dashes"
+            )
+        elif scene_id in seen:
+            problems.append(f"{label}.id: {scene_id!r} is already used by scenes[{seen[scene_id]}]")
+        else:
+            seen[scene_id] = number
+        scene = _check_scene(
+            raw_scene,
+            number=number,
+            scene_id=scene_id,
+            base=base,
+            default_atmosphere=default_atmosphere,
+            default_steps=default_steps,
+            default_fit=model.defaults.fit or "cover",
+            problems=problems,
+            warnings=warnings,
+            probe_footage=probe_footage,
+        )
+        if scene is not None:
+            scenes.append(scene)
+    if problems:
+        raise StoryboardError([f"{path}: {p}" for p in problems])
+    return Loaded(
+        Storyboard(path=path.resolve(), title=title, scenes=tuple(scenes)),
+        tuple(f"{path}: {w}" for w in warnings),
+    )
+
+
+def _check_scene(
+    raw: _Scene,
+    *,
+    number: int,
+    scene_id: str,
+    base: Path,
+    default_atmosphere: str | None,
+    default_steps: int | None,
+    default_fit: Fit,
+    problems: list[str],
+    warnings: list[str],
+    probe_footage: bool,
+) -> Scene | None:
+    label = f"scenes[{number}] ({scene_id})"
+    before = len(problems)
+    action = _check_text(f"{label}.action", raw.action, problems)
+    speech = _check_text(f"{label}.speech", raw.speech, problems)
+    atmosphere = _check_text(f"{label}.atmosphere", raw.atmosphere, problems) or default_atmosphere
+    steps = raw.sample_steps if raw.sample_steps is not None else default_steps
+    if raw.sample_steps is not None and not MIN_STEPS <= raw.sample_steps <= MAX_STEPS:
+        problems.append(
+            f"{label}.sample_steps: {raw.sample_steps} is out of range {MIN_STEPS}-{MAX_STEPS}"
+        )
+    if speech and len(speech.split()) > SPEECH_WORDS_PER_CLIP:
+        warnings.append(
+            f"{label}.speech: {len(speech.split())} words may not fit 5 seconds "
+            f"(about {SPEECH_WORDS_PER_CLIP}): shorten it"
+        )
+    image = footage = None
+    trim: tuple[float, float] | None = None
+    if (raw.image is None) == (raw.footage is None):
+        problems.append(f"{label}: give either 'image' (to generate) or 'footage' (to cut in)")
+    elif raw.image is not None:
+        image = _resolve(base, raw.image)
+        if raw.action is None:
+            problems.append(f"{label}.action: is required for a generated scene")
+        if raw.trim is not None:
+            problems.append(f"{label}.trim: only footage scenes can be trimmed")
+        problem = images.inspect(image)
+        if problem:
+            problems.append(f"{label}.image: {raw.image}: {problem}")
+    else:
+        assert raw.footage is not None
+        footage = _resolve(base, raw.footage)
+        trim = _check_footage(label, raw.footage, footage, raw.trim, problems, probe=probe_footage)
+    if len(problems) > before:
+        return None
+    return Scene(
+        number=number,
+        id=scene_id,
+        action=action or "",
+        speech=speech,
+        atmosphere=atmosphere,
+        sample_steps=steps,
+        fit=raw.fit or default_fit,
+        image=image,
+        footage=footage,
+        trim=trim,
+    )
+
+
+def _check_footage(
+    label: str,
+    given: str,
+    footage: Path,
+    trim: list[float] | None,
+    problems: list[str],
+    *,
+    probe: bool,
+) -> tuple[float, float] | None:
+    if not images.is_file(footage):
+        problems.append(f"{label}.footage: {given}: no such file: check the path")
+        return None
+    duration = None
+    if probe:
+        from . import media
+
+        try:
+            info = media.probe(footage)
+        except BadInputError as exc:
+            problems.append(f"{label}.footage: {given}: {exc.message}")
+            return None
+        if info.video is None:
+            problems.append(f"{label}.footage: {given}: has no video stream")
+            return None
+        duration = info.duration
+    if trim is None:
+        return None
+    start, end = trim
+    if not 0 <= start < end or (duration is not None and end > duration + 0.05):
+        limit = f" (the clip lasts {duration:.2f} s)" if duration is not None else ""
+        problems.append(f"{label}.trim: [{start}, {end}] is not a range inside the clip{limit}")
+        return None
+    return (float(start), float(end))

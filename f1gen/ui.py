@@ -1,0 +1,120 @@
+"""What the CLI shows: a rich progress bar on a terminal, timestamped lines everywhere else."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import TracebackType
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from .runner import (
+    Event,
+    RunPlanned,
+    SceneAccepted,
+    SceneAttemptFailed,
+    SceneProgress,
+    SceneStarted,
+)
+
+
+def stderr_console() -> Console:
+    """The console for chatter; data goes to stdout."""
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def stamp() -> str:
+    """A UTC timestamp for plain log lines."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class RunView:
+    """Renders runner events: live bar on a terminal, one plain line per event otherwise."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.live = console.is_terminal
+        self.progress: Progress | None = None
+        self.task: TaskID | None = None
+        self.total = 0
+        self.position = 0
+
+    def __enter__(self) -> RunView:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def line(self, text: str) -> None:
+        """One line of chatter: above the bar when live, timestamped when not."""
+        if self.progress is not None:
+            self.progress.console.print(escape(text))
+        elif self.live:
+            self.console.print(escape(text))
+        else:
+            self.console.print(f"{stamp()} {escape(text)}")
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunPlanned):
+            self.total = len(event.todo)
+            self.line(
+                f"{event.total} scenes: {len(event.todo)} to generate, "
+                f"{len(event.skipped)} already done"
+            )
+            if self.live and self.total:
+                self.progress = Progress(
+                    SpinnerColumn(),
+                    TextColumn("{task.description}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TimeElapsedColumn(),
+                    TextColumn("ETA"),
+                    TimeRemainingColumn(),
+                    console=self.console,
+                    transient=False,
+                )
+                self.progress.start()
+                self.task = self.progress.add_task("starting", total=self.total)
+        elif isinstance(event, SceneStarted):
+            if event.attempt == 1:
+                self.position += 1
+            retry = f" (attempt {event.attempt}/{event.max_attempts})" if event.attempt > 1 else ""
+            self._describe(f"[{self.position}/{self.total}] {event.scene.id}{retry}")
+        elif isinstance(event, SceneProgress):
+            detail = event.update.message
+            if event.update.fraction is not None:
+                detail += f" {event.update.fraction:.0%}"
+            self._describe(f"[{self.position}/{self.total}] {event.scene.id}: {detail}", quiet=True)
+        elif isinstance(event, SceneAccepted):
+            self.line(f"done {event.scene.id} in {event.seconds:.1f} s -> {event.clip}")
+            if self.progress is not None and self.task is not None:
+                self.progress.advance(self.task)
+        elif isinstance(event, SceneAttemptFailed):
+            then = "retrying" if event.will_retry else "giving up on this scene"
+            self.line(
+                f"{event.scene.label} attempt {event.attempt} failed: {event.message}; {then}"
+            )
+            if not event.will_retry and self.progress is not None and self.task is not None:
+                self.progress.advance(self.task)
+
+    def _describe(self, text: str, *, quiet: bool = False) -> None:
+        if self.progress is not None and self.task is not None:
+            self.progress.update(self.task, description=escape(text))
+        elif not quiet:
+            self.line(text)

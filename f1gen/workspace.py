@@ -1,0 +1,45 @@
+"""Finding a run: a storyboard and its work folder, from whatever the user named."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import storyboard as storyboards
+from .errors import BadInputError
+from .state import StateStore
+
+OUT = Path("out")
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A loaded storyboard, its lint warnings and its work folder."""
+
+    storyboard: storyboards.Storyboard
+    workdir: Path
+    warnings: tuple[str, ...] = ()
+
+
+def open_workspace(storyboard: Path | None, *, workdir: Path | None = None) -> Workspace:
+    """The storyboard given, or the one recorded in the work folder, or the only run under out/."""
+    if storyboard is not None:
+        loaded = storyboards.load(storyboard)
+        folder = workdir or OUT / loaded.storyboard.stem
+        return Workspace(loaded.storyboard, folder, loaded.warnings)
+    folder = workdir or _only_run()
+    recorded = StateStore(folder).read().storyboard
+    loaded = storyboards.load(Path(recorded))
+    return Workspace(loaded.storyboard, folder, loaded.warnings)
+
+
+def _only_run() -> Path:
+    runs = sorted(p.parent for p in OUT.glob("*/state.json"))
+    if not runs:
+        raise BadInputError(
+            f"no runs under {OUT}/: give the storyboard, e.g. f1gen stitch scenes/x.yaml"
+        )
+    if len(runs) > 1:
+        names = ", ".join(str(r) for r in runs)
+        raise BadInputError(f"several runs under {OUT}/ ({names}): give the storyboard to pick one")
+    return runs[0]
