@@ -26,15 +26,33 @@ AUDIO_BITRATE = "192k"
 
 
 @dataclass(frozen=True)
+class Source:
+    """A clip to put in the cut: a generated take, or footage (always normalized)."""
+
+    name: str
+    path: Path
+    trim: tuple[float, float] | None = None
+    footage: bool = False
+
+
+@dataclass(frozen=True)
 class CutClip:
     """One clip in the cut, with its real measured durations."""
 
-    scene: Scene
-    path: Path
+    source: Source
     info: media.MediaInfo
     start: float  # where the clip starts in the cut
     duration: float  # its video duration, and so its slot
-    trim: tuple[float, float] | None = None
+
+    @property
+    def path(self) -> Path:
+        """The clip file."""
+        return self.source.path
+
+    @property
+    def trim(self) -> tuple[float, float] | None:
+        """The part of the clip used, if not all of it."""
+        return self.source.trim
 
 
 @dataclass(frozen=True)
@@ -54,7 +72,7 @@ class StitchResult:
             "video_copied": self.video_copied,
             "clips": [
                 {
-                    "scene": c.scene.id,
+                    "scene": c.source.name,
                     "path": str(c.path),
                     "start": round(c.start, 4),
                     "duration": round(c.duration, 4),
@@ -77,17 +95,17 @@ def scene_clip(scene: Scene, state: RunState, workdir: Path) -> Path | None:
     return workdir / str(entry.clip)
 
 
-def collect(storyboard: Storyboard, workdir: Path) -> list[tuple[Scene, Path]]:
+def collect(storyboard: Storyboard, workdir: Path) -> list[Source]:
     """Every scene's clip in order; StitchError listing the scenes that are not done."""
     state = StateStore(workdir).load(storyboard=str(storyboard.path), title=storyboard.title)
-    found: list[tuple[Scene, Path]] = []
+    found: list[Source] = []
     missing: list[str] = []
     for scene in storyboard.scenes:
         clip = scene_clip(scene, state, workdir)
         if clip is None:
             missing.append(f"{scene.number} ({scene.id})")
         else:
-            found.append((scene, clip))
+            found.append(Source(scene.id, clip, scene.trim, footage=not scene.generated))
     if missing:
         shown = ", ".join(missing[:8]) + (
             f" and {len(missing) - 8} more" if len(missing) > 8 else ""
@@ -99,19 +117,20 @@ def collect(storyboard: Storyboard, workdir: Path) -> list[tuple[Scene, Path]]:
     return found
 
 
-def _layout(clips: list[tuple[Scene, Path]]) -> list[CutClip]:
+def layout(sources: list[Source]) -> list[CutClip]:
+    """Probe every source and give it its slot: each starts where the earlier ones end."""
     laid: list[CutClip] = []
     start = 0.0
-    for scene, path in clips:
+    for source in sources:
         try:
-            info = media.probe(path)
+            info = media.probe(source.path)
         except BadInputError as exc:
-            raise StitchError(f"{scene.label}: {path}: {exc.message}") from None
+            raise StitchError(f"{source.name}: {source.path}: {exc.message}") from None
         if info.video is None:
-            raise StitchError(f"{scene.label}: {path}: has no video stream")
-        trim = scene.trim
+            raise StitchError(f"{source.name}: {source.path}: has no video stream")
+        trim = source.trim
         duration = (trim[1] - trim[0]) if trim else info.video.duration
-        laid.append(CutClip(scene, path, info, start, duration, trim))
+        laid.append(CutClip(source, info, start, duration))
         start += duration
     return laid
 
@@ -122,7 +141,7 @@ def can_copy_video(clips: list[CutClip]) -> bool:
     for clip in clips:
         video = clip.info.video
         assert video is not None
-        if clip.trim or clip.scene.footage is not None or video.codec != "h264":
+        if clip.trim or clip.source.footage or video.codec != "h264":
             return False
         shapes.add((video.width, video.height, video.fps, video.pix_fmt, video.profile))
     return len(shapes) == 1
@@ -199,39 +218,13 @@ def build_command(
         joined_video = "".join(f"[v{offset + i}]" for i in range(len(clips)))
         chains.append(f"{joined_video}concat=n={len(clips)}:v=1:a=0[vout]")
         video_map = ["-map", "[vout]"]
-        video_codec = [
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-crf",
-            "20",
-            "-pix_fmt",
-            "yuv420p",
-            "-r",
-            str(FPS),
-        ]
-    args += [
-        "-filter_complex",
-        ";".join(chains),
-        *video_map,
-        "-map",
-        "[aout]",
-        *video_codec,
-        "-c:a",
-        "aac",
-        "-b:a",
-        AUDIO_BITRATE,
-        "-ar",
-        str(AUDIO_RATE),
-        "-ac",
-        "2",
-        "-movflags",
-        "+faststart",
-        "-f",
-        "mp4",
-        str(output),
-    ]
+        video_codec = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20"]
+        video_codec += ["-pix_fmt", "yuv420p", "-r", str(FPS)]
+    args += ["-filter_complex", ";".join(chains), *video_map, "-map", "[aout]", *video_codec]
+    # The fast AAC coder is about 3x quicker than the default twoloop, and transparent at 192k.
+    args += ["-c:a", "aac", "-aac_coder", "fast", "-b:a", AUDIO_BITRATE]
+    args += ["-ar", str(AUDIO_RATE), "-ac", "2", "-movflags", "+faststart"]
+    args += ["-f", "mp4", str(output)]
     return args
 
 
@@ -239,12 +232,22 @@ def stitch(
     storyboard: Storyboard, *, workdir: Path, output: Path | None = None, ffmpeg: str | None = None
 ) -> StitchResult:
     """Make the final cut of a storyboard whose scenes are all done."""
-    clips = _layout(collect(storyboard, workdir))
-    target = output or workdir / "final.mp4"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = workdir / "tmp"
+    return join(
+        collect(storyboard, workdir),
+        output=output or workdir / "final.mp4",
+        scratch=workdir / "tmp",
+        ffmpeg=ffmpeg,
+    )
+
+
+def join(
+    sources: list[Source], *, output: Path, scratch: Path, ffmpeg: str | None = None
+) -> StitchResult:
+    """Join sources into output, in order, keeping each one's sound on its picture."""
+    clips = layout(sources)
+    output.parent.mkdir(parents=True, exist_ok=True)
     scratch.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".partial-{os.getpid()}-{target.name}")
+    partial = output.with_name(f".partial-{os.getpid()}-{output.name}")
     concat_list = scratch / f".partial-concat-{os.getpid()}.txt"
     copied = can_copy_video(clips)
     videos = [scratch / f".partial-video-{os.getpid()}-{i:03d}.mp4" for i in range(len(clips))]
@@ -255,11 +258,11 @@ def stitch(
             clips, output=partial, concat_list=concat_list, videos=videos if copied else None
         )
         media.run_ffmpeg(args, ffmpeg=ffmpeg, what="stitch")
-        move_durably(partial, target)
+        move_durably(partial, output)
     except MediaError as exc:
         raise StitchError(exc.message) from None
     finally:
         for leftover in (partial, concat_list, *videos):
             leftover.unlink(missing_ok=True)
     total = sum(c.duration for c in clips)
-    return StitchResult(output=target, duration=total, clips=tuple(clips), video_copied=copied)
+    return StitchResult(output=output, duration=total, clips=tuple(clips), video_copied=copied)

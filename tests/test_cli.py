@@ -1,0 +1,160 @@
+"""The commands as a user meets them: help, exit codes, and the whole pipeline offline."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer.main
+
+from f1gen.cli import app
+from tests import mediatools
+
+GROUP = typer.main.get_command(app)
+COMMANDS = sorted(GROUP.commands)  # type: ignore[attr-defined]
+
+
+def test_every_command_is_listed() -> None:
+    assert COMMANDS == ["generate", "prompts", "status", "stitch", "validate"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str, cli: Callable[..., Any]) -> None:
+    result = cli(command, "--help")
+
+    assert result.exit_code == 0
+    assert "Usage: " in result.output
+    summary = GROUP.commands[command].help  # type: ignore[attr-defined]
+    assert summary and summary.split(":")[0] in " ".join(result.output.split())
+
+
+def test_prompts_follow_the_seed_format(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard([
+        {"id": "win", "image": "images/p0.png", "action": "Max celebrates. He shouts",
+         "speech": "Yes! Another win!", "atmosphere": "Crowd cheering"},
+        {"id": "quiet", "image": "images/p1.png", "action": "A slow pan over the grid.",
+         "atmosphere": "Wind"},
+        {"id": "bare", "image": "images/p1.png", "action": "Silence."},
+    ])  # fmt: skip
+
+    result = cli("prompts", board, "--json")
+
+    assert result.exit_code == 0
+    assert [p["prompt"] for p in json.loads(result.stdout)] == [
+        "Max celebrates. He shouts <S>Yes! Another win!<E>. <AUDCAP>Crowd cheering<ENDAUDCAP>.",
+        "A slow pan over the grid. <AUDCAP>Wind<ENDAUDCAP>.",
+        "Silence.",
+    ]
+
+
+def test_dry_run_estimates_gpu_time_and_makes_nothing(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(4, extra={"defaults": {"sample_steps": 20}})
+
+    result = cli("generate", board, "--backend", "animatic", "--dry-run", "--json")
+
+    assert result.exit_code == 0
+    plan = json.loads(result.stdout)
+    assert [s["id"] for s in plan["generate"]] == ["s1", "s2", "s3", "s4"]
+    assert plan["gpu_seconds"] == 120 and plan["quota_days"] == {"free": 0.4, "pro": 0.05}
+    assert not Path("out").exists()
+
+
+def test_generate_status_stitch_offline_end_to_end(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(3)
+
+    generated = cli("generate", board, "--backend", "animatic", "--json")
+    status = cli("status", "--json")
+    stitched = cli("stitch", "--json")
+
+    assert generated.exit_code == 0, generated.stderr
+    assert json.loads(generated.stdout)["generated"] == ["s1", "s2", "s3"]
+    assert [s["state"] for s in json.loads(status.stdout)["scenes"]] == ["done"] * 3
+    assert stitched.exit_code == 0, stitched.stderr
+    cut = json.loads(stitched.stdout)
+    assert cut["output"] == "out/board/final.mp4" and cut["video_copied"] is True
+    assert cut["duration"] == pytest.approx(3 * 121 / 24, abs=0.001)
+    starts = mediatools.stream_starts(Path(cut["output"]))
+    assert starts == {"video": 0.0, "audio": 0.0}
+
+
+def test_stitch_lists_scenes_that_are_not_done(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(3)
+    cli("generate", board, "--backend", "animatic", "--only", "2")
+
+    result = cli("stitch", board)
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: 2 of 3 scenes are not done yet: 1 (s1), 3 (s3): run 'f1gen generate {board}' first\n"
+    )
+
+
+def test_stitch_without_a_storyboard_needs_exactly_one_run(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    assert (
+        cli("stitch").stderr
+        == "error: no runs under out/: give the storyboard, e.g. f1gen stitch scenes/x.yaml\n"
+    )
+    for name in ("a.yaml", "b.yaml"):
+        cli("generate", write_storyboard(1, name=name), "--backend", "animatic")
+
+    result = cli("stitch")
+
+    assert result.exit_code == 2
+    assert (
+        result.stderr
+        == "error: several runs under out/ (out/a, out/b): give the storyboard to pick one\n"
+    )
+
+
+def test_status_shows_failures_and_changed_scenes(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(2)
+    cli("generate", board, "--backend", "animatic")
+    board.write_text(board.read_text().replace("Line number 2.", "Something new."))
+
+    result = cli("status", board)
+
+    assert result.exit_code == 0
+    assert "1/2 scenes ready" in result.stdout
+    assert "changed" in result.stdout
+
+
+def test_unknown_backend_is_bad_input(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    result = cli("generate", write_storyboard(1), "--backend", "magic")
+
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "error: --backend 'magic' is unknown: use one of ovi, animatic\n",
+    )
+
+
+def test_damaged_state_is_reported_and_left_alone(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(1)
+    Path("out/board").mkdir(parents=True)
+    Path("out/board/state.json").write_text("{not json")
+
+    result = cli("generate", board, "--backend", "animatic")
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: out/board/state.json: not valid JSON (line 1): move it aside to start afresh (clips are kept)\n"
+    )
+    assert Path("out/board/state.json").read_text() == "{not json"

@@ -1,0 +1,347 @@
+"""f1gen generate: resumable, never accepts a bad clip, never loses a good one."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from f1gen import storyboard as storyboards
+from f1gen.backends import BackendUpdate, ClipRequest, Report
+from f1gen.backends.animatic import AnimaticBackend
+from f1gen.errors import GenerationError, LockedError
+from f1gen.runner import Runner, RunOptions, SceneAttemptFailed, parse_only
+from f1gen.state import StateStore, work_lock
+from tests.mediatools import MarkerClip
+
+F1GEN = [sys.executable, "-m", "f1gen"]
+
+
+class ScriptedBackend:
+    """A real backend that writes real files: takes come from a script, one per call."""
+
+    name = "scripted"
+    frame_size = (576, 896)
+
+    def __init__(self, takes: list[Callable[[Path], None]]) -> None:
+        self.takes = list(takes)
+        self.calls: list[str] = []
+
+    @property
+    def identity(self) -> str:
+        return "scripted:1"
+
+    def prepare(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def generate(self, request: ClipRequest, dest: Path, report: Report) -> None:
+        self.calls.append(request.scene.id)
+        report(BackendUpdate("working", 0.5))
+        self.takes.pop(0)(dest)
+
+
+def good(clip: MarkerClip) -> Callable[[Path], None]:
+    return lambda dest: shutil.copyfile(clip.path, dest)
+
+
+def truncated(clip: MarkerClip) -> Callable[[Path], None]:
+    return lambda dest: dest.write_bytes(clip.path.read_bytes()[: clip.path.stat().st_size // 2])
+
+
+def failing(message: str, *, retryable: bool = True) -> Callable[[Path], None]:
+    def take(dest: Path) -> None:
+        error = GenerationError(message)
+        error.retryable = retryable
+        raise error
+
+    return take
+
+
+def _runner(board: Path, backend: Any, events: list[Any] | None = None) -> Runner:
+    loaded = storyboards.load(board).storyboard
+    sink = events.append if events is not None else (lambda event: None)
+    return Runner(loaded, workdir=Path("out") / loaded.stem, backend=backend, emit=sink)
+
+
+def test_every_scene_gets_a_checked_clip_and_a_state_entry(
+    write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip]
+) -> None:
+    backend = ScriptedBackend([good(c) for c in marker_clips[:3]])
+
+    summary = _runner(write_storyboard(3), backend).run(RunOptions())
+
+    assert (summary.done, summary.failed, summary.skipped) == (["s1", "s2", "s3"], [], [])
+    state = json.loads(Path("out/board/state.json").read_text())
+    assert state["version"] == 1
+    entry = state["scenes"]["s2"]
+    assert entry["status"] == "done" and entry["attempts"] == 1 and entry["takes"] == 1
+    assert entry["clip"].startswith("clips/02-s2-") and Path("out/board", entry["clip"]).is_file()
+    assert entry["video_seconds"] == pytest.approx(121 / 24, abs=0.001)
+    assert entry["audio_seconds"] == pytest.approx(4.992, abs=0.01)
+
+
+def test_a_second_run_skips_finished_scenes_without_calling_the_backend(
+    write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip]
+) -> None:
+    board = write_storyboard(3)
+    _runner(board, ScriptedBackend([good(c) for c in marker_clips[:3]])).run(RunOptions())
+    again = ScriptedBackend([])
+
+    summary = _runner(board, again).run(RunOptions())
+
+    assert (again.calls, summary.skipped) == ([], ["s1", "s2", "s3"])
+
+
+def test_editing_one_scene_regenerates_that_scene_alone_and_keeps_the_old_take(
+    write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip]
+) -> None:
+    board = write_storyboard(3)
+    _runner(board, ScriptedBackend([good(c) for c in marker_clips[:3]])).run(RunOptions())
+    old_clip = Path(
+        "out/board", json.loads(Path("out/board/state.json").read_text())["scenes"]["s2"]["clip"]
+    )
+    data = yaml.safe_load(board.read_text())
+    data["scenes"][1]["speech"] = "A different line."
+    board.write_text(yaml.safe_dump(data))
+    backend = ScriptedBackend([good(marker_clips[5])])
+
+    summary = _runner(board, backend).run(RunOptions())
+
+    assert backend.calls == ["s2"] and summary.skipped == ["s1", "s3"]
+    assert old_clip.is_file()  # a new take never replaces the last good clip
+    new_clip = json.loads(Path("out/board/state.json").read_text())["scenes"]["s2"]["clip"]
+    assert Path("out/board", new_clip) != old_clip
+
+
+def test_force_makes_a_new_take_beside_the_old_one(
+    write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip]
+) -> None:
+    board = write_storyboard(1)
+    _runner(board, ScriptedBackend([good(marker_clips[0])])).run(RunOptions())
+
+    _runner(board, ScriptedBackend([good(marker_clips[1])])).run(RunOptions(force=True))
+
+    clips = sorted(p.name for p in Path("out/board/clips").iterdir())
+    assert len(clips) == 2 and clips[0].endswith("-take2.mp4")
+    assert json.loads(Path("out/board/state.json").read_text())["scenes"]["s1"]["takes"] == 2
+
+
+def test_a_changed_or_deleted_clip_file_is_made_again(
+    write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip]
+) -> None:
+    board = write_storyboard(2)
+    _runner(board, ScriptedBackend([good(c) for c in marker_clips[:2]])).run(RunOptions())
+    clips = sorted(Path("out/board/clips").glob("*.mp4"))
+    clips[0].unlink()
+    with clips[1].open("ab") as handle:
+        handle.write(b"tampered")
+    backend = ScriptedBackend([good(c) for c in marker_clips[2:4]])
+
+    _runner(board, backend).run(RunOptions())
+
+    assert backend.calls == ["s1", "s2"]
+
+
+@pytest.mark.parametrize(
+    ("bad_take", "message"),
+    [
+        (truncated, "does not decode"),
+        (lambda clip: lambda dest: dest.write_bytes(b"not a video at all"), "does not decode"),
+    ],
+)
+def test_a_corrupt_clip_is_rejected_and_retried_never_accepted(
+    bad_take: Callable[[MarkerClip], Callable[[Path], None]],
+    message: str,
+    write_storyboard: Callable[..., Path],
+    marker_clips: list[MarkerClip],
+) -> None:
+    events: list[Any] = []
+    backend = ScriptedBackend([bad_take(marker_clips[0]), good(marker_clips[0])])
+
+    summary = _runner(write_storyboard(1), backend, events).run(RunOptions())
+
+    assert summary.done == ["s1"] and backend.calls == ["s1", "s1"]
+    failed = [e for e in events if isinstance(e, SceneAttemptFailed)]
+    assert len(failed) == 1 and message in failed[0].message and failed[0].will_retry
+    entry = json.loads(Path("out/board/state.json").read_text())["scenes"]["s1"]
+    assert (entry["attempts"], entry["failures"][0]["kind"]) == (2, "rejected")
+    assert not list(Path("out/board/clips").glob(".partial-*"))
+
+
+def test_a_clip_of_the_wrong_size_or_length_is_rejected(
+    write_storyboard: Callable[..., Path], tmp_path: Path
+) -> None:
+    from tests.mediatools import make_marker_clip
+
+    wide = make_marker_clip(tmp_path / "wide.mp4", marker_frame=5, size=(640, 360))
+    short = make_marker_clip(tmp_path / "short.mp4", marker_frame=5, frames=48)
+    backend = ScriptedBackend([good(wide), good(short)])
+
+    summary = _runner(write_storyboard(1), backend).run(RunOptions(max_attempts=2))
+
+    assert summary.failed == ["s1"]
+    entry = json.loads(Path("out/board/state.json").read_text())["scenes"]["s1"]
+    assert entry["status"] == "failed"
+    assert [f["message"] for f in entry["failures"]] == [
+        f"{Path(p).name}: {m}" for p, m in [
+            (f".partial-s1-{os.getpid()}.mp4", "is 640x360, expected 576x896"),
+            (f".partial-s1-{os.getpid()}.mp4", "lasts 2.00 s, expected 4.5-5.5 s"),
+        ]
+    ]  # fmt: skip
+
+
+def test_a_scene_that_keeps_failing_is_marked_failed_and_the_run_goes_on(
+    write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip]
+) -> None:
+    backend = ScriptedBackend([failing("GPU task aborted")] * 3 + [good(marker_clips[1])])
+
+    summary = _runner(write_storyboard(2), backend).run(RunOptions(max_attempts=3))
+
+    assert (summary.failed, summary.done) == (["s1"], ["s2"])
+
+
+def test_a_final_error_stops_the_run_with_the_state_saved(
+    write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip]
+) -> None:
+    backend = ScriptedBackend([good(marker_clips[0]), failing("token rejected", retryable=False)])
+
+    with pytest.raises(GenerationError):
+        _runner(write_storyboard(3), backend).run(RunOptions())
+
+    state = StateStore(Path("out/board")).read()
+    assert state.scenes["s1"].status == "done"
+    assert state.scenes["s2"].last_error == "token rejected"
+
+
+def test_only_picks_scenes_by_number_range_and_id(write_storyboard: Callable[..., Path]) -> None:
+    board = storyboards.load(write_storyboard(6)).storyboard
+
+    assert parse_only("1,3-4,s6", board) == {1, 3, 4, 6}
+    with pytest.raises(Exception, match=r"--only '9': scenes are numbered 1-6"):
+        parse_only("9", board)
+    with pytest.raises(Exception, match=r"--only 'nope': no scene has that number or id"):
+        parse_only("nope", board)
+
+
+def test_a_held_work_folder_refuses_a_second_run(write_storyboard: Callable[..., Path]) -> None:
+    write_storyboard(1)
+    with (
+        work_lock(Path("out/board")),
+        pytest.raises(LockedError, match=rf"in use by f1gen pid {os.getpid()}"),
+    ):
+        _runner(Path("board.yaml"), ScriptedBackend([])).run(RunOptions())
+
+
+def test_animatic_clip_meets_the_ovi_spec(write_storyboard: Callable[..., Path]) -> None:
+    board = write_storyboard(1)
+    loaded = storyboards.load(board).storyboard
+    runner = Runner(
+        loaded, workdir=Path("out/board"), backend=AnimaticBackend(ffmpeg=None, scratch=Path("tmp"))
+    )
+
+    runner.run(RunOptions())
+
+    import av
+
+    clip = next(Path("out/board/clips").glob("*.mp4"))
+    with av.open(str(clip)) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        assert (video.codec_context.width, video.codec_context.height) == (576, 896)
+        assert (video.codec_context.name, audio.codec_context.name) == ("h264", "aac")
+        assert video.average_rate == 24 and video.frames == 121
+    assert not list(Path("tmp").iterdir())
+
+
+# Real processes: a killed run, an interrupted run, two runs at once.
+
+
+def _start(board: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([*F1GEN, "generate", str(board), "--backend", "animatic", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def _wait_for_done(count: int, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = json.loads(Path("out/board/state.json").read_text())
+        except (OSError, ValueError):
+            state = {"scenes": {}}
+        if sum(s["status"] == "done" for s in state["scenes"].values()) >= count:
+            return state
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {count} scenes done after {timeout} s")
+
+
+def test_resume_after_kill_9_does_not_regenerate_finished_scenes(
+    write_storyboard: Callable[..., Path],
+) -> None:
+    board = write_storyboard(6)
+    process = _start(board)
+    _wait_for_done(2)
+    process.kill()
+    process.wait()
+    before = json.loads(Path("out/board/state.json").read_text())  # parses: writes are atomic
+    finished = {k: v["sha256"] for k, v in before["scenes"].items() if v["status"] == "done"}
+
+    resumed = subprocess.run([*F1GEN, "generate", str(board), "--backend", "animatic", "--json"],
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads(resumed.stdout)
+    assert set(summary["skipped"]) >= set(finished)
+    assert set(summary["generated"]).isdisjoint(finished)
+    after = json.loads(Path("out/board/state.json").read_text())
+    assert all(after["scenes"][k]["sha256"] == sha for k, sha in finished.items())
+    assert all(s["status"] == "done" for s in after["scenes"].values())
+    assert not list(Path("out/board/clips").glob(".partial-*"))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_exits_130_resumable(
+    write_storyboard: Callable[..., Path], sig: int
+) -> None:
+    board = write_storyboard(6)
+    process = _start(board)
+    _wait_for_done(1)
+    process.send_signal(sig)
+    _, stderr = process.communicate(timeout=30)
+
+    assert process.returncode == 130
+    assert "interrupted: the run is saved; run the same command again to resume" in stderr
+    assert "Traceback" not in stderr
+    StateStore(Path("out/board")).read()
+    assert not list(Path("out/board/clips").glob(".partial-*"))
+
+
+def test_a_second_generate_on_the_same_folder_exits_75_naming_the_holder(
+    write_storyboard: Callable[..., Path],
+) -> None:
+    board = write_storyboard(6)
+    first = _start(board)
+    _wait_for_done(1)
+
+    second = subprocess.run([*F1GEN, "generate", str(board), "--backend", "animatic"],
+                            capture_output=True, text=True, timeout=30)  # fmt: skip
+
+    first.kill()
+    first.wait()
+    assert second.returncode == 75
+    assert f"out/board is in use by f1gen pid {first.pid} on " in second.stderr
+    # A lock left by a killed process is no obstacle: the kernel released it.
+    third = subprocess.run([*F1GEN, "generate", str(board), "--backend", "animatic"],
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert third.returncode == 0, third.stderr

@@ -1,0 +1,130 @@
+"""The stitch keeps lip sync: every marker's white frame and beep coincide within one frame."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from f1gen.stitch import Source, join
+from tests import mediatools
+from tests.mediatools import FRAME, MarkerClip
+
+
+def _expected_markers(clips: list[MarkerClip]) -> list[float]:
+    """Where each marker belongs: the clip's start (sum of earlier real durations) plus its offset."""
+    start, expected = 0.0, []
+    for clip in clips:
+        expected.append(start + clip.marker)
+        start += mediatools.FRAMES / mediatools.FPS
+    return expected
+
+
+def test_stitched_cut_holds_sync_at_every_boundary(
+    marker_clips: list[MarkerClip], tmp_path: Path
+) -> None:
+    result = join([Source(c.path.stem, c.path) for c in marker_clips], output=tmp_path / "cut.mp4",
+                  scratch=tmp_path / "tmp")  # fmt: skip
+
+    assert result.video_copied
+    worst, frames, _ = mediatools.worst_offset(result.output)
+    assert len(frames) == len(marker_clips) == 24
+    assert worst <= FRAME, f"worst A/V offset {worst * 1000:.1f} ms"
+    for found, expected in zip(frames, _expected_markers(marker_clips), strict=True):
+        assert abs(found - expected) <= FRAME / 2
+    starts = mediatools.stream_starts(result.output)
+    assert starts["video"] == pytest.approx(0, abs=0.001)
+    assert starts["audio"] == pytest.approx(0, abs=0.001)
+
+
+def test_naive_concat_copy_drifts_which_is_why_the_stitch_rebuilds_audio(
+    marker_clips: list[MarkerClip], tmp_path: Path, ffmpeg: str
+) -> None:
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"file '{c.path}'\n" for c in marker_clips))
+    naive = tmp_path / "naive.mp4"
+    subprocess.run([ffmpeg, "-v", "error", "-f", "concat", "-safe", "0", "-i", listing, "-c", "copy",
+                    naive], check=True)  # fmt: skip
+
+    worst, _, _ = mediatools.worst_offset(naive)
+
+    assert worst > 4 * FRAME  # hundreds of ms by the last clip: the measurement tells them apart
+
+
+def test_cut_output_is_a_publishable_mp4(marker_clips: list[MarkerClip], tmp_path: Path) -> None:
+    result = join([Source(c.path.stem, c.path) for c in marker_clips[:3]], output=tmp_path / "cut.mp4",
+                  scratch=tmp_path / "tmp")  # fmt: skip
+
+    import av
+
+    with av.open(str(result.output)) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        assert (video.codec_context.name, video.codec_context.pix_fmt) == ("h264", "yuv420p")
+        assert (audio.codec_context.name, audio.codec_context.sample_rate) == ("aac", 48_000)
+        assert audio.codec_context.channels == 2
+    head = result.output.read_bytes()[:4096]
+    assert head.find(b"moov") < head.find(b"mdat") or b"mdat" not in head  # +faststart
+    assert result.duration == pytest.approx(3 * 121 / 24, abs=0.001)
+    assert not list((tmp_path / "tmp").iterdir())  # no scratch files left behind
+
+
+def test_mixed_clips_are_normalized_and_stay_in_sync(
+    marker_clips: list[MarkerClip], tmp_path: Path
+) -> None:
+    odd = [
+        mediatools.make_marker_clip(tmp_path / "landscape.mp4", marker_frame=30, size=(640, 360),
+                                    fps=30, frames=150, audio_rate=44_100, channels=2,
+                                    flash_frames=3),
+        mediatools.make_marker_clip(tmp_path / "silent.mp4", marker_frame=12, audio_rate=None),
+    ]  # fmt: skip
+    sources = [
+        Source("a", marker_clips[0].path),
+        Source("landscape", odd[0].path, footage=True),
+        Source("b", marker_clips[1].path),
+        Source("silent", odd[1].path, footage=True),
+        Source("c", marker_clips[2].path),
+    ]
+
+    result = join(sources, output=tmp_path / "cut.mp4", scratch=tmp_path / "tmp")
+
+    assert not result.video_copied
+    frames = mediatools.white_frame_times(result.output)
+    beeps = mediatools.beep_times(result.output)
+    assert len(frames) == 5 and len(beeps) == 4  # the silent footage has a flash, no beep
+    expected = [
+        c.start + m
+        for c, m in zip(
+            result.clips,
+            (marker_clips[0].marker, 1.0, marker_clips[1].marker, 0.5, marker_clips[2].marker),
+            strict=True,
+        )
+    ]
+    for found, want in zip(frames, expected, strict=True):
+        assert abs(found - want) <= FRAME
+    for beep, frame in zip(beeps, [frames[0], frames[1], frames[2], frames[4]], strict=True):
+        assert abs(beep - frame) <= FRAME
+    import av
+
+    with av.open(str(result.output)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.width, stream.codec_context.height) == (576, 896)
+        assert stream.average_rate == 24
+
+
+def test_trimmed_footage_uses_only_its_range(
+    marker_clips: list[MarkerClip], tmp_path: Path
+) -> None:
+    long = mediatools.make_marker_clip(tmp_path / "long.mp4", marker_frame=72, frames=240,
+                                       audio_rate=48_000)  # fmt: skip
+    sources = [
+        Source("long", long.path, trim=(2.0, 6.0), footage=True),
+        Source("a", marker_clips[0].path),
+    ]
+
+    result = join(sources, output=tmp_path / "cut.mp4", scratch=tmp_path / "tmp")
+
+    assert result.clips[0].duration == pytest.approx(4.0)
+    worst, frames, _ = mediatools.worst_offset(result.output)
+    assert frames[0] == pytest.approx(1.0, abs=FRAME)  # marker at 3.0 s, trimmed from 2.0 s
+    assert worst <= FRAME
