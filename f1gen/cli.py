@@ -12,6 +12,7 @@ from types import FrameType
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from . import __version__, runner
@@ -20,7 +21,7 @@ from . import storyboard as storyboards
 from .backends import BACKENDS, make_backend
 from .config import load_settings
 from .errors import ExitCode, F1genError, StoryboardError
-from .state import StateStore
+from .status import report as status_report
 from .ui import RunView, stderr_console
 from .workspace import open_workspace
 
@@ -169,32 +170,57 @@ def generate(
     attempts: Annotated[
         int, typer.Option(min=1, max=20, help="Attempts per scene before it fails.")
     ] = 3,
+    space: Annotated[
+        str | None,
+        typer.Option(help="Ovi Space id or URL (env OVI_SPACE).", show_default=False),
+    ] = None,
+    hf_token: Annotated[
+        str | None,
+        typer.Option(help="Hugging Face token (env HF_TOKEN; prefer .env).", show_default=False),
+    ] = None,
+    clip_timeout: Annotated[
+        int | None,
+        typer.Option(help="Minutes before a clip's job is cancelled (default 15).", min=1),
+    ] = None,
     workdir: WorkdirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Generate every scene's clip, one after another, resumably."""
-    settings = load_settings({"sample_steps": sample_steps})
-    space = open_workspace(storyboard, workdir=workdir)
+    settings = load_settings(
+        {
+            "sample_steps": sample_steps,
+            "ovi_space": space,
+            "hf_token": hf_token,
+            "clip_timeout_minutes": clip_timeout,
+        }
+    )
+    work = open_workspace(storyboard, workdir=workdir)
     console = stderr_console()
-    for warning in space.warnings:
+    for warning in work.warnings:
         console.print(f"warning: {warning}", markup=False)
+    if backend == "ovi" and not settings.hf_token and not dry_run:
+        console.print(
+            "note: no HF_TOKEN set: running on the anonymous ZeroGPU quota (about 2 "
+            "minutes a day); set HF_TOKEN in .env for more",
+            markup=False,
+        )
     options = runner.RunOptions(
-        only=runner.parse_only(only, space.storyboard) if only else None,
+        only=runner.parse_only(only, work.storyboard) if only else None,
         force=force,
         max_attempts=attempts,
         default_steps=settings.sample_steps,
     )
-    engine = make_backend(backend, settings=settings, workdir=space.workdir)
+    engine = make_backend(backend, settings=settings, workdir=work.workdir)
     try:
         if dry_run:
             _show_plan(
-                runner.Runner(space.storyboard, workdir=space.workdir, backend=engine),
+                runner.Runner(work.storyboard, workdir=work.workdir, backend=engine),
                 options,
                 as_json=as_json,
             )
             return
         with RunView(console) as view:
-            run = runner.Runner(space.storyboard, workdir=space.workdir, backend=engine, emit=view)
+            run = runner.Runner(work.storyboard, workdir=work.workdir, backend=engine, emit=view)
             summary = run.run(options)
     finally:
         engine.close()
@@ -203,7 +229,7 @@ def generate(
     console.print(
         f"{len(summary.done)} generated, {len(summary.skipped)} already done, "
         f"{len(summary.failed)} failed in {summary.seconds:.1f} s; "
-        f"state: {space.workdir / 'state.json'}",
+        f"state: {work.workdir / 'state.json'}",
         markup=False,
     )
     if summary.failed:
@@ -246,64 +272,35 @@ def _show_plan(run: runner.Runner, options: runner.RunOptions, *, as_json: bool)
 def status(
     storyboard: OptionalStoryboard = None, workdir: WorkdirOpt = None, as_json: JsonOpt = False
 ) -> None:
-    """Show every scene's state: done or not, attempts, durations, clip, last error."""
-    space = open_workspace(storyboard, workdir=workdir)
-    state = StateStore(space.workdir).load(
-        storyboard=str(space.storyboard.path), title=space.storyboard.title
-    )
-    rows = []
-    for scene in space.storyboard.scenes:
-        entry = state.scenes.get(scene.id)
-        clip = stitching.scene_clip(scene, state, space.workdir)
-        if not scene.generated:
-            shown = "footage" if clip else "footage missing"
-        elif clip is not None:
-            shown = "done"
-        elif entry is not None and entry.status == "done":
-            shown = "changed"
-        else:
-            shown = entry.status if entry else "pending"
-        rows.append(
-            {
-                "number": scene.number,
-                "id": scene.id,
-                "state": shown,
-                "attempts": entry.attempts if entry else 0,
-                "seconds": round(entry.gen_seconds, 1) if entry else 0.0,
-                "video_seconds": entry.video_seconds if entry else None,
-                "audio_seconds": entry.audio_seconds if entry else None,
-                "clip": str(clip) if clip else None,
-                "last_error": entry.last_error if entry else None,
-            }
-        )
+    """Show every scene's state: done or not, attempts, times, clip, last error."""
+    work = open_workspace(storyboard, workdir=workdir)
+    result = status_report(work.storyboard, work.workdir)
     if as_json:
-        _print_json(
-            {
-                "storyboard": str(space.storyboard.path),
-                "workdir": str(space.workdir),
-                "scenes": rows,
-            }
-        )
+        _print_json(result.as_dict())
         return
-    table = Table(title=f"{space.storyboard.title} ({space.workdir})")
-    for column in ("#", "scene", "state", "attempts", "gen s", "video s", "clip", "last error"):
+    table = Table(title=f"{work.storyboard.title} ({work.workdir})")
+    columns = ("#", "scene", "state", "tries", "gen s", "queue s", "video s", "clip", "last error")
+    for column in columns:
         table.add_column(column, overflow="fold")
-    for row in rows:
+    for row in result.rows:
         table.add_row(
-            str(row["number"]),
-            str(row["id"]),
-            str(row["state"]),
-            str(row["attempts"]),
-            f"{row['seconds']:.1f}",
-            str(row["video_seconds"] or "-"),
-            str(row["clip"] or "-"),
-            str(row["last_error"] or ""),
+            str(row.number),
+            row.id,
+            row.state,
+            str(row.attempts),
+            f"{row.gen_seconds:.1f}",
+            f"{row.queue_seconds:.1f}",
+            f"{row.video_seconds:.2f}" if row.video_seconds else "-",
+            row.clip or "-",
+            row.last_error or "",
         )
-    from rich.console import Console
-
-    Console(highlight=False).print(table)
-    done = sum(1 for r in rows if r["state"] in ("done", "footage"))
-    typer.echo(f"{done}/{len(rows)} scenes ready")
+    Console(highlight=False, soft_wrap=False).print(table)
+    typer.echo(
+        f"{result.ready}/{len(result.rows)} scenes ready; GPU time spent "
+        f"{result.gpu_seconds / 60:.1f} min, queue waits {result.queue_seconds / 60:.1f} min"
+    )
+    for identity, until in result.retry_after.items():
+        typer.echo(f"{identity}: quota exhausted until {until}")
 
 
 @app.command()
@@ -324,9 +321,9 @@ def stitch(
 ) -> None:
     """Join every scene's clip into the final cut, with sound and picture in sync."""
     settings = load_settings()
-    space = open_workspace(storyboard, workdir=workdir)
+    work = open_workspace(storyboard, workdir=workdir)
     result = stitching.stitch(
-        space.storyboard, workdir=space.workdir, output=output, ffmpeg=settings.ffmpeg
+        work.storyboard, workdir=work.workdir, output=output, ffmpeg=settings.ffmpeg
     )
     if as_json:
         _print_json(result.as_dict())
@@ -335,6 +332,30 @@ def stitch(
         f"final cut: {result.output} ({result.duration:.1f} s, {len(result.clips)} clips, {how})",
         markup=False,
     )
+
+
+@app.command()
+@reports_errors
+def doctor(
+    space: Annotated[
+        str | None,
+        typer.Option(help="Ovi Space id or URL (env OVI_SPACE).", show_default=False),
+    ] = None,
+) -> None:
+    """Check ffmpeg, the token, the Space and its API: one line each, nothing spent."""
+    import tempfile
+
+    from .doctor import run_checks
+
+    settings = load_settings({"ovi_space": space})
+    with tempfile.TemporaryDirectory(prefix="f1gen-doctor-") as scratch:
+        checks = run_checks(settings, scratch=Path(scratch))
+    for check in checks:
+        typer.echo(
+            f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {settings.redact(check.detail)}"
+        )
+    if not all(check.ok for check in checks):
+        raise typer.Exit(ExitCode.CONFIG)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from .errors import ConfigError
 
 DEFAULT_SPACE = "alexnasa/Ovi-ZEROGPU"
 DEFAULT_SAMPLE_STEPS = 40
+DEFAULT_CLIP_TIMEOUT = 15 * 60.0
 
 
 class Secret:
@@ -42,6 +43,9 @@ class Settings:
     hf_token: Secret | None = None
     ovi_space: str = DEFAULT_SPACE
     sample_steps: int = DEFAULT_SAMPLE_STEPS
+    clip_timeout: float = DEFAULT_CLIP_TIMEOUT
+    busy_retries: int = 6
+    backoff_seconds: float = 15.0
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
     def redact(self, text: str) -> str:
@@ -72,6 +76,18 @@ def _int_setting(name: str, raw: str) -> int:
         ) from None
 
 
+def _float_setting(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise ConfigError(
+            f"{name}={raw!r} is not a number of seconds: fix it in .env or the environment"
+        )
+    return value
+
+
 def load_settings(
     options: Mapping[str, object | None] | None = None,
     *,
@@ -90,10 +106,21 @@ def load_settings(
         else _int_setting("OVI_SAMPLE_STEPS", str(steps_raw))
     )
     secrets = tuple(s for s in (token.reveal() if token else None,) if s)
+    timeout_raw = opts.get("clip_timeout_minutes", env.get("F1GEN_CLIP_TIMEOUT_MINUTES"))
+    timeout = (
+        DEFAULT_CLIP_TIMEOUT
+        if timeout_raw in (None, "")
+        else 60.0 * _int_setting("F1GEN_CLIP_TIMEOUT_MINUTES", str(timeout_raw))
+    )
     return Settings(
         ffmpeg=str(opts.get("ffmpeg") or env.get("F1GEN_FFMPEG") or "") or None,
         hf_token=token,
         ovi_space=str(opts.get("ovi_space") or env.get("OVI_SPACE") or DEFAULT_SPACE),
         sample_steps=steps,
+        clip_timeout=timeout,
+        busy_retries=_int_setting("F1GEN_BUSY_RETRIES", env.get("F1GEN_BUSY_RETRIES") or "6"),
+        backoff_seconds=_float_setting(
+            "F1GEN_BACKOFF_SECONDS", env.get("F1GEN_BACKOFF_SECONDS") or "15"
+        ),
         secrets=secrets,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import IntEnum
 
 
@@ -61,6 +62,22 @@ class LockedError(ResumableStop):
     """Another f1gen process holds the work folder."""
 
 
+class QuotaExceeded(ResumableStop):
+    """The GPU quota is used up; retry_at says when the Space said to come back (UTC)."""
+
+    def __init__(self, message: str, *, retry_at: datetime | None = None) -> None:
+        super().__init__(message)
+        self.retry_at = retry_at
+
+
+class SpaceBusy(ResumableStop):
+    """The Space stayed busy or unreachable through every retry; last is its final answer."""
+
+    def __init__(self, message: str, *, last: str = "") -> None:
+        super().__init__(message)
+        self.last = last
+
+
 class MediaError(F1genError):
     """ffmpeg or the media probe failed, or a clip does not meet its specification."""
 
@@ -70,9 +87,7 @@ class ClipRejected(MediaError):
 
 
 class GenerationError(F1genError):
-    """A backend failed to produce a clip."""
-
-    retryable: bool = True
+    """A backend failed to produce a clip this time; another attempt may succeed."""
 
 
 class StitchError(F1genError):

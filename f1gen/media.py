@@ -85,8 +85,15 @@ def run_ffmpeg(args: Sequence[str | Path], *, ffmpeg: str | None = None, what: s
     return run_tool(command, what=what)
 
 
-def run_tool(command: Sequence[str], *, what: str) -> str:
-    """Run one external program and return its stderr; MediaError naming what failed."""
+def ffmpeg_version(ffmpeg: str | None = None) -> str:
+    """The first line ffmpeg prints of its version."""
+    exe = find_ffmpeg(ffmpeg)
+    out = run_tool([exe, "-hide_banner", "-version"], what="ffmpeg -version", stdout=True)
+    return out.splitlines()[0] if out else "unknown version"
+
+
+def run_tool(command: Sequence[str], *, what: str, stdout: bool = False) -> str:
+    """Run a program; its stderr (or stdout) on success, MediaError naming what failed."""
     try:
         done = subprocess.run(
             command, capture_output=True, text=True, errors="replace", check=False
@@ -97,7 +104,7 @@ def run_tool(command: Sequence[str], *, what: str) -> str:
         lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
         tail = lines[-1] if lines else f"exit status {done.returncode}"
         raise MediaError(f"{what}: {Path(command[0]).name} failed: {tail}")
-    return done.stderr
+    return done.stdout if stdout else done.stderr
 
 
 def _seconds(value: int | None, time_base: Fraction | None) -> float | None:

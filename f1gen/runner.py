@@ -7,14 +7,24 @@ import itertools
 import json
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from . import images, media, prompts
-from .backends import Backend, BackendUpdate, ClipRequest
-from .errors import BadInputError, ClipRejected, GenerationError, MediaError
+from .backends import Backend, BackendUpdate, ClipRequest, ClipTiming
+from .errors import (
+    BadInputError,
+    ClipRejected,
+    F1genError,
+    GenerationError,
+    MediaError,
+    QuotaExceeded,
+    SpaceBusy,
+)
 from .files import file_digest, move_durably
 from .state import RunState, SceneState, StateStore, work_lock
 from .storyboard import Scene, Storyboard
@@ -87,6 +97,13 @@ class RunPlanned:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """Something worth a line that belongs to no scene (connecting, retrying a connection)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
 class SceneStarted:
     """An attempt at a scene begins."""
 
@@ -122,7 +139,7 @@ class SceneAttemptFailed:
     will_retry: bool
 
 
-Event = RunPlanned | SceneStarted | SceneProgress | SceneAccepted | SceneAttemptFailed
+Event = RunPlanned | Notice | SceneStarted | SceneProgress | SceneAccepted | SceneAttemptFailed
 Emit = Callable[[Event], None]
 
 
@@ -175,6 +192,21 @@ def plan_scene(scene: Scene, *, backend_identity: str, default_steps: int) -> Pl
     return PlannedScene(scene, prompt, steps, digest, fingerprint)
 
 
+def failure_kind(exc: F1genError) -> str:
+    """A short class for a failure, as the state and status show it."""
+    if isinstance(exc, ClipRejected):
+        return "rejected"
+    if isinstance(exc, QuotaExceeded):
+        return "quota"
+    if isinstance(exc, SpaceBusy):
+        return "busy"
+    if isinstance(exc, GenerationError):
+        return "failed run"
+    if isinstance(exc, MediaError):
+        return "media"
+    return "config" if exc.exit_code == 3 else "error"
+
+
 def clip_is_current(entry: SceneState | None, fingerprint: str, workdir: Path) -> bool:
     """True when entry holds an accepted clip for fingerprint whose file is unchanged."""
     if (
@@ -203,8 +235,10 @@ class Runner:
         workdir: Path,
         backend: Backend,
         emit: Emit = lambda event: None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.storyboard = storyboard
+        self.now = now
         self.workdir = workdir
         self.backend = backend
         self.emit = emit
@@ -253,7 +287,8 @@ class Runner:
             )
             summary = Summary(skipped=[s.id for s in skipped], remaining=[p.scene.id for p in todo])
             if todo:
-                self.backend.prepare()
+                self._check_quota(state)
+                self.backend.prepare(lambda update: self.emit(Notice(update.message)))
             for planned in todo:
                 accepted = self._generate(planned, state, options)
                 summary.remaining.remove(planned.scene.id)
@@ -262,11 +297,25 @@ class Runner:
         return summary
 
     def _clean_partials(self) -> None:
-        """Remove takes a killed run left half-written; accepted clips are never touched."""
-        for folder in (self.clips_dir, self.workdir / "tmp"):
-            if folder.is_dir():
-                for partial in folder.glob(".partial-*"):
-                    partial.unlink(missing_ok=True)
+        """Remove what a killed run left half-written; accepted clips are never touched."""
+        if self.clips_dir.is_dir():
+            for partial in self.clips_dir.glob(".partial-*"):
+                partial.unlink(missing_ok=True)
+        shutil.rmtree(self.workdir / "tmp", ignore_errors=True)
+
+    def _check_quota(self, state: RunState) -> None:
+        """Stop at once, without calling anyone, while the backend's quota is known to be spent."""
+        until = state.retry_after.get(self.backend.identity)
+        if until is None:
+            return
+        retry_at = datetime.fromisoformat(until)
+        if self.now() < retry_at:
+            raise QuotaExceeded(
+                f"ZeroGPU quota exhausted until {retry_at:%Y-%m-%d %H:%M} UTC (as the Space said): "
+                "the run is saved; re-run after that",
+                retry_at=retry_at,
+            )
+        del state.retry_after[self.backend.identity]
 
     def _generate(self, planned: PlannedScene, state: RunState, options: RunOptions) -> bool:
         scene = planned.scene
@@ -279,42 +328,57 @@ class Runner:
             scene=scene, prompt=planned.prompt, image=image, sample_steps=planned.steps
         )
         self.clips_dir.mkdir(parents=True, exist_ok=True)
+        partial = self.clips_dir / f".partial-{scene.id}-{os.getpid()}.mp4"
         for attempt in range(1, options.max_attempts + 1):
             self.emit(SceneStarted(scene, attempt, options.max_attempts))
-            partial = self.clips_dir / f".partial-{scene.id}-{os.getpid()}.mp4"
             entry.attempts += 1
             self.store.save(state)
             began = time.monotonic()
+            timing = ClipTiming()
             try:
-                self.backend.generate(
+                timing = self.backend.generate(
                     request, partial, lambda update: self.emit(SceneProgress(scene, update))
                 )
                 info = media.check_clip(partial, size=self.backend.frame_size)
-            except (GenerationError, MediaError) as exc:
+            except (GenerationError, MediaError) as exc:  # a failed attempt: retry
                 partial.unlink(missing_ok=True)
-                if isinstance(exc, GenerationError) and not exc.retryable:
-                    entry.add_failure(type(exc).__name__, exc.message)
-                    self.store.save(state)
-                    raise
-                kind = "rejected" if isinstance(exc, ClipRejected) else type(exc).__name__
-                entry.add_failure(kind, exc.message)
-                entry.gen_seconds += time.monotonic() - began
                 last = attempt == options.max_attempts
-                if last:
-                    entry.status = "failed"
+                self._record(entry, exc, began, timing, failed=last)
                 self.store.save(state)
                 self.emit(SceneAttemptFailed(scene, attempt, exc.message, not last))
                 continue
-            except BaseException:
+            except F1genError as exc:  # quota, a busy Space, configuration: stop the run
+                partial.unlink(missing_ok=True)
+                self._record(entry, exc, began, timing, failed=False)
+                if isinstance(exc, QuotaExceeded) and exc.retry_at is not None:
+                    state.retry_after[self.backend.identity] = exc.retry_at.isoformat()
+                self.store.save(state)
+                raise
+            except BaseException:  # Ctrl-C, SIGTERM, a bug: no half-made take stays behind
                 partial.unlink(missing_ok=True)
                 raise
-            seconds = time.monotonic() - began
             self._accept(planned, entry, partial, info)
-            entry.gen_seconds += seconds
+            self._add_time(entry, began, timing)
             self.store.save(state)
-            self.emit(SceneAccepted(scene, self.workdir / str(entry.clip), seconds))
+            self.emit(
+                SceneAccepted(scene, self.workdir / str(entry.clip), time.monotonic() - began)
+            )
             return True
         return False
+
+    @staticmethod
+    def _add_time(entry: SceneState, began: float, timing: ClipTiming) -> None:
+        elapsed = time.monotonic() - began
+        entry.queue_seconds += timing.queue_seconds
+        entry.gen_seconds += max(0.0, elapsed - timing.queue_seconds)
+
+    def _record(
+        self, entry: SceneState, exc: F1genError, began: float, timing: ClipTiming, *, failed: bool
+    ) -> None:
+        entry.add_failure(failure_kind(exc), exc.message)
+        self._add_time(entry, began, timing)
+        if failed:
+            entry.status = "failed"
 
     def _accept(
         self, planned: PlannedScene, entry: SceneState, partial: Path, info: media.MediaInfo

@@ -77,7 +77,7 @@ class RunState:
     storyboard: str
     title: str
     scenes: dict[str, SceneState] = field(default_factory=dict)
-    retry_after: str | None = None
+    retry_after: dict[str, str] = field(default_factory=dict)  # backend identity -> UTC time
     version: int = STATE_VERSION
     updated_at: str | None = None
 
@@ -109,7 +109,7 @@ def _from_json(data: Any, path: Path) -> RunState:
             storyboard=str(data["storyboard"]),
             title=str(data.get("title", "")),
             scenes=scenes,
-            retry_after=data.get("retry_after"),
+            retry_after=dict(data.get("retry_after") or {}),
             version=STATE_VERSION,
             updated_at=data.get("updated_at"),
         )

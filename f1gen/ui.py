@@ -20,6 +20,7 @@ from rich.progress import (
 
 from .runner import (
     Event,
+    Notice,
     RunPlanned,
     SceneAccepted,
     SceneAttemptFailed,
@@ -96,6 +97,10 @@ class RunView:
                 self.position += 1
             retry = f" (attempt {event.attempt}/{event.max_attempts})" if event.attempt > 1 else ""
             self._describe(f"[{self.position}/{self.total}] {event.scene.id}{retry}")
+        elif isinstance(event, Notice):
+            self.line(event.message)
+        elif isinstance(event, SceneProgress) and event.update.notable:
+            self.line(f"{event.scene.id}: {event.update.message}")
         elif isinstance(event, SceneProgress):
             detail = event.update.message
             if event.update.fraction is not None:

@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 from f1gen import storyboard as storyboards
-from f1gen.backends import BackendUpdate, ClipRequest, Report
+from f1gen.backends import BackendUpdate, ClipRequest, ClipTiming, Report
 from f1gen.backends.animatic import AnimaticBackend
-from f1gen.errors import GenerationError, LockedError
+from f1gen.errors import ConfigError, F1genError, GenerationError, LockedError
 from f1gen.runner import Runner, RunOptions, SceneAttemptFailed, parse_only
 from f1gen.state import StateStore, work_lock
 from tests.mediatools import MarkerClip
@@ -41,16 +41,17 @@ class ScriptedBackend:
     def identity(self) -> str:
         return "scripted:1"
 
-    def prepare(self) -> None:
+    def prepare(self, report: Report) -> None:
         pass
 
     def close(self) -> None:
         pass
 
-    def generate(self, request: ClipRequest, dest: Path, report: Report) -> None:
+    def generate(self, request: ClipRequest, dest: Path, report: Report) -> ClipTiming:
         self.calls.append(request.scene.id)
         report(BackendUpdate("working", 0.5))
         self.takes.pop(0)(dest)
+        return ClipTiming(queue_seconds=0.0)
 
 
 def good(clip: MarkerClip) -> Callable[[Path], None]:
@@ -61,11 +62,9 @@ def truncated(clip: MarkerClip) -> Callable[[Path], None]:
     return lambda dest: dest.write_bytes(clip.path.read_bytes()[: clip.path.stat().st_size // 2])
 
 
-def failing(message: str, *, retryable: bool = True) -> Callable[[Path], None]:
+def failing(message: str, *, error: type[F1genError] = GenerationError) -> Callable[[Path], None]:
     def take(dest: Path) -> None:
-        error = GenerationError(message)
-        error.retryable = retryable
-        raise error
+        raise error(message)
 
     return take
 
@@ -216,9 +215,9 @@ def test_a_scene_that_keeps_failing_is_marked_failed_and_the_run_goes_on(
 def test_a_final_error_stops_the_run_with_the_state_saved(
     write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip]
 ) -> None:
-    backend = ScriptedBackend([good(marker_clips[0]), failing("token rejected", retryable=False)])
+    backend = ScriptedBackend([good(marker_clips[0]), failing("token rejected", error=ConfigError)])
 
-    with pytest.raises(GenerationError):
+    with pytest.raises(ConfigError):
         _runner(write_storyboard(3), backend).run(RunOptions())
 
     state = StateStore(Path("out/board")).read()

@@ -24,10 +24,21 @@ class ClipRequest:
 
 @dataclass(frozen=True)
 class BackendUpdate:
-    """Progress a backend reports while it works on a clip."""
+    """Progress a backend reports while it works on a clip.
+
+    notable updates (a retry, a wait) are worth a log line; the rest only refresh a live bar.
+    """
 
     message: str
     fraction: float | None = None
+    notable: bool = False
+
+
+@dataclass(frozen=True)
+class ClipTiming:
+    """How a clip's time was spent: waiting in a queue, the rest generating."""
+
+    queue_seconds: float = 0.0
 
 
 Report = Callable[[BackendUpdate], None]
@@ -44,11 +55,11 @@ class Backend(Protocol):
         """What makes two backends produce different clips (name and endpoint)."""
         ...
 
-    def prepare(self) -> None:
+    def prepare(self, report: Report) -> None:
         """Check the backend can work before anything is spent; raise F1genError if not."""
         ...
 
-    def generate(self, request: ClipRequest, dest: Path, report: Report) -> None:
+    def generate(self, request: ClipRequest, dest: Path, report: Report) -> ClipTiming:
         """Write the clip for request to dest (an .mp4 path that does not exist yet)."""
         ...
 
@@ -69,5 +80,6 @@ def make_backend(name: str, *, settings: Settings, workdir: Path) -> Backend:
     if name == "ovi":
         from .ovi_space import OviSpaceBackend
 
-        return OviSpaceBackend(settings=settings, download_dir=workdir / "tmp")
+        backend: Backend = OviSpaceBackend(settings=settings, download_dir=workdir / "tmp")
+        return backend
     raise BadInputError(f"--backend {name!r} is unknown: use one of {', '.join(BACKENDS)}")

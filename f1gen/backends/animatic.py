@@ -18,7 +18,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from .. import media
-from . import BackendUpdate, ClipRequest, Report
+from . import BackendUpdate, ClipRequest, ClipTiming, Report
 
 FPS = 24
 FRAMES = 121  # Ovi's 5-second checkpoint: 121 frames at 24 fps
@@ -43,14 +43,14 @@ class AnimaticBackend:
         """Animatic clips depend only on the scene, not on any endpoint."""
         return "animatic:1"
 
-    def prepare(self) -> None:
+    def prepare(self, report: Report) -> None:
         """Fail early when ffmpeg is missing."""
         media.find_ffmpeg(self._ffmpeg)
 
     def close(self) -> None:
         """Nothing to release."""
 
-    def generate(self, request: ClipRequest, dest: Path, report: Report) -> None:
+    def generate(self, request: ClipRequest, dest: Path, report: Report) -> ClipTiming:
         """Render the scene's animatic clip to dest."""
         self._scratch.mkdir(parents=True, exist_ok=True)
         stem = dest.stem
@@ -124,6 +124,7 @@ class AnimaticBackend:
                 what=f"{scene.label}: animatic render",
             )
             report(BackendUpdate("rendered", 1.0))
+            return ClipTiming()
         finally:
             for scratch in (caption, atmosphere, speech):
                 scratch.unlink(missing_ok=True)

@@ -1,0 +1,98 @@
+"""What a run has made so far: one row per scene, and totals."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .state import StateStore
+from .stitch import scene_clip
+from .storyboard import Storyboard
+
+
+@dataclass(frozen=True)
+class SceneRow:
+    """One scene as `f1gen status` shows it."""
+
+    number: int
+    id: str
+    state: str
+    attempts: int
+    gen_seconds: float
+    queue_seconds: float
+    video_seconds: float | None
+    audio_seconds: float | None
+    backend: str | None
+    clip: str | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class Report:
+    """Every scene's row plus totals."""
+
+    storyboard: Path
+    workdir: Path
+    rows: tuple[SceneRow, ...]
+    retry_after: dict[str, str]
+
+    @property
+    def ready(self) -> int:
+        """Scenes the stitch can use now."""
+        return sum(row.state in ("done", "footage") for row in self.rows)
+
+    @property
+    def gpu_seconds(self) -> float:
+        """Time spent generating, retries included (queue waits excluded)."""
+        return sum(row.gen_seconds for row in self.rows)
+
+    @property
+    def queue_seconds(self) -> float:
+        """Time spent waiting in queues."""
+        return sum(row.queue_seconds for row in self.rows)
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready view."""
+        return {
+            "storyboard": str(self.storyboard),
+            "workdir": str(self.workdir),
+            "ready": self.ready,
+            "total": len(self.rows),
+            "gpu_seconds": round(self.gpu_seconds, 1),
+            "queue_seconds": round(self.queue_seconds, 1),
+            "retry_after": self.retry_after,
+            "scenes": [asdict(row) for row in self.rows],
+        }
+
+
+def report(storyboard: Storyboard, workdir: Path) -> Report:
+    """The state of every scene of storyboard in workdir."""
+    state = StateStore(workdir).load(storyboard=str(storyboard.path), title=storyboard.title)
+    rows = []
+    for scene in storyboard.scenes:
+        entry = state.scenes.get(scene.id)
+        clip = scene_clip(scene, state, workdir)
+        if not scene.generated:
+            shown = "footage" if clip else "footage missing"
+        elif clip is not None:
+            shown = "done"
+        elif entry is not None and entry.status == "done":
+            shown = "changed"
+        else:
+            shown = entry.status if entry else "pending"
+        rows.append(
+            SceneRow(
+                number=scene.number,
+                id=scene.id,
+                state=shown,
+                attempts=entry.attempts if entry else 0,
+                gen_seconds=round(entry.gen_seconds, 1) if entry else 0.0,
+                queue_seconds=round(entry.queue_seconds, 1) if entry else 0.0,
+                video_seconds=entry.video_seconds if entry else None,
+                audio_seconds=entry.audio_seconds if entry else None,
+                backend=entry.backend if entry and clip and scene.generated else None,
+                clip=str(clip) if clip else None,
+                last_error=entry.last_error if entry else None,
+            )
+        )
+    return Report(storyboard.path, workdir, tuple(rows), dict(state.retry_after))

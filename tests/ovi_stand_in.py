@@ -1,0 +1,218 @@
+"""A real Gradio server on 127.0.0.1 that serves /generate_scene like the Ovi Space.
+
+Tests script it call by call (busy, worker error, quota, None, a truncated file, slow...), and
+read its call log to prove what f1gen sent and how often. The real gradio_client talks to it
+over HTTP, so f1gen's real code path runs.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from PIL import Image
+
+QUOTA_MESSAGE = (
+    "You have exceeded your free ZeroGPU quota (90s requested vs. 12s left). Try again in 0:41:10."
+)
+BEHAVIOURS = {
+    "busy": ("ZeroGPU queue timeout", "No GPU was available after 60s. Retry later"),
+    "no-gpu": ("ZeroGPU client error", "No GPU was available"),
+    "worker": ("ZeroGPU worker error", "GPU task aborted"),
+    "quota": ("ZeroGPU quota exceeded", QUOTA_MESSAGE),
+    "quota-old": (None, "You have exceeded your GPU quota (60s requested vs. 0s left). Try again in 0:00:00"),
+    "runs-limit": ("ZeroGPU quota exceeded", "You have exceeded your ZeroGPU runs limit."),
+    "illegal": ("ZeroGPU illegal duration", "The requested GPU duration (300s) is larger than the maximum allowed"),
+}  # fmt: skip
+
+
+@dataclass
+class Call:
+    """One call the stand-in received."""
+
+    text_prompt: str
+    sample_steps: int | None
+    image_dims: tuple[int, int]
+    behaviour: str
+    started: float
+    finished: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class StandIn:
+    """The server, its script and its call log."""
+
+    def __init__(
+        self,
+        clip: Path,
+        *,
+        variant: str = "standard",
+        token: str | None = None,
+        gen_seconds: float = 0.0,
+        progress_steps: int = 0,
+    ) -> None:
+        self.clip = clip
+        self.variant = variant
+        self.token = token
+        self.gen_seconds = gen_seconds
+        self.progress_steps = progress_steps
+        self.script: deque[str] = deque()
+        self.http_script: deque[tuple[str, int]] = deque()  # (path suffix, status code)
+        self.calls: list[Call] = []
+        self.requests: list[str] = []
+        self._files = Path(tempfile.mkdtemp(prefix="ovi-stand-in-"))
+        self._lock = threading.Lock()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+
+    # Scripting
+
+    def then(self, *behaviours: str) -> StandIn:
+        """Queue behaviours for the next calls; after them every call succeeds."""
+        self.script.extend(behaviours)
+        return self
+
+    def reset(self) -> None:
+        """Forget the script and the log."""
+        self.script.clear()
+        self.http_script.clear()
+        self.calls.clear()
+        self.requests.clear()
+
+    def prompts(self) -> list[str]:
+        """The prompts of every call that produced a clip."""
+        return [c.text_prompt for c in self.calls if c.behaviour == "ok"]
+
+    # The endpoint
+
+    def _generate(self, text_prompt: str, sample_steps: int | None, image: str | None,
+                  progress: Any, **extra: Any) -> str | None:  # fmt: skip
+        with self._lock:
+            behaviour = self.script.popleft() if self.script else "ok"
+        dims = (0, 0)
+        if image:
+            with Image.open(image) as received:
+                dims = received.size
+        call = Call(text_prompt, sample_steps, dims, behaviour, time.monotonic(), extra=extra)
+        self.calls.append(call)
+        try:
+            if behaviour in BEHAVIOURS:
+                title, message = BEHAVIOURS[behaviour]
+                raise gr.Error(message, title=title) if title else gr.Error(message)
+            seconds = self.gen_seconds
+            if behaviour.startswith("slow:"):
+                seconds = float(behaviour.split(":", 1)[1])
+            steps = self.progress_steps
+            for step in range(steps):
+                progress((step, steps), desc="Denoising")
+                time.sleep(seconds / steps)
+            if not steps and seconds:
+                time.sleep(seconds)
+            if behaviour == "none":
+                return None
+            target = self._files / f"clip-{len(self.calls)}.mp4"
+            data = self.clip.read_bytes()
+            target.write_bytes(data[: len(data) // 3] if behaviour == "truncated" else data)
+            return str(target)
+        finally:
+            call.finished = time.monotonic()
+
+    def _blocks(self) -> gr.Blocks:
+        stand_in = self
+
+        def generate_scene(text_prompt: str, sample_steps: int, image: str,
+                           progress: gr.Progress = gr.Progress()) -> str | None:  # fmt: skip
+            return stand_in._generate(text_prompt, int(sample_steps), image, progress)
+
+        def generate_scene_seeded(text_prompt: str, sample_steps: int, image: str, seed: int,
+                                  progress: gr.Progress = gr.Progress()) -> str | None:  # fmt: skip
+            return stand_in._generate(text_prompt, int(sample_steps), image, progress, seed=seed)
+
+        def generate_scene_no_steps(text_prompt: str, image: str,
+                                    progress: gr.Progress = gr.Progress()) -> str | None:  # fmt: skip
+            return stand_in._generate(text_prompt, None, image, progress)
+
+        with gr.Blocks() as demo:
+            prompt = gr.Textbox(label="Prompt")
+            steps = gr.Number(value=40, precision=0, label="Steps")
+            image = gr.Image(type="filepath", label="Image")
+            seed = gr.Number(value=0, precision=0, label="Seed")
+            video = gr.Video(label="Video")
+            button = gr.Button()
+            if self.variant == "standard":
+                button.click(
+                    generate_scene, [prompt, steps, image], video, api_name="generate_scene"
+                )
+            elif self.variant == "extra":  # a new optional parameter f1gen does not send
+                button.click(generate_scene_seeded, [prompt, steps, image, seed], video,
+                             api_name="generate_scene")  # fmt: skip
+            elif self.variant == "missing":  # a parameter f1gen needs is gone
+                button.click(
+                    generate_scene_no_steps, [prompt, image], video, api_name="generate_scene"
+                )
+            elif self.variant == "renamed":  # the endpoint moved
+                button.click(generate_scene, [prompt, steps, image], video, api_name="make_video")
+        demo.queue(default_concurrency_limit=1)
+        return demo
+
+    # Serving
+
+    def start(self) -> StandIn:
+        """Serve on 127.0.0.1 at a port picked now."""
+        app = FastAPI()
+        stand_in = self
+
+        @app.middleware("http")
+        async def gate(request: Request, call_next: Any) -> Response:
+            path = request.url.path
+            stand_in.requests.append(path)
+            if stand_in.http_script and path.endswith(stand_in.http_script[0][0]):
+                _, code = stand_in.http_script.popleft()
+                return JSONResponse({"error": f"scripted {code}"}, status_code=code)
+            if stand_in.token is not None:
+                sent = request.headers.get("x-hf-authorization") or request.headers.get(
+                    "authorization"
+                )
+                if sent != f"Bearer {stand_in.token}":
+                    return JSONResponse({"error": "Invalid credentials"}, status_code=401)
+            response: Response = await call_next(request)
+            return response
+
+        app = gr.mount_gradio_app(app, self._blocks(), path="/", allowed_paths=[str(self._files)])
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(app, log_level="error", lifespan="on")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the Ovi stand-in did not start")
+            time.sleep(0.02)
+        self.url = f"http://127.0.0.1:{port}/"
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and remove its files."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        shutil.rmtree(self._files, ignore_errors=True)
