@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -19,11 +19,14 @@ from . import __version__, runner
 from . import stitch as stitching
 from . import storyboard as storyboards
 from .backends import BACKENDS, make_backend
-from .config import load_settings
-from .errors import ExitCode, F1genError, StoryboardError
+from .config import Settings, load_settings
+from .errors import BadInputError, ExitCode, F1genError, StoryboardError
 from .status import report as status_report
 from .ui import RunView, stderr_console
 from .workspace import open_workspace
+
+if TYPE_CHECKING:
+    from .storage import Storage
 
 app = typer.Typer(
     help="Turn a storyboard into a finished talking-character video with Ovi.",
@@ -50,6 +53,13 @@ WorkdirOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable result on stdout.")]
+BucketOpt = Annotated[
+    str | None,
+    typer.Option(help="S3/MinIO bucket for clips and cuts (env F1GEN_BUCKET).", show_default=False),
+]
+CreateBucketOpt = Annotated[
+    bool, typer.Option("--create-bucket", help="Create the bucket if it does not exist.")
+]
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -182,6 +192,8 @@ def generate(
         int | None,
         typer.Option(help="Minutes before a clip's job is cancelled (default 15).", min=1),
     ] = None,
+    bucket: BucketOpt = None,
+    create_bucket: CreateBucketOpt = False,
     workdir: WorkdirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -192,6 +204,7 @@ def generate(
             "ovi_space": space,
             "hf_token": hf_token,
             "clip_timeout_minutes": clip_timeout,
+            "bucket": bucket,
         }
     )
     work = open_workspace(storyboard, workdir=workdir)
@@ -209,6 +222,7 @@ def generate(
         force=force,
         max_attempts=attempts,
         default_steps=settings.sample_steps,
+        create_bucket=create_bucket,
     )
     engine = make_backend(backend, settings=settings, workdir=work.workdir)
     try:
@@ -220,7 +234,13 @@ def generate(
             )
             return
         with RunView(console) as view:
-            run = runner.Runner(work.storyboard, workdir=work.workdir, backend=engine, emit=view)
+            run = runner.Runner(
+                work.storyboard,
+                workdir=work.workdir,
+                backend=engine,
+                emit=view,
+                storage=_storage(settings, work.storyboard.stem),
+            )
             summary = run.run(options)
     finally:
         engine.close()
@@ -232,6 +252,14 @@ def generate(
         f"state: {work.workdir / 'state.json'}",
         markup=False,
     )
+    if summary.local_only:
+        console.print(
+            f"{len(summary.local_only)} clips are only local (storage was unavailable): "
+            "run 'f1gen push' when it is back",
+            markup=False,
+        )
+    elif summary.uploaded:
+        console.print(f"{len(summary.uploaded)} clips in the bucket", markup=False)
     if summary.failed:
         console.print(
             f"failed: {', '.join(summary.failed)}: see 'f1gen status', then re-run to retry",
@@ -274,12 +302,24 @@ def status(
 ) -> None:
     """Show every scene's state: done or not, attempts, times, clip, last error."""
     work = open_workspace(storyboard, workdir=workdir)
-    result = status_report(work.storyboard, work.workdir)
+    settings = load_settings()
+    result = status_report(work.storyboard, work.workdir, bucketed=bool(settings.bucket))
     if as_json:
         _print_json(result.as_dict())
         return
     table = Table(title=f"{work.storyboard.title} ({work.workdir})")
-    columns = ("#", "scene", "state", "tries", "gen s", "queue s", "video s", "clip", "last error")
+    columns = (
+        "#",
+        "scene",
+        "state",
+        "tries",
+        "gen s",
+        "queue s",
+        "video s",
+        "clip",
+        "bucket",
+        "last error",
+    )
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in result.rows:
@@ -292,9 +332,13 @@ def status(
             f"{row.queue_seconds:.1f}",
             f"{row.video_seconds:.2f}" if row.video_seconds else "-",
             row.clip or "-",
+            {True: "yes", False: "no", None: "-"}[row.uploaded],
             row.last_error or "",
         )
-    Console(highlight=False, soft_wrap=False).print(table)
+    out = Console(highlight=False)
+    if not out.is_terminal:  # a log or a pipe: no reason to squeeze the table into 80 columns
+        out.width = 200
+    out.print(table)
     typer.echo(
         f"{result.ready}/{len(result.rows)} scenes ready; GPU time spent "
         f"{result.gpu_seconds / 60:.1f} min, queue waits {result.queue_seconds / 60:.1f} min"
@@ -307,6 +351,7 @@ def status(
 @reports_errors
 def stitch(
     storyboard: OptionalStoryboard = None,
+    bucket: BucketOpt = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -320,18 +365,65 @@ def stitch(
     as_json: JsonOpt = False,
 ) -> None:
     """Join every scene's clip into the final cut, with sound and picture in sync."""
-    settings = load_settings()
+    settings = load_settings({"bucket": bucket})
     work = open_workspace(storyboard, workdir=workdir)
     result = stitching.stitch(
-        work.storyboard, workdir=work.workdir, output=output, ffmpeg=settings.ffmpeg
+        work.storyboard,
+        workdir=work.workdir,
+        output=output,
+        ffmpeg=settings.ffmpeg,
+        storage=_storage(settings, work.storyboard.stem),
     )
     if as_json:
         _print_json(result.as_dict())
     how = "video stream-copied" if result.video_copied else "video encoded once"
-    stderr_console().print(
+    console = stderr_console()
+    if result.fetched:
+        console.print(f"fetched {len(result.fetched)} clips from the bucket", markup=False)
+    console.print(
         f"final cut: {result.output} ({result.duration:.1f} s, {len(result.clips)} clips, {how})",
         markup=False,
     )
+    if result.link:
+        console.print(f"uploaded: {result.link}", markup=False)
+
+
+@app.command()
+@reports_errors
+def push(
+    storyboard: OptionalStoryboard = None,
+    bucket: BucketOpt = None,
+    create_bucket: CreateBucketOpt = False,
+    workdir: WorkdirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Upload every clip (and the final cut) the bucket does not have yet."""
+    from .sync import push as push_all
+
+    settings = load_settings({"bucket": bucket})
+    work = open_workspace(storyboard, workdir=workdir)
+    storage = _storage(settings, work.storyboard.stem)
+    if storage is None:
+        raise BadInputError("no bucket configured: set F1GEN_BUCKET in .env or pass --bucket")
+    storage.check(create=create_bucket)
+    extra = [work.workdir / "final.mp4"]
+    result = push_all(work.storyboard, workdir=work.workdir, storage=storage, extra=extra)
+    if as_json:
+        _print_json(result.as_dict())
+    stderr_console().print(
+        f"{len(result.sent)} clips sent, {len(result.already)} already in {storage.where}",
+        markup=False,
+    )
+    for name, link in result.links.items():
+        stderr_console().print(f"{name}: {link}", markup=False)
+
+
+def _storage(settings: Settings, prefix: str) -> Storage | None:
+    if not settings.bucket:
+        return None
+    from .storage import from_settings  # boto3 loads only when a bucket is configured
+
+    return from_settings(settings, prefix=prefix)
 
 
 @app.command()
@@ -341,15 +433,16 @@ def doctor(
         str | None,
         typer.Option(help="Ovi Space id or URL (env OVI_SPACE).", show_default=False),
     ] = None,
+    bucket: BucketOpt = None,
 ) -> None:
-    """Check ffmpeg, the token, the Space and its API: one line each, nothing spent."""
+    """Check ffmpeg, the token, the Space, its API and storage: one line each, nothing spent."""
     import tempfile
 
     from .doctor import run_checks
 
-    settings = load_settings({"ovi_space": space})
+    settings = load_settings({"ovi_space": space, "bucket": bucket})
     with tempfile.TemporaryDirectory(prefix="f1gen-doctor-") as scratch:
-        checks = run_checks(settings, scratch=Path(scratch))
+        checks = run_checks(settings, scratch=Path(scratch), storage=_storage(settings, ""))
     for check in checks:
         typer.echo(
             f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {settings.redact(check.detail)}"

@@ -46,6 +46,11 @@ class Settings:
     clip_timeout: float = DEFAULT_CLIP_TIMEOUT
     busy_retries: int = 6
     backoff_seconds: float = 15.0
+    bucket: str | None = None
+    s3_endpoint: str | None = None
+    public_url: str | None = None
+    link_seconds: int = 7 * 24 * 3600
+    s3_attempts: int = 5
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
     def redact(self, text: str) -> str:
@@ -105,7 +110,9 @@ def load_settings(
         if steps_raw in (None, "")
         else _int_setting("OVI_SAMPLE_STEPS", str(steps_raw))
     )
-    secrets = tuple(s for s in (token.reveal() if token else None,) if s)
+    # Only to keep them out of messages: boto3 reads its own credentials chain.
+    s3_secret = env.get("AWS_SECRET_ACCESS_KEY")
+    secrets = tuple(s for s in (token.reveal() if token else None, s3_secret) if s)
     timeout_raw = opts.get("clip_timeout_minutes", env.get("F1GEN_CLIP_TIMEOUT_MINUTES"))
     timeout = (
         DEFAULT_CLIP_TIMEOUT
@@ -122,5 +129,13 @@ def load_settings(
         backoff_seconds=_float_setting(
             "F1GEN_BACKOFF_SECONDS", env.get("F1GEN_BACKOFF_SECONDS") or "15"
         ),
+        bucket=str(opts.get("bucket") or env.get("F1GEN_BUCKET") or "") or None,
+        s3_endpoint=env.get("F1GEN_S3_ENDPOINT")
+        or env.get("AWS_ENDPOINT_URL_S3")
+        or env.get("AWS_ENDPOINT_URL")
+        or None,
+        public_url=env.get("F1GEN_PUBLIC_URL") or None,
+        link_seconds=_int_setting("F1GEN_LINK_SECONDS", env.get("F1GEN_LINK_SECONDS") or "604800"),
+        s3_attempts=_int_setting("F1GEN_S3_ATTEMPTS", env.get("F1GEN_S3_ATTEMPTS") or "5"),
         secrets=secrets,
     )

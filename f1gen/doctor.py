@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import media
 from .config import Settings
 from .errors import F1genError, SpaceBusy
+
+if TYPE_CHECKING:
+    from .storage import Storage
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,22 @@ def check_space(settings: Settings, scratch: Path) -> Check:
         backend.close()
 
 
-def run_checks(settings: Settings, *, scratch: Path) -> list[Check]:
+def check_storage(storage: Storage | None) -> Check:
+    """The bucket exists and the credentials reach it."""
+    if storage is None:
+        return Check("storage", True, "no bucket configured (F1GEN_BUCKET): clips stay local")
+    try:
+        storage.check()
+    except F1genError as exc:
+        return Check("storage", False, exc.message)
+    return Check("storage", True, f"{storage.where} is reachable with these credentials")
+
+
+def run_checks(settings: Settings, *, scratch: Path, storage: Storage | None) -> list[Check]:
     """Every check, in order."""
-    return [check_ffmpeg(settings), check_token(settings), check_space(settings, scratch)]
+    return [
+        check_ffmpeg(settings),
+        check_token(settings),
+        check_space(settings, scratch),
+        check_storage(storage),
+    ]

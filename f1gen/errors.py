@@ -78,6 +78,10 @@ class SpaceBusy(ResumableStop):
         self.last = last
 
 
+class StorageUnavailable(ResumableStop):
+    """The bucket cannot be reached now (outage, 5xx, throttling): clips stay local until push."""
+
+
 class MediaError(F1genError):
     """ffmpeg or the media probe failed, or a clip does not meet its specification."""
 

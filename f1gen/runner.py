@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import os
 import re
 import shutil
@@ -13,8 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import images, media, prompts
+from . import images, media
 from .backends import Backend, BackendUpdate, ClipRequest, ClipTiming
 from .errors import (
     BadInputError,
@@ -24,10 +23,16 @@ from .errors import (
     MediaError,
     QuotaExceeded,
     SpaceBusy,
+    StorageUnavailable,
 )
 from .files import file_digest, move_durably
+from .plan import PlannedScene, clip_is_current, plan_scene
 from .state import RunState, SceneState, StateStore, work_lock
 from .storyboard import Scene, Storyboard
+from .sync import Uploader, is_uploaded, upload_state
+
+if TYPE_CHECKING:
+    from .storage import Storage
 
 DEFAULT_ATTEMPTS = 3
 # The seed document's timings per clip, by sample steps (GPU seconds).
@@ -84,6 +89,7 @@ class RunOptions:
     force: bool = False
     max_attempts: int = DEFAULT_ATTEMPTS
     default_steps: int = 40
+    create_bucket: bool = False
 
 
 # Events the runner emits; the CLI renders them.
@@ -151,6 +157,8 @@ class Summary:
     skipped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     remaining: list[str] = field(default_factory=list)
+    uploaded: list[str] = field(default_factory=list)
+    local_only: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, object]:
@@ -160,36 +168,10 @@ class Summary:
             "skipped": self.skipped,
             "failed": self.failed,
             "remaining": self.remaining,
+            "uploaded": self.uploaded,
+            "local_only": self.local_only,
             "seconds": round(self.seconds, 3),
         }
-
-
-@dataclass(frozen=True)
-class PlannedScene:
-    """A generated scene with everything that decides its clip."""
-
-    scene: Scene
-    prompt: str
-    steps: int
-    image_digest: str
-    fingerprint: str
-
-
-def plan_scene(scene: Scene, *, backend_identity: str, default_steps: int) -> PlannedScene:
-    """Prompt, steps and fingerprint of a generated scene."""
-    assert scene.image is not None
-    prompt = prompts.build(scene)
-    steps = scene.sample_steps or default_steps
-    digest = file_digest(scene.image)
-    key = {
-        "image": digest,
-        "prompt": prompt,
-        "steps": steps,
-        "fit": scene.fit,
-        "backend": backend_identity,
-    }
-    fingerprint = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
-    return PlannedScene(scene, prompt, steps, digest, fingerprint)
 
 
 def failure_kind(exc: F1genError) -> str:
@@ -207,24 +189,6 @@ def failure_kind(exc: F1genError) -> str:
     return "config" if exc.exit_code == 3 else "error"
 
 
-def clip_is_current(entry: SceneState | None, fingerprint: str, workdir: Path) -> bool:
-    """True when entry holds an accepted clip for fingerprint whose file is unchanged."""
-    if (
-        entry is None
-        or entry.status != "done"
-        or entry.fingerprint != fingerprint
-        or not entry.clip
-    ):
-        return False
-    clip = workdir / entry.clip
-    try:
-        if clip.stat().st_size != entry.size:
-            return False
-    except OSError:
-        return False
-    return file_digest(clip) == entry.sha256
-
-
 class Runner:
     """Generates a storyboard's clips into a work folder, resumably."""
 
@@ -236,9 +200,11 @@ class Runner:
         backend: Backend,
         emit: Emit = lambda event: None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        storage: Storage | None = None,
     ) -> None:
         self.storyboard = storyboard
         self.now = now
+        self.storage = storage
         self.workdir = workdir
         self.backend = backend
         self.emit = emit
@@ -286,15 +252,70 @@ class Runner:
                 )
             )
             summary = Summary(skipped=[s.id for s in skipped], remaining=[p.scene.id for p in todo])
-            if todo:
-                self._check_quota(state)
-                self.backend.prepare(lambda update: self.emit(Notice(update.message)))
-            for planned in todo:
-                accepted = self._generate(planned, state, options)
-                summary.remaining.remove(planned.scene.id)
-                (summary.done if accepted else summary.failed).append(planned.scene.id)
+            uploader = self._start_uploads(state, options)
+            try:
+                if todo:
+                    self._check_quota(state)
+                    self.backend.prepare(lambda update: self.emit(Notice(update.message)))
+                for planned in todo:
+                    accepted = self._generate(planned, state, options, uploader)
+                    summary.remaining.remove(planned.scene.id)
+                    (summary.done if accepted else summary.failed).append(planned.scene.id)
+            finally:
+                if uploader is not None:
+                    self._finish_uploads(uploader, state, summary)
         summary.seconds = time.monotonic() - started
         return summary
+
+    def _start_uploads(self, state: RunState, options: RunOptions) -> Uploader | None:
+        """Check the bucket before anything is spent; queue clips an earlier run left local."""
+        if self.storage is None:
+            return None
+        try:
+            self.storage.check(create=options.create_bucket)
+        except StorageUnavailable as exc:
+            self.emit(
+                Notice(
+                    f"{exc.message}: generation goes on, clips stay local; "
+                    "'f1gen push' sends them later"
+                )
+            )
+            return None
+        uploader = Uploader(self.storage, self.workdir)
+        for entry in state.scenes.values():
+            if entry.status == "done" and (self.workdir / str(entry.clip)).is_file():
+                uploader.submit(entry)
+        return uploader
+
+    def _collect_uploads(self, uploader: Uploader, state: RunState, *, wait: bool) -> None:
+        was_down = uploader.down
+        if uploader.collect(state, wait=wait):
+            self.store.save(state)
+        if uploader.down is not None and was_down is None:
+            self.emit(
+                Notice(
+                    f"{uploader.down.message}: generation goes on, clips stay local; "
+                    "'f1gen push' sends them later"
+                )
+            )
+
+    def _finish_uploads(self, uploader: Uploader, state: RunState, summary: Summary) -> None:
+        """Wait for the last upload, record everything, and put the state in the bucket."""
+        try:
+            self._collect_uploads(uploader, state, wait=True)
+        finally:
+            uploader.close()
+        assert self.storage is not None
+        for entry in state.scenes.values():
+            if entry.status == "done":
+                (
+                    summary.uploaded if is_uploaded(entry, self.storage) else summary.local_only
+                ).append(entry.id)
+        if uploader.down is None:
+            try:
+                upload_state(self.workdir, self.storage)
+            except StorageUnavailable as exc:
+                self.emit(Notice(exc.message))
 
     def _clean_partials(self) -> None:
         """Remove what a killed run left half-written; accepted clips are never touched."""
@@ -317,7 +338,13 @@ class Runner:
             )
         del state.retry_after[self.backend.identity]
 
-    def _generate(self, planned: PlannedScene, state: RunState, options: RunOptions) -> bool:
+    def _generate(
+        self,
+        planned: PlannedScene,
+        state: RunState,
+        options: RunOptions,
+        uploader: Uploader | None,
+    ) -> bool:
         scene = planned.scene
         entry = state.scene(scene.id, scene.number)
         assert scene.image is not None
@@ -360,6 +387,9 @@ class Runner:
             self._accept(planned, entry, partial, info)
             self._add_time(entry, began, timing)
             self.store.save(state)
+            if uploader is not None:
+                uploader.submit(entry)
+                self._collect_uploads(uploader, state, wait=False)
             self.emit(
                 SceneAccepted(scene, self.workdir / str(entry.clip), time.monotonic() - began)
             )

@@ -57,6 +57,8 @@ class SceneState:
     gen_seconds: float = 0.0
     queue_seconds: float = 0.0
     failures: list[Failure] = field(default_factory=list)
+    remote_key: str | None = None
+    remote_sha256: str | None = None
     updated_at: str | None = None
 
     @property

@@ -24,6 +24,7 @@ class SceneRow:
     audio_seconds: float | None
     backend: str | None
     clip: str | None
+    uploaded: bool | None  # None: no bucket in play for this clip
     last_error: str | None
 
 
@@ -65,8 +66,8 @@ class Report:
         }
 
 
-def report(storyboard: Storyboard, workdir: Path) -> Report:
-    """The state of every scene of storyboard in workdir."""
+def report(storyboard: Storyboard, workdir: Path, *, bucketed: bool = False) -> Report:
+    """The state of every scene of storyboard in workdir (bucketed: storage is configured)."""
     state = StateStore(workdir).load(storyboard=str(storyboard.path), title=storyboard.title)
     rows = []
     for scene in storyboard.scenes:
@@ -92,6 +93,11 @@ def report(storyboard: Storyboard, workdir: Path) -> Report:
                 audio_seconds=entry.audio_seconds if entry else None,
                 backend=entry.backend if entry and clip and scene.generated else None,
                 clip=str(clip) if clip else None,
+                uploaded=(
+                    entry.remote_key is not None and entry.remote_sha256 == entry.sha256
+                    if entry and clip and scene.generated and (bucketed or entry.remote_key)
+                    else None
+                ),
                 last_error=entry.last_error if entry else None,
             )
         )

@@ -10,15 +10,20 @@ its first video frame and padded or trimmed to exactly its video's duration.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import media
 from .errors import BadInputError, MediaError, StitchError
 from .files import move_durably
-from .runner import clip_is_current, plan_scene
+from .plan import clip_is_current, expected_fingerprint
 from .state import RunState, StateStore
 from .storyboard import Scene, Storyboard
+from .sync import fetch_missing
+
+if TYPE_CHECKING:
+    from .storage import Storage
 
 WIDTH, HEIGHT, FPS = 576, 896, 24
 AUDIO_RATE = 48_000
@@ -63,6 +68,8 @@ class StitchResult:
     duration: float
     clips: tuple[CutClip, ...]
     video_copied: bool
+    fetched: tuple[str, ...] = ()
+    link: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready view."""
@@ -70,6 +77,8 @@ class StitchResult:
             "output": str(self.output),
             "duration": round(self.duration, 3),
             "video_copied": self.video_copied,
+            "fetched": list(self.fetched),
+            "link": self.link,
             "clips": [
                 {
                     "scene": c.source.name,
@@ -87,10 +96,10 @@ def scene_clip(scene: Scene, state: RunState, workdir: Path) -> Path | None:
     if scene.footage is not None:
         return scene.footage if scene.footage.is_file() else None
     entry = state.scenes.get(scene.id)
-    if entry is None or entry.backend is None or entry.steps is None:
+    if entry is None:
         return None
-    planned = plan_scene(scene, backend_identity=entry.backend, default_steps=entry.steps)
-    if not clip_is_current(entry, planned.fingerprint, workdir):
+    fingerprint = expected_fingerprint(scene, entry)
+    if fingerprint is None or not clip_is_current(entry, fingerprint, workdir):
         return None
     return workdir / str(entry.clip)
 
@@ -229,15 +238,28 @@ def build_command(
 
 
 def stitch(
-    storyboard: Storyboard, *, workdir: Path, output: Path | None = None, ffmpeg: str | None = None
+    storyboard: Storyboard,
+    *,
+    workdir: Path,
+    output: Path | None = None,
+    ffmpeg: str | None = None,
+    storage: Storage | None = None,
 ) -> StitchResult:
-    """Make the final cut of a storyboard whose scenes are all done."""
-    return join(
+    """Make the final cut of a storyboard whose scenes are all done.
+
+    With storage, clips missing here are fetched from the bucket first, and the cut is uploaded.
+    """
+    fetched = fetch_missing(storyboard, workdir=workdir, storage=storage) if storage else []
+    result = join(
         collect(storyboard, workdir),
         output=output or workdir / "final.mp4",
         scratch=workdir / "tmp",
         ffmpeg=ffmpeg,
     )
+    if storage is None:
+        return replace(result, fetched=tuple(fetched))
+    uploaded = storage.upload(result.output, result.output.name)
+    return replace(result, fetched=tuple(fetched), link=storage.link(uploaded.key))
 
 
 def join(

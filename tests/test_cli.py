@@ -18,7 +18,7 @@ COMMANDS = sorted(GROUP.commands)  # type: ignore[attr-defined]
 
 
 def test_every_command_is_listed() -> None:
-    assert COMMANDS == ["doctor", "generate", "prompts", "status", "stitch", "validate"]
+    assert COMMANDS == ["doctor", "generate", "prompts", "push", "status", "stitch", "validate"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

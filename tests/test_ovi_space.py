@@ -229,7 +229,8 @@ def test_a_scene_that_keeps_failing_is_given_up_and_the_run_goes_on(
 
     assert result.exit_code == 1
     assert json.loads(result.stdout) | {"seconds": 0} == {
-        "generated": ["s2"], "skipped": [], "failed": ["s1"], "remaining": [], "seconds": 0}  # fmt: skip
+        "generated": ["s2"], "skipped": [], "failed": ["s1"], "remaining": [], "uploaded": [],
+        "local_only": [], "seconds": 0}  # fmt: skip
     assert "failed: s1: see 'f1gen status', then re-run to retry" in result.stderr
     status = cli("status", "--json")
     scene = json.loads(status.stdout)["scenes"][0]
@@ -499,7 +500,7 @@ def test_doctor_checks_each_piece_on_its_own_line(
 
     assert result.exit_code == 0, result.stdout
     lines = result.stdout.splitlines()
-    assert [line.split(":")[0] for line in lines] == ["ok   ffmpeg", "ok   token", "ok   space"]
+    assert [line.split(":")[0] for line in lines] == ["ok   ffmpeg", "ok   token", "ok   space", "ok   storage"]
     assert lines[1] == "ok   token: HF_TOKEN is set"
     assert (
         lines[2] == f"ok   space: {ovi.url}: /generate_scene takes text_prompt, sample_steps, image"
@@ -522,4 +523,4 @@ def test_doctor_fails_with_exit_3_and_the_reason(
     result = cli("doctor")
 
     assert result.exit_code == 3
-    assert result.stdout.splitlines()[-1] == expected.format(url=space.url)
+    assert result.stdout.splitlines()[2] == expected.format(url=space.url)

@@ -1,0 +1,66 @@
+"""What decides a scene's clip: prompt, steps, image bytes, fit and backend, as a fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import prompts
+from .files import file_digest
+from .state import SceneState
+from .storyboard import Scene
+
+
+@dataclass(frozen=True)
+class PlannedScene:
+    """A generated scene with everything that decides its clip."""
+
+    scene: Scene
+    prompt: str
+    steps: int
+    image_digest: str
+    fingerprint: str
+
+
+def plan_scene(scene: Scene, *, backend_identity: str, default_steps: int) -> PlannedScene:
+    """Prompt, steps and fingerprint of a generated scene."""
+    assert scene.image is not None
+    prompt = prompts.build(scene)
+    steps = scene.sample_steps or default_steps
+    digest = file_digest(scene.image)
+    key = {
+        "image": digest,
+        "prompt": prompt,
+        "steps": steps,
+        "fit": scene.fit,
+        "backend": backend_identity,
+    }
+    fingerprint = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+    return PlannedScene(scene, prompt, steps, digest, fingerprint)
+
+
+def expected_fingerprint(scene: Scene, entry: SceneState) -> str | None:
+    """The fingerprint scene has now under the backend and steps its clip was made with."""
+    if entry.backend is None or entry.steps is None or scene.image is None:
+        return None
+    return plan_scene(scene, backend_identity=entry.backend, default_steps=entry.steps).fingerprint
+
+
+def clip_is_current(entry: SceneState | None, fingerprint: str, workdir: Path) -> bool:
+    """True when entry holds an accepted clip for fingerprint whose file is unchanged."""
+    if (
+        entry is None
+        or entry.status != "done"
+        or entry.fingerprint != fingerprint
+        or not entry.clip
+    ):
+        return False
+    clip = workdir / entry.clip
+    try:
+        if clip.stat().st_size != entry.size:
+            return False
+    except OSError:
+        return False
+    return file_digest(clip) == entry.sha256
