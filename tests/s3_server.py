@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 
 import httpx
@@ -25,6 +26,7 @@ class S3Server:
 
     def start(self) -> S3Server:
         """Serve (again); moto keeps its data in this process across restarts."""
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         return self

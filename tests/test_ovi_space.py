@@ -500,7 +500,12 @@ def test_doctor_checks_each_piece_on_its_own_line(
 
     assert result.exit_code == 0, result.stdout
     lines = result.stdout.splitlines()
-    assert [line.split(":")[0] for line in lines] == ["ok   ffmpeg", "ok   token", "ok   space", "ok   storage"]
+    assert [line.split(":")[0] for line in lines] == [
+        "ok   ffmpeg",
+        "ok   token",
+        "ok   space",
+        "ok   storage",
+    ]
     assert lines[1] == "ok   token: HF_TOKEN is set"
     assert (
         lines[2] == f"ok   space: {ovi.url}: /generate_scene takes text_prompt, sample_steps, image"

@@ -1,0 +1,133 @@
+"""Storage overhead: a 24-clip run against the local Space stand-in, with and without the bucket.
+
+Uploads happen on a background thread while the next clip is generated, so storage should add
+only the last upload to a run. Both configurations run in this process against the same
+stand-in (a real Gradio server) and the same S3 server (moto), alternating, best of N each.
+
+    python bench/storage.py [--scenes 24] [--gen-seconds 0.5] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import boto3  # noqa: E402
+import yaml  # noqa: E402
+
+from f1gen import storyboard as storyboards  # noqa: E402
+from f1gen.backends.ovi_space import OviSpaceBackend  # noqa: E402
+from f1gen.config import load_settings  # noqa: E402
+from f1gen.runner import Runner, RunOptions  # noqa: E402
+from f1gen.storage import Storage  # noqa: E402
+from tests import mediatools  # noqa: E402
+from tests.conftest import draw_portrait  # noqa: E402
+from tests.ovi_stand_in import StandIn  # noqa: E402
+from tests.s3_server import S3Server  # noqa: E402
+
+
+def write_board(folder: Path, scenes: int) -> Path:
+    """A storyboard of `scenes` generated scenes over two portraits."""
+    for index in range(2):
+        draw_portrait(folder / "images" / f"p{index}.png", color=("red", "teal")[index])
+    data = {
+        "title": "Bench",
+        "scenes": [
+            {
+                "id": f"s{n}",
+                "image": f"images/p{n % 2}.png",
+                "action": f"Driver {n} waves.",
+                "speech": f"Line {n}.",
+            }
+            for n in range(1, scenes + 1)
+        ],
+    }
+    path = folder / "bench.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def one_run(board: Path, workdir: Path, space: StandIn, storage: Storage | None) -> float:
+    """Seconds for a full run into an empty work folder."""
+    settings = load_settings({"ovi_space": space.url}, environ={})
+    backend = OviSpaceBackend(settings=settings, download_dir=workdir / "tmp", poll_seconds=0.05)
+    runner = Runner(
+        storyboards.load(board).storyboard, workdir=workdir, backend=backend, storage=storage
+    )
+    started = time.perf_counter()
+    try:
+        summary = runner.run(RunOptions())
+    finally:
+        backend.close()
+    seconds = time.perf_counter() - started
+    assert len(summary.done) == len(runner.storyboard.scenes), summary
+    if storage is not None:
+        assert len(summary.uploaded) == len(summary.done), summary
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--scenes", type=int, default=24)
+    parser.add_argument(
+        "--gen-seconds", type=float, default=0.5, help="the stand-in's time per clip"
+    )
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
+                       "GRADIO_ANALYTICS_ENABLED": "False"})  # fmt: skip
+    with tempfile.TemporaryDirectory() as folder:
+        base = Path(folder)
+        clip = mediatools.make_marker_clip(base / "clip.mp4", marker_frame=24, busy=True).path
+        space = StandIn(clip, gen_seconds=args.gen_seconds).start()
+        s3 = S3Server().start()
+        try:
+            boto3.client("s3", endpoint_url=s3.url).create_bucket(Bucket="f1-video-clips")
+            board = write_board(base, args.scenes)
+            times: dict[str, list[float]] = {"storage off": [], "storage on": []}
+            for round_ in range(args.rounds):
+                for name in times:
+                    storage = (
+                        Storage(bucket="f1-video-clips", prefix=f"bench-{round_}", endpoint=s3.url)
+                        if name == "storage on"
+                        else None
+                    )
+                    workdir = base / f"out-{name.replace(' ', '-')}-{round_}"
+                    print(f"round {round_ + 1}: {name}...", flush=True)
+                    times[name].append(one_run(board, workdir, space, storage))
+        finally:
+            space.stop()
+            s3.stop()
+    off, on = min(times["storage off"]), min(times["storage on"])
+    overhead = (on - off) / off * 100
+    print(f"\n{args.scenes} clips, stand-in {args.gen_seconds:.2f} s per clip")
+    print(f"{'configuration':<14}{'best s':>9}{'median s':>10}")
+    for name, values in times.items():
+        print(f"{name:<14}{min(values):>9.2f}{statistics.median(values):>10.2f}")
+    print(
+        f"\nstorage adds {overhead:+.1f}% to the run (target: at most +5%): {'met' if overhead <= 5 else 'NOT met'}"
+    )
+    out = ROOT / "bench" / "results.json"
+    existing = json.loads(out.read_text()) if out.exists() else {}
+    existing["storage"] = {
+        "scenes": args.scenes,
+        "gen_seconds": args.gen_seconds,
+        **times,
+        "overhead_percent": overhead,
+    }
+    out.write_text(json.dumps(existing, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
