@@ -21,6 +21,8 @@ from . import storyboard as storyboards
 from .backends import BACKENDS, make_backend
 from .config import Settings, load_settings
 from .errors import BadInputError, ExitCode, F1genError, StoryboardError
+from .pipeline import run_generate
+from .schedule import Limits, Window, parse_zone
 from .status import report as status_report
 from .ui import RunView, stderr_console
 from .workspace import open_workspace
@@ -57,6 +59,13 @@ BucketOpt = Annotated[
     str | None,
     typer.Option(help="S3/MinIO bucket for clips and cuts (env F1GEN_BUCKET).", show_default=False),
 ]
+WindowOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Start clips only inside this daily window, e.g. 22:00-06:00.", show_default=False
+    ),
+]
+TzOpt = Annotated[str, typer.Option(help="Time zone of --window.")]
 CreateBucketOpt = Annotated[
     bool, typer.Option("--create-bucket", help="Create the bucket if it does not exist.")
 ]
@@ -192,6 +201,30 @@ def generate(
         int | None,
         typer.Option(help="Minutes before a clip's job is cancelled (default 15).", min=1),
     ] = None,
+    window: WindowOpt = None,
+    tz: TzOpt = "UTC",
+    max_clips: Annotated[
+        int | None, typer.Option(min=1, help="Stop (exit 75) after this many new clips.")
+    ] = None,
+    budget: Annotated[
+        float | None,
+        typer.Option(min=0, help="Stop (exit 75) before passing this many GPU minutes."),
+    ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            help="On a quota stop, sleep until the quota returns if that is in the window."
+        ),
+    ] = False,
+    stitch_when_done: Annotated[
+        bool, typer.Option("--stitch", help="Stitch (and upload) the cut once every scene is done.")
+    ] = False,
+    notify: Annotated[
+        str | None,
+        typer.Option(
+            help="POST the run's summary as JSON to this URL when it ends.", show_default=False
+        ),
+    ] = None,
     bucket: BucketOpt = None,
     create_bucket: CreateBucketOpt = False,
     workdir: WorkdirOpt = None,
@@ -223,6 +256,12 @@ def generate(
         max_attempts=attempts,
         default_steps=settings.sample_steps,
         create_bucket=create_bucket,
+        limits=Limits(
+            window=Window.parse(window, parse_zone(tz)) if window else None,
+            max_clips=max_clips,
+            budget_seconds=budget * 60 if budget is not None else None,
+            wait=wait,
+        ),
     )
     engine = make_backend(backend, settings=settings, workdir=work.workdir)
     try:
@@ -234,18 +273,22 @@ def generate(
             )
             return
         with RunView(console) as view:
-            run = runner.Runner(
+            outcome = run_generate(
                 work.storyboard,
                 workdir=work.workdir,
                 backend=engine,
-                emit=view,
+                options=options,
+                settings=settings,
                 storage=_storage(settings, work.storyboard.stem),
+                emit=view,
+                stitch_when_done=stitch_when_done,
+                notify=notify,
             )
-            summary = run.run(options)
     finally:
         engine.close()
+    summary = outcome.summary
     if as_json:
-        _print_json(summary.as_dict())
+        _print_json(outcome.as_dict())
     console.print(
         f"{len(summary.done)} generated, {len(summary.skipped)} already done, "
         f"{len(summary.failed)} failed in {summary.seconds:.1f} s; "
@@ -260,12 +303,16 @@ def generate(
         )
     elif summary.uploaded:
         console.print(f"{len(summary.uploaded)} clips in the bucket", markup=False)
+    if outcome.cut is not None:
+        console.print(f"final cut: {outcome.cut.output}", markup=False)
     if summary.failed:
         console.print(
             f"failed: {', '.join(summary.failed)}: see 'f1gen status', then re-run to retry",
             markup=False,
         )
-        raise typer.Exit(ExitCode.FAILED)
+    if summary.stopped:
+        console.print(f"stopped: {summary.stopped}", markup=False)
+    raise typer.Exit(outcome.exit_code)
 
 
 def _show_plan(run: runner.Runner, options: runner.RunOptions, *, as_json: bool) -> None:

@@ -6,6 +6,7 @@ import itertools
 import os
 import re
 import shutil
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,11 +23,13 @@ from .errors import (
     GenerationError,
     MediaError,
     QuotaExceeded,
+    ResumableStop,
     SpaceBusy,
     StorageUnavailable,
 )
 from .files import file_digest, move_durably
 from .plan import PlannedScene, clip_is_current, plan_scene
+from .schedule import Limits, stop_reason
 from .state import RunState, SceneState, StateStore, work_lock
 from .storyboard import Scene, Storyboard
 from .sync import Uploader, is_uploaded, upload_state
@@ -90,6 +93,7 @@ class RunOptions:
     max_attempts: int = DEFAULT_ATTEMPTS
     default_steps: int = 40
     create_bucket: bool = False
+    limits: Limits = field(default_factory=Limits)
 
 
 # Events the runner emits; the CLI renders them.
@@ -160,10 +164,16 @@ class Summary:
     uploaded: list[str] = field(default_factory=list)
     local_only: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    gpu_seconds: float = 0.0
+    stopped: str | None = None  # why the run stopped early (resumable), if it did
+    retry_at: datetime | None = None
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready view."""
         return {
+            "stopped": self.stopped,
+            "retry_at": self.retry_at.isoformat() if self.retry_at else None,
+            "gpu_seconds": round(self.gpu_seconds, 1),
             "generated": self.done,
             "skipped": self.skipped,
             "failed": self.failed,
@@ -172,6 +182,31 @@ class Summary:
             "local_only": self.local_only,
             "seconds": round(self.seconds, 3),
         }
+
+
+@dataclass(frozen=True)
+class Expected:
+    """How long the next clip should take: in all (queue included), and on the GPU."""
+
+    total: float
+    gpu: float
+
+
+def expected_seconds(state: RunState, steps: int) -> Expected:
+    """The median of the clips made so far, or the seed's estimate for steps when none are."""
+    made = [e for e in state.scenes.values() if e.status == "done" and e.clip_seconds is not None]
+    if not made:
+        guess = estimate_seconds(steps)
+        return Expected(total=guess, gpu=guess)
+    gpu = statistics.median(e.clip_seconds or 0.0 for e in made)
+    total = statistics.median((e.clip_seconds or 0.0) + e.clip_queue_seconds for e in made)
+    return Expected(total=total, gpu=gpu)
+
+
+def _next_step(limits: Limits) -> str:
+    if limits.window is not None:
+        return "the next run in the window goes on"
+    return "re-run to go on"
 
 
 def failure_kind(exc: F1genError) -> str:
@@ -200,10 +235,12 @@ class Runner:
         backend: Backend,
         emit: Emit = lambda event: None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], None] = time.sleep,
         storage: Storage | None = None,
     ) -> None:
         self.storyboard = storyboard
         self.now = now
+        self.sleep = sleep
         self.storage = storage
         self.workdir = workdir
         self.backend = backend
@@ -254,18 +291,67 @@ class Runner:
             summary = Summary(skipped=[s.id for s in skipped], remaining=[p.scene.id for p in todo])
             uploader = self._start_uploads(state, options)
             try:
-                if todo:
-                    self._check_quota(state)
-                    self.backend.prepare(lambda update: self.emit(Notice(update.message)))
-                for planned in todo:
-                    accepted = self._generate(planned, state, options, uploader)
-                    summary.remaining.remove(planned.scene.id)
-                    (summary.done if accepted else summary.failed).append(planned.scene.id)
+                self._generate_all(todo, state, options, uploader, summary)
+            except ResumableStop as exc:  # quota, a busy Space: the state is saved, come back later
+                summary.stopped = exc.message
+                summary.retry_at = exc.retry_at if isinstance(exc, QuotaExceeded) else None
             finally:
                 if uploader is not None:
                     self._finish_uploads(uploader, state, summary)
         summary.seconds = time.monotonic() - started
         return summary
+
+    def _generate_all(
+        self,
+        todo: list[PlannedScene],
+        state: RunState,
+        options: RunOptions,
+        uploader: Uploader | None,
+        summary: Summary,
+    ) -> None:
+        if not todo:
+            return
+        limits = options.limits
+        self._check_quota(state, limits)
+        self.backend.prepare(lambda update: self.emit(Notice(update.message)))
+        for planned in todo:
+            history = expected_seconds(state, planned.steps)
+            reason = stop_reason(
+                limits,
+                now=self.now(),
+                made=len(summary.done),
+                spent=summary.gpu_seconds,
+                expected=history.total if limits.window else history.gpu,
+            )
+            if reason is not None:
+                summary.stopped = f"{reason}: the run is saved; {_next_step(limits)}"
+                return
+            entry = state.scene(planned.scene.id, planned.scene.number)
+            before = entry.gen_seconds
+            while True:
+                try:
+                    accepted = self._generate(planned, state, options, uploader)
+                    break
+                except QuotaExceeded as exc:
+                    if exc.retry_at is None or not self._wait_until(exc.retry_at, limits):
+                        raise
+            summary.gpu_seconds += entry.gen_seconds - before
+            summary.remaining.remove(planned.scene.id)
+            (summary.done if accepted else summary.failed).append(planned.scene.id)
+
+    def _wait_until(self, retry_at: datetime, limits: Limits) -> bool:
+        """With --wait, sleep until the quota returns if that is inside the window."""
+        if not limits.wait:
+            return False
+        now = self.now()
+        window = limits.window
+        if window is not None and not (
+            window.contains(retry_at) and window.closes_at(now) == window.closes_at(retry_at)
+        ):
+            return False
+        self.emit(Notice(f"quota exhausted until {retry_at:%H:%M} UTC: waiting for it (--wait)"))
+        self.sleep(max(0.0, (retry_at - now).total_seconds()))
+        return True
 
     def _start_uploads(self, state: RunState, options: RunOptions) -> Uploader | None:
         """Check the bucket before anything is spent; queue clips an earlier run left local."""
@@ -324,13 +410,13 @@ class Runner:
                 partial.unlink(missing_ok=True)
         shutil.rmtree(self.workdir / "tmp", ignore_errors=True)
 
-    def _check_quota(self, state: RunState) -> None:
+    def _check_quota(self, state: RunState, limits: Limits) -> None:
         """Stop at once, without calling anyone, while the backend's quota is known to be spent."""
         until = state.retry_after.get(self.backend.identity)
         if until is None:
             return
         retry_at = datetime.fromisoformat(until)
-        if self.now() < retry_at:
+        if self.now() < retry_at and not self._wait_until(retry_at, limits):
             raise QuotaExceeded(
                 f"ZeroGPU quota exhausted until {retry_at:%Y-%m-%d %H:%M} UTC (as the Space said): "
                 "the run is saved; re-run after that",
@@ -386,6 +472,8 @@ class Runner:
                 raise
             self._accept(planned, entry, partial, info)
             self._add_time(entry, began, timing)
+            entry.clip_queue_seconds = round(timing.queue_seconds, 3)
+            entry.clip_seconds = round(time.monotonic() - began - timing.queue_seconds, 3)
             self.store.save(state)
             if uploader is not None:
                 uploader.submit(entry)

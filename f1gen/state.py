@@ -56,6 +56,8 @@ class SceneState:
     takes: int = 0
     gen_seconds: float = 0.0
     queue_seconds: float = 0.0
+    clip_seconds: float | None = None  # the accepted take: generation time
+    clip_queue_seconds: float = 0.0  # the accepted take: time in the queue
     failures: list[Failure] = field(default_factory=list)
     remote_key: str | None = None
     remote_sha256: str | None = None

@@ -18,9 +18,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from .runlog import describe
 from .runner import (
     Event,
-    Notice,
     RunPlanned,
     SceneAccepted,
     SceneAttemptFailed,
@@ -72,13 +72,15 @@ class RunView:
             self.console.print(f"{stamp()} {escape(text)}")
 
     def __call__(self, event: Event) -> None:
+        if not self.live:
+            text = describe(event)
+            if text is not None:
+                self.line(text)
+            return
         if isinstance(event, RunPlanned):
             self.total = len(event.todo)
-            self.line(
-                f"{event.total} scenes: {len(event.todo)} to generate, "
-                f"{len(event.skipped)} already done"
-            )
-            if self.live and self.total:
+            self.line(describe(event) or "")
+            if self.total:
                 self.progress = Progress(
                     SpinnerColumn(),
                     TextColumn("{task.description}"),
@@ -97,29 +99,21 @@ class RunView:
                 self.position += 1
             retry = f" (attempt {event.attempt}/{event.max_attempts})" if event.attempt > 1 else ""
             self._describe(f"[{self.position}/{self.total}] {event.scene.id}{retry}")
-        elif isinstance(event, Notice):
-            self.line(event.message)
-        elif isinstance(event, SceneProgress) and event.update.notable:
-            self.line(f"{event.scene.id}: {event.update.message}")
-        elif isinstance(event, SceneProgress):
+        elif isinstance(event, SceneProgress) and not event.update.notable:
             detail = event.update.message
             if event.update.fraction is not None:
                 detail += f" {event.update.fraction:.0%}"
-            self._describe(f"[{self.position}/{self.total}] {event.scene.id}: {detail}", quiet=True)
-        elif isinstance(event, SceneAccepted):
-            self.line(f"done {event.scene.id} in {event.seconds:.1f} s -> {event.clip}")
-            if self.progress is not None and self.task is not None:
-                self.progress.advance(self.task)
-        elif isinstance(event, SceneAttemptFailed):
-            then = "retrying" if event.will_retry else "giving up on this scene"
-            self.line(
-                f"{event.scene.label} attempt {event.attempt} failed: {event.message}; {then}"
+            self._describe(f"[{self.position}/{self.total}] {event.scene.id}: {detail}")
+        else:
+            text = describe(event)
+            if text is not None:
+                self.line(text)
+            finished = isinstance(event, SceneAccepted) or (
+                isinstance(event, SceneAttemptFailed) and not event.will_retry
             )
-            if not event.will_retry and self.progress is not None and self.task is not None:
+            if finished and self.progress is not None and self.task is not None:
                 self.progress.advance(self.task)
 
-    def _describe(self, text: str, *, quiet: bool = False) -> None:
+    def _describe(self, text: str) -> None:
         if self.progress is not None and self.task is not None:
             self.progress.update(self.task, description=escape(text))
-        elif not quiet:
-            self.line(text)

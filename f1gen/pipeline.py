@@ -1,0 +1,94 @@
+"""One generate run as cron sees it: generate, log, stitch when all is done, notify, exit code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import stitch as stitching
+from .errors import ExitCode, F1genError
+from .notify import post_json
+from .runlog import RunLog, summary_line
+from .runner import Emit, Event, Runner, RunOptions, Summary
+from .status import report
+
+if TYPE_CHECKING:
+    from .backends import Backend
+    from .config import Settings
+    from .storage import Storage
+    from .storyboard import Storyboard
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a run did, its summary line, the cut if one was made, and the exit code."""
+
+    summary: Summary
+    line: str
+    cut: stitching.StitchResult | None
+    exit_code: ExitCode
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready view (also what --notify posts)."""
+        return {
+            **self.summary.as_dict(),
+            "summary": self.line,
+            "exit_code": int(self.exit_code),
+            "cut": self.cut.as_dict() if self.cut else None,
+        }
+
+
+def run_generate(
+    storyboard: Storyboard,
+    *,
+    workdir: Path,
+    backend: Backend,
+    options: RunOptions,
+    settings: Settings,
+    storage: Storage | None,
+    emit: Emit,
+    stitch_when_done: bool = False,
+    notify: str | None = None,
+) -> Outcome:
+    """Run the generate loop with its log; stitch and notify as asked."""
+    with RunLog(workdir, redact=settings.redact) as log:
+
+        def both(event: Event) -> None:
+            log(event)
+            emit(event)
+
+        runner = Runner(storyboard, workdir=workdir, backend=backend, emit=both, storage=storage)
+        try:
+            summary = runner.run(options)
+        except F1genError as exc:
+            log.line(f"stopped: {exc.message}")
+            _notify(
+                notify, {"summary": f"stopped: {exc.message}", "exit_code": int(exc.exit_code)}, log
+            )
+            raise
+        ready = report(storyboard, workdir).ready
+        cut = None
+        if stitch_when_done and ready == len(storyboard.scenes) and not summary.stopped:
+            log.line("all scenes done: stitching")
+            cut = stitching.stitch(
+                storyboard, workdir=workdir, ffmpeg=settings.ffmpeg, storage=storage
+            )
+            log.line(f"final cut: {cut.output}" + (f" ({cut.link})" if cut.link else ""))
+        line = summary_line(summary, total=len(storyboard.scenes), ready=ready)
+        log.line(line)
+        if summary.stopped:
+            code = ExitCode.RESUMABLE
+        elif summary.failed:
+            code = ExitCode.FAILED
+        else:
+            code = ExitCode.OK
+        outcome = Outcome(summary, line, cut, code)
+        _notify(notify, outcome.as_dict(), log)
+        return outcome
+
+
+def _notify(url: str | None, payload: dict[str, object], log: RunLog) -> None:
+    if url:
+        problem = post_json(url, payload)
+        log.line(f"notified {url}" if problem is None else f"notification failed: {problem}")
