@@ -475,6 +475,56 @@ def _storage(settings: Settings, prefix: str) -> Storage | None:
 
 @app.command()
 @reports_errors
+def cron(
+    storyboard: StoryboardArg,
+    window: WindowOpt = None,
+    tz: TzOpt = "UTC",
+    every: Annotated[str, typer.Option(help="How often cron starts a run: 30m, 1h...")] = "30m",
+    stitch_when_done: Annotated[
+        bool, typer.Option("--stitch", help="Add --stitch: the cut is made when all is done.")
+    ] = False,
+    notify: Annotated[
+        str | None, typer.Option(help="Add --notify URL to the entry.", show_default=False)
+    ] = None,
+    install: Annotated[
+        bool, typer.Option("--install", help="Add the entry to your crontab (idempotent).")
+    ] = False,
+    workdir: WorkdirOpt = None,
+) -> None:
+    """Print a crontab entry for unattended off-peak runs; --install adds it."""
+    from .cron import install as install_entry
+    from .cron import make_entry
+
+    work = open_workspace(storyboard, workdir=workdir)
+    parsed = Window.parse(window, parse_zone(tz)) if window else None
+    extra = (["--stitch"] if stitch_when_done else []) + (["--notify", notify] if notify else [])
+    if workdir is not None:
+        extra += ["--workdir", str(workdir.resolve())]
+    entry = make_entry(
+        storyboard,
+        window=parsed,
+        window_text=window,
+        tz=tz,
+        every=every,
+        project=Path.cwd(),
+        workdir=work.workdir,
+        extra=extra,
+    )
+    typer.echo(entry.line)
+    console = stderr_console()
+    env_state = (
+        "found" if entry.env_file.is_file() else "not found: put HF_TOKEN and the rest there"
+    )
+    console.print(f"reads {entry.env_file} ({env_state}); logs to {entry.log_file}", markup=False)
+    if install:
+        changed = install_entry(entry)
+        console.print(
+            "installed in your crontab" if changed else "already in your crontab", markup=False
+        )
+
+
+@app.command()
+@reports_errors
 def doctor(
     space: Annotated[
         str | None,

@@ -61,8 +61,13 @@ class Settings:
         return text
 
 
-def read_environment(dotenv_path: Path | None = Path(".env")) -> dict[str, str]:
-    """The process environment laid over the .env file: the real environment wins."""
+def read_environment(dotenv_path: Path | None = None) -> dict[str, str]:
+    """The process environment laid over the .env file: the real environment wins.
+
+    The .env file is F1GEN_ENV_FILE when set (cron entries name it), else ./.env.
+    """
+    if dotenv_path is None:
+        dotenv_path = Path(os.environ.get("F1GEN_ENV_FILE") or ".env")
     merged: dict[str, str] = {}
     if dotenv_path is not None and dotenv_path.is_file():
         from dotenv import dotenv_values

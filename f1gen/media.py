@@ -1,4 +1,7 @@
-"""ffmpeg and media probing: the only module that runs subprocesses or opens media with PyAV."""
+"""ffmpeg and media probing: the only module that runs subprocesses or opens media with PyAV.
+
+Other programs (espeak-ng, crontab) go through the same door: run_program and run_tool.
+"""
 
 from __future__ import annotations
 
@@ -92,14 +95,19 @@ def ffmpeg_version(ffmpeg: str | None = None) -> str:
     return out.splitlines()[0] if out else "unknown version"
 
 
-def run_tool(command: Sequence[str], *, what: str, stdout: bool = False) -> str:
-    """Run a program; its stderr (or stdout) on success, MediaError naming what failed."""
+def run_program(command: Sequence[str], *, what: str) -> subprocess.CompletedProcess[str]:
+    """Run a program (an argument list, never a shell string) and return what it did."""
     try:
-        done = subprocess.run(
+        return subprocess.run(
             command, capture_output=True, text=True, errors="replace", check=False
         )
     except OSError as exc:
         raise MediaError(f"{what}: cannot run {Path(command[0]).name}: {exc.strerror}") from None
+
+
+def run_tool(command: Sequence[str], *, what: str, stdout: bool = False) -> str:
+    """Run a program; its stderr (or stdout) on success, MediaError naming what failed."""
+    done = run_program(command, what=what)
     if done.returncode != 0:
         lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
         tail = lines[-1] if lines else f"exit status {done.returncode}"

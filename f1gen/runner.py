@@ -236,11 +236,13 @@ class Runner:
         emit: Emit = lambda event: None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
         storage: Storage | None = None,
     ) -> None:
         self.storyboard = storyboard
         self.now = now
         self.sleep = sleep
+        self.clock = clock
         self.storage = storage
         self.workdir = workdir
         self.backend = backend
@@ -273,7 +275,7 @@ class Runner:
 
     def run(self, options: RunOptions) -> Summary:
         """Generate every planned scene; failures are retried, then recorded, never accepted."""
-        started = time.monotonic()
+        started = self.clock()
         with work_lock(self.workdir):
             state = self.store.load(
                 storyboard=str(self.storyboard.path), title=self.storyboard.title
@@ -298,7 +300,7 @@ class Runner:
             finally:
                 if uploader is not None:
                     self._finish_uploads(uploader, state, summary)
-        summary.seconds = time.monotonic() - started
+        summary.seconds = self.clock() - started
         return summary
 
     def _generate_all(
@@ -313,7 +315,7 @@ class Runner:
             return
         limits = options.limits
         self._check_quota(state, limits)
-        self.backend.prepare(lambda update: self.emit(Notice(update.message)))
+        prepared = False
         for planned in todo:
             history = expected_seconds(state, planned.steps)
             reason = stop_reason(
@@ -326,6 +328,9 @@ class Runner:
             if reason is not None:
                 summary.stopped = f"{reason}: the run is saved; {_next_step(limits)}"
                 return
+            if not prepared:  # outside the window nothing is even connected
+                self.backend.prepare(lambda update: self.emit(Notice(update.message)))
+                prepared = True
             entry = state.scene(planned.scene.id, planned.scene.number)
             before = entry.gen_seconds
             while True:
@@ -446,7 +451,7 @@ class Runner:
             self.emit(SceneStarted(scene, attempt, options.max_attempts))
             entry.attempts += 1
             self.store.save(state)
-            began = time.monotonic()
+            began = self.clock()
             timing = ClipTiming()
             try:
                 timing = self.backend.generate(
@@ -473,20 +478,17 @@ class Runner:
             self._accept(planned, entry, partial, info)
             self._add_time(entry, began, timing)
             entry.clip_queue_seconds = round(timing.queue_seconds, 3)
-            entry.clip_seconds = round(time.monotonic() - began - timing.queue_seconds, 3)
+            entry.clip_seconds = round(self.clock() - began - timing.queue_seconds, 3)
             self.store.save(state)
             if uploader is not None:
                 uploader.submit(entry)
                 self._collect_uploads(uploader, state, wait=False)
-            self.emit(
-                SceneAccepted(scene, self.workdir / str(entry.clip), time.monotonic() - began)
-            )
+            self.emit(SceneAccepted(scene, self.workdir / str(entry.clip), self.clock() - began))
             return True
         return False
 
-    @staticmethod
-    def _add_time(entry: SceneState, began: float, timing: ClipTiming) -> None:
-        elapsed = time.monotonic() - began
+    def _add_time(self, entry: SceneState, began: float, timing: ClipTiming) -> None:
+        elapsed = self.clock() - began
         entry.queue_seconds += timing.queue_seconds
         entry.gen_seconds += max(0.0, elapsed - timing.queue_seconds)
 

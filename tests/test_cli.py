@@ -18,7 +18,16 @@ COMMANDS = sorted(GROUP.commands)  # type: ignore[attr-defined]
 
 
 def test_every_command_is_listed() -> None:
-    assert COMMANDS == ["doctor", "generate", "prompts", "push", "status", "stitch", "validate"]
+    assert COMMANDS == [
+        "cron",
+        "doctor",
+        "generate",
+        "prompts",
+        "push",
+        "status",
+        "stitch",
+        "validate",
+    ]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -229,7 +229,10 @@ def test_a_scene_that_keeps_failing_is_given_up_and_the_run_goes_on(
 
     assert result.exit_code == 1
     summary = json.loads(result.stdout)
-    picked = {k: summary[k] for k in ("generated", "skipped", "failed", "remaining", "stopped", "exit_code")}
+    picked = {
+        k: summary[k]
+        for k in ("generated", "skipped", "failed", "remaining", "stopped", "exit_code")
+    }
     assert picked == {"generated": ["s2"], "skipped": [], "failed": ["s1"], "remaining": [], "stopped": None,
                       "exit_code": 1}  # fmt: skip
     assert "failed: s1: see 'f1gen status', then re-run to retry" in result.stderr
