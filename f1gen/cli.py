@@ -408,18 +408,46 @@ def stitch(
             show_default=False,
         ),
     ] = None,
+    captions: Annotated[
+        str, typer.Option(help="'files' (.srt and .vtt beside the cut) or 'burn' (also drawn in).")
+    ] = "files",
+    loudnorm: Annotated[bool, typer.Option(help="Normalize loudness (two-pass EBU R128).")] = True,
+    loudness: Annotated[
+        float, typer.Option(help="Integrated loudness target in LUFS.", min=-40, max=-5)
+    ] = -14.0,
+    fade_ms: Annotated[
+        int, typer.Option(help="Audio fade at every join, in ms (0: none).", min=0, max=500)
+    ] = 20,
+    crossfade: Annotated[
+        float,
+        typer.Option(help="Crossfade video and sound between clips, in seconds.", min=0, max=2),
+    ] = 0.0,
+    preview: Annotated[
+        bool, typer.Option("--preview", help="A fast low-resolution proof cut (final-preview.mp4).")
+    ] = False,
     workdir: WorkdirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Join every scene's clip into the final cut, with sound and picture in sync."""
+    if captions not in ("files", "burn"):
+        raise BadInputError(f"--captions {captions!r}: use 'files' or 'burn'")
     settings = load_settings({"bucket": bucket})
     work = open_workspace(storyboard, workdir=workdir)
+    options = stitching.CutOptions(
+        burn_captions=captions == "burn",
+        loudnorm=loudnorm,
+        loudness=loudness,
+        fade_ms=fade_ms,
+        crossfade=crossfade,
+        preview=preview,
+    )
     result = stitching.stitch(
         work.storyboard,
         workdir=work.workdir,
         output=output,
         ffmpeg=settings.ffmpeg,
         storage=_storage(settings, work.storyboard.stem),
+        options=options,
     )
     if as_json:
         _print_json(result.as_dict())
@@ -431,6 +459,9 @@ def stitch(
         f"final cut: {result.output} ({result.duration:.1f} s, {len(result.clips)} clips, {how})",
         markup=False,
     )
+    if result.side_files:
+        names = ", ".join(p.name for p in result.side_files)
+        console.print(f"beside it: {names}", markup=False)
     if result.link:
         console.print(f"uploaded: {result.link}", markup=False)
 

@@ -170,6 +170,25 @@ def _info(path: Path, container: Any) -> MediaInfo:
     return MediaInfo(path=path, duration=total, video=video, audio=audio)
 
 
+def frame_at(path: Path, second: float) -> Any:
+    """The decoded frame nearest to second, as a PIL image."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            last = None
+            for frame in container.decode(stream):
+                last = frame
+                if frame.time is not None and frame.time >= second:
+                    break
+            if last is None:
+                raise MediaError(f"{path.name}: has no frames")
+            return last.to_image()  # type: ignore[no-untyped-call]
+    except (av.error.FFmpegError, OSError, IndexError) as exc:
+        raise MediaError(f"{path.name}: cannot read a frame ({_short(exc)})") from None
+
+
 def check_clip(
     path: Path,
     *,

@@ -9,15 +9,22 @@ its first video frame and padded or trimmed to exactly its video's duration.
 
 from __future__ import annotations
 
+import json
+import math
 import os
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import media
+from . import __version__, media
+from .captions import Cue, draw_caption
+from .captions import write_files as write_caption_files
 from .errors import BadInputError, MediaError, StitchError
-from .files import move_durably
+from .files import file_digest, move_durably, write_atomic
 from .plan import clip_is_current, expected_fingerprint
+from .prompts import build as build_prompt
+from .sheets import contact_sheet, poster
 from .state import RunState, StateStore
 from .storyboard import Scene, Storyboard
 from .sync import fetch_missing
@@ -28,6 +35,36 @@ if TYPE_CHECKING:
 WIDTH, HEIGHT, FPS = 576, 896, 24
 AUDIO_RATE = 48_000
 AUDIO_BITRATE = "192k"
+PREVIEW = (288, 448)
+
+
+@dataclass(frozen=True)
+class CutOptions:
+    """How the cut is finished: captions, loudness, joins, and a quick preview."""
+
+    burn_captions: bool = False
+    loudnorm: bool = True
+    loudness: float = -14.0  # LUFS integrated
+    true_peak: float = -1.0  # dBTP ceiling
+    fade_ms: int = 20
+    crossfade: float = 0.0
+    preview: bool = False
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """The output frame size."""
+        return PREVIEW if self.preview else (WIDTH, HEIGHT)
+
+
+@dataclass(frozen=True)
+class Loudness:
+    """What the first loudnorm pass measured of the joined sound."""
+
+    input_i: float
+    input_tp: float
+    input_lra: float
+    input_thresh: float
+    target_offset: float
 
 
 @dataclass(frozen=True)
@@ -38,6 +75,7 @@ class Source:
     path: Path
     trim: tuple[float, float] | None = None
     footage: bool = False
+    caption: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +106,8 @@ class StitchResult:
     duration: float
     clips: tuple[CutClip, ...]
     video_copied: bool
+    loudness: Loudness | None = None
+    side_files: tuple[Path, ...] = ()
     fetched: tuple[str, ...] = ()
     link: str | None = None
 
@@ -77,6 +117,8 @@ class StitchResult:
             "output": str(self.output),
             "duration": round(self.duration, 3),
             "video_copied": self.video_copied,
+            "loudness": asdict(self.loudness) if self.loudness else None,
+            "side_files": [str(p) for p in self.side_files],
             "fetched": list(self.fetched),
             "link": self.link,
             "clips": [
@@ -114,7 +156,11 @@ def collect(storyboard: Storyboard, workdir: Path) -> list[Source]:
         if clip is None:
             missing.append(f"{scene.number} ({scene.id})")
         else:
-            found.append(Source(scene.id, clip, scene.trim, footage=not scene.generated))
+            found.append(
+                Source(
+                    scene.id, clip, scene.trim, footage=not scene.generated, caption=scene.speech
+                )
+            )
     if missing:
         shown = ", ".join(missing[:8]) + (
             f" and {len(missing) - 8} more" if len(missing) > 8 else ""
@@ -126,8 +172,9 @@ def collect(storyboard: Storyboard, workdir: Path) -> list[Source]:
     return found
 
 
-def layout(sources: list[Source]) -> list[CutClip]:
-    """Probe every source and give it its slot: each starts where the earlier ones end."""
+def layout(sources: list[Source], *, crossfade: float = 0.0) -> list[CutClip]:
+    """Probe every source and give it its slot: each starts where the earlier ones end
+    (less the crossfade, when clips overlap in transitions)."""
     laid: list[CutClip] = []
     start = 0.0
     for source in sources:
@@ -139,13 +186,19 @@ def layout(sources: list[Source]) -> list[CutClip]:
             raise StitchError(f"{source.name}: {source.path}: has no video stream")
         trim = source.trim
         duration = (trim[1] - trim[0]) if trim else info.video.duration
+        if crossfade and duration <= 2 * crossfade:
+            raise StitchError(
+                f"{source.name}: {duration:.2f} s is too short for a {crossfade} s crossfade"
+            )
         laid.append(CutClip(source, info, start, duration))
-        start += duration
+        start += duration - crossfade
     return laid
 
 
-def can_copy_video(clips: list[CutClip]) -> bool:
-    """True when every clip's H.264 stream shares size, rate and pixel format, untrimmed."""
+def can_copy_video(clips: list[CutClip], options: CutOptions) -> bool:
+    """True when the picture can be stream-copied: same H.264 everywhere, nothing drawn on it."""
+    if options.burn_captions or options.crossfade or options.preview:
+        return False
     shapes = set()
     for clip in clips:
         video = clip.info.video
@@ -156,30 +209,190 @@ def can_copy_video(clips: list[CutClip]) -> bool:
     return len(shapes) == 1
 
 
-def _audio_chain(index: int, clip: CutClip) -> str:
+class Graph:
+    """Inputs and filter chains of one ffmpeg command, with input numbers handed out in order."""
+
+    def __init__(self) -> None:
+        self.args: list[str] = []
+        self.chains: list[str] = []
+        self._count = 0
+
+    def add_input(self, *args: str) -> int:
+        """Add an input (its options then -i PATH); its number."""
+        self.args += args
+        self._count += 1
+        return self._count - 1
+
+
+def _audio_chain(index: int, clip: CutClip, label: str, options: CutOptions) -> str:
     """Filters that turn input index's audio into exactly the clip's slot at 48 kHz stereo."""
     fmt = f"aformat=sample_fmts=fltp:sample_rates={AUDIO_RATE}:channel_layouts=stereo"
-    length = f"{clip.duration:.6f}"
+    length = clip.duration
+    fade = options.fade_ms / 1000
+    # Short fades at each join take the click out of clips' invented ambience, not the sync.
+    fades = (
+        f",afade=t=in:st=0:d={fade:.3f},afade=t=out:st={length - fade:.6f}:d={fade:.3f}"
+        if fade and not options.crossfade
+        else ""
+    )
     if clip.info.audio is None:
-        return f"anullsrc=r={AUDIO_RATE}:cl=stereo,atrim=duration={length}[a{index}]"
+        return f"anullsrc=r={AUDIO_RATE}:cl=stereo,atrim=duration={length:.6f},{fmt}[{label}]"
     skip = f"atrim=start={clip.trim[0]:.6f}," if clip.trim else ""
     # async with first_pts=0 lines the audio up with the clip's first frame (silence where it
     # starts late); apad + atrim makes it exactly as long as the picture.
     return (
         f"[{index}:a:0]aresample={AUDIO_RATE}:async=1:first_pts=0,{skip}asetpts=PTS-STARTPTS,"
-        f"{fmt},apad,atrim=duration={length},asetpts=N/SR/TB[a{index}]"
+        f"{fmt},apad,atrim=duration={length:.6f},asetpts=N/SR/TB{fades}[{label}]"
     )
 
 
-def _video_chain(index: int, clip: CutClip) -> str:
+def _video_chain(index: int, clip: CutClip, label: str, caption: int | None) -> str:
     """Filters that normalize input index's picture to 576x896, 24 fps, yuv420p, from zero."""
     trim = f"trim=start={clip.trim[0]:.6f}:end={clip.trim[1]:.6f}," if clip.trim else ""
-    return (
+    chain = (
         f"[{index}:v:0]{trim}setpts=PTS-STARTPTS,"
         f"scale={WIDTH}:{HEIGHT}:force_original_aspect_ratio=decrease,"
         f"pad={WIDTH}:{HEIGHT}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={FPS},format=yuv420p,"
-        f"trim=duration={clip.duration:.6f}[v{index}]"
+        f"trim=duration={clip.duration:.6f}"
     )
+    if caption is None:
+        return f"{chain}[{label}]"
+    return f"{chain}[{label}base];[{label}base][{caption}:v]overlay=shortest=1:format=auto[{label}]"
+
+
+def _join_audio(graph: Graph, labels: list[str], clips: list[CutClip], options: CutOptions) -> str:
+    """Join the per-clip tracks (concat, or acrossfade in transitions); the joined label."""
+    if options.crossfade and len(labels) > 1:
+        current = labels[0]
+        for n, label in enumerate(labels[1:], start=1):
+            graph.chains.append(
+                f"[{current}][{label}]acrossfade=d={options.crossfade:.6f}:c1=tri:c2=tri[ax{n}]"
+            )
+            current = f"ax{n}"
+        return current
+    graph.chains.append(
+        f"{''.join(f'[{x}]' for x in labels)}concat=n={len(labels)}:v=0:a=1[ajoined]"
+    )
+    return "ajoined"
+
+
+def _join_video(graph: Graph, labels: list[str], clips: list[CutClip], options: CutOptions) -> str:
+    if options.crossfade and len(labels) > 1:
+        current, length = labels[0], clips[0].duration
+        for n, (label, clip) in enumerate(zip(labels[1:], clips[1:], strict=True), start=1):
+            offset = length - options.crossfade
+            graph.chains.append(
+                f"[{current}][{label}]xfade=transition=fade:duration={options.crossfade:.6f}"
+                f":offset={offset:.6f}[vx{n}]"
+            )
+            current, length = f"vx{n}", offset + clip.duration
+        return current
+    graph.chains.append(
+        f"{''.join(f'[{x}]' for x in labels)}concat=n={len(labels)}:v=1:a=0[vjoined]"
+    )
+    return "vjoined"
+
+
+def audio_graph(graph: Graph, clips: list[CutClip], inputs: list[int], options: CutOptions) -> str:
+    """Add the joined-sound chains to graph; the label of the joined (not yet normalized) track."""
+    labels = [f"a{i}" for i in range(len(clips))]
+    for index, clip, label in zip(inputs, clips, labels, strict=True):
+        graph.chains.append(_audio_chain(index, clip, label, options))
+    return _join_audio(graph, labels, clips, options)
+
+
+def loudnorm_filter(options: CutOptions, measured: Loudness | None) -> str:
+    """EBU R128 loudnorm: the measuring first pass, or the linear second pass."""
+    # Aim a little under the ceiling: the AAC encode can add a few tenths of a dB of true peak.
+    target = f"I={options.loudness}:TP={options.true_peak - 0.5}:LRA=11"
+    if measured is None:
+        return f"loudnorm={target}:print_format=json"
+    return (
+        f"loudnorm={target}:measured_I={measured.input_i}:measured_TP={measured.input_tp}"
+        f":measured_LRA={measured.input_lra}:measured_thresh={measured.input_thresh}"
+        f":offset={measured.target_offset}:linear=true:print_format=summary"
+    )
+
+
+def measure_loudness(clips: list[CutClip], options: CutOptions, *, ffmpeg: str | None) -> Loudness:
+    """The first loudnorm pass over the joined sound (audio only: a fraction of a second)."""
+    graph = Graph()
+    inputs = [graph.add_input("-i", str(clip.path)) for clip in clips]
+    joined = audio_graph(graph, clips, inputs, options)
+    graph.chains.append(f"[{joined}]{loudnorm_filter(options, None)}[measured]")
+    args = [
+        *graph.args,
+        "-filter_complex",
+        ";".join(graph.chains),
+        "-map",
+        "[measured]",
+        "-f",
+        "null",
+        "-",
+    ]
+    stderr = media.run_ffmpeg(["-loglevel", "info", *args], ffmpeg=ffmpeg, what="stitch: loudness")
+    start, end = stderr.rfind("{"), stderr.rfind("}")
+    try:
+        data = json.loads(stderr[start : end + 1])
+        values = {
+            k: float(data[k])
+            for k in ("input_i", "input_tp", "input_lra", "input_thresh", "target_offset")
+        }
+    except (ValueError, KeyError):
+        raise StitchError(
+            "stitch: ffmpeg's loudness measurement could not be read: try --no-loudnorm"
+        ) from None
+    if any(math.isinf(v) or math.isnan(v) for v in values.values()):
+        raise _Silent()
+    return Loudness(**values)
+
+
+class _Silent(Exception):
+    """The cut has no sound to normalize."""
+
+
+def build_command(
+    clips: list[CutClip],
+    *,
+    output: Path,
+    options: CutOptions,
+    concat_list: Path | None,
+    captions: list[Path | None],
+    measured: Loudness | None,
+) -> list[str]:
+    """The ffmpeg arguments for the cut; with concat_list the picture is stream-copied."""
+    graph = Graph()
+    if concat_list is not None:
+        graph.add_input("-f", "concat", "-safe", "0", "-i", str(concat_list))
+    inputs = [graph.add_input("-i", str(clip.path)) for clip in clips]
+    joined = audio_graph(graph, clips, inputs, options)
+    loud = f"{loudnorm_filter(options, measured)}," if measured is not None else ""
+    graph.chains.append(
+        f"[{joined}]{loud}aresample={AUDIO_RATE},aformat=channel_layouts=stereo[aout]"
+    )
+    if concat_list is not None:
+        video_map, video_codec = ["-map", "0:v:0"], ["-c:v", "copy"]
+    else:
+        overlays = [
+            graph.add_input("-loop", "1", "-framerate", str(FPS), "-i", str(c)) if c else None
+            for c in captions
+        ]
+        labels = [f"v{i}" for i in range(len(clips))]
+        for index, clip, label, overlay in zip(inputs, clips, labels, overlays, strict=True):
+            graph.chains.append(_video_chain(index, clip, label, overlay))
+        joined_video = _join_video(graph, labels, clips, options)
+        scale = f",scale={options.size[0]}:{options.size[1]}" if options.preview else ""
+        graph.chains.append(f"[{joined_video}]format=yuv420p{scale}[vout]")
+        video_map = ["-map", "[vout]"]
+        preset, crf = ("ultrafast", "30") if options.preview else ("veryfast", "20")
+        video_codec = ["-c:v", "libx264", "-preset", preset, "-crf", crf]
+        video_codec += ["-pix_fmt", "yuv420p", "-r", str(FPS)]
+    args = [*graph.args, "-filter_complex", ";".join(graph.chains), *video_map, "-map", "[aout]"]
+    # The fast AAC coder is about 3x quicker than the default twoloop, and transparent at 192k.
+    args += [*video_codec, "-c:a", "aac", "-aac_coder", "fast", "-b:a", AUDIO_BITRATE]
+    args += ["-ar", str(AUDIO_RATE), "-ac", "2", "-movflags", "+faststart"]
+    args += ["-f", "mp4", str(output)]
+    return args
 
 
 def _concat_list(videos: list[Path], clips: list[CutClip], path: Path) -> None:
@@ -204,37 +417,69 @@ def video_only_command(clips: list[CutClip], videos: list[Path]) -> list[str]:
     return args
 
 
-def build_command(
-    clips: list[CutClip], *, output: Path, concat_list: Path, videos: list[Path] | None
-) -> list[str]:
-    """The ffmpeg arguments for the cut; videos, when given, are the video-only copies to join."""
-    copy = videos is not None
-    args: list[str] = []
-    offset = 0
-    if videos is not None:
-        _concat_list(videos, clips, concat_list)
-        args += ["-f", "concat", "-safe", "0", "-i", str(concat_list)]
-        offset = 1
-    for clip in clips:
-        args += ["-i", str(clip.path)]
-    chains = [_audio_chain(offset + i, clip) for i, clip in enumerate(clips)]
-    joined_audio = "".join(f"[a{offset + i}]" for i in range(len(clips)))
-    chains.append(f"{joined_audio}concat=n={len(clips)}:v=0:a=1[aout]")
-    if copy:
-        video_map, video_codec = ["-map", "0:v:0"], ["-c:v", "copy"]
-    else:
-        chains += [_video_chain(offset + i, clip) for i, clip in enumerate(clips)]
-        joined_video = "".join(f"[v{offset + i}]" for i in range(len(clips)))
-        chains.append(f"{joined_video}concat=n={len(clips)}:v=1:a=0[vout]")
-        video_map = ["-map", "[vout]"]
-        video_codec = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20"]
-        video_codec += ["-pix_fmt", "yuv420p", "-r", str(FPS)]
-    args += ["-filter_complex", ";".join(chains), *video_map, "-map", "[aout]", *video_codec]
-    # The fast AAC coder is about 3x quicker than the default twoloop, and transparent at 192k.
-    args += ["-c:a", "aac", "-aac_coder", "fast", "-b:a", AUDIO_BITRATE]
-    args += ["-ar", str(AUDIO_RATE), "-ac", "2", "-movflags", "+faststart"]
-    args += ["-f", "mp4", str(output)]
-    return args
+def cues(clips: list[CutClip], options: CutOptions) -> list[Cue]:
+    """One caption per clip with speech, shown for the clip's slot (halfway through transitions)."""
+    half = options.crossfade / 2
+    found = []
+    for n, clip in enumerate(clips):
+        if clip.source.caption:
+            start = clip.start + (half if n else 0.0)
+            end = clip.start + clip.duration - (half if n < len(clips) - 1 else 0.0)
+            found.append(Cue(start, end, clip.source.caption))
+    return found
+
+
+def join(
+    sources: list[Source],
+    *,
+    output: Path,
+    scratch: Path,
+    ffmpeg: str | None = None,
+    options: CutOptions | None = None,
+) -> StitchResult:
+    """Join sources into output, in order, keeping each one's sound on its picture."""
+    options = options or CutOptions()
+    clips = layout(sources, crossfade=options.crossfade)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    scratch.mkdir(parents=True, exist_ok=True)
+    tag = f"{os.getpid()}"
+    partial = output.with_name(f".partial-{tag}-{output.name}")
+    copied = can_copy_video(clips, options)
+    concat_list = scratch / f".partial-concat-{tag}.txt" if copied else None
+    videos = (
+        [scratch / f".partial-video-{tag}-{i:03d}.mp4" for i in range(len(clips))] if copied else []
+    )
+    captions: list[Path | None] = [
+        draw_caption(
+            c.source.caption, scratch / f".partial-caption-{tag}-{i:03d}.png", size=(WIDTH, HEIGHT)
+        )
+        if options.burn_captions and c.source.caption
+        else None
+        for i, c in enumerate(clips)
+    ]
+    measured = None
+    try:
+        if concat_list is not None:
+            media.run_ffmpeg(video_only_command(clips, videos), ffmpeg=ffmpeg, what="stitch: video")
+            _concat_list(videos, clips, concat_list)
+        if options.loudnorm:
+            try:
+                measured = measure_loudness(clips, options, ffmpeg=ffmpeg)
+            except _Silent:
+                measured = None  # silence stays silence
+        args = build_command(clips, output=partial, options=options, concat_list=concat_list,
+                             captions=captions, measured=measured)  # fmt: skip
+        media.run_ffmpeg(args, ffmpeg=ffmpeg, what="stitch")
+        move_durably(partial, output)
+    except MediaError as exc:
+        raise StitchError(exc.message) from None
+    finally:
+        for leftover in (partial, concat_list, *videos, *captions):
+            if leftover is not None:
+                leftover.unlink(missing_ok=True)
+    total = clips[-1].start + clips[-1].duration if clips else 0.0
+    return StitchResult(output=output, duration=total, clips=tuple(clips), video_copied=copied,
+                        loudness=measured)  # fmt: skip
 
 
 def stitch(
@@ -244,47 +489,82 @@ def stitch(
     output: Path | None = None,
     ffmpeg: str | None = None,
     storage: Storage | None = None,
+    options: CutOptions | None = None,
 ) -> StitchResult:
-    """Make the final cut of a storyboard whose scenes are all done.
+    """Make the final cut of a storyboard whose scenes are all done, with its side files.
 
-    With storage, clips missing here are fetched from the bucket first, and the cut is uploaded.
+    Beside the cut: captions (.srt, .vtt), a contact sheet, a poster frame and a manifest. With
+    storage, clips missing here are fetched from the bucket first, and everything is uploaded.
     """
+    options = options or CutOptions()
     fetched = fetch_missing(storyboard, workdir=workdir, storage=storage) if storage else []
-    result = join(
-        collect(storyboard, workdir),
-        output=output or workdir / "final.mp4",
-        scratch=workdir / "tmp",
-        ffmpeg=ffmpeg,
-    )
+    default_name = "final-preview.mp4" if options.preview else "final.mp4"
+    target = output or workdir / default_name
+    result = join(collect(storyboard, workdir), output=target, scratch=workdir / "tmp",
+                  ffmpeg=ffmpeg, options=options)  # fmt: skip
+    side = write_side_files(storyboard, result, workdir=workdir, options=options)
+    result = replace(result, side_files=tuple(side), fetched=tuple(fetched))
     if storage is None:
-        return replace(result, fetched=tuple(fetched))
+        return result
     uploaded = storage.upload(result.output, result.output.name)
-    return replace(result, fetched=tuple(fetched), link=storage.link(uploaded.key))
+    for path in side:
+        storage.upload(path, path.name)
+    return replace(result, link=storage.link(uploaded.key))
 
 
-def join(
-    sources: list[Source], *, output: Path, scratch: Path, ffmpeg: str | None = None
-) -> StitchResult:
-    """Join sources into output, in order, keeping each one's sound on its picture."""
-    clips = layout(sources)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    scratch.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(f".partial-{os.getpid()}-{output.name}")
-    concat_list = scratch / f".partial-concat-{os.getpid()}.txt"
-    copied = can_copy_video(clips)
-    videos = [scratch / f".partial-video-{os.getpid()}-{i:03d}.mp4" for i in range(len(clips))]
-    try:
-        if copied:
-            media.run_ffmpeg(video_only_command(clips, videos), ffmpeg=ffmpeg, what="stitch: video")
-        args = build_command(
-            clips, output=partial, concat_list=concat_list, videos=videos if copied else None
-        )
-        media.run_ffmpeg(args, ffmpeg=ffmpeg, what="stitch")
-        move_durably(partial, output)
-    except MediaError as exc:
-        raise StitchError(exc.message) from None
-    finally:
-        for leftover in (partial, concat_list, *videos):
-            leftover.unlink(missing_ok=True)
-    total = sum(c.duration for c in clips)
-    return StitchResult(output=output, duration=total, clips=tuple(clips), video_copied=copied)
+def write_side_files(
+    storyboard: Storyboard, result: StitchResult, *, workdir: Path, options: CutOptions
+) -> list[Path]:
+    """Captions, contact sheet, poster and manifest beside the cut."""
+    base = result.output.with_suffix("")
+    written = write_caption_files(cues(list(result.clips), options), base)
+    if options.preview:  # a proof: the review art and the manifest describe the real cut
+        return written
+    folder = result.output.parent
+    sheet = folder / "contact-sheet.png"
+    frames = [
+        (f"{n:02d} {c.source.name}", c.path, (c.trim[0] if c.trim else 0.0) + c.duration / 2)
+        for n, c in enumerate(result.clips, start=1)
+    ]
+    contact_sheet(frames, sheet)
+    poster_path = folder / "poster.jpg"
+    first = result.clips[0]
+    poster(first.path, (first.trim[0] if first.trim else 0.0) + first.duration / 2, poster_path)
+    manifest_path = folder / "manifest.json"
+    write_manifest(storyboard, result, workdir=workdir, path=manifest_path)
+    return [*written, sheet, poster_path, manifest_path]
+
+
+def write_manifest(
+    storyboard: Storyboard, result: StitchResult, *, workdir: Path, path: Path
+) -> None:
+    """What the cut is made of: every scene's fingerprint, prompt, take, durations, checksums."""
+    state = StateStore(workdir).load(storyboard=str(storyboard.path), title=storyboard.title)
+    scenes = []
+    for clip, scene in zip(result.clips, storyboard.scenes, strict=True):
+        entry = state.scenes.get(scene.id)
+        scenes.append({
+            "number": scene.number,
+            "id": scene.id,
+            "kind": "generated" if scene.generated else "footage",
+            "prompt": build_prompt(scene) if scene.generated else None,
+            "fingerprint": entry.fingerprint if entry and scene.generated else None,
+            "backend": entry.backend if entry and scene.generated else None,
+            "take": clip.path.name,
+            "sha256": file_digest(clip.path),
+            "start": round(clip.start, 4),
+            "duration": round(clip.duration, 4),
+            "video_seconds": round(clip.info.video.duration, 4) if clip.info.video else None,
+            "audio_seconds": round(clip.info.audio.duration, 4) if clip.info.audio else None,
+        })  # fmt: skip
+    manifest = {
+        "title": storyboard.title,
+        "storyboard": str(storyboard.path),
+        "tool": f"f1gen {__version__}",
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "output": {"file": result.output.name, "sha256": file_digest(result.output),
+                   "duration": round(result.duration, 4), "video_copied": result.video_copied},
+        "loudness_measured": asdict(result.loudness) if result.loudness else None,
+        "scenes": scenes,
+    }  # fmt: skip
+    write_atomic(path, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))

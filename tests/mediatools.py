@@ -40,6 +40,7 @@ def make_marker_clip(
     channels: int = 1,
     flash_frames: int = 1,
     busy: bool = False,
+    bed: float = 0.05,
 ) -> MarkerClip:
     """Write one marker clip with ffmpeg (audio_rate None: no audio track).
 
@@ -61,9 +62,9 @@ def make_marker_clip(
     args = [find_ffmpeg(None), "-v", "error", "-y", "-f", "lavfi", "-i", video]
     maps = ["-map", "0:v"]
     if audio_rate:
-        bed = "0.05*sin(2*PI*173*t)*sin(2*PI*3*t)+" if busy else ""
+        noise = f"{bed}*sin(2*PI*173*t)*(0.6+0.4*sin(2*PI*3*t))+" if busy else ""
         beep = (
-            f"aevalsrc='{bed}0.8*sin(2*PI*1000*t)*between(t,{at:.6f},{at + 0.06:.6f})'"
+            f"aevalsrc='{noise}0.8*sin(2*PI*1000*t)*between(t,{at:.6f},{at + 0.06:.6f})'"
             f":s={audio_rate}:d={seconds:.6f}"
         )
         args += ["-f", "lavfi", "-i", beep]
@@ -74,10 +75,14 @@ def make_marker_clip(
     return MarkerClip(path, at)
 
 
-def make_marker_clips(folder: Path, *, count: int, busy: bool = False) -> list[MarkerClip]:
+def make_marker_clips(
+    folder: Path, *, count: int, busy: bool = False, bed: float = 0.05
+) -> list[MarkerClip]:
     """count Ovi-shaped marker clips with markers at different frames."""
     return [
-        make_marker_clip(folder / f"marker-{i:02d}.mp4", marker_frame=24 + (i * 7) % 72, busy=busy)
+        make_marker_clip(
+            folder / f"marker-{i:02d}.mp4", marker_frame=24 + (i * 7) % 72, busy=busy, bed=bed
+        )
         for i in range(count)
     ]
 
