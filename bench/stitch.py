@@ -23,11 +23,26 @@ sys.path.insert(0, str(ROOT))
 
 from tests import mediatools  # noqa: E402
 
+CAPTION = "Yes! Simply lovely! Another win for the team!"
+
+
+def _f1gen(clips: list[Path], output: Path, **options: object) -> None:
+    from f1gen.stitch import CutOptions, Source, join
+
+    sources = [Source(p.stem, p, caption=CAPTION) for p in clips]
+    join(sources, output=output, scratch=output.parent / "scratch", options=CutOptions(**options))  # type: ignore[arg-type]
+
 
 def run_f1gen(clips: list[Path], output: Path) -> None:
-    from f1gen.stitch import Source, join
+    _f1gen(clips, output, loudnorm=False)
 
-    join([Source(p.stem, p) for p in clips], output=output, scratch=output.parent / "scratch")
+
+def run_f1gen_loud(clips: list[Path], output: Path) -> None:
+    _f1gen(clips, output)
+
+
+def run_f1gen_publish(clips: list[Path], output: Path) -> None:
+    _f1gen(clips, output, burn_captions=True)
 
 
 def run_moviepy(clips: list[Path], output: Path) -> None:
@@ -43,6 +58,33 @@ def run_moviepy(clips: list[Path], output: Path) -> None:
             clip.close()
 
 
+def run_moviepy_publish(clips: list[Path], output: Path) -> None:
+    """The same publish cut as MoviePy users make it: TextClip captions, ffmpeg's loudnorm."""
+    from moviepy import CompositeVideoClip, TextClip, VideoFileClip, concatenate_videoclips
+
+    from f1gen.captions import font_path
+
+    opened = [VideoFileClip(str(p)) for p in clips]
+    try:
+        captioned = []
+        for clip in opened:
+            text = TextClip(font=str(font_path()), text=CAPTION, font_size=37, color="white",
+                            bg_color="black", method="caption", size=(484, None))  # fmt: skip
+            text = text.with_duration(clip.duration).with_position(("center", 560))
+            captioned.append(CompositeVideoClip([clip, text]))
+        cut = concatenate_videoclips(captioned)
+        rough = output.with_name("moviepy-rough.mp4")
+        cut.write_videofile(str(rough), codec="libx264", audio_codec="aac", logger=None)
+    finally:
+        for clip in opened:
+            clip.close()
+    # MoviePy has no loudness normalization: its users finish with one ffmpeg loudnorm pass.
+    from f1gen.media import run_ffmpeg
+
+    run_ffmpeg(["-i", rough, "-c:v", "copy", "-af", "loudnorm=I=-14:TP=-1.5:LRA=11", "-c:a", "aac",
+                "-ar", "48000", output], what="moviepy loudnorm")  # fmt: skip
+
+
 def run_naive(clips: list[Path], output: Path) -> None:
     from f1gen.media import run_ffmpeg
 
@@ -53,7 +95,14 @@ def run_naive(clips: list[Path], output: Path) -> None:
     )
 
 
-CONTENDERS = {"f1gen": run_f1gen, "moviepy": run_moviepy, "naive concat -c copy": run_naive}
+CONTENDERS = {
+    "f1gen": run_f1gen,
+    "f1gen +loudnorm": run_f1gen_loud,
+    "moviepy": run_moviepy,
+    "naive concat -c copy": run_naive,
+    "f1gen publish": run_f1gen_publish,
+    "moviepy publish": run_moviepy_publish,
+}
 
 
 def worker(name: str, clips: list[Path], output: Path) -> None:
@@ -103,10 +152,10 @@ def main() -> None:
         clips = [c.path for c in mediatools.make_marker_clips(base, count=args.clips, busy=True)]
         results = {}
         for name in CONTENDERS:
-            if name == "moviepy" and args.skip_moviepy:
+            if name.startswith("moviepy") and args.skip_moviepy:
                 continue
             print(f"running {name}...", flush=True)
-            results[name] = measure(name, clips, base / f"{name.split()[0]}.mp4")
+            results[name] = measure(name, clips, base / f"{name.replace(' ', '_')}.mp4")
     base_time = results["f1gen"]["seconds"]
     print(f"\nstitch of {args.clips} clips ({args.clips * 121 / 24:.1f} s of video)")
     print(f"{'contender':<22}{'time s':>9}{'vs f1gen':>10}{'peak MB':>10}{'worst A/V ms':>14}")

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from PIL import Image
+
 from . import __version__, media
 from .captions import Cue, draw_caption
 from .captions import write_files as write_caption_files
@@ -195,10 +197,9 @@ def layout(sources: list[Source], *, crossfade: float = 0.0) -> list[CutClip]:
     return laid
 
 
-def can_copy_video(clips: list[CutClip], options: CutOptions) -> bool:
-    """True when the picture can be stream-copied: same H.264 everywhere, nothing drawn on it."""
-    if options.burn_captions or options.crossfade or options.preview:
-        return False
+def uniform(clips: list[CutClip]) -> bool:
+    """True when every clip is an untrimmed generated take with one and the same H.264 shape,
+    so that the concat demuxer can read them as one stream."""
     shapes = set()
     for clip in clips:
         video = clip.info.video
@@ -207,6 +208,11 @@ def can_copy_video(clips: list[CutClip], options: CutOptions) -> bool:
             return False
         shapes.add((video.width, video.height, video.fps, video.pix_fmt, video.profile))
     return len(shapes) == 1
+
+
+def can_copy_video(clips: list[CutClip], options: CutOptions) -> bool:
+    """True when the picture can be stream-copied: uniform takes, nothing drawn on them."""
+    return not (options.burn_captions or options.crossfade or options.preview) and uniform(clips)
 
 
 class Graph:
@@ -246,7 +252,7 @@ def _audio_chain(index: int, clip: CutClip, label: str, options: CutOptions) -> 
     )
 
 
-def _video_chain(index: int, clip: CutClip, label: str, caption: int | None) -> str:
+def _video_chain(index: int, clip: CutClip, label: str) -> str:
     """Filters that normalize input index's picture to 576x896, 24 fps, yuv420p, from zero."""
     trim = f"trim=start={clip.trim[0]:.6f}:end={clip.trim[1]:.6f}," if clip.trim else ""
     chain = (
@@ -255,9 +261,7 @@ def _video_chain(index: int, clip: CutClip, label: str, caption: int | None) -> 
         f"pad={WIDTH}:{HEIGHT}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={FPS},format=yuv420p,"
         f"trim=duration={clip.duration:.6f}"
     )
-    if caption is None:
-        return f"{chain}[{label}]"
-    return f"{chain}[{label}base];[{label}base][{caption}:v]overlay=shortest=1:format=auto[{label}]"
+    return f"{chain}[{label}]"
 
 
 def _join_audio(graph: Graph, labels: list[str], clips: list[CutClip], options: CutOptions) -> str:
@@ -357,10 +361,15 @@ def build_command(
     output: Path,
     options: CutOptions,
     concat_list: Path | None,
-    captions: list[Path | None],
+    captions: Path | None,
     measured: Loudness | None,
+    copy: bool,
 ) -> list[str]:
-    """The ffmpeg arguments for the cut; with concat_list the picture is stream-copied."""
+    """The ffmpeg arguments for the cut.
+
+    With concat_list the picture comes from one concat demuxer input (copied, or filtered and
+    encoded when captions or a preview need it); without, each clip is normalized on its own.
+    """
     graph = Graph()
     if concat_list is not None:
         graph.add_input("-f", "concat", "-safe", "0", "-i", str(concat_list))
@@ -370,17 +379,26 @@ def build_command(
     graph.chains.append(
         f"[{joined}]{loud}aresample={AUDIO_RATE},aformat=channel_layouts=stereo[aout]"
     )
-    if concat_list is not None:
+    if copy:
         video_map, video_codec = ["-map", "0:v:0"], ["-c:v", "copy"]
     else:
-        overlays = [
-            graph.add_input("-loop", "1", "-framerate", str(FPS), "-i", str(c)) if c else None
-            for c in captions
-        ]
-        labels = [f"v{i}" for i in range(len(clips))]
-        for index, clip, label, overlay in zip(inputs, clips, labels, overlays, strict=True):
-            graph.chains.append(_video_chain(index, clip, label, overlay))
-        joined_video = _join_video(graph, labels, clips, options)
+        if concat_list is not None:  # one decoder for all: memory stays flat
+            graph.chains.append("[0:v:0]setpts=PTS-STARTPTS[vjoined]")
+            joined_video = "vjoined"
+        else:
+            labels = [f"v{i}" for i in range(len(clips))]
+            for index, clip, label in zip(inputs, clips, labels, strict=True):
+                graph.chains.append(_video_chain(index, clip, label))
+            joined_video = _join_video(graph, labels, clips, options)
+        if captions is not None:
+            # One input carries every caption image, each held for its cue: decoded in order,
+            # so memory stays flat however many scenes there are.
+            track = graph.add_input("-f", "concat", "-safe", "0", "-i", str(captions))
+            graph.chains.append(
+                f"[{track}:v]setpts=PTS-STARTPTS[captions];"
+                f"[{joined_video}][captions]overlay=format=auto:eof_action=pass[captioned]"
+            )
+            joined_video = "captioned"
         scale = f",scale={options.size[0]}:{options.size[1]}" if options.preview else ""
         graph.chains.append(f"[{joined_video}]format=yuv420p{scale}[vout]")
         video_map = ["-map", "[vout]"]
@@ -395,11 +413,16 @@ def build_command(
     return args
 
 
+def _ffconcat_entry(path: Path, seconds: float) -> list[str]:
+    """Lines naming path (absolute: ffconcat resolves from the list's folder) for seconds."""
+    quoted = str(path.resolve()).replace("'", "'\\''")
+    return [f"file '{quoted}'", f"duration {seconds:.6f}"]
+
+
 def _concat_list(videos: list[Path], clips: list[CutClip], path: Path) -> None:
     lines = ["ffconcat version 1.0"]
     for video, clip in zip(videos, clips, strict=True):
-        quoted = str(video.resolve()).replace("'", "'\\''")
-        lines += [f"file '{quoted}'", f"duration {clip.duration:.6f}"]
+        lines += _ffconcat_entry(video, clip.duration)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -429,6 +452,32 @@ def cues(clips: list[CutClip], options: CutOptions) -> list[Cue]:
     return found
 
 
+def caption_track(
+    clips: list[CutClip], options: CutOptions, *, scratch: Path, tag: str, made: list[Path]
+) -> Path | None:
+    """An ffconcat list of caption images, each for its cue (a blank one between), or None."""
+    timeline = cues(clips, options)
+    if not timeline:
+        return None
+    blank = scratch / f".partial-caption-{tag}-blank.png"
+    Image.new("RGBA", (WIDTH, HEIGHT), (0, 0, 0, 0)).save(blank)
+    made.append(blank)
+    lines = ["ffconcat version 1.0"]
+    now = 0.0
+    for n, cue in enumerate(timeline):
+        if cue.start > now:
+            lines += _ffconcat_entry(blank, cue.start - now)
+        art = scratch / f".partial-caption-{tag}-{n:03d}.png"
+        made.append(draw_caption(cue.text, art, size=(WIDTH, HEIGHT)))
+        lines += _ffconcat_entry(art, cue.end - cue.start)
+        now = cue.end
+    lines += _ffconcat_entry(blank, 1.0)  # the concat demuxer needs a last frame to end on
+    listing = scratch / f".partial-captions-{tag}.txt"
+    listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    made.append(listing)
+    return listing
+
+
 def join(
     sources: list[Source],
     *,
@@ -445,18 +494,19 @@ def join(
     tag = f"{os.getpid()}"
     partial = output.with_name(f".partial-{tag}-{output.name}")
     copied = can_copy_video(clips, options)
-    concat_list = scratch / f".partial-concat-{tag}.txt" if copied else None
+    demuxed = uniform(clips) and not options.crossfade
+    concat_list = scratch / f".partial-concat-{tag}.txt" if demuxed else None
     videos = (
-        [scratch / f".partial-video-{tag}-{i:03d}.mp4" for i in range(len(clips))] if copied else []
+        [scratch / f".partial-video-{tag}-{i:03d}.mp4" for i in range(len(clips))]
+        if demuxed
+        else []
     )
-    captions: list[Path | None] = [
-        draw_caption(
-            c.source.caption, scratch / f".partial-caption-{tag}-{i:03d}.png", size=(WIDTH, HEIGHT)
-        )
-        if options.burn_captions and c.source.caption
+    art: list[Path] = []
+    captions = (
+        caption_track(clips, options, scratch=scratch, tag=tag, made=art)
+        if options.burn_captions
         else None
-        for i, c in enumerate(clips)
-    ]
+    )
     measured = None
     try:
         if concat_list is not None:
@@ -467,19 +517,27 @@ def join(
                 measured = measure_loudness(clips, options, ffmpeg=ffmpeg)
             except _Silent:
                 measured = None  # silence stays silence
-        args = build_command(clips, output=partial, options=options, concat_list=concat_list,
-                             captions=captions, measured=measured)  # fmt: skip
+        args = build_command(
+            clips,
+            output=partial,
+            options=options,
+            concat_list=concat_list,
+            captions=captions,
+            measured=measured,
+            copy=copied,
+        )
         media.run_ffmpeg(args, ffmpeg=ffmpeg, what="stitch")
         move_durably(partial, output)
     except MediaError as exc:
         raise StitchError(exc.message) from None
     finally:
-        for leftover in (partial, concat_list, *videos, *captions):
+        for leftover in (partial, concat_list, *videos, *art):
             if leftover is not None:
                 leftover.unlink(missing_ok=True)
     total = clips[-1].start + clips[-1].duration if clips else 0.0
-    return StitchResult(output=output, duration=total, clips=tuple(clips), video_copied=copied,
-                        loudness=measured)  # fmt: skip
+    return StitchResult(
+        output=output, duration=total, clips=tuple(clips), video_copied=copied, loudness=measured
+    )
 
 
 def stitch(
@@ -500,8 +558,13 @@ def stitch(
     fetched = fetch_missing(storyboard, workdir=workdir, storage=storage) if storage else []
     default_name = "final-preview.mp4" if options.preview else "final.mp4"
     target = output or workdir / default_name
-    result = join(collect(storyboard, workdir), output=target, scratch=workdir / "tmp",
-                  ffmpeg=ffmpeg, options=options)  # fmt: skip
+    result = join(
+        collect(storyboard, workdir),
+        output=target,
+        scratch=workdir / "tmp",
+        ffmpeg=ffmpeg,
+        options=options,
+    )
     side = write_side_files(storyboard, result, workdir=workdir, options=options)
     result = replace(result, side_files=tuple(side), fetched=tuple(fetched))
     if storage is None:
@@ -543,28 +606,34 @@ def write_manifest(
     scenes = []
     for clip, scene in zip(result.clips, storyboard.scenes, strict=True):
         entry = state.scenes.get(scene.id)
-        scenes.append({
-            "number": scene.number,
-            "id": scene.id,
-            "kind": "generated" if scene.generated else "footage",
-            "prompt": build_prompt(scene) if scene.generated else None,
-            "fingerprint": entry.fingerprint if entry and scene.generated else None,
-            "backend": entry.backend if entry and scene.generated else None,
-            "take": clip.path.name,
-            "sha256": file_digest(clip.path),
-            "start": round(clip.start, 4),
-            "duration": round(clip.duration, 4),
-            "video_seconds": round(clip.info.video.duration, 4) if clip.info.video else None,
-            "audio_seconds": round(clip.info.audio.duration, 4) if clip.info.audio else None,
-        })  # fmt: skip
+        scenes.append(
+            {
+                "number": scene.number,
+                "id": scene.id,
+                "kind": "generated" if scene.generated else "footage",
+                "prompt": build_prompt(scene) if scene.generated else None,
+                "fingerprint": entry.fingerprint if entry and scene.generated else None,
+                "backend": entry.backend if entry and scene.generated else None,
+                "take": clip.path.name,
+                "sha256": file_digest(clip.path),
+                "start": round(clip.start, 4),
+                "duration": round(clip.duration, 4),
+                "video_seconds": round(clip.info.video.duration, 4) if clip.info.video else None,
+                "audio_seconds": round(clip.info.audio.duration, 4) if clip.info.audio else None,
+            }
+        )
     manifest = {
         "title": storyboard.title,
         "storyboard": str(storyboard.path),
         "tool": f"f1gen {__version__}",
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "output": {"file": result.output.name, "sha256": file_digest(result.output),
-                   "duration": round(result.duration, 4), "video_copied": result.video_copied},
+        "output": {
+            "file": result.output.name,
+            "sha256": file_digest(result.output),
+            "duration": round(result.duration, 4),
+            "video_copied": result.video_copied,
+        },
         "loudness_measured": asdict(result.loudness) if result.loudness else None,
         "scenes": scenes,
-    }  # fmt: skip
+    }
     write_atomic(path, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))

@@ -100,8 +100,12 @@ def white_frame_times(path: Path) -> list[float]:
     return times
 
 
-def beep_times(path: Path, *, threshold: float = 0.2, quiet: float = 0.3) -> list[float]:
-    """Onsets of loud sound after at least `quiet` seconds below the threshold."""
+def beep_times(path: Path, *, threshold: float = 0.35, quiet: float = 0.3) -> list[float]:
+    """Onsets of the 1 kHz beeps: high-passed level above threshold x its maximum, after quiet.
+
+    The first difference of the signal passes the beep about six times better than a low sound
+    bed, and the threshold is relative, so gain changes (loudness normalization) do not matter.
+    """
     chunks = []
     rate = 0
     start = None
@@ -111,11 +115,11 @@ def beep_times(path: Path, *, threshold: float = 0.2, quiet: float = 0.3) -> lis
                 start = float(frame.time or 0.0)
             rate = frame.sample_rate
             data = frame.to_ndarray()
-            chunks.append(np.abs(data.reshape(data.shape[0], -1)).max(axis=0))
+            chunks.append(data.reshape(data.shape[0], -1)[0])  # the first channel
     if not chunks:
         return []
-    level = np.concatenate(chunks)
-    loud = np.flatnonzero(level > threshold)
+    level = np.abs(np.diff(np.concatenate(chunks)))
+    loud = np.flatnonzero(level > threshold * level.max())
     onsets: list[float] = []
     last = -1e9
     for index in loud:
