@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ from .errors import ConfigError
 DEFAULT_SPACE = "alexnasa/Ovi-ZEROGPU"
 DEFAULT_SAMPLE_STEPS = 40
 DEFAULT_CLIP_TIMEOUT = 15 * 60.0
+TOKEN_VAR = re.compile(r"@[A-Z_][A-Z0-9_]*$")
 
 
 class Secret:
@@ -36,12 +38,44 @@ class Secret:
 
 
 @dataclass(frozen=True)
+class Endpoint:
+    """One Ovi endpoint (a Space id or a URL) and the token it is called with."""
+
+    src: str
+    token: Secret | None = None
+
+
+def parse_endpoints(
+    text: str, env: Mapping[str, str], default_token: Secret | None
+) -> tuple[Endpoint, ...]:
+    """'a/b, http://gpu2:7860/@GPU2_TOKEN' -> endpoints; @NAME names the token's variable."""
+    found = []
+    for item in (part.strip() for part in re.split(r"[,\n]", text)):
+        if not item or item.startswith("#"):
+            continue
+        src, _, variable = item.rpartition("@") if TOKEN_VAR.search(item) else (item, "", "")
+        token = default_token
+        if variable:
+            value = env.get(variable)
+            if not value:
+                raise ConfigError(
+                    f"OVI_SPACE names {variable} for {src} but it is not set: set it in .env"
+                )
+            token = Secret(value)
+        found.append(Endpoint(src, token))
+    if not found:
+        raise ConfigError("OVI_SPACE is empty: give a Space id or a URL, e.g. alexnasa/Ovi-ZEROGPU")
+    return tuple(found)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable, resolved once by load_settings."""
 
     ffmpeg: str | None = None
     hf_token: Secret | None = None
     ovi_space: str = DEFAULT_SPACE
+    endpoints: tuple[Endpoint, ...] = (Endpoint(DEFAULT_SPACE),)
     sample_steps: int = DEFAULT_SAMPLE_STEPS
     clip_timeout: float = DEFAULT_CLIP_TIMEOUT
     busy_retries: int = 6
@@ -115,9 +149,20 @@ def load_settings(
         if steps_raw in (None, "")
         else _int_setting("OVI_SAMPLE_STEPS", str(steps_raw))
     )
+    space_text = str(opts.get("ovi_space") or env.get("OVI_SPACE") or DEFAULT_SPACE)
+    spaces_file = env.get("F1GEN_SPACES_FILE")
+    if spaces_file and not opts.get("ovi_space"):
+        try:
+            space_text = Path(spaces_file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                f"F1GEN_SPACES_FILE={spaces_file}: cannot read ({exc.strerror})"
+            ) from None
+    endpoints = parse_endpoints(space_text, env, token)
     # Only to keep them out of messages: boto3 reads its own credentials chain.
     s3_secret = env.get("AWS_SECRET_ACCESS_KEY")
-    secrets = tuple(s for s in (token.reveal() if token else None, s3_secret) if s)
+    lane_tokens = [e.token.reveal() for e in endpoints if e.token]
+    secrets = tuple(s for s in (token.reveal() if token else None, s3_secret, *lane_tokens) if s)
     timeout_raw = opts.get("clip_timeout_minutes", env.get("F1GEN_CLIP_TIMEOUT_MINUTES"))
     timeout = (
         DEFAULT_CLIP_TIMEOUT
@@ -127,7 +172,8 @@ def load_settings(
     return Settings(
         ffmpeg=str(opts.get("ffmpeg") or env.get("F1GEN_FFMPEG") or "") or None,
         hf_token=token,
-        ovi_space=str(opts.get("ovi_space") or env.get("OVI_SPACE") or DEFAULT_SPACE),
+        ovi_space=endpoints[0].src,
+        endpoints=endpoints,
         sample_steps=steps,
         clip_timeout=timeout,
         busy_retries=_int_setting("F1GEN_BUSY_RETRIES", env.get("F1GEN_BUSY_RETRIES") or "6"),

@@ -14,7 +14,7 @@ from .runner import Emit, Event, Runner, RunOptions, Summary
 from .status import report
 
 if TYPE_CHECKING:
-    from .backends import Backend
+    from .backends import Backend, Pool
     from .config import Settings
     from .storage import Storage
     from .storyboard import Storyboard
@@ -43,7 +43,7 @@ def run_generate(
     storyboard: Storyboard,
     *,
     workdir: Path,
-    backend: Backend,
+    backend: Backend | Pool,
     options: RunOptions,
     settings: Settings,
     storage: Storage | None,

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import itertools
 import os
+import queue
 import re
 import shutil
 import statistics
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import images, media
-from .backends import Backend, BackendUpdate, ClipRequest, ClipTiming
+from .backends import Backend, BackendUpdate, ClipRequest, ClipTiming, Pool
 from .errors import (
     BadInputError,
     ClipRejected,
+    ConfigError,
     F1genError,
     GenerationError,
     MediaError,
@@ -120,6 +124,7 @@ class SceneStarted:
     scene: Scene
     attempt: int
     max_attempts: int
+    lane: str | None = None  # which endpoint, when there are several
 
 
 @dataclass(frozen=True)
@@ -232,7 +237,7 @@ class Runner:
         storyboard: Storyboard,
         *,
         workdir: Path,
-        backend: Backend,
+        backend: Backend | Pool,
         emit: Emit = lambda event: None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
@@ -240,6 +245,8 @@ class Runner:
         storage: Storage | None = None,
     ) -> None:
         self.storyboard = storyboard
+        self.lanes: list[Backend] = list(backend.lanes) if isinstance(backend, Pool) else [backend]
+        self.identities = {lane.identity for lane in self.lanes}
         self.now = now
         self.sleep = sleep
         self.clock = clock
@@ -258,10 +265,12 @@ class Runner:
         for scene in self.storyboard.scenes:
             if not scene.generated or (options.only and scene.number not in options.only):
                 continue
-            planned = plan_scene(
-                scene, backend_identity=self.backend.identity, default_steps=options.default_steps
-            )
             entry = state.scenes.get(scene.id)
+            made_by = entry.backend if entry is not None else None
+            identity = made_by if made_by in self.identities else self.backend.identity
+            planned = plan_scene(
+                scene, backend_identity=identity, default_steps=options.default_steps
+            )
             if not options.force and clip_is_current(entry, planned.fingerprint, self.workdir):
                 skipped.append(scene)
             else:
@@ -311,38 +320,41 @@ class Runner:
         uploader: Uploader | None,
         summary: Summary,
     ) -> None:
+        """Hand scenes to free lanes (one clip in flight each) and land what comes back.
+
+        Only this thread changes the state; lanes report progress through a queue. With one
+        lane everything runs right here, one clip after another.
+        """
         if not todo:
             return
-        limits = options.limits
-        self._check_quota(state, limits)
-        prepared = False
-        for planned in todo:
-            history = expected_seconds(state, planned.steps)
-            reason = stop_reason(
-                limits,
-                now=self.now(),
-                made=len(summary.done),
-                spent=summary.gpu_seconds,
-                expected=history.total if limits.window else history.gpu,
-            )
-            if reason is not None:
-                summary.stopped = f"{reason}: the run is saved; {_next_step(limits)}"
-                return
-            if not prepared:  # outside the window nothing is even connected
-                self.backend.prepare(lambda update: self.emit(Notice(update.message)))
-                prepared = True
-            entry = state.scene(planned.scene.id, planned.scene.number)
-            before = entry.gen_seconds
-            while True:
-                try:
-                    accepted = self._generate(planned, state, options, uploader)
+        run = _Run(self, state, options, uploader, summary)
+        run.check_quota()
+        pool = (
+            ThreadPoolExecutor(len(self.lanes), thread_name_prefix="f1gen-lane")
+            if len(self.lanes) > 1
+            else None
+        )
+        run.pending.extend(todo)
+        try:
+            while run.pending or run.running:
+                run.launch(pool)
+                if not run.running:
+                    if run.pending and run.launching and not run.free:
+                        run.wait_for_lanes()  # raises when no lane can come back
+                        continue
                     break
-                except QuotaExceeded as exc:
-                    if exc.retry_at is None or not self._wait_until(exc.retry_at, limits):
-                        raise
-            summary.gpu_seconds += entry.gen_seconds - before
-            summary.remaining.remove(planned.scene.id)
-            (summary.done if accepted else summary.failed).append(planned.scene.id)
+                done, _ = wait(run.running, timeout=0.1, return_when=FIRST_COMPLETED)
+                run.drain()
+                for future in done:
+                    run.land(future)
+        except BaseException:
+            for lane in self.lanes:
+                lane.interrupt()
+            raise
+        finally:
+            run.drain()
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
 
     def _wait_until(self, retry_at: datetime, limits: Limits) -> bool:
         """With --wait, sleep until the quota returns if that is inside the window."""
@@ -415,93 +427,29 @@ class Runner:
                 partial.unlink(missing_ok=True)
         shutil.rmtree(self.workdir / "tmp", ignore_errors=True)
 
-    def _check_quota(self, state: RunState, limits: Limits) -> None:
-        """Stop at once, without calling anyone, while the backend's quota is known to be spent."""
-        until = state.retry_after.get(self.backend.identity)
-        if until is None:
-            return
-        retry_at = datetime.fromisoformat(until)
-        if self.now() < retry_at and not self._wait_until(retry_at, limits):
-            raise QuotaExceeded(
-                f"ZeroGPU quota exhausted until {retry_at:%Y-%m-%d %H:%M} UTC (as the Space said): "
-                "the run is saved; re-run after that",
-                retry_at=retry_at,
-            )
-        del state.retry_after[self.backend.identity]
-
-    def _generate(
-        self,
-        planned: PlannedScene,
-        state: RunState,
-        options: RunOptions,
-        uploader: Uploader | None,
-    ) -> bool:
-        scene = planned.scene
-        entry = state.scene(scene.id, scene.number)
-        assert scene.image is not None
-        image = images.prepare(
-            scene.image, fit=scene.fit, cache_dir=self.images_dir, digest=planned.image_digest
-        )
-        request = ClipRequest(
-            scene=scene, prompt=planned.prompt, image=image, sample_steps=planned.steps
-        )
-        self.clips_dir.mkdir(parents=True, exist_ok=True)
-        partial = self.clips_dir / f".partial-{scene.id}-{os.getpid()}.mp4"
-        for attempt in range(1, options.max_attempts + 1):
-            self.emit(SceneStarted(scene, attempt, options.max_attempts))
-            entry.attempts += 1
-            self.store.save(state)
-            began = self.clock()
-            timing = ClipTiming()
-            try:
-                timing = self.backend.generate(
-                    request, partial, lambda update: self.emit(SceneProgress(scene, update))
-                )
-                info = media.check_clip(partial, size=self.backend.frame_size)
-            except (GenerationError, MediaError) as exc:  # a failed attempt: retry
-                partial.unlink(missing_ok=True)
-                last = attempt == options.max_attempts
-                self._record(entry, exc, began, timing, failed=last)
-                self.store.save(state)
-                self.emit(SceneAttemptFailed(scene, attempt, exc.message, not last))
-                continue
-            except F1genError as exc:  # quota, a busy Space, configuration: stop the run
-                partial.unlink(missing_ok=True)
-                self._record(entry, exc, began, timing, failed=False)
-                if isinstance(exc, QuotaExceeded) and exc.retry_at is not None:
-                    state.retry_after[self.backend.identity] = exc.retry_at.isoformat()
-                self.store.save(state)
-                raise
-            except BaseException:  # Ctrl-C, SIGTERM, a bug: no half-made take stays behind
-                partial.unlink(missing_ok=True)
-                raise
-            self._accept(planned, entry, partial, info)
-            self._add_time(entry, began, timing)
-            entry.clip_queue_seconds = round(timing.queue_seconds, 3)
-            entry.clip_seconds = round(self.clock() - began - timing.queue_seconds, 3)
-            self.store.save(state)
-            if uploader is not None:
-                uploader.submit(entry)
-                self._collect_uploads(uploader, state, wait=False)
-            self.emit(SceneAccepted(scene, self.workdir / str(entry.clip), self.clock() - began))
-            return True
-        return False
-
-    def _add_time(self, entry: SceneState, began: float, timing: ClipTiming) -> None:
+    def _add_time(self, entry: SceneState, began: float, timing: ClipTiming) -> float:
+        """Add an attempt's queue and generation time to entry; the generation seconds."""
         elapsed = self.clock() - began
+        generating = max(0.0, elapsed - timing.queue_seconds)
         entry.queue_seconds += timing.queue_seconds
-        entry.gen_seconds += max(0.0, elapsed - timing.queue_seconds)
+        entry.gen_seconds += generating
+        return generating
 
     def _record(
         self, entry: SceneState, exc: F1genError, began: float, timing: ClipTiming, *, failed: bool
-    ) -> None:
+    ) -> float:
         entry.add_failure(failure_kind(exc), exc.message)
-        self._add_time(entry, began, timing)
         if failed:
             entry.status = "failed"
+        return self._add_time(entry, began, timing)
 
     def _accept(
-        self, planned: PlannedScene, entry: SceneState, partial: Path, info: media.MediaInfo
+        self,
+        planned: PlannedScene,
+        entry: SceneState,
+        partial: Path,
+        info: media.MediaInfo,
+        identity: str,
     ) -> None:
         """Give the checked take its own name beside older takes, then point the state at it."""
         scene = planned.scene
@@ -515,7 +463,7 @@ class Runner:
         assert info.video is not None and info.audio is not None
         entry.status = "done"
         entry.fingerprint = planned.fingerprint
-        entry.backend = self.backend.identity
+        entry.backend = identity
         entry.steps = planned.steps
         entry.clip = str(final.relative_to(self.workdir))
         entry.size = final.stat().st_size
@@ -523,3 +471,230 @@ class Runner:
         entry.video_seconds = round(info.video.duration, 4)
         entry.audio_seconds = round(info.audio.duration, 4)
         entry.takes += 1
+
+
+@dataclass
+class _Flight:
+    """One attempt at a scene, in flight on a lane."""
+
+    planned: PlannedScene
+    lane: int
+    attempt: int
+    began: float
+    partial: Path
+
+
+class _Run:
+    """The scheduling state of one generate run: pending scenes, free lanes, clips in flight."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        state: RunState,
+        options: RunOptions,
+        uploader: Uploader | None,
+        summary: Summary,
+    ) -> None:
+        self.runner, self.state, self.options = runner, state, options
+        self.uploader, self.summary = uploader, summary
+        self.lanes = runner.lanes
+        self.pending: deque[PlannedScene] = deque()
+        self.running: dict[Future[tuple[media.MediaInfo, ClipTiming]], _Flight] = {}
+        self.free = list(range(len(self.lanes)))
+        self.out: dict[int, F1genError] = {}
+        self.prepared: set[int] = set()
+        self.tries: dict[str, int] = {}
+        self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        self.launching = True
+
+    # Lanes in and out of rotation.
+
+    def check_quota(self) -> None:
+        """Take out, without calling them, lanes whose quota is known to be spent."""
+        now = self.runner.now()
+        for index, lane in enumerate(self.lanes):
+            until = self.state.retry_after.get(lane.identity)
+            if until is None:
+                continue
+            retry_at = datetime.fromisoformat(until)
+            if now < retry_at:
+                self._take_out(index, QuotaExceeded(
+                    f"ZeroGPU quota exhausted until {retry_at:%Y-%m-%d %H:%M} UTC (as the Space "
+                    "said): the run is saved; re-run after that",
+                    retry_at=retry_at,
+                ))  # fmt: skip
+            else:
+                del self.state.retry_after[lane.identity]
+
+    def _take_out(self, index: int, reason: F1genError) -> None:
+        self.out[index] = reason
+        if index in self.free:
+            self.free.remove(index)
+        if len(self.lanes) > 1:
+            self.runner.emit(
+                Notice(f"{self.lanes[index].identity} is out of rotation: {reason.message}")
+            )
+
+    def wait_for_lanes(self) -> None:
+        """No lane can take work: with --wait, sleep until a quota returns; else stop."""
+        quotas = {
+            i: e.retry_at
+            for i, e in self.out.items()
+            if isinstance(e, QuotaExceeded) and e.retry_at
+        }
+        if quotas:
+            soonest = min(quotas.values())
+            if self.runner._wait_until(soonest, self.options.limits):
+                for index, retry_at in quotas.items():
+                    if retry_at <= self.runner.now():
+                        del self.out[index]
+                        self.state.retry_after.pop(self.lanes[index].identity, None)
+                        self.free.append(index)
+                return
+        # Resumable reasons win over configuration only when some lane is merely resting.
+        reasons = list(self.out.values())
+        resumable = [r for r in reasons if isinstance(r, ResumableStop)]
+        if len(self.lanes) > 1 and resumable:
+            raise QuotaExceeded(
+                f"no endpoint can take work ({'; '.join(r.message for r in reasons)})",
+                retry_at=min((q for q in quotas.values()), default=None),
+            ) if all(isinstance(r, QuotaExceeded) for r in reasons) else ResumableStop(
+                f"no endpoint can take work ({'; '.join(r.message for r in reasons)})"
+            )  # fmt: skip
+        raise reasons[-1]
+
+    # Launching and landing attempts.
+
+    def _stop_reason(self, planned: PlannedScene) -> str | None:
+        limits = self.options.limits
+        history = expected_seconds(self.state, planned.steps)
+        in_flight = len(self.running)
+        return stop_reason(
+            limits,
+            now=self.runner.now(),
+            made=len(self.summary.done) + in_flight,
+            spent=self.summary.gpu_seconds + in_flight * history.gpu,
+            expected=history.total if limits.window else history.gpu,
+        )
+
+    def launch(self, pool: ThreadPoolExecutor | None) -> None:
+        """Start attempts on free lanes while there is work and nothing says stop."""
+        while self.launching and self.pending and self.free:
+            planned = self.pending[0]
+            reason = self._stop_reason(planned)
+            if reason is not None:
+                self.summary.stopped = (
+                    f"{reason}: the run is saved; {_next_step(self.options.limits)}"
+                )
+                self.launching = False
+                return
+            index = self.free.pop(0)
+            if index not in self.prepared:  # outside the window nothing is even connected
+                lane = self.lanes[index]
+                try:
+                    lane.prepare(lambda update: self.events.put(Notice(update.message)))
+                except (ResumableStop, ConfigError) as exc:
+                    self._take_out(index, exc)
+                    continue
+                self.prepared.add(index)
+            self.pending.popleft()
+            self._start(planned, index, pool)
+
+    def _start(self, planned: PlannedScene, index: int, pool: ThreadPoolExecutor | None) -> None:
+        runner, scene = self.runner, planned.scene
+        entry = self.state.scene(scene.id, scene.number)
+        attempt = self.tries[scene.id] = self.tries.get(scene.id, 0) + 1
+        lane = self.lanes[index]
+        runner.emit(SceneStarted(scene, attempt, self.options.max_attempts,
+                                 lane.identity if len(self.lanes) > 1 else None))  # fmt: skip
+        entry.attempts += 1
+        runner.store.save(self.state)
+        assert scene.image is not None
+        image = images.prepare(scene.image, fit=scene.fit, cache_dir=runner.images_dir,
+                               digest=planned.image_digest)  # fmt: skip
+        request = ClipRequest(
+            scene=scene, prompt=planned.prompt, image=image, sample_steps=planned.steps
+        )
+        runner.clips_dir.mkdir(parents=True, exist_ok=True)
+        partial = runner.clips_dir / f".partial-{scene.id}-{os.getpid()}.mp4"
+        flight = _Flight(planned, index, attempt, runner.clock(), partial)
+
+        def attempt_clip(
+            report: Callable[[BackendUpdate], None],
+        ) -> tuple[media.MediaInfo, ClipTiming]:
+            timing = lane.generate(request, partial, report)
+            return media.check_clip(partial, size=lane.frame_size), timing
+
+        if pool is not None:
+            future = pool.submit(attempt_clip, lambda u: self.events.put(SceneProgress(scene, u)))
+        else:
+            future = Future()
+            try:
+                future.set_result(attempt_clip(lambda u: runner.emit(SceneProgress(scene, u))))
+            except Exception as exc:  # landed below, like a thread's
+                future.set_exception(exc)
+            except BaseException:  # Ctrl-C, SIGTERM: no half-made take stays behind
+                partial.unlink(missing_ok=True)
+                raise
+        self.running[future] = flight
+
+    def land(self, future: Future[tuple[media.MediaInfo, ClipTiming]]) -> None:
+        """Record what an attempt came back with (this thread alone writes the state)."""
+        flight = self.running.pop(future)
+        runner, options, summary = self.runner, self.options, self.summary
+        planned, lane = flight.planned, self.lanes[flight.lane]
+        scene = planned.scene
+        entry = self.state.scene(scene.id, scene.number)
+        try:
+            info, timing = future.result()
+        except (GenerationError, MediaError) as exc:  # a failed attempt: retry, maybe elsewhere
+            flight.partial.unlink(missing_ok=True)
+            last = flight.attempt >= options.max_attempts
+            summary.gpu_seconds += runner._record(
+                entry, exc, flight.began, ClipTiming(), failed=last
+            )
+            runner.store.save(self.state)
+            runner.emit(SceneAttemptFailed(scene, flight.attempt, exc.message, not last))
+            self.free.append(flight.lane)
+            if last:
+                summary.remaining.remove(scene.id)
+                summary.failed.append(scene.id)
+            else:
+                self.pending.appendleft(planned)
+            return
+        except F1genError as exc:  # quota, a busy Space, configuration: this lane stops
+            flight.partial.unlink(missing_ok=True)
+            summary.gpu_seconds += runner._record(
+                entry, exc, flight.began, ClipTiming(), failed=False
+            )
+            if isinstance(exc, QuotaExceeded) and exc.retry_at is not None:
+                self.state.retry_after[lane.identity] = exc.retry_at.isoformat()
+            runner.store.save(self.state)
+            self.tries[scene.id] -= 1  # not the scene's fault: it goes to another lane
+            self.pending.appendleft(planned)
+            self._take_out(flight.lane, exc)
+            return
+        made = plan_scene(scene, backend_identity=lane.identity, default_steps=planned.steps)
+        runner._accept(made, entry, flight.partial, info, lane.identity)
+        summary.gpu_seconds += runner._add_time(entry, flight.began, timing)
+        entry.clip_queue_seconds = round(timing.queue_seconds, 3)
+        entry.clip_seconds = round(runner.clock() - flight.began - timing.queue_seconds, 3)
+        runner.store.save(self.state)
+        if self.uploader is not None:
+            self.uploader.submit(entry)
+            runner._collect_uploads(self.uploader, self.state, wait=False)
+        runner.emit(
+            SceneAccepted(scene, runner.workdir / str(entry.clip), runner.clock() - flight.began)
+        )
+        summary.remaining.remove(scene.id)
+        summary.done.append(scene.id)
+        self.free.append(flight.lane)
+
+    def drain(self) -> None:
+        """Pass on what the lanes reported."""
+        while True:
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                return
+            self.runner.emit(event)

@@ -47,6 +47,9 @@ class ScriptedBackend:
     def close(self) -> None:
         pass
 
+    def interrupt(self) -> None:
+        pass
+
     def generate(self, request: ClipRequest, dest: Path, report: Report) -> ClipTiming:
         self.calls.append(request.scene.id)
         report(BackendUpdate("working", 0.5))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -67,12 +67,37 @@ class Backend(Protocol):
         """Release connections and temporary files."""
         ...
 
+    def interrupt(self) -> None:
+        """Give up the clip in progress soon (called from another thread on Ctrl-C)."""
+        ...
+
+
+class Pool:
+    """Several backends used at once, one clip in flight on each (several Ovi endpoints)."""
+
+    def __init__(self, lanes: list[Backend]) -> None:
+        if not lanes:
+            raise BadInputError("no endpoints configured: set OVI_SPACE")
+        self.lanes = lanes
+        self.name = lanes[0].name
+        self.frame_size = lanes[0].frame_size
+
+    @property
+    def identity(self) -> str:
+        """The identity a scene no lane has made yet is planned under."""
+        return self.lanes[0].identity
+
+    def close(self) -> None:
+        """Close every lane."""
+        for lane in self.lanes:
+            lane.close()
+
 
 BACKENDS = ("ovi", "animatic")
 
 
-def make_backend(name: str, *, settings: Settings, workdir: Path) -> Backend:
-    """The backend called name, configured from settings."""
+def make_backend(name: str, *, settings: Settings, workdir: Path) -> Backend | Pool:
+    """The backend called name, configured from settings (a Pool for several endpoints)."""
     if name == "animatic":
         from .animatic import AnimaticBackend
 
@@ -80,6 +105,16 @@ def make_backend(name: str, *, settings: Settings, workdir: Path) -> Backend:
     if name == "ovi":
         from .ovi_space import OviSpaceBackend
 
-        backend: Backend = OviSpaceBackend(settings=settings, download_dir=workdir / "tmp")
-        return backend
+        endpoints = settings.endpoints
+        if len(endpoints) == 1:
+            single: Backend = OviSpaceBackend(settings=settings, download_dir=workdir / "tmp")
+            return single
+        lanes: list[Backend] = [
+            OviSpaceBackend(
+                settings=replace(settings, ovi_space=endpoint.src, hf_token=endpoint.token),
+                download_dir=workdir / "tmp" / f"lane-{index}",
+            )
+            for index, endpoint in enumerate(endpoints)
+        ]
+        return Pool(lanes)
     raise BadInputError(f"--backend {name!r} is unknown: use one of {', '.join(BACKENDS)}")

@@ -50,6 +50,9 @@ class AnimaticBackend:
     def close(self) -> None:
         """Nothing to release."""
 
+    def interrupt(self) -> None:
+        """Nothing to do: a render takes about a second."""
+
     def generate(self, request: ClipRequest, dest: Path, report: Report) -> ClipTiming:
         """Render the scene's animatic clip to dest."""
         self._scratch.mkdir(parents=True, exist_ok=True)

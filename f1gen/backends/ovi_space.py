@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import wait
@@ -142,6 +143,7 @@ class OviSpaceBackend:
         self.clock, self.now, self.sleep = clock, now, sleep
         self._client: Client | None = None
         self._send: tuple[str, ...] = PARAMETERS
+        self._interrupted = threading.Event()
 
     @property
     def identity(self) -> str:
@@ -188,6 +190,10 @@ class OviSpaceBackend:
                 "f1gen cannot drive it; check OVI_SPACE or update f1gen"
             )
         self._send = tuple(name for name in PARAMETERS if name in params)
+
+    def interrupt(self) -> None:
+        """Cancel the job being followed at its next poll (called from another thread)."""
+        self._interrupted.set()
 
     def close(self) -> None:
         """Close the client's connections."""
@@ -310,6 +316,8 @@ class OviSpaceBackend:
         last = ""
         try:
             while not job.done():
+                if self._interrupted.is_set():
+                    raise GenerationError("interrupted: the job was cancelled")
                 if self.clock() - started > limit:
                     spent = f"{limit / 60:g} min" if limit >= 60 else f"{limit:g} s"
                     raise GenerationError(f"no clip after {spent}: the job was cancelled")
