@@ -39,6 +39,7 @@ check: lint typecheck test
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/stitch.py
 	$(BIN)/python bench/storage.py
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache

@@ -31,7 +31,8 @@ def describe(event: Event) -> str | None:
     if isinstance(event, Notice):
         return event.message
     if isinstance(event, SceneStarted):
-        return f"{event.scene.label}: attempt {event.attempt}/{event.max_attempts}"
+        where = f" on {event.lane}" if event.lane else ""
+        return f"{event.scene.label}: attempt {event.attempt}/{event.max_attempts}{where}"
     if isinstance(event, SceneProgress):
         return f"{event.scene.id}: {event.update.message}" if event.update.notable else None
     if isinstance(event, SceneAccepted):

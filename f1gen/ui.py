@@ -48,7 +48,7 @@ class RunView:
         self.progress: Progress | None = None
         self.task: TaskID | None = None
         self.total = 0
-        self.position = 0
+        self.current: dict[str, str] = {}
 
     def __enter__(self) -> RunView:
         return self
@@ -95,16 +95,20 @@ class RunView:
                 self.progress.start()
                 self.task = self.progress.add_task("starting", total=self.total)
         elif isinstance(event, SceneStarted):
-            if event.attempt == 1:
-                self.position += 1
             retry = f" (attempt {event.attempt}/{event.max_attempts})" if event.attempt > 1 else ""
-            self._describe(f"[{self.position}/{self.total}] {event.scene.id}{retry}")
+            where = f" on {event.lane}" if event.lane else ""
+            self.current[event.scene.id] = f"{event.scene.id}{retry}{where}"
+            self._describe()
         elif isinstance(event, SceneProgress) and not event.update.notable:
             detail = event.update.message
             if event.update.fraction is not None:
                 detail += f" {event.update.fraction:.0%}"
-            self._describe(f"[{self.position}/{self.total}] {event.scene.id}: {detail}")
+            self.current[event.scene.id] = f"{event.scene.id}: {detail}"
+            self._describe()
         else:
+            if isinstance(event, SceneAccepted | SceneAttemptFailed):
+                self.current.pop(event.scene.id, None)
+                self._describe()
             text = describe(event)
             if text is not None:
                 self.line(text)
@@ -114,6 +118,7 @@ class RunView:
             if finished and self.progress is not None and self.task is not None:
                 self.progress.advance(self.task)
 
-    def _describe(self, text: str) -> None:
+    def _describe(self) -> None:
+        """One clip or several in flight (one per endpoint), on the bar's line."""
         if self.progress is not None and self.task is not None:
-            self.progress.update(self.task, description=escape(text))
+            self.progress.update(self.task, description=escape(" | ".join(self.current.values())))
