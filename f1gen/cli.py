@@ -12,23 +12,19 @@ from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from . import __version__, runner
-from . import stitch as stitching
-from . import storyboard as storyboards
-from .backends import BACKENDS, make_backend
-from .config import Settings, load_settings
+from . import __version__
+from .config import BACKENDS, Settings, load_settings
 from .errors import BadInputError, ExitCode, F1genError, StoryboardError
-from .pipeline import run_generate
-from .schedule import Limits, Window, parse_zone
-from .status import report as status_report
-from .ui import RunView, stderr_console
-from .workspace import open_workspace
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .runner import Runner, RunOptions
     from .storage import Storage
+
+# Heavy modules (pydantic, PIL, PyAV, gradio_client, boto3) load inside the commands that use
+# them, so that `f1gen --help` and a cron run outside its window start fast.
 
 app = typer.Typer(
     help="Turn a storyboard into a finished talking-character video with Ovi.",
@@ -80,24 +76,32 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        console = stderr_console()
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
         try:
             return command(*args, **kwargs)
         except StoryboardError as exc:
             for problem in exc.problems:
-                console.print(f"error: {problem}", markup=False)
+                stderr_console().print(f"error: {problem}", markup=False)
             raise typer.Exit(exc.exit_code) from None
         except F1genError as exc:
-            console.print(f"error: {exc.message}", markup=False)
+            stderr_console().print(f"error: {exc.message}", markup=False)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
-            console.print("interrupted: the run is saved; run the same command again to resume")
+            stderr_console().print(
+                "interrupted: the run is saved; run the same command again to resume"
+            )
             raise typer.Exit(ExitCode.INTERRUPTED) from None
         finally:
             signal.signal(signal.SIGTERM, previous)
 
     return wrapper
+
+
+def stderr_console() -> Console:
+    """The console for chatter; data goes to stdout."""
+    from .ui import stderr_console as make
+
+    return make()
 
 
 def _print_json(data: Any) -> None:
@@ -123,6 +127,8 @@ def main_options(
 @reports_errors
 def validate(storyboard: StoryboardArg, as_json: JsonOpt = False) -> None:
     """Check a storyboard before anything is spent: schema, ids, images, footage, lint."""
+    from . import storyboard as storyboards
+
     loaded = storyboards.load(storyboard)
     console = stderr_console()
     for warning in loaded.warnings:
@@ -148,6 +154,7 @@ def validate(storyboard: StoryboardArg, as_json: JsonOpt = False) -> None:
 @reports_errors
 def prompts(storyboard: StoryboardArg, as_json: JsonOpt = False) -> None:
     """Print the Ovi prompt of every generated scene."""
+    from . import storyboard as storyboards
     from .prompts import build
 
     board = storyboards.load(storyboard).storyboard
@@ -231,6 +238,13 @@ def generate(
     as_json: JsonOpt = False,
 ) -> None:
     """Generate every scene's clip, one after another, resumably."""
+    from . import runner
+    from .backends import make_backend
+    from .pipeline import run_generate
+    from .schedule import Limits, Window, parse_zone
+    from .ui import RunView
+    from .workspace import open_workspace
+
     settings = load_settings(
         {
             "sample_steps": sample_steps,
@@ -315,7 +329,9 @@ def generate(
     raise typer.Exit(outcome.exit_code)
 
 
-def _show_plan(run: runner.Runner, options: runner.RunOptions, *, as_json: bool) -> None:
+def _show_plan(run: Runner, options: RunOptions, *, as_json: bool) -> None:
+    from . import runner
+
     todo, skipped = run.preview(options)
     gpu = sum(runner.estimate_seconds(p.steps) for p in todo)
     days = {plan: gpu / quota for plan, quota in runner.DAILY_QUOTA_SECONDS.items()}
@@ -348,6 +364,12 @@ def status(
     storyboard: OptionalStoryboard = None, workdir: WorkdirOpt = None, as_json: JsonOpt = False
 ) -> None:
     """Show every scene's state: done or not, attempts, times, clip, last error."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .status import report as status_report
+    from .workspace import open_workspace
+
     work = open_workspace(storyboard, workdir=workdir)
     settings = load_settings()
     result = status_report(work.storyboard, work.workdir, bucketed=bool(settings.bucket))
@@ -429,6 +451,9 @@ def stitch(
     as_json: JsonOpt = False,
 ) -> None:
     """Join every scene's clip into the final cut, with sound and picture in sync."""
+    from . import stitch as stitching
+    from .workspace import open_workspace
+
     if captions not in ("files", "burn"):
         raise BadInputError(f"--captions {captions!r}: use 'files' or 'burn'")
     settings = load_settings({"bucket": bucket})
@@ -477,6 +502,7 @@ def push(
 ) -> None:
     """Upload every clip (and the final cut) the bucket does not have yet."""
     from .sync import push as push_all
+    from .workspace import open_workspace
 
     settings = load_settings({"bucket": bucket})
     work = open_workspace(storyboard, workdir=workdir)
@@ -525,6 +551,8 @@ def cron(
     """Print a crontab entry for unattended off-peak runs; --install adds it."""
     from .cron import install as install_entry
     from .cron import make_entry
+    from .schedule import Window, parse_zone
+    from .workspace import open_workspace
 
     work = open_workspace(storyboard, workdir=workdir)
     parsed = Window.parse(window, parse_zone(tz)) if window else None

@@ -11,6 +11,7 @@ from pathlib import Path
 from .errors import ConfigError
 
 DEFAULT_SPACE = "alexnasa/Ovi-ZEROGPU"
+BACKENDS = ("ovi", "animatic")
 DEFAULT_SAMPLE_STEPS = 40
 DEFAULT_CLIP_TIMEOUT = 15 * 60.0
 TOKEN_VAR = re.compile(r"@[A-Z_][A-Z0-9_]*$")

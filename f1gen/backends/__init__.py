@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from ..config import Settings
+from ..config import BACKENDS, Settings
 from ..errors import BadInputError
 from ..storyboard import Scene
 
@@ -91,9 +91,6 @@ class Pool:
         """Close every lane."""
         for lane in self.lanes:
             lane.close()
-
-
-BACKENDS = ("ovi", "animatic")
 
 
 def make_backend(name: str, *, settings: Settings, workdir: Path) -> Backend | Pool:
