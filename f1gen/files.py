@@ -42,9 +42,15 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 def move_durably(source: Path, target: Path) -> None:
     """Flush source to disk, rename it to target and make the rename durable."""
-    with source.open("rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(source, target)
+    try:
+        with source.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(source, target)
+    except OSError as exc:
+        raise WriteError(
+            f"{target}: cannot write ({exc.strerror}): free disk space or fix permissions; "
+            "the previous file is intact"
+        ) from None
     fsync_dir(target.parent)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -87,9 +88,13 @@ class RunLog:
         if kind is not None and self._handle is not None:
             what = "interrupted" if issubclass(kind, KeyboardInterrupt) else f"ended: {exc}"
             self.line(what)
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+        self._close()
+
+    def _close(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            with contextlib.suppress(OSError):
+                handle.close()
 
     @property
     def path(self) -> Path | None:
@@ -101,8 +106,11 @@ class RunLog:
         if self._handle is None:
             return
         clean = " ".join(self.redact(text).split())
-        self._handle.write(f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} {clean}\n")
-        self._handle.flush()
+        try:
+            self._handle.write(f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} {clean}\n")
+            self._handle.flush()
+        except OSError:  # a full disk costs the log, never the run (its state is what matters)
+            self._close()
 
     def __call__(self, event: Event) -> None:
         text = describe(event)

@@ -18,6 +18,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from .. import media
+from ..errors import WriteError
 from . import BackendUpdate, ClipRequest, ClipTiming, Report
 
 FPS = 24
@@ -128,6 +129,10 @@ class AnimaticBackend:
             )
             report(BackendUpdate("rendered", 1.0))
             return ClipTiming()
+        except OSError as exc:
+            raise WriteError(
+                f"{self._scratch}: cannot write ({exc.strerror}): free disk space; the run is saved"
+            ) from None
         finally:
             for scratch in (caption, atmosphere, speech):
                 scratch.unlink(missing_ok=True)

@@ -1,0 +1,145 @@
+"""Orchestration overhead, start-up and resume cost, against the local Space stand-in.
+
+- overhead: `f1gen generate` (the runner and the Ovi backend, as the CLI drives them) on 24 scenes
+  versus the smallest script doing the same calls: a loop of `client.predict` and a file copy.
+  Same stand-in, same process, same prepared images. Target: f1gen at most 5% slower.
+- start-up: `f1gen --help` and `f1gen status` versus `python -c "import typer"`, medians of 7.
+- resume: `f1gen generate` on the finished storyboard (everything skipped), and proof that it
+  made no request at all to the Space.
+
+    python bench/overhead.py [--scenes 24] [--gen-seconds 2.0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from gradio_client import Client, handle_file  # noqa: E402
+from storage import write_board  # noqa: E402
+
+from f1gen import images  # noqa: E402
+from f1gen import storyboard as storyboards  # noqa: E402
+from f1gen.backends.ovi_space import OviSpaceBackend  # noqa: E402
+from f1gen.config import load_settings  # noqa: E402
+from f1gen.prompts import build  # noqa: E402
+from f1gen.runner import Runner, RunOptions  # noqa: E402
+from tests import mediatools  # noqa: E402
+from tests.ovi_stand_in import StandIn  # noqa: E402
+
+F1GEN = [sys.executable, "-m", "f1gen"]
+
+
+def minimal(board: Path, space: StandIn, out: Path) -> float:
+    """The smallest script that makes the same clips: predict in a loop, copy the file."""
+    loaded = storyboards.load(board).storyboard
+    prepared = [
+        images.prepare(s.image, fit=s.fit, cache_dir=out / "images")
+        for s in loaded.scenes
+        if s.image
+    ]
+    started = time.perf_counter()
+    client = Client(space.url, verbose=False, download_files=str(out / "dl"))
+    for scene, image in zip(loaded.scenes, prepared, strict=True):
+        result = client.predict(text_prompt=build(scene), sample_steps=40, image=handle_file(str(image)),
+                                api_name="/generate_scene")  # fmt: skip
+        shutil.copyfile(result, out / f"{scene.id}.mp4")
+    client.close()
+    return time.perf_counter() - started
+
+
+def with_f1gen(board: Path, space: StandIn, workdir: Path) -> float:
+    """The same clips through f1gen's runner: checks, state, retries and all."""
+    settings = load_settings({"ovi_space": space.url}, environ={})
+    backend = OviSpaceBackend(settings=settings, download_dir=workdir / "tmp")
+    runner = Runner(storyboards.load(board).storyboard, workdir=workdir, backend=backend)
+    started = time.perf_counter()
+    try:
+        summary = runner.run(RunOptions())
+    finally:
+        backend.close()
+    assert len(summary.done) == len(runner.storyboard.scenes), summary
+    return time.perf_counter() - started
+
+
+def timed(command: list[str], *, cwd: Path, env: dict[str, str], runs: int = 7) -> float:
+    """Median wall seconds of a command."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, cwd=cwd, env=env, check=True, capture_output=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--scenes", type=int, default=24)
+    parser.add_argument("--gen-seconds", type=float, default=2.0)
+    args = parser.parse_args()
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    results: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        base = Path(folder)
+        clip = mediatools.make_marker_clip(base / "clip.mp4", marker_frame=24, busy=True).path
+        space = StandIn(clip, gen_seconds=args.gen_seconds).start()
+        try:
+            board = write_board(base, args.scenes)
+            print("minimal script...", flush=True)
+            bare = minimal(board, space, base / "minimal")
+            print("f1gen...", flush=True)
+            ours = with_f1gen(board, space, base / "out" / board.stem)
+            results["overhead"] = {"minimal_seconds": bare, "f1gen_seconds": ours,
+                                   "overhead_percent": (ours - bare) / bare * 100}  # fmt: skip
+
+            env = {**os.environ, "OVI_SPACE": space.url, "PYTHONPATH": str(ROOT)}
+            print("start-up and resume...", flush=True)
+            startup = {
+                "python -c 'import typer'": timed(
+                    [sys.executable, "-c", "import typer"], cwd=base, env=env
+                ),
+                "f1gen --help": timed([*F1GEN, "--help"], cwd=base, env=env),
+                "f1gen status": timed([*F1GEN, "status", str(board)], cwd=base, env=env),
+            }
+            before = len(space.requests)
+            resume = timed([*F1GEN, "generate", str(board)], cwd=base, env=env, runs=3)
+            requests = len(space.requests) - before
+            results["startup"] = startup
+            results["resume"] = {"seconds": resume, "space_requests": requests}
+        finally:
+            space.stop()
+    overhead = results["overhead"]
+    assert isinstance(overhead, dict)
+    print(f"\n{args.scenes} clips, stand-in {args.gen_seconds:.1f} s per clip")
+    print(f"{'run':<34}{'seconds':>9}")
+    print(f"{'minimal predict loop':<34}{overhead['minimal_seconds']:>9.2f}")
+    print(f"{'f1gen generate':<34}{overhead['f1gen_seconds']:>9.2f}")
+    print(f"f1gen overhead {overhead['overhead_percent']:+.1f}% (target at most +5%): "
+          f"{'met' if overhead['overhead_percent'] <= 5 else 'NOT met'}\n")  # fmt: skip
+    base_import = startup["python -c 'import typer'"]
+    print(f"{'start-up (median of 7)':<34}{'seconds':>9}{'vs import typer':>17}")
+    for name, seconds in startup.items():
+        print(f"{name:<34}{seconds:>9.3f}{seconds / base_import:>16.1f}x")
+    print(f"\nresume of the finished storyboard: {resume:.3f} s, {requests} requests to the Space")
+    out = ROOT / "bench" / "results.json"
+    existing = json.loads(out.read_text()) if out.exists() else {}
+    existing.update(results)
+    out.write_text(json.dumps(existing, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
