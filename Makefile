@@ -40,6 +40,10 @@ bench: $(TEST_STAMP)
 	$(BIN)/python bench/stitch.py
 	$(BIN)/python bench/storage.py
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/overhead.py
+
+chaos: $(TEST_STAMP)
+	$(BIN)/python bench/chaos.py
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache

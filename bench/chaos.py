@@ -68,7 +68,7 @@ def _state(workdir: Path) -> dict[str, Any] | None:
 
 def kill_campaign(tally: Tally, *, base: Path, kills: int, scenes: int, seed: int) -> None:
     """SIGKILL `f1gen generate` at random moments, resuming after each; then finish and check."""
-    from storage import write_board
+    from common import write_board
 
     from f1gen import media
     from tests import mediatools
@@ -142,7 +142,7 @@ def kill_campaign(tally: Tally, *, base: Path, kills: int, scenes: int, seed: in
 def storage_outage(tally: Tally, *, base: Path) -> None:
     """Take S3 away in the middle of a run, bring it back, push: nothing lost, checksums equal."""
     import boto3
-    from storage import write_board
+    from common import write_board
 
     from f1gen import storyboard as storyboards
     from f1gen.backends.animatic import AnimaticBackend
@@ -234,7 +234,7 @@ def _disk_full_after(writes: int) -> Iterator[None]:
 
 def disk_full(tally: Tally, *, base: Path) -> None:
     """Fill the disk in the middle of a run: a clear error, exit non-zero, the state intact."""
-    from storage import write_board
+    from common import write_board
     from typer.testing import CliRunner
 
     from f1gen.cli import app
@@ -360,10 +360,9 @@ def main() -> None:
         print(f"  {note}")
     bad = tally.clips_lost + tally.duplicates + tally.tracebacks + tally.secret_leaks
     print(f"\n{'held: nothing lost, duplicated, crashed or leaked' if not bad else 'FAILED'}")
-    out = ROOT / "bench" / "results.json"
-    existing = json.loads(out.read_text()) if out.exists() else {}
-    existing["chaos"] = {"seed": args.seed, "kills": args.kills, **tally.as_dict()}
-    out.write_text(json.dumps(existing, indent=2) + "\n")
+    from common import record
+
+    record("chaos", {"seed": args.seed, "kills": args.kills, **tally.as_dict()})
     sys.exit(1 if bad else 0)
 
 

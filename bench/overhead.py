@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -27,8 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from common import record, write_board  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
-from storage import write_board  # noqa: E402
 
 from f1gen import images  # noqa: E402
 from f1gen import storyboard as storyboards  # noqa: E402
@@ -135,10 +134,8 @@ def main() -> None:
     for name, seconds in startup.items():
         print(f"{name:<34}{seconds:>9.3f}{seconds / base_import:>16.1f}x")
     print(f"\nresume of the finished storyboard: {resume:.3f} s, {requests} requests to the Space")
-    out = ROOT / "bench" / "results.json"
-    existing = json.loads(out.read_text()) if out.exists() else {}
-    existing.update(results)
-    out.write_text(json.dumps(existing, indent=2) + "\n")
+    for section, figures in results.items():
+        record(section, figures)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ Prints wall time and the speed-up against one endpoint. Target: at least 0.85 x 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -18,15 +17,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common import record, write_board  # noqa: E402
+
 from f1gen import storyboard as storyboards  # noqa: E402
 from f1gen.backends import make_backend  # noqa: E402
 from f1gen.config import load_settings  # noqa: E402
 from f1gen.runner import Runner, RunOptions  # noqa: E402
 from tests import mediatools  # noqa: E402
 from tests.ovi_stand_in import StandIn  # noqa: E402
-
-sys.path.insert(0, str(ROOT / "bench"))
-from storage import write_board  # noqa: E402
 
 
 def one_run(board: Path, workdir: Path, spaces: list[StandIn]) -> float:
@@ -72,14 +70,14 @@ def main() -> None:
         ok = ok and speedup >= 0.85 * count
         print(f"{count:<11}{seconds:>9.2f}{speedup:>9.2f}x{0.85 * count:>8.2f}x")
     print(f"\ntarget (speed-up at least 0.85 x N): {'met' if ok else 'NOT met'}")
-    out = ROOT / "bench" / "results.json"
-    existing = json.loads(out.read_text()) if out.exists() else {}
-    existing["scale"] = {
-        "scenes": args.scenes,
-        "gen_seconds": args.gen_seconds,
-        "wall_seconds": results,
-    }
-    out.write_text(json.dumps(existing, indent=2) + "\n")
+    record(
+        "scale",
+        {
+            "scenes": args.scenes,
+            "gen_seconds": args.gen_seconds,
+            "wall_seconds": results,
+        },
+    )
 
 
 if __name__ == "__main__":

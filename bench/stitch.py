@@ -171,10 +171,9 @@ def main() -> None:
         )
         print(f"\nf1gen is {ratio:.1f}x faster than MoviePy; target (>=30x, <200 MB, sync within one frame): "
               f"{'met' if target else 'NOT met'}")  # fmt: skip
-    out = ROOT / "bench" / "results.json"
-    existing = json.loads(out.read_text()) if out.exists() else {}
-    existing["stitch"] = {"clips": args.clips, **results}
-    out.write_text(json.dumps(existing, indent=2) + "\n")
+    from common import record
+
+    record("stitch", {"clips": args.clips, **results})
 
 
 if __name__ == "__main__":

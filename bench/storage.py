@@ -10,7 +10,6 @@ stand-in (a real Gradio server) and the same S3 server (moto), alternating, best
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -22,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
-import yaml  # noqa: E402
+from common import record, write_board  # noqa: E402
 
 from f1gen import storyboard as storyboards  # noqa: E402
 from f1gen.backends.ovi_space import OviSpaceBackend  # noqa: E402
@@ -30,30 +29,8 @@ from f1gen.config import load_settings  # noqa: E402
 from f1gen.runner import Runner, RunOptions  # noqa: E402
 from f1gen.storage import Storage  # noqa: E402
 from tests import mediatools  # noqa: E402
-from tests.conftest import draw_portrait  # noqa: E402
 from tests.ovi_stand_in import StandIn  # noqa: E402
 from tests.s3_server import S3Server  # noqa: E402
-
-
-def write_board(folder: Path, scenes: int) -> Path:
-    """A storyboard of `scenes` generated scenes over two portraits."""
-    for index in range(2):
-        draw_portrait(folder / "images" / f"p{index}.png", color=("red", "teal")[index])
-    data = {
-        "title": "Bench",
-        "scenes": [
-            {
-                "id": f"s{n}",
-                "image": f"images/p{n % 2}.png",
-                "action": f"Driver {n} waves.",
-                "speech": f"Line {n}.",
-            }
-            for n in range(1, scenes + 1)
-        ],
-    }
-    path = folder / "bench.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
 
 
 def one_run(board: Path, workdir: Path, space: StandIn, storage: Storage | None) -> float:
@@ -118,15 +95,15 @@ def main() -> None:
     print(
         f"\nstorage adds {overhead:+.1f}% to the run (target: at most +5%): {'met' if overhead <= 5 else 'NOT met'}"
     )
-    out = ROOT / "bench" / "results.json"
-    existing = json.loads(out.read_text()) if out.exists() else {}
-    existing["storage"] = {
-        "scenes": args.scenes,
-        "gen_seconds": args.gen_seconds,
-        **times,
-        "overhead_percent": overhead,
-    }
-    out.write_text(json.dumps(existing, indent=2) + "\n")
+    record(
+        "storage",
+        {
+            "scenes": args.scenes,
+            "gen_seconds": args.gen_seconds,
+            **times,
+            "overhead_percent": overhead,
+        },
+    )
 
 
 if __name__ == "__main__":
