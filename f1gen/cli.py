@@ -370,7 +370,7 @@ def status(
     from .status import report as status_report
     from .workspace import open_workspace
 
-    work = open_workspace(storyboard, workdir=workdir)
+    work = open_workspace(storyboard, workdir=workdir, decode_media=False)
     settings = load_settings()
     result = status_report(work.storyboard, work.workdir, bucketed=bool(settings.bucket))
     if as_json:

@@ -33,10 +33,17 @@ def _open(path: Path) -> Image.Image:
         return Image.open(path, formats=FORMATS)
 
 
+def missing(path: Path) -> str | None:
+    """None when path is a file; otherwise what is wrong and the fix."""
+    return (
+        None if is_file(path) else "no such file: check the path (it is relative to the storyboard)"
+    )
+
+
 def inspect(path: Path) -> str | None:
     """None when path is a PNG, JPEG or WebP that decodes; otherwise what is wrong and the fix."""
     if not is_file(path):
-        return "no such file: check the path (it is relative to the storyboard)"
+        return missing(path)
     try:
         with _open(path) as image:
             if image.width * image.height > MAX_PIXELS:

@@ -228,8 +228,11 @@ def _resolve(base: Path, value: str) -> Path:
     return (base / value) if not Path(value).is_absolute() else Path(value)
 
 
-def load(path: Path, *, probe_footage: bool = True) -> Loaded:
-    """Read, validate and lint a storyboard; raise StoryboardError naming every problem."""
+def load(path: Path, *, decode_media: bool = True) -> Loaded:
+    """Read, validate and lint a storyboard; raise StoryboardError naming every problem.
+
+    decode_media=False only checks that images and footage exist (for a quick `status`).
+    """
     raw = _read_yaml(path)
     if raw is None:
         raise BadInputError(f"{path}: the storyboard is empty: start from scenes/ for an example")
@@ -276,7 +279,7 @@ def load(path: Path, *, probe_footage: bool = True) -> Loaded:
             default_fit=model.defaults.fit or "cover",
             problems=problems,
             warnings=warnings,
-            probe_footage=probe_footage,
+            decode_media=decode_media,
         )
         if scene is not None:
             scenes.append(scene)
@@ -299,7 +302,7 @@ def _check_scene(
     default_fit: Fit,
     problems: list[str],
     warnings: list[str],
-    probe_footage: bool,
+    decode_media: bool,
 ) -> Scene | None:
     label = f"scenes[{number}] ({scene_id})"
     before = len(problems)
@@ -326,13 +329,13 @@ def _check_scene(
             problems.append(f"{label}.action: is required for a generated scene")
         if raw.trim is not None:
             problems.append(f"{label}.trim: only footage scenes can be trimmed")
-        problem = images.inspect(image)
+        problem = images.inspect(image) if decode_media else images.missing(image)
         if problem:
             problems.append(f"{label}.image: {raw.image}: {problem}")
     else:
         assert raw.footage is not None
         footage = _resolve(base, raw.footage)
-        trim = _check_footage(label, raw.footage, footage, raw.trim, problems, probe=probe_footage)
+        trim = _check_footage(label, raw.footage, footage, raw.trim, problems, probe=decode_media)
     if len(problems) > before:
         return None
     return Scene(

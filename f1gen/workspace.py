@@ -21,15 +21,17 @@ class Workspace:
     warnings: tuple[str, ...] = ()
 
 
-def open_workspace(storyboard: Path | None, *, workdir: Path | None = None) -> Workspace:
+def open_workspace(
+    storyboard: Path | None, *, workdir: Path | None = None, decode_media: bool = True
+) -> Workspace:
     """The storyboard given, or the one recorded in the work folder, or the only run under out/."""
     if storyboard is not None:
-        loaded = storyboards.load(storyboard)
+        loaded = storyboards.load(storyboard, decode_media=decode_media)
         folder = workdir or OUT / loaded.storyboard.stem
         return Workspace(loaded.storyboard, folder, loaded.warnings)
     folder = workdir or _only_run()
     recorded = StateStore(folder).read().storyboard
-    loaded = storyboards.load(Path(recorded))
+    loaded = storyboards.load(Path(recorded), decode_media=decode_media)
     return Workspace(loaded.storyboard, folder, loaded.warnings)
 
 
