@@ -47,11 +47,6 @@ STEP_TIMINGS = ((20, 30.0), (40, 60.0), (50, 90.0))
 DAILY_QUOTA_SECONDS = {"free": 5 * 60, "pro": 40 * 60}
 
 
-def default_workdir(storyboard: Storyboard, root: Path = Path("out")) -> Path:
-    """out/<storyboard stem>/."""
-    return root / storyboard.stem
-
-
 def estimate_seconds(steps: int) -> float:
     """GPU seconds one clip takes at steps, interpolated from the seed's timings."""
     points = STEP_TIMINGS
