@@ -546,17 +546,14 @@ class _Run:
                         self.state.retry_after.pop(self.lanes[index].identity, None)
                         self.free.append(index)
                 return
-        # Resumable reasons win over configuration only when some lane is merely resting.
         reasons = list(self.out.values())
-        resumable = [r for r in reasons if isinstance(r, ResumableStop)]
-        if len(self.lanes) > 1 and resumable:
-            raise QuotaExceeded(
-                f"no endpoint can take work ({'; '.join(r.message for r in reasons)})",
-                retry_at=min((q for q in quotas.values()), default=None),
-            ) if all(isinstance(r, QuotaExceeded) for r in reasons) else ResumableStop(
-                f"no endpoint can take work ({'; '.join(r.message for r in reasons)})"
-            )  # fmt: skip
-        raise reasons[-1]
+        if len(self.lanes) == 1 or not any(isinstance(r, ResumableStop) for r in reasons):
+            raise reasons[-1]  # one endpoint's own error; or every endpoint misconfigured: exit 3
+        # Some endpoint is only resting (quota, outage): the run is resumable.
+        message = f"no endpoint can take work ({'; '.join(r.message for r in reasons)})"
+        if all(isinstance(r, QuotaExceeded) for r in reasons):
+            raise QuotaExceeded(message, retry_at=min(quotas.values(), default=None))
+        raise ResumableStop(message)
 
     # Launching and landing attempts.
 
