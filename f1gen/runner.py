@@ -288,6 +288,8 @@ class Runner:
             for scene in self.storyboard.scenes:
                 state.scene(scene.id, scene.number)
             todo, skipped = self.plan(options, state)
+            todo, adopted = self._adopt_takes(todo, state, options)
+            skipped += adopted
             self.store.save(state)
             self.emit(
                 RunPlanned(
@@ -295,7 +297,7 @@ class Runner:
                 )
             )
             summary = Summary(skipped=[s.id for s in skipped], remaining=[p.scene.id for p in todo])
-            uploader = self._start_uploads(state, options)
+            uploader = self._start_uploads(state, options, todo)
             try:
                 self._generate_all(todo, state, options, uploader, summary)
             except ResumableStop as exc:  # quota, a busy Space: the state is saved, come back later
@@ -303,7 +305,12 @@ class Runner:
                 summary.retry_at = exc.retry_at if isinstance(exc, QuotaExceeded) else None
             finally:
                 if uploader is not None:
-                    self._finish_uploads(uploader, state, summary)
+                    self._finish_uploads(uploader, state)
+                if self.storage is not None:
+                    for entry in state.scenes.values():
+                        if entry.status == "done":
+                            sent = is_uploaded(entry, self.storage)
+                            (summary.uploaded if sent else summary.local_only).append(entry.id)
         summary.seconds = self.clock() - started
         return summary
 
@@ -365,9 +372,18 @@ class Runner:
         self.sleep(max(0.0, (retry_at - now).total_seconds()))
         return True
 
-    def _start_uploads(self, state: RunState, options: RunOptions) -> Uploader | None:
-        """Check the bucket before anything is spent; queue clips an earlier run left local."""
+    def _start_uploads(
+        self, state: RunState, options: RunOptions, todo: list[PlannedScene]
+    ) -> Uploader | None:
+        """Check the bucket before anything is spent; queue clips an earlier run left local.
+
+        A run with nothing to make and nothing to send does not touch the network at all.
+        """
         if self.storage is None:
+            return None
+        storage = self.storage
+        done = [e for e in state.scenes.values() if e.status == "done"]
+        if not todo and all(is_uploaded(e, storage) for e in done):
             return None
         try:
             self.storage.check(create=options.create_bucket)
@@ -397,18 +413,13 @@ class Runner:
                 )
             )
 
-    def _finish_uploads(self, uploader: Uploader, state: RunState, summary: Summary) -> None:
+    def _finish_uploads(self, uploader: Uploader, state: RunState) -> None:
         """Wait for the last upload, record everything, and put the state in the bucket."""
         try:
             self._collect_uploads(uploader, state, wait=True)
         finally:
             uploader.close()
         assert self.storage is not None
-        for entry in state.scenes.values():
-            if entry.status == "done":
-                (
-                    summary.uploaded if is_uploaded(entry, self.storage) else summary.local_only
-                ).append(entry.id)
         if uploader.down is None:
             try:
                 upload_state(self.workdir, self.storage)
@@ -455,6 +466,18 @@ class Runner:
             take += 1
             final = self.clips_dir / f"{base}-take{take}.mp4"
         move_durably(partial, final)
+        self._point(planned, entry, final, info, identity)
+        entry.takes += 1
+
+    def _point(
+        self,
+        planned: PlannedScene,
+        entry: SceneState,
+        final: Path,
+        info: media.MediaInfo,
+        identity: str,
+    ) -> None:
+        """Make final, a checked take on disk, the scene's clip in the state."""
         assert info.video is not None and info.audio is not None
         entry.status = "done"
         entry.fingerprint = planned.fingerprint
@@ -465,7 +488,56 @@ class Runner:
         entry.sha256 = file_digest(final)
         entry.video_seconds = round(info.video.duration, 4)
         entry.audio_seconds = round(info.audio.duration, 4)
-        entry.takes += 1
+
+    def _adopt_takes(
+        self, todo: list[PlannedScene], state: RunState, options: RunOptions
+    ) -> tuple[list[PlannedScene], list[Scene]]:
+        """Use takes already on disk for this exact fingerprint instead of generating again.
+
+        They are left by a run killed between a take's rename and the state save, or kept from
+        before an edit that was then undone. GPU quota is too precious to make them twice.
+        """
+        if options.force or not self.clips_dir.is_dir():
+            return todo, []
+        remaining: list[PlannedScene] = []
+        adopted: list[Scene] = []
+        for planned in todo:
+            known = state.scenes.get(planned.scene.id)
+            # The file the state already points at was judged changed or broken: never that one.
+            judged = self.workdir / known.clip if known and known.clip else None
+            found = self._find_take(planned, exclude=judged)
+            if found is None:
+                remaining.append(planned)
+                continue
+            made, clip, info, identity = found
+            entry = state.scene(planned.scene.id, planned.scene.number)
+            self._point(made, entry, clip, info, identity)
+            entry.takes = max(entry.takes, 1)
+            adopted.append(planned.scene)
+            self.emit(
+                Notice(f"{planned.scene.id}: its take is already on disk ({clip.name}): using it")
+            )
+        return remaining, adopted
+
+    def _find_take(
+        self, planned: PlannedScene, *, exclude: Path | None
+    ) -> tuple[PlannedScene, Path, media.MediaInfo, str] | None:
+        scene = planned.scene
+        for identity in sorted(self.identities):
+            made = plan_scene(scene, backend_identity=identity, default_steps=planned.steps)
+            pattern = f"{scene.number:02d}-{scene.id}-{made.fingerprint[:8]}*.mp4"
+            newest_first = sorted(
+                self.clips_dir.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True
+            )
+            for clip in newest_first:
+                if clip == exclude:
+                    continue
+                try:
+                    info = media.check_clip(clip, size=self.lanes[0].frame_size)
+                except MediaError:
+                    continue
+                return made, clip, info, identity
+        return None
 
 
 @dataclass

@@ -347,3 +347,47 @@ def test_a_second_generate_on_the_same_folder_exits_75_naming_the_holder(
     third = subprocess.run([*F1GEN, "generate", str(board), "--backend", "animatic"],
                            capture_output=True, text=True, timeout=120)  # fmt: skip
     assert third.returncode == 0, third.stderr
+
+
+def test_a_take_left_on_disk_by_a_killed_run_is_used_not_made_again(
+    write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip]
+) -> None:
+    board = write_storyboard(2)
+    _runner(board, ScriptedBackend([good(c) for c in marker_clips[:2]])).run(RunOptions())
+    state = json.loads(Path("out/board/state.json").read_text())
+    state["scenes"]["s2"].update(
+        status="pending", clip=None, sha256=None, takes=0
+    )  # killed before the save
+    Path("out/board/state.json").write_text(json.dumps(state))
+    backend = ScriptedBackend([])
+
+    summary = _runner(board, backend).run(RunOptions())
+
+    assert backend.calls == [] and sorted(summary.skipped) == ["s1", "s2"]
+    entry = StateStore(Path("out/board")).read().scenes["s2"]
+    assert (entry.status, entry.takes) == ("done", 1) and entry.clip is not None
+
+
+def test_undoing_an_edit_brings_back_the_earlier_take_without_generating(
+    write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip]
+) -> None:
+    board = write_storyboard(1)
+    original = board.read_text()
+    _runner(board, ScriptedBackend([good(marker_clips[0])])).run(RunOptions())
+    board.write_text(original.replace("Line number 1.", "Another line."))
+    _runner(board, ScriptedBackend([good(marker_clips[1])])).run(RunOptions())
+    board.write_text(original)
+    backend = ScriptedBackend([])
+
+    _runner(board, backend).run(RunOptions())
+
+    assert backend.calls == []
+    assert StateStore(Path("out/board")).read().scenes["s1"].sha256 == file_digest_of(
+        marker_clips[0].path
+    )
+
+
+def file_digest_of(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()

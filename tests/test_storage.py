@@ -326,3 +326,17 @@ def test_round_trip_on_a_real_minio(tmp_path: Path) -> None:  # pragma: no cover
 
     assert first.sent and not second.sent
     assert (tmp_path / "back.mp4").read_bytes() == clip.read_bytes()
+
+
+def test_a_run_with_nothing_to_do_does_not_touch_the_bucket(
+    s3: S3Server, write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(2)
+    cli("generate", board, "--backend", "animatic")
+    s3.stop()  # any request now would fail and be reported
+
+    result = cli("generate", board, "--backend", "animatic", "--json")
+
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["uploaded"] == ["s1", "s2"]
+    assert "storage unavailable" not in result.stderr
