@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -39,3 +41,26 @@ def record(section: str, data: object) -> None:
     existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     existing[section] = data
     RESULTS.write_text(json.dumps(existing, indent=2) + "\n")
+
+
+def stand_in_parser(doc: str | None, *, gen_seconds: float) -> argparse.ArgumentParser:
+    """The options every Space stand-in benchmark takes: scenes and the stand-in's clip time.
+
+    Also switches gradio's telemetry off for the benchmark's own clients.
+    """
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--scenes", type=int, default=24)
+    parser.add_argument(
+        "--gen-seconds", type=float, default=gen_seconds, help="the stand-in's time per clip"
+    )
+    return parser
+
+
+def stand_in_clip(folder: Path) -> Path:
+    """The Ovi-shaped clip every stand-in returns (moving picture, a sound bed)."""
+    from tests import mediatools
+
+    return mediatools.make_marker_clip(folder / "clip.mp4", marker_frame=24, busy=True).path

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import statistics
@@ -26,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import record, write_board  # noqa: E402
+from common import record, stand_in_clip, stand_in_parser, write_board  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 
 from f1gen import images  # noqa: E402
@@ -35,7 +34,6 @@ from f1gen.backends.ovi_space import OviSpaceBackend  # noqa: E402
 from f1gen.config import load_settings  # noqa: E402
 from f1gen.prompts import build  # noqa: E402
 from f1gen.runner import Runner, RunOptions  # noqa: E402
-from tests import mediatools  # noqa: E402
 from tests.ovi_stand_in import StandIn  # noqa: E402
 
 F1GEN = [sys.executable, "-m", "f1gen"]
@@ -84,17 +82,12 @@ def timed(command: list[str], *, cwd: Path, env: dict[str, str], runs: int = 7) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--scenes", type=int, default=24)
-    parser.add_argument("--gen-seconds", type=float, default=2.0)
+    parser = stand_in_parser(__doc__, gen_seconds=2.0)
     args = parser.parse_args()
-    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     results: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as folder:
         base = Path(folder)
-        clip = mediatools.make_marker_clip(base / "clip.mp4", marker_frame=24, busy=True).path
+        clip = stand_in_clip(base)
         space = StandIn(clip, gen_seconds=args.gen_seconds).start()
         try:
             board = write_board(base, args.scenes)

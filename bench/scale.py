@@ -7,8 +7,6 @@ Prints wall time and the speed-up against one endpoint. Target: at least 0.85 x 
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import tempfile
 import time
@@ -17,13 +15,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import record, write_board  # noqa: E402
+from common import record, stand_in_clip, stand_in_parser, write_board  # noqa: E402
 
 from f1gen import storyboard as storyboards  # noqa: E402
 from f1gen.backends import make_backend  # noqa: E402
 from f1gen.config import load_settings  # noqa: E402
 from f1gen.runner import Runner, RunOptions  # noqa: E402
-from tests import mediatools  # noqa: E402
 from tests.ovi_stand_in import StandIn  # noqa: E402
 
 
@@ -42,17 +39,12 @@ def one_run(board: Path, workdir: Path, spaces: list[StandIn]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--scenes", type=int, default=24)
-    parser.add_argument("--gen-seconds", type=float, default=1.5)
+    parser = stand_in_parser(__doc__, gen_seconds=1.5)
     args = parser.parse_args()
-    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     results: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as folder:
         base = Path(folder)
-        clip = mediatools.make_marker_clip(base / "clip.mp4", marker_frame=24, busy=True).path
+        clip = stand_in_clip(base)
         spaces = [StandIn(clip, gen_seconds=args.gen_seconds).start() for _ in range(4)]
         try:
             board = write_board(base, args.scenes)

@@ -9,7 +9,6 @@ stand-in (a real Gradio server) and the same S3 server (moto), alternating, best
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -21,14 +20,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
-from common import record, write_board  # noqa: E402
+from common import record, stand_in_clip, stand_in_parser, write_board  # noqa: E402
 
 from f1gen import storyboard as storyboards  # noqa: E402
 from f1gen.backends.ovi_space import OviSpaceBackend  # noqa: E402
 from f1gen.config import load_settings  # noqa: E402
 from f1gen.runner import Runner, RunOptions  # noqa: E402
 from f1gen.storage import Storage  # noqa: E402
-from tests import mediatools  # noqa: E402
 from tests.ovi_stand_in import StandIn  # noqa: E402
 from tests.s3_server import S3Server  # noqa: E402
 
@@ -53,20 +51,14 @@ def one_run(board: Path, workdir: Path, space: StandIn, storage: Storage | None)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--scenes", type=int, default=24)
-    parser.add_argument(
-        "--gen-seconds", type=float, default=0.5, help="the stand-in's time per clip"
-    )
+    parser = stand_in_parser(__doc__, gen_seconds=0.5)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
                        "GRADIO_ANALYTICS_ENABLED": "False"})  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:
         base = Path(folder)
-        clip = mediatools.make_marker_clip(base / "clip.mp4", marker_frame=24, busy=True).path
+        clip = stand_in_clip(base)
         space = StandIn(clip, gen_seconds=args.gen_seconds).start()
         s3 = S3Server().start()
         try:
