@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -41,6 +42,32 @@ def record(section: str, data: object) -> None:
     existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     existing[section] = data
     RESULTS.write_text(json.dumps(existing, indent=2) + "\n")
+
+
+def timed_run(board: Path, workdir: Path, urls: list[str], *, storage: Any = None) -> float:
+    """Seconds for a full `f1gen generate` (runner and Ovi backend, as the CLI drives them) over
+    the endpoints at urls, into an empty work folder; checks that every clip was made."""
+    import time
+
+    from f1gen import storyboard as storyboards
+    from f1gen.backends import make_backend
+    from f1gen.config import load_settings
+    from f1gen.runner import Runner, RunOptions
+
+    settings = load_settings({"ovi_space": ",".join(urls)}, environ={})
+    backend = make_backend("ovi", settings=settings, workdir=workdir)
+    loaded = storyboards.load(board).storyboard
+    runner = Runner(loaded, workdir=workdir, backend=backend, storage=storage)
+    started = time.perf_counter()
+    try:
+        summary = runner.run(RunOptions())
+    finally:
+        backend.close()
+    seconds = time.perf_counter() - started
+    assert len(summary.done) == len(loaded.scenes), summary
+    if storage is not None:
+        assert len(summary.uploaded) == len(summary.done), summary
+    return seconds
 
 
 def stand_in_parser(doc: str | None, *, gen_seconds: float) -> argparse.ArgumentParser:

@@ -25,15 +25,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import record, stand_in_clip, stand_in_parser, write_board  # noqa: E402
+from common import record, stand_in_clip, stand_in_parser, timed_run, write_board  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 
 from f1gen import images  # noqa: E402
 from f1gen import storyboard as storyboards  # noqa: E402
-from f1gen.backends.ovi_space import OviSpaceBackend  # noqa: E402
-from f1gen.config import load_settings  # noqa: E402
 from f1gen.prompts import build  # noqa: E402
-from f1gen.runner import Runner, RunOptions  # noqa: E402
 from tests.ovi_stand_in import StandIn  # noqa: E402
 
 F1GEN = [sys.executable, "-m", "f1gen"]
@@ -54,20 +51,6 @@ def minimal(board: Path, space: StandIn, out: Path) -> float:
                                 api_name="/generate_scene")  # fmt: skip
         shutil.copyfile(result, out / f"{scene.id}.mp4")
     client.close()
-    return time.perf_counter() - started
-
-
-def with_f1gen(board: Path, space: StandIn, workdir: Path) -> float:
-    """The same clips through f1gen's runner: checks, state, retries and all."""
-    settings = load_settings({"ovi_space": space.url}, environ={})
-    backend = OviSpaceBackend(settings=settings, download_dir=workdir / "tmp")
-    runner = Runner(storyboards.load(board).storyboard, workdir=workdir, backend=backend)
-    started = time.perf_counter()
-    try:
-        summary = runner.run(RunOptions())
-    finally:
-        backend.close()
-    assert len(summary.done) == len(runner.storyboard.scenes), summary
     return time.perf_counter() - started
 
 
@@ -94,7 +77,7 @@ def main() -> None:
             print("minimal script...", flush=True)
             bare = minimal(board, space, base / "minimal")
             print("f1gen...", flush=True)
-            ours = with_f1gen(board, space, base / "out" / board.stem)
+            ours = timed_run(board, base / "out" / board.stem, [space.url])
             results["overhead"] = {"minimal_seconds": bare, "f1gen_seconds": ours,
                                    "overhead_percent": (ours - bare) / bare * 100}  # fmt: skip
 

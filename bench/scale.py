@@ -9,33 +9,14 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import record, stand_in_clip, stand_in_parser, write_board  # noqa: E402
+from common import record, stand_in_clip, stand_in_parser, timed_run, write_board  # noqa: E402
 
-from f1gen import storyboard as storyboards  # noqa: E402
-from f1gen.backends import make_backend  # noqa: E402
-from f1gen.config import load_settings  # noqa: E402
-from f1gen.runner import Runner, RunOptions  # noqa: E402
 from tests.ovi_stand_in import StandIn  # noqa: E402
-
-
-def one_run(board: Path, workdir: Path, spaces: list[StandIn]) -> float:
-    """Seconds for a full run over the given endpoints into an empty work folder."""
-    settings = load_settings({"ovi_space": ",".join(s.url for s in spaces)}, environ={})
-    backend = make_backend("ovi", settings=settings, workdir=workdir)
-    runner = Runner(storyboards.load(board).storyboard, workdir=workdir, backend=backend)
-    started = time.perf_counter()
-    try:
-        summary = runner.run(RunOptions())
-    finally:
-        backend.close()
-    assert len(summary.done) == len(runner.storyboard.scenes), summary
-    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -50,7 +31,9 @@ def main() -> None:
             board = write_board(base, args.scenes)
             for count in (1, 2, 4):
                 print(f"{count} endpoint(s)...", flush=True)
-                results[count] = one_run(board, base / f"out-{count}", spaces[:count])
+                results[count] = timed_run(
+                    board, base / f"out-{count}", [s.url for s in spaces[:count]]
+                )
         finally:
             for space in spaces:
                 space.stop()

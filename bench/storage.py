@@ -13,41 +13,17 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
-from common import record, stand_in_clip, stand_in_parser, write_board  # noqa: E402
+from common import record, stand_in_clip, stand_in_parser, timed_run, write_board  # noqa: E402
 
-from f1gen import storyboard as storyboards  # noqa: E402
-from f1gen.backends.ovi_space import OviSpaceBackend  # noqa: E402
-from f1gen.config import load_settings  # noqa: E402
-from f1gen.runner import Runner, RunOptions  # noqa: E402
 from f1gen.storage import Storage  # noqa: E402
 from tests.ovi_stand_in import StandIn  # noqa: E402
 from tests.s3_server import S3Server  # noqa: E402
-
-
-def one_run(board: Path, workdir: Path, space: StandIn, storage: Storage | None) -> float:
-    """Seconds for a full run into an empty work folder."""
-    settings = load_settings({"ovi_space": space.url}, environ={})
-    backend = OviSpaceBackend(settings=settings, download_dir=workdir / "tmp", poll_seconds=0.05)
-    runner = Runner(
-        storyboards.load(board).storyboard, workdir=workdir, backend=backend, storage=storage
-    )
-    started = time.perf_counter()
-    try:
-        summary = runner.run(RunOptions())
-    finally:
-        backend.close()
-    seconds = time.perf_counter() - started
-    assert len(summary.done) == len(runner.storyboard.scenes), summary
-    if storage is not None:
-        assert len(summary.uploaded) == len(summary.done), summary
-    return seconds
 
 
 def main() -> None:
@@ -74,7 +50,7 @@ def main() -> None:
                     )
                     workdir = base / f"out-{name.replace(' ', '-')}-{round_}"
                     print(f"round {round_ + 1}: {name}...", flush=True)
-                    times[name].append(one_run(board, workdir, space, storage))
+                    times[name].append(timed_run(board, workdir, [space.url], storage=storage))
         finally:
             space.stop()
             s3.stop()

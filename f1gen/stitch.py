@@ -99,6 +99,11 @@ class CutClip:
         """The part of the clip used, if not all of it."""
         return self.source.trim
 
+    @property
+    def middle(self) -> float:
+        """The second, in the clip's own file, halfway through the part the cut uses."""
+        return (self.trim[0] if self.trim else 0.0) + self.duration / 2
+
 
 @dataclass(frozen=True)
 class StitchResult:
@@ -586,13 +591,12 @@ def write_side_files(
     folder = result.output.parent
     sheet = folder / "contact-sheet.png"
     frames = [
-        (f"{n:02d} {c.source.name}", c.path, (c.trim[0] if c.trim else 0.0) + c.duration / 2)
-        for n, c in enumerate(result.clips, start=1)
+        (f"{n:02d} {c.source.name}", c.path, c.middle) for n, c in enumerate(result.clips, start=1)
     ]
     contact_sheet(frames, sheet)
     poster_path = folder / "poster.jpg"
     first = result.clips[0]
-    poster(first.path, (first.trim[0] if first.trim else 0.0) + first.duration / 2, poster_path)
+    poster(first.path, first.middle, poster_path)
     manifest_path = folder / "manifest.json"
     write_manifest(storyboard, result, workdir=workdir, path=manifest_path)
     return [*written, sheet, poster_path, manifest_path]

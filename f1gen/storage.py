@@ -173,9 +173,7 @@ class Storage:
     def _call(self, call: Callable[[], object], what: str) -> None:
         try:
             call()
-        except ClientError as exc:
-            raise self._translate(exc, what) from None
-        except (BotoCoreError, OSError) as exc:
+        except (ClientError, BotoCoreError, OSError) as exc:
             raise self._translate(exc, what) from None
 
     def _translate(self, exc: Exception, what: str) -> ConfigError | StorageUnavailable:
