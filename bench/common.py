@@ -9,32 +9,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 RESULTS = ROOT / "bench" / "results.json"
 
+from tests.support.boards import write_board  # noqa: E402
 
-def write_board(folder: Path, scenes: int) -> Path:
-    """A storyboard of `scenes` generated scenes over two portraits; its path."""
-    from tests.conftest import draw_portrait
-
-    for index in range(2):
-        draw_portrait(folder / "images" / f"p{index}.png", color=("red", "teal")[index])
-    data = {
-        "title": "Bench",
-        "scenes": [
-            {"id": f"s{n}", "image": f"images/p{n % 2}.png", "action": f"Driver {n} waves.",
-             "speech": f"Line {n}."}
-            for n in range(1, scenes + 1)
-        ],
-    }  # fmt: skip
-    path = folder / "bench.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+__all__ = ["RESULTS", "record", "stand_in_clip", "stand_in_parser", "timed_run", "write_board"]
 
 
 def record(section: str, data: object) -> None:
@@ -88,6 +71,6 @@ def stand_in_parser(doc: str | None, *, gen_seconds: float) -> argparse.Argument
 
 def stand_in_clip(folder: Path) -> Path:
     """The Ovi-shaped clip every stand-in returns (moving picture, a sound bed)."""
-    from tests import mediatools
+    from tests.support import mediatools
 
     return mediatools.make_marker_clip(folder / "clip.mp4", marker_frame=24, busy=True).path

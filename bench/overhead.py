@@ -31,7 +31,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 from f1gen import images  # noqa: E402
 from f1gen import storyboard as storyboards  # noqa: E402
 from f1gen.prompts import build  # noqa: E402
-from tests.ovi_stand_in import StandIn  # noqa: E402
+from tests.support.ovi_stand_in import StandIn  # noqa: E402
 
 F1GEN = [sys.executable, "-m", "f1gen"]
 

@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 
 from common import record, stand_in_clip, stand_in_parser, timed_run, write_board  # noqa: E402
 
-from tests.ovi_stand_in import StandIn  # noqa: E402
+from tests.support.ovi_stand_in import StandIn  # noqa: E402
 
 
 def main() -> None:

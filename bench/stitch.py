@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests import mediatools  # noqa: E402
+from tests.support import mediatools  # noqa: E402
 
 CAPTION = "Yes! Simply lovely! Another win for the team!"
 

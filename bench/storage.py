@@ -22,8 +22,8 @@ import boto3  # noqa: E402
 from common import record, stand_in_clip, stand_in_parser, timed_run, write_board  # noqa: E402
 
 from f1gen.storage import Storage  # noqa: E402
-from tests.ovi_stand_in import StandIn  # noqa: E402
-from tests.s3_server import S3Server  # noqa: E402
+from tests.support.ovi_stand_in import StandIn  # noqa: E402
+from tests.support.s3_server import S3Server  # noqa: E402
 
 
 def main() -> None:

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 import yaml
-from PIL import Image
 from typer.testing import CliRunner
 
 from f1gen.cli import app
-from tests import mediatools
+from tests.support import mediatools
+from tests.support.images import draw_portrait
 
 ENV_PREFIXES = ("HF_", "OVI_", "F1GEN_", "AWS_", "GRADIO_")
 
@@ -40,15 +40,6 @@ def cli() -> Callable[..., Any]:
         return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
     return invoke
-
-
-def draw_portrait(path: Path, size: tuple[int, int] = (720, 1080), color: str = "red") -> Path:
-    """A small real image with a centred face-like disc."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image = Image.new("RGB", size, color)
-    image.paste((240, 200, 170), (size[0] // 4, size[1] // 4, 3 * size[0] // 4, size[1] // 2))
-    image.save(path)
-    return path
 
 
 @pytest.fixture

@@ -5,12 +5,7 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-
-from chaos import campaign
+from tests.support.chaos import campaign
 
 
 def test_a_small_fault_campaign_loses_duplicates_crashes_and_leaks_nothing() -> None:

@@ -11,7 +11,7 @@ import pytest
 import typer.main
 
 from f1gen.cli import app
-from tests import mediatools
+from tests.support import mediatools
 
 GROUP = typer.main.get_command(app)
 COMMANDS = sorted(GROUP.commands)  # type: ignore[attr-defined]

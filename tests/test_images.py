@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from f1gen import images
-from tests.conftest import draw_portrait
+from tests.support.images import draw_portrait
 
 
 @pytest.mark.parametrize("size", [(720, 1080), (1920, 1080), (300, 300), (576, 896)])

@@ -19,9 +19,9 @@ from f1gen.backends.ovi_space import OviSpaceBackend, Verdict, classify, retry_a
 from f1gen.config import load_settings
 from f1gen.errors import GenerationError
 from f1gen.storyboard import Scene
-from tests.conftest import draw_portrait
-from tests.mediatools import MarkerClip
-from tests.ovi_stand_in import QUOTA_MESSAGE, StandIn
+from tests.support.images import draw_portrait
+from tests.support.mediatools import MarkerClip
+from tests.support.ovi_stand_in import QUOTA_MESSAGE, StandIn
 
 TOKEN = "hf_TESTsecretTOKEN1234567890"
 

@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 from f1gen.stitch import CutOptions, Source, StitchResult, join
-from tests import mediatools
-from tests.mediatools import FRAME, MarkerClip
+from tests.support import mediatools
+from tests.support.mediatools import FRAME, MarkerClip
 
 
 def _sources(clips: list[MarkerClip], captions: bool = True) -> list[Source]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,59 +16,14 @@ import pytest
 import yaml
 
 from f1gen import storyboard as storyboards
-from f1gen.backends import BackendUpdate, ClipRequest, ClipTiming, Report
 from f1gen.backends.animatic import AnimaticBackend
-from f1gen.errors import ConfigError, F1genError, GenerationError, LockedError
+from f1gen.errors import ConfigError, LockedError
 from f1gen.runner import Runner, RunOptions, SceneAttemptFailed, parse_only
 from f1gen.state import StateStore, work_lock
-from tests.mediatools import MarkerClip
+from tests.support.mediatools import MarkerClip
+from tests.support.scripted import ScriptedBackend, failing, good, truncated
 
 F1GEN = [sys.executable, "-m", "f1gen"]
-
-
-class ScriptedBackend:
-    """A real backend that writes real files: takes come from a script, one per call."""
-
-    name = "scripted"
-    frame_size = (576, 896)
-
-    def __init__(self, takes: list[Callable[[Path], None]]) -> None:
-        self.takes = list(takes)
-        self.calls: list[str] = []
-
-    @property
-    def identity(self) -> str:
-        return "scripted:1"
-
-    def prepare(self, report: Report) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def interrupt(self) -> None:
-        pass
-
-    def generate(self, request: ClipRequest, dest: Path, report: Report) -> ClipTiming:
-        self.calls.append(request.scene.id)
-        report(BackendUpdate("working", 0.5))
-        self.takes.pop(0)(dest)
-        return ClipTiming(queue_seconds=0.0)
-
-
-def good(clip: MarkerClip) -> Callable[[Path], None]:
-    return lambda dest: shutil.copyfile(clip.path, dest)
-
-
-def truncated(clip: MarkerClip) -> Callable[[Path], None]:
-    return lambda dest: dest.write_bytes(clip.path.read_bytes()[: clip.path.stat().st_size // 2])
-
-
-def failing(message: str, *, error: type[F1genError] = GenerationError) -> Callable[[Path], None]:
-    def take(dest: Path) -> None:
-        raise error(message)
-
-    return take
 
 
 def _runner(board: Path, backend: Any, events: list[Any] | None = None) -> Runner:
@@ -186,7 +140,7 @@ def test_a_corrupt_clip_is_rejected_and_retried_never_accepted(
 def test_a_clip_of_the_wrong_size_or_length_is_rejected(
     write_storyboard: Callable[..., Path], tmp_path: Path
 ) -> None:
-    from tests.mediatools import make_marker_clip
+    from tests.support.mediatools import make_marker_clip
 
     wide = make_marker_clip(tmp_path / "wide.mp4", marker_frame=5, size=(640, 360))
     short = make_marker_clip(tmp_path / "short.mp4", marker_frame=5, frames=48)

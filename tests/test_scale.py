@@ -12,8 +12,8 @@ import pytest
 
 from f1gen.config import load_settings
 from f1gen.errors import ConfigError
-from tests.mediatools import MarkerClip
-from tests.ovi_stand_in import StandIn
+from tests.support.mediatools import MarkerClip
+from tests.support.ovi_stand_in import StandIn
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from f1gen.stitch import Source, join
-from tests import mediatools
-from tests.mediatools import FRAME, MarkerClip
+from tests.support import mediatools
+from tests.support.mediatools import FRAME, MarkerClip
 
 
 def _expected_markers(clips: list[MarkerClip]) -> list[float]:

@@ -19,8 +19,8 @@ from f1gen.config import load_settings
 from f1gen.errors import ConfigError
 from f1gen.runner import Runner, RunOptions
 from f1gen.storage import MIB, Storage, from_settings
-from tests.s3_server import S3Server
-from tests.test_runner import ScriptedBackend, good
+from tests.support.s3_server import S3Server
+from tests.support.scripted import ScriptedBackend, good
 
 BUCKET = "f1-video-clips"
 SECRET = "s3SECRETkeyNEVERshown0123456789"

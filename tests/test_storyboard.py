@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from f1gen import storyboard as storyboards
 from f1gen.errors import BadInputError
-from tests.conftest import draw_portrait
+from tests.support.images import draw_portrait
 
 GOOD = {"id": "pit-wall", "image": "images/p0.png", "action": "A boss taps the desk. He says"}
 

@@ -23,9 +23,9 @@ from f1gen.errors import BadInputError
 from f1gen.runner import Runner, RunOptions, Summary
 from f1gen.schedule import Limits, Window, stop_reason
 from f1gen.state import StateStore
-from tests.mediatools import MarkerClip
-from tests.ovi_stand_in import StandIn
-from tests.test_runner import ScriptedBackend, good
+from tests.support.mediatools import MarkerClip
+from tests.support.ovi_stand_in import StandIn
+from tests.support.scripted import ScriptedBackend, good
 
 UTC_ZONE = ZoneInfo("UTC")
 NIGHT = Window.parse("22:00-06:00", UTC_ZONE)

@@ -1,0 +1,26 @@
+"""Storyboards written to disk for benchmarks and fault campaigns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from tests.support.images import draw_portrait
+
+
+def write_board(folder: Path, scenes: int) -> Path:
+    """A storyboard of `scenes` generated scenes over two portraits; its path."""
+    for index in range(2):
+        draw_portrait(folder / "images" / f"p{index}.png", color=("red", "teal")[index])
+    data = {
+        "title": "Bench",
+        "scenes": [
+            {"id": f"s{n}", "image": f"images/p{n % 2}.png", "action": f"Driver {n} waves.",
+             "speech": f"Line {n}."}
+            for n in range(1, scenes + 1)
+        ],
+    }  # fmt: skip
+    path = folder / "bench.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
