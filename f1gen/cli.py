@@ -598,11 +598,9 @@ def doctor(
 
     settings = load_settings({"ovi_space": space, "bucket": bucket})
     with tempfile.TemporaryDirectory(prefix="f1gen-doctor-") as scratch:
-        checks = run_checks(settings, scratch=Path(scratch), storage=_storage(settings, ""))
+        checks = run_checks(settings, scratch=Path(scratch), storage=lambda: _storage(settings, ""))
     for check in checks:
-        typer.echo(
-            f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {settings.redact(check.detail)}"
-        )
+        typer.echo(f"{check.outcome:<4} {check.name}: {settings.redact(check.detail)}")
     if not all(check.ok for check in checks):
         raise typer.Exit(ExitCode.CONFIG)
 

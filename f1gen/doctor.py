@@ -1,10 +1,15 @@
-"""f1gen doctor: is everything a run needs in place? One check per line, nothing spent."""
+"""f1gen doctor: is everything a run needs in place? One check per line, nothing spent.
+
+Each check runs on its own: one that fails, even unexpectedly, is a FAIL line with the fix, and
+the checks after it still run (a Space that cannot be reached does not hide the bucket).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from . import media
 from .config import Settings
@@ -14,33 +19,35 @@ if TYPE_CHECKING:
     from .storage import Storage
 
 
+Outcome = Literal["ok", "FAIL", "skip"]
+
+
 @dataclass(frozen=True)
 class Check:
-    """One finding: what was checked, whether it passed, and the detail or the fix."""
+    """One finding: what was checked, how it went (ok, FAIL, skip), and the detail or the fix."""
 
     name: str
-    ok: bool
+    outcome: Outcome
     detail: str
+
+    @property
+    def ok(self) -> bool:
+        """True unless the check failed (a skipped check is not a failure)."""
+        return self.outcome != "FAIL"
 
 
 def check_ffmpeg(settings: Settings) -> Check:
     """ffmpeg can be found and runs."""
-    try:
-        return Check(
-            "ffmpeg",
-            True,
-            f"{media.find_ffmpeg(settings.ffmpeg)} ({media.ffmpeg_version(settings.ffmpeg)})",
-        )
-    except F1genError as exc:
-        return Check("ffmpeg", False, exc.message)
+    found = media.find_ffmpeg(settings.ffmpeg)
+    return Check("ffmpeg", "ok", f"{found} ({media.ffmpeg_version(settings.ffmpeg)})")
 
 
 def check_token(settings: Settings) -> Check:
     """Whether a Hugging Face token is configured (never showing any of it)."""
     if settings.hf_token:
-        return Check("token", True, "HF_TOKEN is set")
+        return Check("token", "ok", "HF_TOKEN is set")
     return Check(
-        "token", True, "HF_TOKEN is not set: the anonymous ZeroGPU quota is about 2 minutes a day"
+        "token", "ok", "HF_TOKEN is not set: the anonymous ZeroGPU quota is about 2 minutes a day"
     )
 
 
@@ -54,31 +61,42 @@ def check_space(settings: Settings, scratch: Path) -> Check:
     try:
         backend.prepare(lambda update: None)
         sent = ", ".join(backend.sends)
-        return Check("space", True, f"{settings.ovi_space}: {ENDPOINT} takes {sent}")
+        return Check("space", "ok", f"{settings.ovi_space}: {ENDPOINT} takes {sent}")
     except SpaceBusy as exc:
-        return Check("space", False, f"{settings.ovi_space} is busy or unreachable: {exc.last}")
-    except F1genError as exc:
-        return Check("space", False, exc.message)
+        return Check("space", "FAIL", f"{settings.ovi_space} is busy or unreachable: {exc.last}")
     finally:
         backend.close()
 
 
 def check_storage(storage: Storage | None) -> Check:
-    """The bucket exists and the credentials reach it."""
+    """The bucket exists and these credentials may write to it (one object put and deleted)."""
     if storage is None:
-        return Check("storage", True, "no bucket configured (F1GEN_BUCKET): clips stay local")
-    try:
-        storage.check()
-    except F1genError as exc:
-        return Check("storage", False, exc.message)
-    return Check("storage", True, f"{storage.where} is reachable with these credentials")
+        return Check("storage", "skip", "no bucket configured (F1GEN_BUCKET): clips stay local")
+    storage.check()
+    return Check(
+        "storage", "ok", f"{storage.where} is reachable and writable with these credentials"
+    )
 
 
-def run_checks(settings: Settings, *, scratch: Path, storage: Storage | None) -> list[Check]:
-    """Every check, in order."""
-    return [
-        check_ffmpeg(settings),
-        check_token(settings),
-        check_space(settings, scratch),
-        check_storage(storage),
+def run_checks(
+    settings: Settings, *, scratch: Path, storage: Callable[[], Storage | None]
+) -> list[Check]:
+    """Every check, in order, each on its own (storage is made inside its check)."""
+    checks: list[tuple[str, Callable[[], Check]]] = [
+        ("ffmpeg", lambda: check_ffmpeg(settings)),
+        ("token", lambda: check_token(settings)),
+        ("space", lambda: check_space(settings, scratch)),
+        ("storage", lambda: check_storage(storage())),
     ]
+    return [_on_its_own(name, check) for name, check in checks]
+
+
+def _on_its_own(name: str, check: Callable[[], Check]) -> Check:
+    """Run one check; whatever it raises becomes its FAIL line, never the end of doctor."""
+    try:
+        return check()
+    except F1genError as exc:
+        return Check(name, "FAIL", exc.message)
+    except Exception as exc:  # a bug, but doctor is what users run when things are odd
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())
+        return Check(name, "FAIL", f"unexpected error ({detail}): please report it")

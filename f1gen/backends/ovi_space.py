@@ -1,14 +1,22 @@
-"""The Ovi ZeroGPU Space through gradio_client: the only module that imports gradio_client.
+"""The Ovi ZeroGPU Space through gradio_client and the Hugging Face Hub: the only module that
+imports either.
+
+A Space id is resolved on the Hub first (its address and its stage), with a bounded wait while it
+builds or wakes: gradio_client's own wait has no limit. A URL goes straight to the app.
 
 Every failure is classified before anything is done about it:
-busy (queue full, 429, no GPU, network) -> backoff and retry, then stop resumable (75);
-failed run (worker error, no clip)      -> a failed attempt; the runner retries a few times;
-quota exceeded                           -> stop at once, resumable, with the Space's retry time;
-token, missing Space, broken API         -> stop with exit 3 and what to fix.
+busy (queue full, 429, 5xx, no GPU, network from any HTTP stack, a Space still building)
+    -> backoff and retry, then stop resumable (75);
+failed run (worker error, no clip) -> a failed attempt; the runner retries a few times;
+quota exceeded -> stop at once, resumable, with the Space's retry time;
+token refused, Space missing or stopped, API changed -> stop with exit 3 and what to fix.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import json
 import os
 import re
 import shutil
@@ -26,6 +34,13 @@ import httpx
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError, AuthenticationError
 from gradio_client.utils import QueueError, Status, TooManyRequestsError
+from huggingface_hub import HfApi
+from huggingface_hub.errors import (
+    HfHubHTTPError,
+    HFValidationError,
+    OfflineModeIsEnabled,
+    RepositoryNotFoundError,
+)
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -45,6 +60,24 @@ PARAMETERS = ("text_prompt", "sample_steps", "image")
 QUOTA = re.compile(r"exceeded your .*quota|runs limit|reached its GPU limit", re.IGNORECASE)
 RETRY_IN = re.compile(r"(\d+):(\d\d):(\d\d)")
 WORKING = {Status.PROCESSING, Status.ITERATING, Status.PROGRESS, Status.LOG}
+# A Space id as the Hub spells them: owner/name, letters, digits, '-', '_', '.'.
+SPACE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")
+# Stages of a Space on the Hub (huggingface_hub.SpaceStage, and SLEEPING, which it lacks).
+READY = {"RUNNING", "RUNNING_BUILDING", "RUNNING_APP_STARTING"}
+STARTING = {"BUILDING", "APP_STARTING", "SLEEPING"}
+HUB_TIMEOUT = 30.0
+# Network failures, whichever HTTP stack raised them (huggingface_hub 2.x speaks httpx2).
+NETWORK: tuple[type[BaseException], ...] = (httpx.TransportError, ConnectionError, TimeoutError)
+try:
+    import httpx2
+
+    NETWORK = (*NETWORK, httpx2.TransportError)
+    STATUS_ERRORS: tuple[type[Exception], ...] = (httpx.HTTPStatusError, httpx2.HTTPStatusError)
+except ImportError:  # huggingface_hub 1.x speaks httpx
+    STATUS_ERRORS = (httpx.HTTPStatusError,)
+# OSErrors about local files, not the network: a full disk is not a busy Space.
+LOCAL_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.ENOENT,
+                errno.EISDIR, errno.ENOTDIR, errno.EEXIST}  # fmt: skip
 
 
 class Verdict(Enum):
@@ -80,7 +113,7 @@ class RetryPolicy:
 
 
 def classify(exc: BaseException) -> Verdict | None:
-    """The verdict for an exception raised by gradio_client, or None for one f1gen never expects."""
+    """The verdict for an exception raised by gradio_client or the Hub, or None for a bug."""
     if isinstance(exc, AppError):  # before ValueError: AppError subclasses it in 2.x
         text = f"{exc.title or ''} {exc.message or ''}"
         lowered = text.lower()
@@ -91,14 +124,26 @@ def classify(exc: BaseException) -> Verdict | None:
         if "no gpu was available" in lowered or "queue timeout" in lowered:
             return Verdict.BUSY
         return Verdict.FAILED_RUN
-    if isinstance(exc, AuthenticationError):
+    if isinstance(exc, AuthenticationError | OfflineModeIsEnabled):
         return Verdict.FATAL
-    if isinstance(exc, QueueError | TooManyRequestsError | httpx.TransportError | ConnectionError):
+    status = _status_of(exc)
+    if status is not None:  # an HTTP answer (Hub or Space): 5xx, 408 and 429 pass
+        return Verdict.BUSY if status >= 500 or status in (408, 429) else Verdict.FATAL
+    if isinstance(exc, (QueueError, TooManyRequestsError, *NETWORK)):
         return Verdict.BUSY
-    if isinstance(exc, TimeoutError):
-        return Verdict.BUSY
+    if isinstance(exc, OSError):  # requests' errors, sockets, TLS; but not local files
+        return None if exc.errno in LOCAL_ERRNOS else Verdict.BUSY
     if isinstance(exc, ValueError | TypeError):
         return Verdict.FATAL
+    return None
+
+
+def _status_of(exc: BaseException) -> int | None:
+    """The HTTP status an error carries, from the Hub (httpx2) or a Space (httpx)."""
+    if isinstance(exc, (HfHubHTTPError, *STATUS_ERRORS)):
+        response = getattr(exc, "response", None)
+        status = getattr(response, "status_code", None)
+        return status if isinstance(status, int) else None
     return None
 
 
@@ -115,6 +160,11 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, AppError):
         title = f"{exc.title}: " if exc.title else ""
         return " ".join(f"{title}{exc.message or exc}".split())
+    status = _status_of(exc)
+    if isinstance(exc, HfHubHTTPError) and status is not None:
+        return f"the Hub answered HTTP {status}"
+    if status is not None:
+        return f"the app answered HTTP {status}"
     return " ".join(f"{type(exc).__name__}: {exc}".split())
 
 
@@ -163,8 +213,11 @@ class OviSpaceBackend:
     def prepare(self, report: Report) -> None:
         """Connect and check the Space's API before the first clip."""
         if self._client is None:
-            self._client = self._with_backoff(self._connect, "the Space", report=report)
-            self.check_api(self._client.view_api(print_info=False, return_format="dict"))
+            client, api = self._with_backoff(
+                lambda: self._connect(report), "the Space", report=report
+            )
+            self._client = client
+            self.check_api(api)
 
     def check_api(self, api: Any) -> None:
         """Stop with exit 3 unless the endpoint exists and takes what f1gen sends."""
@@ -222,21 +275,95 @@ class OviSpaceBackend:
 
     # The rest is private: connection, backoff, job following, results.
 
-    def _connect(self) -> Client:
+    def _connect(self, report: Report) -> tuple[Client, Any]:
+        """A client for the Space's app and the app's API description."""
         self.download_dir.mkdir(parents=True, exist_ok=True)
         # The Space id or URL is nobody else's business: gradio_client 2.x reports it to Hugging
         # Face unless analytics are off in the environment (its argument alone is not enough).
         os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
         os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
         token = self.settings.hf_token.reveal() if self.settings.hf_token else None
-        return Client(
-            self.space,
-            token=token,
-            verbose=False,
-            download_files=str(self.download_dir),
-            analytics_enabled=False,
-            httpx_kwargs={"timeout": httpx.Timeout(60.0, connect=15.0)},
-        )
+        src = self._resolve(token, report)
+        try:
+            client = Client(
+                src,
+                token=token,
+                verbose=False,
+                download_files=str(self.download_dir),
+                analytics_enabled=False,
+                httpx_kwargs={"timeout": httpx.Timeout(60.0, connect=15.0)},
+            )
+        except ValueError as exc:
+            if "Could not fetch config" in str(exc):
+                self._raise_config_status(src, token)  # 5xx: busy; 4xx: not a Gradio app
+            raise
+        try:
+            return client, client.view_api(print_info=False, return_format="dict")
+        except BaseException:
+            client.close()
+            raise
+
+    def _resolve(self, token: str | None, report: Report) -> str:
+        """The address of the Space's app: a URL as given; an id through the Hub, once it runs.
+
+        The Hub is asked for the Space's host and stage; a Space that is building, starting or
+        asleep is waited for (and a sleeping one woken), at most as long as the busy backoff
+        would wait, with a visible line. gradio_client would wait for a build forever.
+        """
+        if self.space.startswith(("http://", "https://")):
+            return self.space
+        if not SPACE_ID.fullmatch(self.space):
+            raise ConfigError(
+                f"OVI_SPACE {self.space!r} is neither a Space id (owner/name) nor a URL "
+                "(http://... or https://...): fix it in .env or pass --space"
+            )
+        hub = HfApi()
+        started = self.clock()
+        limit = self.retry.max_seconds
+        said = ""
+        while True:
+            info = hub.space_info(self.space, token=token, timeout=HUB_TIMEOUT)
+            stage = str(info.runtime.stage if info.runtime else hub.get_space_runtime(
+                self.space, token=token).stage)  # fmt: skip
+            if stage in READY:
+                break
+            if stage not in STARTING:
+                raise ConfigError(
+                    f"the Space {self.space} is not running (the Hub says {stage}): "
+                    "restart it on its Hugging Face page, or set OVI_SPACE to another"
+                )
+            waited = self.clock() - started
+            if waited >= limit:
+                raise SpaceBusy(
+                    f"the Space {self.space} is still {stage.lower()} after {waited:.0f} s: "
+                    "the run is saved; re-run later",
+                    last=f"the Hub says {stage}",
+                )
+            if stage != said:
+                doing = "asleep: waking it" if stage == "SLEEPING" else f"{stage.lower()}: waiting"
+                report(BackendUpdate(
+                    f"the Space {self.space} is {doing} (up to {limit:.0f} s)", notable=True
+                ))  # fmt: skip
+                said = stage
+            if stage == "SLEEPING" and info.host:
+                self._wake(info.host, token)
+            self.sleep(max(self.retry.initial, 0.01))
+        if not info.host:
+            raise ConfigError(
+                f"the Hub gives no address for the Space {self.space}: check OVI_SPACE, "
+                "or give the Space's URL"
+            )
+        return str(info.host)
+
+    def _wake(self, host: str, token: str | None) -> None:
+        """Visit a sleeping Space's address, which wakes it; its answer does not matter."""
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.get(host, headers=_space_headers(token), timeout=HUB_TIMEOUT)
+
+    def _raise_config_status(self, src: str, token: str | None) -> None:
+        """Raise the HTTP status the app answers its config with (the client hides it)."""
+        url = src.rstrip("/") + "/config"
+        httpx.get(url, headers=_space_headers(token), timeout=HUB_TIMEOUT).raise_for_status()
 
     def _with_backoff(self, call: Callable[[], T], what: str, *, report: Report | None) -> T:
         """Run call, retrying busy failures with exponential backoff; map every failure."""
@@ -295,18 +422,58 @@ class OviSpaceBackend:
         raise exc
 
     def _fatal_message(self, exc: Exception, detail: str) -> str:
+        space = self.space
         if isinstance(exc, AuthenticationError):
             if self.anonymous:
-                return f"the Space {self.space} needs a Hugging Face token: set HF_TOKEN in .env"
-            return f"HF_TOKEN was rejected by the Space {self.space}: refresh it in .env"
+                return f"the Space {space} needs a Hugging Face token: set HF_TOKEN in .env"
+            return f"HF_TOKEN was rejected by the Space {space}: refresh it in .env"
+        if isinstance(exc, OfflineModeIsEnabled):
+            return (
+                f"HF_HUB_OFFLINE is set, but the Space id {space} must be looked up on the "
+                "Hugging Face Hub: unset HF_HUB_OFFLINE, or set OVI_SPACE to the Space's URL"
+            )
+        if isinstance(exc, RepositoryNotFoundError):
+            private = (
+                "if it is private, set HF_TOKEN in .env"
+                if self.anonymous
+                else "if it is private, HF_TOKEN must be allowed to read it"
+            )
+            return (
+                f"Space {space} was not found on the Hub: check OVI_SPACE (owner/name; {private})"
+            )
+        status = _status_of(exc)
+        if isinstance(exc, HfHubHTTPError) and status in (401, 403):
+            if self.anonymous:
+                return f"the Hub refused to show the Space {space} ({status}): set HF_TOKEN in .env"
+            return (
+                f"HF_TOKEN was refused by the Hugging Face Hub (HTTP {status}): refresh it in .env"
+            )
+        if isinstance(exc, HfHubHTTPError):
+            return f"the Hub answered HTTP {status} about the Space {space}: check OVI_SPACE"
+        if status is not None:  # the app itself, asked for its config
+            return (
+                f"{space} answered HTTP {status} instead of a Gradio app's config: "
+                "check OVI_SPACE (a Space id or the URL of a Gradio app)"
+            )
+        if isinstance(exc, HFValidationError):
+            return f"OVI_SPACE {space!r} is not a valid Space id: use owner/name or a URL"
+        if isinstance(exc, json.JSONDecodeError) or "Could not fetch config" in str(exc):
+            return (
+                f"{space} did not answer like a Gradio app (its config is not JSON): "
+                "check OVI_SPACE (a Space id or the URL of a Gradio app)"
+            )
         text = str(exc)
         if "Could not find Space" in text:
-            return f"Space {self.space} was not found: check OVI_SPACE (an owner/name id or a URL)"
+            return f"Space {space} was not found: check OVI_SPACE (an owner/name id or a URL)"
         if "invalid state" in text:
-            return f"the Space {self.space} is not running ({detail}): wait for it, or use another"
+            return f"the Space {space} is not running ({detail}): wait for it, or use another"
         if "not a valid key-word argument" in text or isinstance(exc, TypeError):
             return f"the Space's API changed ({detail}): run 'f1gen doctor' and update f1gen"
-        return f"the Space refused the request ({detail}): lower sample_steps or check OVI_SPACE"
+        if isinstance(exc, AppError):  # the illegal-duration family: the GPU time asked for
+            return (
+                f"the Space refused the request ({detail}): lower sample_steps or check OVI_SPACE"
+            )
+        return f"the Space {space} answered what f1gen cannot use ({detail}): check OVI_SPACE"
 
     def _follow(self, job: Any, report: Report) -> tuple[Any, float]:
         """Wait for a job, reporting its queue and progress; cancel it past the time limit."""
@@ -353,6 +520,11 @@ class OviSpaceBackend:
 
     def _redact(self, text: str) -> str:
         return self.settings.redact(text)
+
+
+def _space_headers(token: str | None) -> dict[str, str]:
+    """The token as gradio_client sends it to a Space (a header the Space's proxy reads)."""
+    return {"x-hf-authorization": f"Bearer {token}"} if token else {}
 
 
 def _status_update(status: Any) -> BackendUpdate | None:

@@ -71,6 +71,7 @@ class StandIn:
         self.http_script: deque[tuple[str, int]] = deque()  # (path suffix, status code)
         self.calls: list[Call] = []
         self.requests: list[str] = []
+        self.tokens_seen: set[str] = set()  # every Authorization / x-hf-authorization received
         self._files = Path(tempfile.mkdtemp(prefix="ovi-stand-in-"))
         self._lock = threading.Lock()
         self._server: uvicorn.Server | None = None
@@ -90,6 +91,7 @@ class StandIn:
         self.http_script.clear()
         self.calls.clear()
         self.requests.clear()
+        self.tokens_seen.clear()
 
     def prompts(self) -> list[str]:
         """The prompts of every call that produced a clip."""
@@ -178,6 +180,9 @@ class StandIn:
         async def gate(request: Request, call_next: Any) -> Response:
             path = request.url.path
             stand_in.requests.append(path)
+            for header in ("authorization", "x-hf-authorization"):
+                if header in request.headers:
+                    stand_in.tokens_seen.add(request.headers[header])
             if stand_in.http_script and path.endswith(stand_in.http_script[0][0]):
                 _, code = stand_in.http_script.popleft()
                 return JSONResponse({"error": f"scripted {code}"}, status_code=code)
