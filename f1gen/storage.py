@@ -3,22 +3,35 @@
 With no bucket configured there is no Storage at all and the work folder is the only home of the
 clips. With one, every object is keyed under a per-storyboard prefix and carries its sha256, so
 uploads are idempotent (an object already there with the same checksum is not sent again).
+
+Every failure is classified: what a person must fix (credentials missing or refused, access
+denied, no such bucket, an endpoint that is not a URL) is a ConfigError (exit 3); what may pass
+(an outage, 5xx, throttling, a dropped connection) is StorageUnavailable (exit 75), under
+whichever wrapper boto3 raised it (S3UploadFailedError, RetriesExceededError).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
+from boto3.exceptions import Boto3Error, RetriesExceededError, S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
 
 from .config import Settings
-from .errors import ConfigError, StorageUnavailable
+from .errors import ConfigError, F1genError, StorageUnavailable
 from .files import file_digest, move_durably
 
 MIB = 1024 * 1024
@@ -34,6 +47,8 @@ CONTENT_TYPES = {
 DENIED = {"AccessDenied", "AllAccessDisabled", "403", "Forbidden"}
 BAD_KEYS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
 NO_BUCKET = {"NoSuchBucket", "404", "NotFound"}
+# One small object written and deleted under the prefix: proof that these credentials may write.
+WRITE_PROBE = ".f1gen-write-probe"
 
 
 @dataclass(frozen=True)
@@ -73,10 +88,21 @@ class Storage:
             # MinIO and most custom endpoints need path-style addressing.
             s3={"addressing_style": "path" if endpoint else "auto"},
             signature_version="s3v4",
+            # f1gen checks every object's sha256 itself. boto3's default trailing checksums
+            # make some S3-compatible servers store objects as `Content-Encoding: aws-chunked`
+            # over HTTPS, which browsers and `curl --compressed` then fail to read.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
         )
-        self._client: Any = boto3.session.Session().client(
-            "s3", endpoint_url=endpoint, config=config
-        )
+        try:
+            self._client: Any = boto3.session.Session().client(
+                "s3", endpoint_url=endpoint, config=config
+            )
+        except ValueError as exc:  # botocore: "Invalid endpoint: ..."
+            raise ConfigError(
+                f"the S3 endpoint {endpoint!r} is not a URL ({exc}): set F1GEN_S3_ENDPOINT to "
+                "one like http://minio.local:9000"
+            ) from None
         self._transfer = TransferConfig(
             multipart_threshold=multipart_threshold,
             multipart_chunksize=max(5 * MIB, multipart_threshold // 2),
@@ -92,18 +118,32 @@ class Storage:
         return f"{self.prefix}/{relative}" if self.prefix else relative
 
     def check(self, *, create: bool = False) -> None:
-        """The bucket exists and the credentials reach it; create it when asked."""
+        """The bucket exists (created when asked) and these credentials may write to it.
+
+        The write is proved, not assumed: one empty object is put under the prefix and deleted,
+        so read-only keys are found before anything is spent, not at the first upload.
+        """
         try:
             self._client.head_bucket(Bucket=self.bucket)
         except ClientError as exc:
-            if _code(exc) in NO_BUCKET and create:
-                self._call(
-                    lambda: self._client.create_bucket(Bucket=self.bucket), "creating the bucket"
-                )
-                return
-            raise self._translate(exc, "checking the bucket") from None
+            if _code(exc) not in NO_BUCKET or not create:
+                raise self._translate(exc, "checking the bucket") from None
+            self._call(
+                lambda: self._client.create_bucket(Bucket=self.bucket), "creating the bucket"
+            )
         except (BotoCoreError, OSError) as exc:
             raise self._translate(exc, "checking the bucket") from None
+        key = self.key(WRITE_PROBE)
+        self._call(
+            lambda: self._client.put_object(Bucket=self.bucket, Key=key, Body=b""),
+            f"writing a test object ({key})",
+        )
+        # f1gen never deletes otherwise: keys that may write but not delete will do.
+        with contextlib.suppress(F1genError):
+            self._call(
+                lambda: self._client.delete_object(Bucket=self.bucket, Key=key),
+                f"deleting the test object ({key})",
+            )
 
     def remote_sha256(self, key: str) -> str | None:
         """The sha256 an object carries, or None when there is no such object."""
@@ -173,12 +213,18 @@ class Storage:
     def _call(self, call: Callable[[], object], what: str) -> None:
         try:
             call()
-        except (ClientError, BotoCoreError, OSError) as exc:
+        except (ClientError, BotoCoreError, Boto3Error, OSError) as exc:
             raise self._translate(exc, what) from None
 
     def _translate(self, exc: Exception, what: str) -> ConfigError | StorageUnavailable:
+        exc = _unwrap(exc)
         code = _code(exc) if isinstance(exc, ClientError) else ""
         where = self.where
+        if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+            return ConfigError(
+                f"{where}: no S3 credentials found while {what}: set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY in .env (or an AWS profile)"
+            )
         if code in BAD_KEYS:
             return ConfigError(
                 f"{where}: the S3 credentials were refused ({code}) while {what}: "
@@ -202,6 +248,17 @@ class Storage:
 
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _unwrap(exc: Exception) -> Exception:
+    """The error boto3's transfer wrappers hide: the client or network error underneath."""
+    if isinstance(exc, RetriesExceededError) and isinstance(exc.last_exception, Exception):
+        return exc.last_exception
+    if isinstance(exc, S3UploadFailedError):  # raised while handling the ClientError
+        inner = exc.__cause__ or exc.__context__
+        if isinstance(inner, ClientError | BotoCoreError | OSError):
+            return inner
+    return exc
 
 
 def from_settings(settings: Settings, *, prefix: str) -> Storage | None:

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from f1gen.cli import app
 from tests.support import mediatools
 from tests.support.images import draw_portrait
+from tests.support.seaweedfs import SeaweedFS
 
 ENV_PREFIXES = ("HF_", "OVI_", "F1GEN_", "AWS_", "GRADIO_")
 
@@ -89,3 +90,11 @@ def copy_tree(source: Path, target: Path) -> Path:
     """Copy a folder (for tests that must not touch a session fixture)."""
     shutil.copytree(source, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def seaweedfs() -> Iterator[SeaweedFS]:
+    """A real S3 server (SeaweedFS) on loopback for the whole session, started on first use."""
+    server = SeaweedFS().start()
+    yield server
+    server.stop()

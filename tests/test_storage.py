@@ -1,4 +1,7 @@
-"""S3/MinIO storage: boto3 against a real S3 server over HTTP on 127.0.0.1 (moto's server mode)."""
+"""S3/MinIO storage: boto3 against a real S3 server over HTTP on 127.0.0.1 (SeaweedFS).
+
+The server is the session's `seaweedfs` fixture; it knows a writer and a read-only identity.
+"""
 
 from __future__ import annotations
 
@@ -10,54 +13,57 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
+from boto3.exceptions import RetriesExceededError, S3UploadFailedError
+from botocore.exceptions import (
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    ReadTimeoutError,
+)
 
 from f1gen import storyboard as storyboards
 from f1gen.config import load_settings
-from f1gen.errors import ConfigError
+from f1gen.errors import ConfigError, StorageUnavailable
 from f1gen.runner import Runner, RunOptions
 from f1gen.storage import MIB, Storage, from_settings
-from tests.support.s3_server import S3Server
 from tests.support.scripted import ScriptedBackend, good
+from tests.support.seaweedfs import READER, WRITER, SeaweedFS
 
 BUCKET = "f1-video-clips"
-SECRET = "s3SECRETkeyNEVERshown0123456789"
-
-
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[S3Server]:
-    server = S3Server().start()
-    yield server
-    server.stop()
+SECRET = WRITER.secret_key
 
 
 @pytest.fixture
-def s3(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[S3Server]:
-    """The server, emptied, with f1gen and boto3 pointed at it and a bucket made."""
-    s3_server.start() if s3_server._server is None else None
-    s3_server.reset()
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIATESTKEY000000000")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+def s3(
+    seaweedfs: SeaweedFS, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[SeaweedFS]:
+    """The server, emptied, with f1gen and boto3 pointed at it as the writer, and a bucket made."""
+    if not seaweedfs.running:
+        seaweedfs.start()
+    seaweedfs.empty()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", WRITER.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", WRITER.secret_key)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("F1GEN_S3_ENDPOINT", s3_server.url)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no credentials from a cloud host
+    monkeypatch.setenv("F1GEN_S3_ENDPOINT", seaweedfs.url)
     monkeypatch.setenv("F1GEN_BUCKET", BUCKET)
     monkeypatch.setenv("F1GEN_S3_ATTEMPTS", "2")
-    _client(s3_server).create_bucket(Bucket=BUCKET)
-    yield s3_server
-    if s3_server._server is None:  # a test stopped it
-        s3_server.start()
+    _client(seaweedfs).create_bucket(Bucket=BUCKET)
+    yield seaweedfs
+    if not seaweedfs.running:  # a test took it away
+        seaweedfs.start()
 
 
-def _client(server: S3Server) -> Any:
-    return boto3.client("s3", endpoint_url=server.url, region_name="us-east-1",
-                        aws_access_key_id="AKIATESTKEY000000000", aws_secret_access_key=SECRET)  # fmt: skip
+def _client(server: SeaweedFS) -> Any:
+    return server.client(WRITER)
 
 
-def _objects(server: S3Server) -> dict[str, dict[str, Any]]:
+def _objects(server: SeaweedFS) -> dict[str, dict[str, Any]]:
     listing = _client(server).list_objects_v2(Bucket=BUCKET).get("Contents", [])
     return {o["Key"]: o for o in listing}
 
@@ -67,7 +73,7 @@ def _sha(data: bytes) -> str:
 
 
 def test_clips_go_to_the_bucket_under_the_storyboard_prefix_with_metadata(
-    s3: S3Server, write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+    s3: SeaweedFS, write_storyboard: Callable[..., Path], cli: Callable[..., Any]
 ) -> None:
     result = cli("generate", write_storyboard(2), "--backend", "animatic", "--json")
 
@@ -86,7 +92,7 @@ def test_clips_go_to_the_bucket_under_the_storyboard_prefix_with_metadata(
 
 
 def test_a_new_take_is_a_new_object_and_the_old_one_stays(
-    s3: S3Server, write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+    s3: SeaweedFS, write_storyboard: Callable[..., Path], cli: Callable[..., Any]
 ) -> None:
     board = write_storyboard(1)
     cli("generate", board, "--backend", "animatic")
@@ -98,7 +104,7 @@ def test_a_new_take_is_a_new_object_and_the_old_one_stays(
 
 
 def test_push_is_idempotent_no_second_put(
-    s3: S3Server, write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+    s3: SeaweedFS, write_storyboard: Callable[..., Path], cli: Callable[..., Any]
 ) -> None:
     board = write_storyboard(2)
     cli("generate", board, "--backend", "animatic")
@@ -115,7 +121,7 @@ def test_push_is_idempotent_no_second_put(
     assert after == before
 
 
-def test_a_large_file_goes_up_in_parts(s3: S3Server, tmp_path: Path) -> None:
+def test_a_large_file_goes_up_in_parts(s3: SeaweedFS, tmp_path: Path) -> None:
     big = tmp_path / "final.mp4"
     big.write_bytes(os.urandom(12 * MIB))
     storage = Storage(bucket=BUCKET, prefix="board", endpoint=s3.url, multipart_threshold=5 * MIB)
@@ -127,7 +133,7 @@ def test_a_large_file_goes_up_in_parts(s3: S3Server, tmp_path: Path) -> None:
     assert storage.remote_sha256("board/final.mp4") == _sha(big.read_bytes())
 
 
-def test_links_are_presigned_or_public(s3: S3Server, tmp_path: Path) -> None:
+def test_links_are_presigned_or_public(s3: SeaweedFS, tmp_path: Path) -> None:
     clip = tmp_path / "x.mp4"
     clip.write_bytes(b"clip bytes")
     storage = Storage(bucket=BUCKET, prefix="board", endpoint=s3.url, link_seconds=600)
@@ -143,7 +149,7 @@ def test_links_are_presigned_or_public(s3: S3Server, tmp_path: Path) -> None:
 
 
 def test_a_missing_bucket_says_what_to_do_and_can_be_created(
-    s3: S3Server,
+    s3: SeaweedFS,
     write_storyboard: Callable[..., Path],
     cli: Callable[..., Any],
     monkeypatch: pytest.MonkeyPatch,
@@ -162,38 +168,167 @@ def test_a_missing_bucket_says_what_to_do_and_can_be_created(
     assert _client(s3).list_objects_v2(Bucket="not-there")["KeyCount"] == 2
 
 
-def test_access_denied_and_bad_keys_exit_3_with_the_fix(
-    s3: S3Server,
+def test_read_only_keys_are_found_before_the_first_clip_with_exit_3(
+    s3: SeaweedFS,
     write_storyboard: Callable[..., Path],
     cli: Callable[..., Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    iam = boto3.client("iam", endpoint_url=s3.url, region_name="us-east-1",
-                       aws_access_key_id="AKIATESTKEY000000000", aws_secret_access_key=SECRET)  # fmt: skip
-    iam.create_user(UserName="intern")
-    key = iam.create_access_key(UserName="intern")["AccessKey"]
-    board = write_storyboard(1)
-    s3.enforce_auth(True)
-    try:
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
-        denied = cli("generate", board, "--backend", "animatic")
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIANOSUCHKEY0000000")
-        unknown = cli("push", board)
-    finally:
-        s3.enforce_auth(False)
+    board = write_storyboard(2)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", READER.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", READER.secret_key)
 
-    assert denied.exit_code == 3
-    assert denied.stderr.splitlines()[-1] == (
+    generated = cli("generate", board, "--backend", "animatic")
+    pushed = cli("push", board)
+
+    assert (generated.exit_code, generated.stderr.splitlines()[-1]) == (3, (
+        "error: s3://f1-video-clips/board: access denied while writing a test object "
+        "(board/.f1gen-write-probe): check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and that "
+        "they may read and write the bucket"))  # fmt: skip
+    assert not list(Path("out/board").rglob("*.mp4"))  # nothing was spent
+    assert (pushed.exit_code, pushed.stderr) == (3, generated.stderr.splitlines()[-1] + "\n")
+    assert _objects(s3) == {}
+    assert READER.secret_key not in generated.stderr + pushed.stderr
+
+
+@pytest.mark.parametrize(
+    ("key", "secret"),
+    [("F1GENNOSUCHKEY000001", WRITER.secret_key), (WRITER.access_key, "wrongSECRETwrongSECRET0123")],
+    ids=["unknown-key", "wrong-secret"],
+)  # fmt: skip
+def test_keys_the_server_refuses_are_exit_3_with_the_fix(
+    key: str, secret: str, s3: SeaweedFS, write_storyboard: Callable[..., Path],
+    cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+
+    result = cli("generate", write_storyboard(1), "--backend", "animatic")
+
+    assert (result.exit_code, result.stderr.splitlines()[-1]) == (3, (
         "error: s3://f1-video-clips/board: access denied while checking the bucket: check "
-        "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and that they may read and write the bucket")  # fmt: skip
-    assert unknown.exit_code == 3
-    assert unknown.stderr == denied.stderr.splitlines()[-1] + "\n"  # a HEAD carries no error code
-    assert key["SecretAccessKey"] not in denied.stderr + unknown.stderr
+        "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and that they may read and write the bucket"))  # fmt: skip
+    assert not list(Path("out/board").rglob("*.mp4"))
+    assert secret not in result.stderr  # a HEAD's refusal carries no error code: a bare 403
+
+
+def test_a_bucket_with_no_credentials_is_exit_3_before_anything_is_spent(
+    s3: SeaweedFS, write_storyboard: Callable[..., Path], cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+
+    result = cli("generate", write_storyboard(1), "--backend", "animatic")
+
+    assert (result.exit_code, result.stderr.splitlines()[-1]) == (3, (
+        "error: s3://f1-video-clips/board: no S3 credentials found while checking the bucket: "
+        "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in .env (or an AWS profile)"))  # fmt: skip
+    assert not list(Path("out/board").rglob("*.mp4"))
+
+
+@pytest.mark.parametrize("endpoint", ["not a url", "minio.local:9000"])
+def test_an_endpoint_that_is_not_a_url_is_exit_3(
+    endpoint: str, write_storyboard: Callable[..., Path], cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("F1GEN_BUCKET", BUCKET)
+    monkeypatch.setenv("F1GEN_S3_ENDPOINT", endpoint)
+
+    result = cli("generate", write_storyboard(1), "--backend", "animatic")
+
+    assert (result.exit_code, result.stderr.splitlines()[-1]) == (3, (
+        f"error: the S3 endpoint {endpoint!r} is not a URL (Invalid endpoint: {endpoint}): set "
+        "F1GEN_S3_ENDPOINT to one like http://minio.local:9000"))  # fmt: skip
+
+
+def test_an_upload_refused_under_boto3s_wrapper_is_access_denied(
+    s3: SeaweedFS, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", READER.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", READER.secret_key)
+    clip = tmp_path / "x.mp4"
+    clip.write_bytes(b"clip bytes")
+    storage = Storage(bucket=BUCKET, prefix="board", endpoint=s3.url, attempts=1)
+
+    with pytest.raises(ConfigError, match=r"^s3://f1-video-clips/board: access denied while "
+                       r"uploading board/clips/x.mp4: check AWS_ACCESS_KEY_ID"):  # fmt: skip
+        storage.upload(clip, "clips/x.mp4")  # boto3 raises S3UploadFailedError here
+
+
+def _raised(
+    make: Callable[[], BaseException], wrap: Callable[[BaseException], BaseException]
+) -> BaseException:
+    """wrap(error) raised while handling error, as boto3's transfer layer does."""
+    try:
+        try:
+            raise make()
+        except BaseException as inner:
+            raise wrap(inner)  # noqa: B904 - boto3 does exactly this
+    except BaseException as outer:
+        return outer
+
+
+def _client_error(code: str, operation: str = "PutObject") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": code}}, operation)
+
+
+WRAPPED = [
+    (_raised(lambda: _client_error("AccessDenied"), lambda e: S3UploadFailedError(f"Failed to upload x to b/k: {e}")),
+     ConfigError, "access denied while uploading k"),
+    (_raised(lambda: _client_error("InvalidAccessKeyId"), lambda e: S3UploadFailedError(f"Failed to upload x to b/k: {e}")),
+     ConfigError, r"the S3 credentials were refused \(InvalidAccessKeyId\) while uploading k"),
+    (_raised(lambda: _client_error("InternalError"), lambda e: S3UploadFailedError(f"Failed to upload x to b/k: {e}")),
+     StorageUnavailable, "storage unavailable while uploading k"),
+    (RetriesExceededError(EndpointConnectionError(endpoint_url="http://127.0.0.1:9")),
+     StorageUnavailable, r"storage unavailable while uploading k \(cannot reach http://127.0.0.1:9\)"),
+    (RetriesExceededError(ReadTimeoutError(endpoint_url="http://127.0.0.1:9")),
+     StorageUnavailable, "storage unavailable while uploading k"),
+    (NoCredentialsError(), ConfigError, "no S3 credentials found while uploading k"),
+    (PartialCredentialsError(provider="env", cred_var="AWS_SECRET_ACCESS_KEY"), ConfigError,
+     "no S3 credentials found while uploading k"),
+    (_client_error("SlowDown"), StorageUnavailable, "storage unavailable while uploading k"),
+    (ConnectionResetError(104, "Connection reset by peer"), StorageUnavailable, "storage unavailable while uploading k"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind", "message"), WRAPPED, ids=[f"{type(e).__name__}-{i}" for i, (e, _, _) in enumerate(WRAPPED)]
+)  # fmt: skip
+def test_every_storage_failure_is_classified(
+    exc: BaseException, kind: type[Exception], message: str, tmp_path: Path
+) -> None:
+    storage = Storage(bucket="b", prefix="p", endpoint="http://127.0.0.1:9")
+
+    def fail() -> None:
+        raise exc
+
+    with pytest.raises(kind, match=message):
+        storage._call(fail, "uploading k")
+
+
+def test_uploads_send_no_trailing_checksums(s3: SeaweedFS, tmp_path: Path) -> None:
+    clip = tmp_path / "x.mp4"
+    clip.write_bytes(os.urandom(64 * 1024))
+    storage = Storage(bucket=BUCKET, prefix="board", endpoint=s3.url)
+    sent: list[dict[str, str]] = []
+    storage._client.meta.events.register(
+        "before-send.s3.*", lambda request, **_: sent.append(dict(request.headers))
+    )
+
+    storage.upload(clip, "clips/x.mp4")
+
+    put = [h for h in sent if "x-amz-meta-sha256" in {k.lower() for k in h}]
+    assert len(put) == 1
+    names = {k.lower() for k in put[0]}
+    assert not {
+        n for n in names if n.startswith("x-amz-checksum") or n == "x-amz-sdk-checksum-algorithm"
+    }
+    assert b"aws-chunked" not in put[0].get("Content-Encoding", b"")  # type: ignore[operator]
 
 
 def test_storage_outage_mid_run_loses_nothing_and_push_completes(
-    s3: S3Server,
+    s3: SeaweedFS,
     write_storyboard: Callable[..., Path],
     marker_clips: list[Any],
     cli: Callable[..., Any],
@@ -202,7 +337,7 @@ def test_storage_outage_mid_run_loses_nothing_and_push_completes(
 
     def stop_server_then(clip: Any) -> Callable[[Path], None]:
         def take(dest: Path) -> None:
-            s3.stop()
+            s3.stop(keep=True)  # an outage: connections refused until start()
             good(clip)(dest)
 
         return take
@@ -237,7 +372,7 @@ def test_storage_outage_mid_run_loses_nothing_and_push_completes(
 
 
 def test_a_cut_can_be_made_on_a_fresh_machine_from_the_bucket_alone(
-    s3: S3Server, write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+    s3: SeaweedFS, write_storyboard: Callable[..., Path], cli: Callable[..., Any]
 ) -> None:
     board = write_storyboard(2)
     assert cli("generate", board, "--backend", "animatic").exit_code == 0
@@ -254,7 +389,7 @@ def test_a_cut_can_be_made_on_a_fresh_machine_from_the_bucket_alone(
 
 
 def test_without_a_bucket_nothing_is_uploaded_and_nothing_complains(
-    s3: S3Server,
+    s3: SeaweedFS,
     write_storyboard: Callable[..., Path],
     cli: Callable[..., Any],
     monkeypatch: pytest.MonkeyPatch,
@@ -282,7 +417,7 @@ def test_push_without_a_bucket_says_how_to_configure_one(
 
 
 def test_the_s3_secret_never_appears_in_output_or_state(
-    s3: S3Server, write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+    s3: SeaweedFS, write_storyboard: Callable[..., Path], cli: Callable[..., Any]
 ) -> None:
     board = write_storyboard(1)
     runs = [cli("generate", board, "--backend", "animatic", "--json"), cli("push", board, "--json"),
@@ -292,21 +427,21 @@ def test_the_s3_secret_never_appears_in_output_or_state(
     texts += [p.read_text(errors="replace") for p in Path("out").rglob("*.json")]
     assert all(SECRET not in text for text in texts)
     assert (
-        "ok   storage: s3://f1-video-clips/ is reachable with these credentials" in runs[-1].stdout
+        "ok   storage: s3://f1-video-clips/ is reachable and writable with these credentials"
+        in runs[-1].stdout
     )
 
 
-def test_storage_errors_that_pass_are_not_configuration(s3: S3Server) -> None:
-    s3.stop()
+def test_storage_errors_that_pass_are_not_configuration(s3: SeaweedFS) -> None:
+    s3.stop(keep=True)
     storage = Storage(bucket=BUCKET, prefix="p", endpoint=s3.url, attempts=1)
 
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(StorageUnavailable) as caught:
         storage.check()
 
-    assert not isinstance(caught.value, ConfigError)
-    assert caught.value.exit_code == 75  # type: ignore[attr-defined]
-    assert f"storage unavailable while checking the bucket (cannot reach {s3.url})" in str(
-        caught.value
+    assert caught.value.exit_code == 75
+    assert caught.value.message == (
+        f"s3://f1-video-clips/p: storage unavailable while checking the bucket (cannot reach {s3.url})"
     )
 
 
@@ -329,11 +464,11 @@ def test_round_trip_on_a_real_minio(tmp_path: Path) -> None:  # pragma: no cover
 
 
 def test_a_run_with_nothing_to_do_does_not_touch_the_bucket(
-    s3: S3Server, write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+    s3: SeaweedFS, write_storyboard: Callable[..., Path], cli: Callable[..., Any]
 ) -> None:
     board = write_storyboard(2)
     cli("generate", board, "--backend", "animatic")
-    s3.stop()  # any request now would fail and be reported
+    s3.stop(keep=True)  # any request now would fail and be reported
 
     result = cli("generate", board, "--backend", "animatic", "--json")
 

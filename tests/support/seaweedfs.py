@@ -85,7 +85,7 @@ class SeaweedFS:
              "actions": ["Read", "List"]},
         ]}))  # fmt: skip
         data = self.root / "data"
-        data.mkdir()
+        data.mkdir(exist_ok=True)  # kept across a stop(keep=True) and the start after it
         return [
             self.binary, f"-logdir={self.root}", "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             *(f"-{name}={port}" for name, port in self.ports.items()),
@@ -96,8 +96,9 @@ class SeaweedFS:
         ]  # fmt: skip
 
     def start(self, *, timeout: float = 60.0) -> SeaweedFS:
-        """Start the server and wait until a signed request succeeds."""
-        with self._log.open("wb") as log:
+        """Start the server (again, after stop(keep=True)); return once a signed request succeeds."""
+        self._remove_sockets()
+        with self._log.open("ab") as log:
             self._process = subprocess.Popen(
                 self._command(), stdout=log, stderr=subprocess.STDOUT, cwd=self.root,
                 start_new_session=True,  # its own process group: stop() signals all of it
@@ -148,19 +149,32 @@ class SeaweedFS:
             return ""
         return "\n".join(self._log.read_text(errors="replace").splitlines()[-lines:])
 
-    def stop(self) -> None:
-        """Stop the server's process group (SIGTERM, then SIGKILL) and remove its folder."""
+    def stop(self, *, keep: bool = False) -> None:
+        """Stop the server's process group (SIGTERM, then SIGKILL).
+
+        keep=True is an outage: connections are refused until start(), which serves the same
+        data on the same ports. Otherwise the data folder goes too.
+        """
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
+            os.killpg(process.pid, signal.SIGKILL if keep else signal.SIGTERM)
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
-        shutil.rmtree(self.root, ignore_errors=True)
-        # gRPC's unix sockets go to the system temp folder whatever -dir says; a killed server
-        # leaves them behind.
+        self._remove_sockets()
+        if not keep:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    @property
+    def running(self) -> bool:
+        """True while the server process is up."""
+        return self._process is not None and self._process.poll() is None
+
+    def _remove_sockets(self) -> None:
+        # gRPC's unix sockets go to the system temp folder whatever -dir says, and a killed
+        # server leaves them behind.
         for port in self.ports.values():
             for stale in Path(tempfile.gettempdir()).glob(f"seaweedfs-*-{port}.sock"):
                 stale.unlink(missing_ok=True)
