@@ -1,6 +1,6 @@
 """The fault campaign: kill f1gen at random moments, take storage away, fill the disk, fuzz the
 storyboard, and count what was lost, duplicated, crashed or leaked. Everything runs on this
-machine: a local Gradio stand-in for the Space, moto's S3 server for MinIO.
+machine: a local Gradio stand-in for the Space, a real S3 server (SeaweedFS) for MinIO.
 
     python bench/chaos.py [--kills 20] [--scenes 24] [--seed 7] [--fuzz 300]
 

@@ -2,7 +2,7 @@
 
 Uploads happen on a background thread while the next clip is generated, so storage should add
 only the last upload to a run. Both configurations run in this process against the same
-stand-in (a real Gradio server) and the same S3 server (moto), alternating, best of N each.
+stand-in (a real Gradio server) and the same real S3 server (SeaweedFS on loopback), alternating, best of N each.
 
     python bench/storage.py [--scenes 24] [--gen-seconds 0.5] [--rounds 2]
 """
@@ -18,27 +18,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import boto3  # noqa: E402
 from common import record, stand_in_clip, stand_in_parser, timed_run, write_board  # noqa: E402
 
 from f1gen.storage import Storage  # noqa: E402
 from tests.support.ovi_stand_in import StandIn  # noqa: E402
-from tests.support.s3_server import S3Server  # noqa: E402
+from tests.support.seaweedfs import WRITER, SeaweedFS  # noqa: E402
 
 
 def main() -> None:
     parser = stand_in_parser(__doc__, gen_seconds=0.5)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
+    os.environ.update({"AWS_ACCESS_KEY_ID": WRITER.access_key, "AWS_SECRET_ACCESS_KEY": WRITER.secret_key, "AWS_DEFAULT_REGION": "us-east-1",
                        "GRADIO_ANALYTICS_ENABLED": "False"})  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:
         base = Path(folder)
         clip = stand_in_clip(base)
         space = StandIn(clip, gen_seconds=args.gen_seconds).start()
-        s3 = S3Server().start()
+        s3 = SeaweedFS().start()
         try:
-            boto3.client("s3", endpoint_url=s3.url).create_bucket(Bucket="f1-video-clips")
+            s3.client(WRITER).create_bucket(Bucket="f1-video-clips")
             board = write_board(base, args.scenes)
             times: dict[str, list[float]] = {"storage off": [], "storage on": []}
             for round_ in range(args.rounds):

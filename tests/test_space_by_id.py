@@ -20,7 +20,6 @@ from typing import Any
 import httpx
 import httpx2
 import pytest
-import requests
 from huggingface_hub import constants as hf_constants
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled, RepositoryNotFoundError
 
@@ -101,8 +100,6 @@ CLASSIFIED = [
     (httpx2.ConnectError("[Errno 111] Connection refused"), Verdict.BUSY),
     (httpx2.ReadTimeout("timed out"), Verdict.BUSY),
     (httpx2.RemoteProtocolError("peer closed connection"), Verdict.BUSY),
-    (requests.ConnectionError("Max retries exceeded"), Verdict.BUSY),
-    (requests.ReadTimeout("Read timed out"), Verdict.BUSY),
     (OSError(errno.ECONNRESET, "Connection reset by peer"), Verdict.BUSY),
     (OSError(errno.ENETUNREACH, "Network is unreachable"), Verdict.BUSY),
     (_hub_error(HfHubHTTPError, 500), Verdict.BUSY),
@@ -221,8 +218,8 @@ def test_a_building_space_is_waited_for_with_a_line_saying_so(
     result = cli("generate", write_storyboard(1))
 
     assert result.exit_code == 0, result.stderr
-    assert f"the Space {SPACE} is building: waiting (up to 1 s)" in result.stderr
-    assert f"the Space {SPACE} is app_starting: waiting (up to 1 s)" in result.stderr
+    assert f"the Space {SPACE} is building: waiting (up to 0.8 s)" in result.stderr
+    assert f"the Space {SPACE} is app_starting: waiting (up to 0.8 s)" in result.stderr
     assert len(app.prompts()) == 1
 
 
@@ -249,7 +246,7 @@ def test_a_sleeping_space_is_woken_by_a_visit_then_used(
     result = cli("generate", write_storyboard(1))
 
     assert result.exit_code == 0, result.stderr
-    assert f"the Space {SPACE} is asleep: waking it (up to 1 s)" in result.stderr
+    assert f"the Space {SPACE} is asleep: waking it (up to 0.8 s)" in result.stderr
     assert app.requests[0] == "/"
     assert len(app.prompts()) == 1
 

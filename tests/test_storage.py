@@ -445,13 +445,22 @@ def test_storage_errors_that_pass_are_not_configuration(s3: SeaweedFS) -> None:
     )
 
 
+# Read now: every test runs with F1GEN_* and AWS_* cleared from its environment.
+MINIO = {name: os.environ.get(name, "") for name in (
+    "F1GEN_TEST_MINIO_ENDPOINT", "F1GEN_TEST_MINIO_BUCKET", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}  # fmt: skip
+
+
 @pytest.mark.skipif(
-    not os.environ.get("F1GEN_TEST_MINIO_ENDPOINT"),
-    reason="set F1GEN_TEST_MINIO_ENDPOINT (and keys) to run against a real MinIO",
+    not MINIO["F1GEN_TEST_MINIO_ENDPOINT"],
+    reason="set F1GEN_TEST_MINIO_ENDPOINT (and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) to run against a real MinIO",
 )
-def test_round_trip_on_a_real_minio(tmp_path: Path) -> None:  # pragma: no cover - needs a MinIO
-    storage = Storage(bucket=os.environ.get("F1GEN_TEST_MINIO_BUCKET", BUCKET), prefix="f1gen-test",
-                      endpoint=os.environ["F1GEN_TEST_MINIO_ENDPOINT"])  # fmt: skip
+def test_round_trip_on_a_real_minio(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # pragma: no cover - needs a MinIO
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, MINIO[name])
+    storage = Storage(bucket=MINIO["F1GEN_TEST_MINIO_BUCKET"] or BUCKET, prefix="f1gen-test",
+                      endpoint=MINIO["F1GEN_TEST_MINIO_ENDPOINT"])  # fmt: skip
     storage.check(create=True)
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(os.urandom(1024))

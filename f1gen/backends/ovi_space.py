@@ -323,8 +323,8 @@ class OviSpaceBackend:
         said = ""
         while True:
             info = hub.space_info(self.space, token=token, timeout=HUB_TIMEOUT)
-            stage = str(info.runtime.stage if info.runtime else hub.get_space_runtime(
-                self.space, token=token).stage)  # fmt: skip
+            runtime = info.runtime or hub.get_space_runtime(self.space, token=token)
+            stage = str(getattr(runtime.stage, "value", runtime.stage))  # a str, or a SpaceStage
             if stage in READY:
                 break
             if stage not in STARTING:
@@ -335,14 +335,14 @@ class OviSpaceBackend:
             waited = self.clock() - started
             if waited >= limit:
                 raise SpaceBusy(
-                    f"the Space {self.space} is still {stage.lower()} after {waited:.0f} s: "
+                    f"the Space {self.space} is still {stage.lower()} after {_span(waited)}: "
                     "the run is saved; re-run later",
                     last=f"the Hub says {stage}",
                 )
             if stage != said:
                 doing = "asleep: waking it" if stage == "SLEEPING" else f"{stage.lower()}: waiting"
                 report(BackendUpdate(
-                    f"the Space {self.space} is {doing} (up to {limit:.0f} s)", notable=True
+                    f"the Space {self.space} is {doing} (up to {_span(limit)})", notable=True
                 ))  # fmt: skip
                 said = stage
             if stage == "SLEEPING" and info.host:
@@ -486,8 +486,7 @@ class OviSpaceBackend:
                 if self._interrupted.is_set():
                     raise GenerationError("interrupted: the job was cancelled")
                 if self.clock() - started > limit:
-                    spent = f"{limit / 60:g} min" if limit >= 60 else f"{limit:g} s"
-                    raise GenerationError(f"no clip after {spent}: the job was cancelled")
+                    raise GenerationError(f"no clip after {_span(limit)}: the job was cancelled")
                 status = job.status()
                 if processing_at is None and status.code in WORKING:
                     processing_at = self.clock()
@@ -520,6 +519,11 @@ class OviSpaceBackend:
 
     def _redact(self, text: str) -> str:
         return self.settings.redact(text)
+
+
+def _span(seconds: float) -> str:
+    """A duration for a message: '0.5 s', '12 s', '15 min'."""
+    return f"{seconds / 60:.3g} min" if seconds >= 60 else f"{seconds:.2g} s"
 
 
 def _space_headers(token: str | None) -> dict[str, str]:

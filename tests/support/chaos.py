@@ -1,6 +1,6 @@
 """The fault campaign: kill f1gen at random moments, take storage away, fill the disk, fuzz the
 storyboard, and count what was lost, duplicated, crashed or leaked. Everything runs on this
-machine: a local Gradio stand-in for the Space, moto's S3 server for MinIO.
+machine: a local Gradio stand-in for the Space, a real S3 server (SeaweedFS) for MinIO.
 
     python bench/chaos.py [--kills 20] [--scenes 24] [--seed 7] [--fuzz 300]
 
@@ -24,11 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.support.seaweedfs import WRITER, SeaweedFS
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 TOKEN = "hf_CHAOSsecretTOKEN0123456789"
-S3_SECRET = "chaosS3SECRETkey0123456789abcdef"
+S3_SECRET = WRITER.secret_key
 F1GEN = [sys.executable, "-m", "f1gen"]
 
 
@@ -138,8 +140,6 @@ def kill_campaign(tally: Tally, *, base: Path, kills: int, scenes: int, seed: in
 
 def storage_outage(tally: Tally, *, base: Path) -> None:
     """Take S3 away in the middle of a run, bring it back, push: nothing lost, checksums equal."""
-    import boto3
-
     from f1gen import storyboard as storyboards
     from f1gen.backends.animatic import AnimaticBackend
     from f1gen.config import load_settings
@@ -148,17 +148,16 @@ def storage_outage(tally: Tally, *, base: Path) -> None:
     from f1gen.storage import from_settings
     from f1gen.sync import push
     from tests.support.boards import write_board
-    from tests.support.s3_server import S3Server
 
-    server = S3Server().start()
+    server = SeaweedFS().start()
     folder = base / "outage"
     board = write_board(folder, 6)
-    env = {"AWS_ACCESS_KEY_ID": "chaos", "AWS_SECRET_ACCESS_KEY": S3_SECRET, "AWS_DEFAULT_REGION": "us-east-1",
+    env = {"AWS_ACCESS_KEY_ID": WRITER.access_key, "AWS_SECRET_ACCESS_KEY": S3_SECRET, "AWS_DEFAULT_REGION": "us-east-1",
            "F1GEN_BUCKET": "f1-video-clips", "F1GEN_S3_ENDPOINT": server.url, "F1GEN_S3_ATTEMPTS": "2"}  # fmt: skip
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        s3 = boto3.client("s3", endpoint_url=server.url)
+        s3 = server.client(WRITER)
         s3.create_bucket(Bucket="f1-video-clips")
         settings = load_settings(environ=dict(os.environ))
         loaded = storyboards.load(board).storyboard
@@ -170,7 +169,7 @@ def storage_outage(tally: Tally, *, base: Path) -> None:
             def generate(self, request: Any, dest: Path, report: Any) -> Any:
                 StopsStorage.made += 1
                 if StopsStorage.made == 3:
-                    server.stop()
+                    server.stop(keep=True)  # an outage: refused until start()
                 return super().generate(request, dest, report)
 
         storage = from_settings(settings, prefix=loaded.stem)
