@@ -133,7 +133,12 @@ def test_a_space_id_is_resolved_on_the_hub_and_the_token_goes_nowhere_else(
     hub: HubStandIn, app: StandIn, write_storyboard: Callable[..., Path]
 ) -> None:
     egress = Egress().start()
+    probe = "import httpx, httpx2\nfor get in (httpx.get, httpx2.get):\n    try:\n        get('https://huggingface.co/api/telemetry')\n    except Exception:\n        pass\n"
     try:
+        trap = subprocess.run([sys.executable, "-c", probe], env={**os.environ, **egress.environment()},
+                              capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+        assert [s.target for s in egress.requests] == ["huggingface.co:443"] * 2, trap.stderr
+        egress.requests.clear()  # the trap catches both HTTP stacks; now the real run
         result = _f1gen("generate", write_storyboard(2), "--json",
                         env={"HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN, **egress.environment()})  # fmt: skip
     finally:
