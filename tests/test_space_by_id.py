@@ -23,7 +23,8 @@ import pytest
 from huggingface_hub import constants as hf_constants
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled, RepositoryNotFoundError
 
-from f1gen.backends.ovi_space import Verdict, classify
+from f1gen.backends.ovi_space import OviSpaceBackend, Verdict, classify
+from f1gen.config import load_settings
 from tests.support.hub_stand_in import Egress, HubStandIn, WebPage
 from tests.support.mediatools import MarkerClip
 from tests.support.ovi_stand_in import StandIn
@@ -124,6 +125,21 @@ def test_failures_from_every_http_stack_are_classified(
     exc: BaseException, verdict: Verdict | None
 ) -> None:
     assert classify(exc) is verdict
+
+
+@pytest.mark.parametrize(
+    ("token", "status", "message"),
+    [(TOKEN, 403, "HF_TOKEN was refused by the Hugging Face Hub (HTTP 403): refresh it in .env"),
+     (None, 403, f"the Hub refused the Space {SPACE} (HTTP 403): set HF_TOKEN in .env"),
+     (None, 410, f"the Hub answered HTTP 410 about the Space {SPACE}: check OVI_SPACE")],
+)  # fmt: skip
+def test_other_hub_refusals_name_the_space_and_the_fix(
+    token: str | None, status: int, message: str, tmp_path: Path
+) -> None:
+    options = {"ovi_space": SPACE, "hf_token": token}
+    backend = OviSpaceBackend(settings=load_settings(options, environ={}), download_dir=tmp_path)
+
+    assert backend._fatal_message(_hub_error(HfHubHTTPError, status), "") == message
 
 
 # As users run it: subprocesses with HF_ENDPOINT.
@@ -357,7 +373,7 @@ def test_a_malformed_space_id_is_named(
 @pytest.mark.parametrize(
     ("status", "body", "code", "message"),
     [(404, "Not Found", 3, "error: {url} answered HTTP 404 instead of a Gradio app's config: check OVI_SPACE (a Space id or the URL of a Gradio app)"),
-     (200, "<html>a blog</html>", 3, "error: {url} did not answer like a Gradio app (its config is not JSON): check OVI_SPACE (a Space id or the URL of a Gradio app)"),
+     (200, "<html>a blog</html>", 3, "error: {url} did not answer like a Gradio app (no JSON config): check OVI_SPACE (a Space id or the URL of a Gradio app)"),
      (500, "Internal Server Error", 75, "stopped: the Space {url} stayed busy or unreachable through 2 tries (last: the app answered HTTP 500): the run is saved; re-run later, off-peak")],
     ids=["404", "not-json", "500"],
 )  # fmt: skip

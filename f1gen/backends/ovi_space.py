@@ -444,7 +444,7 @@ class OviSpaceBackend:
         status = _status_of(exc)
         if isinstance(exc, HfHubHTTPError) and status in (401, 403):
             if self.anonymous:
-                return f"the Hub refused to show the Space {space} ({status}): set HF_TOKEN in .env"
+                return f"the Hub refused the Space {space} (HTTP {status}): set HF_TOKEN in .env"
             return (
                 f"HF_TOKEN was refused by the Hugging Face Hub (HTTP {status}): refresh it in .env"
             )
@@ -459,7 +459,7 @@ class OviSpaceBackend:
             return f"OVI_SPACE {space!r} is not a valid Space id: use owner/name or a URL"
         if isinstance(exc, json.JSONDecodeError) or "Could not fetch config" in str(exc):
             return (
-                f"{space} did not answer like a Gradio app (its config is not JSON): "
+                f"{space} did not answer like a Gradio app (no JSON config): "
                 "check OVI_SPACE (a Space id or the URL of a Gradio app)"
             )
         text = str(exc)
