@@ -69,7 +69,8 @@ def hub(
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # no token saved by a login
     monkeypatch.setenv("OVI_SPACE", SPACE)
-    monkeypatch.setenv("F1GEN_BACKOFF_SECONDS", "0.01")
+    # Waits of 0.05 s, 4 s in all: short, with room for a loaded machine.
+    monkeypatch.setenv("F1GEN_BACKOFF_SECONDS", "0.05")
     return hub_server
 
 
@@ -239,14 +240,16 @@ def test_a_building_space_is_waited_for_with_a_line_saying_so(
     result = cli("generate", write_storyboard(1))
 
     assert result.exit_code == 0, result.stderr
-    assert f"the Space {SPACE} is building: waiting (up to 0.8 s)" in result.stderr
-    assert f"the Space {SPACE} is app_starting: waiting (up to 0.8 s)" in result.stderr
+    assert f"the Space {SPACE} is building: waiting (up to 4 s)" in result.stderr
+    assert f"the Space {SPACE} is app_starting: waiting (up to 4 s)" in result.stderr
     assert len(app.prompts()) == 1
 
 
 def test_a_space_that_keeps_building_is_not_waited_for_forever(
-    hub: HubStandIn, app: StandIn, write_storyboard: Callable[..., Path], cli: Callable[..., Any]
-) -> None:
+    hub: HubStandIn, app: StandIn, write_storyboard: Callable[..., Path], cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("F1GEN_BACKOFF_SECONDS", "0.01")  # at most 0.8 s of waiting
     hub.add(SPACE, app.url, "BUILDING")
 
     result = cli("generate", write_storyboard(1))
@@ -267,7 +270,7 @@ def test_a_sleeping_space_is_woken_by_a_visit_then_used(
     result = cli("generate", write_storyboard(1))
 
     assert result.exit_code == 0, result.stderr
-    assert f"the Space {SPACE} is asleep: waking it (up to 0.8 s)" in result.stderr
+    assert f"the Space {SPACE} is asleep: waking it (up to 4 s)" in result.stderr
     assert app.requests[0] == "/"
     assert len(app.prompts()) == 1
 
