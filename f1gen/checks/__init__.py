@@ -62,4 +62,6 @@ def check_take(clip: Path, *, line: str | None, prompt: str | None = None) -> Ta
         notes.append("picture not checked: no video track")
     else:
         checks += picture_checks(picture.frames, picture.fps)
-    return TakeChecks(clip.name, tuple(checks), tuple(notes), time.perf_counter() - started)
+    return TakeChecks(
+        clip.name, tuple(checks), tuple(notes), round(time.perf_counter() - started, 3)
+    )

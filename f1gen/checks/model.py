@@ -28,7 +28,7 @@ class Check:
         if self.value is None:
             return "-"
         if self.unit == "%":
-            return f"{self.value:.0f}%"
+            return f"{self.value:g}%"
         return f"{self.value:.1f} {self.unit}".rstrip()
 
 

@@ -29,8 +29,8 @@ WORD_SECONDS = 0.4  # expected pace of a line: about 150 words a minute
 TAIL = 0.15  # speech that ends closer than this to the end runs to the last frame
 SILENT_DBFS = -60.0
 QUIET_DBFS, LOUD_DBFS = -45.0, -6.0
-FULL_SCALE = 0.99
-CLIPPED_WARN, CLIPPED_FAIL = 0.0005, 0.005  # fraction of samples at full scale
+FULL_SCALE = 0.98  # decoded AAC rings around a clipped top: count what comes near it
+CLIPPED_WARN, CLIPPED_FAIL = 0.0005, 0.002  # share of samples near full scale
 
 
 @dataclass(frozen=True)
@@ -168,9 +168,25 @@ def level_checks(samples: npt.NDArray[np.float32], rate: int) -> list[Check]:
             Check("loudness", "fail", round(peak_db, 1), "dBFS", "silent: no sound at all")
         )
     elif level < QUIET_DBFS:
-        checks.append(Check("loudness", "warn", round(level, 1), "dBFS", "very quiet"))
+        checks.append(
+            Check(
+                "loudness",
+                "warn",
+                round(level, 1),
+                "dBFS",
+                f"very quiet (below {QUIET_DBFS:.0f} dBFS)",
+            )
+        )
     elif level > LOUD_DBFS:
-        checks.append(Check("loudness", "warn", round(level, 1), "dBFS", "very loud"))
+        checks.append(
+            Check(
+                "loudness",
+                "warn",
+                round(level, 1),
+                "dBFS",
+                f"very loud (above {LOUD_DBFS:.0f} dBFS)",
+            )
+        )
     else:
         checks.append(Check("loudness", "pass", round(level, 1), "dBFS", "level is usual"))
     clipped = float((np.abs(samples) >= FULL_SCALE).mean(axis=1).max())

@@ -24,10 +24,10 @@ if TYPE_CHECKING:
 RATE = 16_000
 FRAME = 0.01  # pocketsphinx counts time in 10 ms frames
 MARGIN = 0.3  # seconds of sound kept around the speech the VAD found
-KNOWN_SHARE = 0.6  # a line is taken as English when this share of its words is in the dictionary
+KNOWN_SHARE = 0.75  # a line is English when it is plain ASCII and this share of its words is known
 FOUND_PASS, FOUND_WARN = 0.75, 0.4
 EXTRA_WARN, EXTRA_FAIL = 0.8, 1.5  # seconds of recognized speech that is not the line
-_WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
 _FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]"}
 _LOCK = threading.Lock()
 
@@ -65,6 +65,8 @@ def english_words(line: str) -> tuple[list[str], list[str]]:
 
 def is_english(line: str) -> bool:
     """True when most of the line's words are English words the recognizer knows."""
+    if any(not word.isascii() for word in words_of(line)):
+        return False  # accented letters: the English model would only guess
     known, unknown = english_words(line)
     return bool(known) and len(known) / (len(known) + len(unknown)) >= KNOWN_SHARE
 
