@@ -61,7 +61,8 @@ def main() -> None:
                      "-c:a", "libopus", "-b:a", "16k", "-map_metadata", "-1", str(out)]  # fmt: skip
             subprocess.run(args, check=True)
             print(f"{out.name}: {out.stat().st_size} bytes")
-    scene = {"line": LINE, "prompt": PROMPT, "seconds": SECONDS}
+    scene = {"line": LINE, "action": ACTION, "atmosphere": ATMOSPHERE, "prompt": PROMPT,
+             "seconds": SECONDS}  # fmt: skip
     (HERE / "scene.json").write_text(json.dumps(scene, indent=2) + "\n", encoding="utf-8")
 
 
