@@ -107,7 +107,9 @@ class Page:
                 "error",
                 "assert",
             ):
-                found.append(" ".join(str(a.get("value", a.get("description"))) for a in params["args"]))
+                found.append(
+                    " ".join(str(a.get("value", a.get("description"))) for a in params["args"])
+                )
             elif event["method"] == "Runtime.exceptionThrown":
                 found.append(params["exceptionDetails"].get("text", "exception"))
             elif event["method"] == "Log.entryAdded" and params["entry"]["level"] == "error":

@@ -1,0 +1,77 @@
+"""The review page in a real headless Chromium: it loads clean, every clip plays, checks show.
+
+Skipped where Debian's chromium is not installed (.ci/run installs it when it runs as root).
+A screenshot of the page is saved under test-artifacts/ (ignored by git).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from f1gen import storyboard as storyboards
+from f1gen.review import write_review
+from tests.support.browser import Page, chromium, find_chromium
+from tests.support.reviews import make_run
+
+ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
+CHROMIUM = find_chromium()
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="chromium is not installed (apt-get install chromium): the page is not tested in a browser",
+)
+VIDEOS = "Array.from(document.querySelectorAll('video'))"
+
+
+def wait_for_videos(page: Page, *, seconds: float = 30.0) -> list[list[object]]:
+    """readyState, error code and source of every video, once each has its metadata or an error."""
+    deadline = time.monotonic() + seconds
+    while True:
+        states: list[list[object]] = page.evaluate(
+            f"{VIDEOS}.map(v => [v.readyState, v.error && v.error.code, v.currentSrc])"
+        )
+        if all(int(s[0]) >= 1 or s[1] for s in states) or time.monotonic() > deadline:  # type: ignore[call-overload]
+            return states
+        time.sleep(0.1)
+
+
+def test_the_review_page_loads_plays_every_take_and_shows_the_checks(tmp_path: Path) -> None:
+    assert CHROMIUM is not None
+    board, workdir = make_run(tmp_path)
+    result = write_review(storyboards.load(board).storyboard, workdir=workdir)
+
+    with chromium(CHROMIUM) as page:
+        page.open(result.path.resolve().as_uri())
+        states = wait_for_videos(page)
+        time.sleep(0.5)  # let the first frames paint for the screenshot
+        shot = page.screenshot(ARTIFACTS / "review.png")
+        assert page.errors() == []
+        assert len(states) == 3
+        assert all(state[0] >= 1 and state[1] is None for state in states), states  # type: ignore[operator]
+        rows = page.evaluate("document.querySelectorAll('tr.check').length")
+        assert rows == sum(
+            len(t.checks.checks) for s in result.page.scenes for t in s.takes if t.checks
+        )
+        text = page.evaluate("document.body.innerText")
+        assert "no speech, but the scene has a line" in text
+        assert "5 of 5 words of the line heard" in text
+        sheet = page.evaluate("document.querySelector('.sheet img').naturalWidth")
+        assert sheet > 0
+    assert shot.stat().st_size > 10_000
+
+
+def test_a_missing_clip_is_a_console_error_the_test_would_see(tmp_path: Path) -> None:
+    assert CHROMIUM is not None
+    board, workdir = make_run(tmp_path)
+    result = write_review(storyboards.load(board).storyboard, workdir=workdir)
+    gone = next(t for s in result.page.scenes for t in s.takes)
+    (workdir / gone.path).unlink()
+
+    with chromium(CHROMIUM) as page:
+        page.open(result.path.resolve().as_uri())
+        states = wait_for_videos(page)
+        errors = page.errors()
+    assert any(state[1] for state in states)  # the video reports its error
+    assert any(gone.name in error for error in errors), errors
