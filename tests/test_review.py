@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from f1gen import storyboard as storyboards
 from f1gen.checks import TakeChecks
 from f1gen.review import build_page, write_review
-from tests.support.reviews import HOSTILE, make_run
+from tests.support.reviews import BUCKET, HOSTILE, make_run, serve_bucket
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +131,27 @@ def test_review_without_a_run_says_what_to_give(cli: Callable[..., Any]) -> None
     assert result.stderr.strip() == (
         "error: no runs under out/: give the storyboard, e.g. f1gen stitch scenes/x.yaml"
     )
+
+
+@pytest.fixture
+def bucket(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+    with serve_bucket(monkeypatch, tmp_path) as url:
+        yield url
+
+
+def test_review_uploads_the_page_beside_the_clips_in_the_bucket(
+    run: tuple[Path, Path], cli: Callable[..., Any], bucket: str
+) -> None:
+    board, workdir = run
+    assert cli("push", board, "--workdir", workdir).exit_code == 0
+    result = cli("review", board, "--workdir", workdir)
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == f"uploaded: {bucket}/{BUCKET}/review/review.html"
+    s3 = boto3.client("s3", endpoint_url=bucket)
+    head = s3.head_object(Bucket=BUCKET, Key="review/review.html")
+    assert head["ContentType"] == "text/html; charset=utf-8"
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
+    html = (workdir / "review.html").read_text(encoding="utf-8")
+    for link in re.findall(r'(?:src|href)="([^"]+)"', html):
+        assert f"review/{link}" in keys  # every relative link resolves under the prefix

@@ -7,14 +7,16 @@ A screenshot of the page is saved under test-artifacts/ (ignored by git).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from f1gen import storyboard as storyboards
 from f1gen.review import write_review
 from tests.support.browser import Page, chromium, find_chromium
-from tests.support.reviews import make_run
+from tests.support.reviews import BUCKET, make_run, serve_bucket
 
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
 CHROMIUM = find_chromium()
@@ -75,3 +77,28 @@ def test_a_missing_clip_is_a_console_error_the_test_would_see(tmp_path: Path) ->
         errors = page.errors()
     assert any(state[1] for state in states)  # the video reports its error
     assert any(gone.name in error for error in errors), errors
+
+
+@pytest.fixture
+def bucket(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+    with serve_bucket(monkeypatch, tmp_path) as url:
+        yield url
+
+
+def test_the_review_page_plays_from_the_buckets_public_url(
+    tmp_path: Path, cli: Callable[..., Any], bucket: str
+) -> None:
+    assert CHROMIUM is not None
+    board, workdir = make_run(tmp_path)
+    assert cli("push", board, "--workdir", workdir).exit_code == 0
+    assert cli("review", board, "--workdir", workdir).exit_code == 0
+
+    with chromium(CHROMIUM) as page:
+        page.open(f"{bucket}/{BUCKET}/review/review.html")
+        states = wait_for_videos(page)
+        errors = page.errors()
+        shown = page.evaluate("document.querySelectorAll('tr.check').length")
+    assert errors == []
+    assert len(states) == 3 and all(s[0] >= 1 and s[1] is None for s in states), states  # type: ignore[operator]
+    assert all(str(s[2]).startswith(f"{bucket}/{BUCKET}/review/clips/") for s in states)
+    assert shown > 0

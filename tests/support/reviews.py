@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import boto3
+import pytest
 import yaml
 
 from f1gen import storyboard as storyboards
 from f1gen.runner import Runner, RunOptions
 from tests.support.images import draw_portrait
+from tests.support.s3_server import S3Server
 from tests.support.scripted import ScriptedBackend, failing
 from tests.support.takes import fixture_scene, make_take, speech_fixture
 
+BUCKET = "f1-review"
 HOSTILE = 'Tom & Jerry say <script>alert("x")</script> "hi"'
 
 
@@ -52,3 +58,31 @@ def make_run(folder: Path) -> tuple[Path, Path]:
         RunOptions(max_attempts=1)
     )
     return board, workdir
+
+
+@contextmanager
+def serve_bucket(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+    """A real S3 server (moto) on 127.0.0.1 with an empty public bucket, f1gen pointed at it."""
+    server = S3Server().start()
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "AKIATESTKEY000000000",
+        "AWS_SECRET_ACCESS_KEY": "s3SECRETkeyNEVERshown0123456789",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+        "F1GEN_S3_ENDPOINT": server.url,
+        "F1GEN_BUCKET": BUCKET,
+        "F1GEN_PUBLIC_URL": f"{server.url}/{BUCKET}",
+    }.items():
+        monkeypatch.setenv(name, value)
+    client = boto3.client("s3", endpoint_url=server.url)
+    client.create_bucket(Bucket=BUCKET)
+    public = {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+              "Resource": f"arn:aws:s3:::{BUCKET}/*"}  # fmt: skip
+    client.put_bucket_policy(
+        Bucket=BUCKET, Policy=json.dumps({"Version": "2012-10-17", "Statement": [public]})
+    )
+    try:
+        yield server.url
+    finally:
+        server.stop()
