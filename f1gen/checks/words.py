@@ -28,6 +28,7 @@ KNOWN_SHARE = 0.75  # a line is English when it is plain ASCII and this share of
 FOUND_PASS, FOUND_WARN = 0.75, 0.4
 EXTRA_WARN, EXTRA_FAIL = 0.8, 1.5  # seconds of recognized speech that is not the line
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
+_TAG = re.compile(r"<[^<>]*>")  # Ovi's <S>, <E>, <AUDCAP>... are not said
 _FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]"}
 _LOCK = threading.Lock()
 
@@ -109,7 +110,8 @@ def word_checks(
     known, unknown = english_words(line)
     with _LOCK:
         decoder = _decoder()
-        vocabulary = [w for w in {*known, *words_of(prompt)} if decoder.lookup_word(w)]
+        spoken = words_of(_TAG.sub(" ", prompt))
+        vocabulary = [w for w in {*known, *spoken} if decoder.lookup_word(w)]
     heard = recognize(mono16k, vocabulary=vocabulary, span=span)
     said = [h.word for h in heard]
     matcher = SequenceMatcher(a=known, b=said, autojunk=False)
@@ -125,7 +127,16 @@ def word_checks(
     text += ignored
     level: Level = "pass" if share >= FOUND_PASS else "warn" if share >= FOUND_WARN else "fail"
     checks = [Check("words", level, round(share * 100), "%", text)]
-    extra = [h for i, h in enumerate(heard) if i not in matched_heard]
+    # Speech beyond the line: words heard before the line's first word or after its last one.
+    # Misheard words inside the line lower the share found instead.
+    inside = sorted(matched_heard)
+    first = heard[inside[0]].start if inside else float("inf")
+    last = heard[inside[-1]].end if inside else float("-inf")
+    extra = [
+        h
+        for i, h in enumerate(heard)
+        if i not in matched_heard and (h.end <= first or h.start >= last)
+    ]
     extra_seconds = round(sum(h.end - h.start for h in extra), 2)
     sample = ", ".join(dict.fromkeys(h.word for h in extra))
     if len(sample) > 60:
