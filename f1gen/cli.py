@@ -522,6 +522,47 @@ def push(
         stderr_console().print(f"{name}: {link}", markup=False)
 
 
+@app.command()
+@reports_errors
+def review(
+    storyboard: OptionalStoryboard = None,
+    open_page: Annotated[
+        bool, typer.Option("--open", help="Open the page in your web browser.")
+    ] = False,
+    bucket: BucketOpt = None,
+    workdir: WorkdirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check every take and write review.html: takes side by side, checks, picks, contact sheet."""
+    from .review import write_review
+    from .workspace import open_workspace
+
+    settings = load_settings({"bucket": bucket})
+    work = open_workspace(storyboard, workdir=workdir, decode_media=False)
+    result = write_review(work.storyboard, workdir=work.workdir)
+    storage = _storage(settings, work.storyboard.stem)
+    link = None
+    if storage is not None:
+        for path in result.side_files:
+            storage.upload(path, path.name)
+        link = storage.link(storage.upload(result.path, result.path.name).key)
+    if as_json:
+        _print_json({"page": str(result.path), "link": link, **result.page.as_dict()})
+    counts = result.page.counts()
+    console = stderr_console()
+    console.print(
+        f"review: {result.path} ({counts['takes']} takes of {counts['scenes']} scenes; "
+        f"checks: {counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail)",
+        markup=False,
+    )
+    if link:
+        console.print(f"uploaded: {link}", markup=False)
+    if open_page:
+        import webbrowser
+
+        webbrowser.open(result.path.resolve().as_uri())
+
+
 def _storage(settings: Settings, prefix: str) -> Storage | None:
     if not settings.bucket:
         return None

@@ -12,9 +12,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import BadInputError, ClipRejected, ConfigError, MediaError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 CLIP_MIN_SECONDS, CLIP_MAX_SECONDS = 4.5, 5.5
 
@@ -223,3 +227,72 @@ def check_clip(
             f"{name}: lasts {video.duration:.2f} s, expected {min_seconds}-{max_seconds} s"
         )
     return info
+
+
+@dataclass(frozen=True)
+class Sound:
+    """A decoded audio track: float samples in [-1, 1], one row per channel."""
+
+    samples: npt.NDArray[np.float32]
+    rate: int
+
+    @property
+    def seconds(self) -> float:
+        """The track's length."""
+        return self.samples.shape[1] / self.rate if self.rate else 0.0
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A decoded video track, shrunk to grey frames for analysis (frames x height x width)."""
+
+    frames: npt.NDArray[np.uint8]
+    fps: float
+
+
+def read_sound(path: Path, *, rate: int | None = None, mono: bool = False) -> Sound | None:
+    """The first audio track, resampled to rate and mixed down if asked; None when it has none."""
+    import av
+    import numpy as np
+
+    chunks: list[npt.NDArray[np.float32]] = []
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                return None
+            stream = container.streams.audio[0]
+            resampler = av.AudioResampler(format="fltp", layout="mono" if mono else None, rate=rate)
+            out_rate = rate or stream.codec_context.sample_rate
+            for frame in container.decode(stream):
+                chunks += [
+                    np.asarray(f.to_ndarray(), np.float32) for f in resampler.resample(frame)
+                ]
+            chunks += [np.asarray(f.to_ndarray(), np.float32) for f in resampler.resample(None)]
+    except (av.error.FFmpegError, OSError, ValueError, IndexError) as exc:
+        raise MediaError(f"{path.name}: cannot decode its sound ({_short(exc)})") from None
+    if not chunks:
+        return Sound(np.zeros((1, 0), dtype=np.float32), out_rate)
+    return Sound(np.concatenate(chunks, axis=1).astype(np.float32, copy=False), out_rate)
+
+
+def read_picture(path: Path, *, size: tuple[int, int]) -> Picture | None:
+    """Every frame of the first video track, grey (full range) at size; None when it has none."""
+    import av
+    import numpy as np
+
+    frames: list[npt.NDArray[np.uint8]] = []
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return None
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            fps = float(stream.average_rate or stream.guessed_rate or 24)
+            for frame in container.decode(stream):
+                small = frame.reformat(width=size[0], height=size[1], format="gray")
+                frames.append(np.asarray(small.to_ndarray(), np.uint8))
+    except (av.error.FFmpegError, OSError, ValueError, IndexError) as exc:
+        raise MediaError(f"{path.name}: cannot decode its picture ({_short(exc)})") from None
+    if not frames:
+        return Picture(np.zeros((0, size[1], size[0]), dtype=np.uint8), fps)
+    return Picture(np.stack(frames), fps)

@@ -42,6 +42,7 @@ CONTENT_TYPES = {
     ".vtt": "text/vtt",
     ".png": "image/png",
     ".jpg": "image/jpeg",
+    ".html": "text/html; charset=utf-8",
 }
 # Errors that will not pass by retrying: say what to fix.
 DENIED = {"AccessDenied", "AllAccessDisabled", "403", "Forbidden"}

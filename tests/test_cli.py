@@ -24,6 +24,7 @@ def test_every_command_is_listed() -> None:
         "generate",
         "prompts",
         "push",
+        "review",
         "status",
         "stitch",
         "validate",

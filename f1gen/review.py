@@ -1,0 +1,394 @@
+"""The review page: one self-contained HTML file with every scene's takes, checks and pick.
+
+The page sits in the work folder and names clips by relative paths (clips/...), with no script,
+no external style and no network: it works opened from disk (file://) and from the bucket's
+public URL, where the same keys sit under the storyboard's prefix. It is built from a plain data
+model (scenes -> takes -> checks), so several takes per scene show side by side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from . import __version__
+from .checks import CHECKS_VERSION, TakeChecks, check_take, choose
+from .errors import MediaError
+from .files import file_digest, write_atomic
+from .plan import clip_is_current, expected_fingerprint
+from .prompts import build as build_prompt
+from .sheets import contact_sheet
+from .state import StateStore
+from .storyboard import Storyboard
+
+PAGE = "review.html"
+SHEET = "review-sheet.png"
+CACHE = "checks.json"
+MIDDLE = 2.5  # seconds: the key frame of a 5-second take on the contact sheet
+Checker = Callable[..., TakeChecks]
+
+
+@dataclass(frozen=True)
+class TakeView:
+    """One take of a scene: its clip (relative to the page), its checks, whether it is the pick."""
+
+    name: str
+    path: str  # relative to the work folder, where the page is
+    checks: TakeChecks | None = None
+    error: str | None = None
+    picked: bool = False
+
+    @property
+    def href(self) -> str:
+        """The clip's relative URL."""
+        return _href(self.path)
+
+
+@dataclass(frozen=True)
+class SceneView:
+    """One scene: its line and prompt, its takes, and which take is picked and why."""
+
+    number: int
+    id: str
+    generated: bool
+    line: str | None
+    prompt: str | None
+    status: str
+    takes: tuple[TakeView, ...] = ()
+    pick: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ReviewPage:
+    """Everything the page shows."""
+
+    title: str
+    storyboard: str
+    scenes: tuple[SceneView, ...]
+    created: str
+    contact_sheet: str | None = None
+
+    def counts(self) -> dict[str, int]:
+        """Takes, and checks at each level, over the whole page."""
+        takes = [t for s in self.scenes for t in s.takes]
+        checks = [c for t in takes if t.checks for c in t.checks.checks]
+        return {
+            "scenes": len(self.scenes),
+            "takes": len(takes),
+            "pass": sum(c.level == "pass" for c in checks),
+            "warn": sum(c.level == "warn" for c in checks),
+            "fail": sum(c.level == "fail" for c in checks),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return {
+            "title": self.title,
+            "storyboard": self.storyboard,
+            "created": self.created,
+            "contact_sheet": self.contact_sheet,
+            "counts": self.counts(),
+            "scenes": [
+                {
+                    "number": s.number,
+                    "id": s.id,
+                    "status": s.status,
+                    "line": s.line,
+                    "pick": s.pick,
+                    "reason": s.reason,
+                    "takes": [
+                        {
+                            "name": t.name,
+                            "path": t.path,
+                            "picked": t.picked,
+                            "error": t.error,
+                            "checks": t.checks.as_dict() if t.checks else None,
+                        }
+                        for t in s.takes
+                    ],
+                }
+                for s in self.scenes
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class ReviewResult:
+    """The page written, what it shows, and the side files beside it."""
+
+    path: Path
+    page: ReviewPage
+    side_files: tuple[Path, ...]
+
+
+class CheckCache:
+    """Check results kept in the work folder, keyed by the clip's bytes, the line and the prompt."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.path = workdir / CACHE
+        self._entries: dict[str, Any] = {}
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            if isinstance(data, dict) and data.get("version") == CHECKS_VERSION:
+                self._entries = dict(data.get("takes", {}))
+        except (OSError, ValueError):
+            pass  # no cache yet, or a damaged one: the checks run again
+
+    @staticmethod
+    def key(clip: Path, *, line: str | None, prompt: str | None) -> str:
+        """What decides a take's checks."""
+        text = json.dumps([file_digest(clip), line, prompt])
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def get(self, key: str) -> TakeChecks | None:
+        """The cached result, if any."""
+        entry = self._entries.get(key)
+        try:
+            return TakeChecks.from_dict(entry) if isinstance(entry, dict) else None
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def put(self, key: str, result: TakeChecks) -> None:
+        """Remember a result (saved by save())."""
+        self._entries[key] = result.as_dict()
+
+    def save(self) -> None:
+        """Write the cache atomically."""
+        data = {"version": CHECKS_VERSION, "takes": self._entries}
+        write_atomic(self.path, (json.dumps(data, indent=1) + "\n").encode("utf-8"))
+
+
+def _href(relative: str) -> str:
+    return "/".join(quote(part) for part in Path(relative).parts)
+
+
+def build_page(
+    storyboard: Storyboard, workdir: Path, *, checker: Checker = check_take
+) -> ReviewPage:
+    """Every scene with its takes checked (cached in the work folder) and its pick."""
+    state = StateStore(workdir).load(storyboard=str(storyboard.path), title=storyboard.title)
+    cache = CheckCache(workdir)
+    scenes = []
+    for scene in storyboard.scenes:
+        if not scene.generated:
+            scenes.append(SceneView(scene.number, scene.id, False, scene.speech, None, "footage"))
+            continue
+        prompt = build_prompt(scene)
+        entry = state.scenes.get(scene.id)
+        status: str = entry.status if entry else "pending"
+        takes: list[TakeView] = []
+        # One take per scene today: the accepted clip. Takes to come add entries here.
+        if entry is not None and entry.clip and (workdir / entry.clip).is_file():
+            fingerprint = expected_fingerprint(scene, entry)
+            if status == "done" and not (
+                fingerprint and clip_is_current(entry, fingerprint, workdir)
+            ):
+                status = "changed"  # the scene was edited after this take was made
+            clip = workdir / entry.clip
+            takes.append(
+                _checked(clip, entry.clip, scene.speech, prompt, cache=cache, checker=checker)
+            )
+        pick = reason = None
+        checked = [t for t in takes if t.checks is not None]
+        if checked:
+            choice = choose([t.checks for t in checked if t.checks is not None])
+            pick, reason = checked[choice.index].name, choice.reason
+            takes = [replace(t, picked=t.name == pick) for t in takes]
+        scenes.append(
+            SceneView(
+                scene.number,
+                scene.id,
+                True,
+                scene.speech,
+                prompt,
+                status,
+                tuple(takes),
+                pick,
+                reason,
+            )
+        )
+    cache.save()
+    created = datetime.now(UTC).isoformat(timespec="seconds")
+    return ReviewPage(storyboard.title, str(storyboard.path), tuple(scenes), created)
+
+
+def _checked(
+    clip: Path,
+    relative: str,
+    line: str | None,
+    prompt: str,
+    *,
+    cache: CheckCache,
+    checker: Checker,
+) -> TakeView:
+    key = CheckCache.key(clip, line=line, prompt=prompt)
+    result = cache.get(key)
+    if result is None:
+        try:
+            result = checker(clip, line=line, prompt=prompt)
+        except MediaError as exc:
+            return TakeView(clip.name, relative, error=exc.message)
+        cache.put(key, result)
+    return TakeView(clip.name, relative, checks=result)
+
+
+def write_review(
+    storyboard: Storyboard, *, workdir: Path, checker: Checker = check_take
+) -> ReviewResult:
+    """Check every take, draw the contact sheet of the picks and write review.html atomically."""
+    page = build_page(storyboard, workdir, checker=checker)
+    side: list[Path] = []
+    picks = [
+        (f"{s.number:02d} {s.id}", workdir / t.path, MIDDLE)
+        for s in page.scenes
+        for t in s.takes
+        if t.picked
+    ]
+    if picks:
+        sheet = workdir / SHEET
+        contact_sheet(picks, sheet)
+        side.append(sheet)
+        page = replace(page, contact_sheet=SHEET)
+    path = workdir / PAGE
+    write_atomic(path, render(page).encode("utf-8"))
+    return ReviewResult(path, page, tuple(side))
+
+
+STYLE = """
+:root { color-scheme: dark; --bg: #16171b; --card: #202228; --line: #2e313a; --text: #e8e8ea;
+  --dim: #9a9ca6; --pass: #3fb96b; --warn: #e3b341; --fail: #f05d5d; }
+* { box-sizing: border-box; }
+body { margin: 0; padding: 24px; background: var(--bg); color: var(--text);
+  font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+h1 { margin: 0 0 4px; font-size: 24px; }
+h2 { margin: 0; font-size: 18px; display: flex; gap: 10px; align-items: center; flex-wrap: wrap; }
+.meta, .dim { color: var(--dim); }
+.counts span { margin-right: 14px; }
+.sheet img { max-width: 100%; border-radius: 8px; border: 1px solid var(--line); }
+.scene { background: var(--card); border: 1px solid var(--line); border-radius: 12px;
+  padding: 16px; margin: 18px 0; }
+.line { font-size: 17px; margin: 10px 0 6px; }
+.line.none { color: var(--dim); font-style: italic; }
+details { margin: 6px 0 12px; color: var(--dim); }
+.takes { display: flex; gap: 16px; flex-wrap: wrap; align-items: flex-start; }
+.take { margin: 0; width: 640px; max-width: 100%; display: flex; gap: 12px;
+  border: 1px solid var(--line); border-radius: 10px; padding: 10px; background: #191a1f; }
+.about { flex: 1; min-width: 0; }
+.take.picked { border-color: var(--pass); box-shadow: 0 0 0 1px var(--pass); }
+.take video { width: 200px; flex: none; aspect-ratio: 576 / 896; background: #000;
+  border-radius: 6px; }
+figcaption { margin: 0 0 6px; font-size: 13px; word-break: break-all; }
+.badge { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 12px;
+  font-weight: 600; background: var(--line); color: var(--text); }
+.badge.pick, .badge.pass, .badge.done { background: var(--pass); color: #0b1f12; }
+.badge.warn, .badge.changed, .badge.pending { background: var(--warn); color: #2a1f04; }
+.badge.fail, .badge.failed, .badge.rejected { background: var(--fail); color: #2b0909; }
+table.checks { width: 100%; border-collapse: collapse; font-size: 13px; }
+table.checks td { padding: 3px 4px; border-top: 1px solid var(--line); vertical-align: top; }
+table.checks td.value { white-space: nowrap; text-align: right; color: var(--dim); }
+tr.warn td.name { color: var(--warn); } tr.fail td.name { color: var(--fail); }
+.reason { margin-top: 12px; }
+.error { color: var(--fail); }
+footer { margin-top: 24px; color: var(--dim); font-size: 13px; }
+"""
+
+
+def render(page: ReviewPage) -> str:
+    """The page as one HTML document; every text from the storyboard is escaped."""
+    counts = page.counts()
+    out = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>Review: {escape(page.title)}</title>",
+        f"<style>{STYLE}</style></head><body>",
+        f"<header><h1>{escape(page.title)}</h1>",
+        f'<p class="meta">{escape(page.storyboard)}</p>',
+        '<p class="counts">'
+        f"<span>{counts['scenes']} scenes</span><span>{counts['takes']} takes</span>"
+        f'<span class="badge pass">{counts["pass"]} pass</span>'
+        f'<span class="badge warn">{counts["warn"]} warn</span>'
+        f'<span class="badge fail">{counts["fail"]} fail</span></p></header>',
+    ]
+    if page.contact_sheet:
+        out.append(
+            f'<section class="sheet"><img src="{escape(_href(page.contact_sheet))}" '
+            'alt="Contact sheet: the picked take of every scene"></section>'
+        )
+    out += [_scene(scene) for scene in page.scenes]
+    out.append(
+        f"<footer>Made {escape(page.created)} by f1gen {escape(__version__)}. "
+        "Checks are advice, except those marked hard: a take that fails one is a failed "
+        "attempt.</footer></body></html>"
+    )
+    return "\n".join(out) + "\n"
+
+
+def _scene(scene: SceneView) -> str:
+    anchor = f"scene-{scene.number:02d}"
+    parts = [
+        f'<section class="scene" id="{anchor}" data-scene="{escape(scene.id)}">',
+        f"<h2>{scene.number:02d} {escape(scene.id)} "
+        f'<span class="badge {escape(scene.status)}">{escape(scene.status)}</span></h2>',
+    ]
+    if scene.line:
+        parts.append(f'<p class="line">\u201c{escape(scene.line)}\u201d</p>')
+    else:
+        parts.append('<p class="line none">no line</p>')
+    if scene.prompt:
+        parts.append(
+            f'<details><summary>Prompt</summary><p class="prompt">{escape(scene.prompt)}</p>'
+            "</details>"
+        )
+    if not scene.generated:
+        parts.append('<p class="dim">footage: cut in as it is, not checked</p>')
+    elif not scene.takes:
+        parts.append('<p class="dim">no take yet</p>')
+    else:
+        parts.append('<div class="takes">')
+        parts += [_take(take) for take in scene.takes]
+        parts.append("</div>")
+    if scene.pick and scene.reason:
+        parts.append(
+            f'<p class="reason"><b>Pick:</b> {escape(scene.pick)}: {escape(scene.reason)}</p>'
+        )
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _take(take: TakeView) -> str:
+    badges = ""
+    if take.picked:
+        badges += ' <span class="badge pick">pick</span>'
+    if take.checks and take.checks.rejected:
+        badges += ' <span class="badge rejected">failed a hard check</span>'
+    parts = [
+        f'<figure class="take{" picked" if take.picked else ""}" data-take="{escape(take.name)}">',
+        f'<video controls preload="metadata" src="{escape(take.href)}"></video>',
+        f'<div class="about"><figcaption>{escape(take.name)}{badges}</figcaption>',
+    ]
+    if take.error:
+        parts.append(f'<p class="error">could not be checked: {escape(take.error)}</p>')
+    if take.checks:
+        parts.append('<table class="checks">')
+        for check in take.checks.checks:
+            hard = " (hard)" if check.hard else ""
+            parts.append(
+                f'<tr class="check {check.level}" data-check="{escape(check.name)}">'
+                f'<td class="name">{escape(check.name)}{hard}</td>'
+                f'<td class="value">{escape(check.shown)}</td>'
+                f'<td><span class="badge {check.level}">{check.level}</span></td>'
+                f"<td>{escape(check.reason)}</td></tr>"
+            )
+        parts.append("</table>")
+        parts += [f'<p class="dim">{escape(note)}</p>' for note in take.checks.notes]
+    parts.append("</div></figure>")
+    return "\n".join(parts)

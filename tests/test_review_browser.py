@@ -1,0 +1,105 @@
+"""The review page in a real headless Chromium: it loads clean, every clip plays, checks show.
+
+Skipped where Debian's chromium is not installed (.ci/run installs it when it runs as root).
+A screenshot of the page is saved under test-artifacts/ (ignored by git).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from f1gen import storyboard as storyboards
+from f1gen.review import write_review
+from tests.support.browser import Page, chromium, find_chromium
+from tests.support.reviews import BUCKET, make_run, serve_bucket
+from tests.support.seaweedfs import SeaweedFS
+
+ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
+CHROMIUM = find_chromium()
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="chromium is not installed (apt-get install chromium): the page is not tested in a browser",
+)
+VIDEOS = "Array.from(document.querySelectorAll('video'))"
+
+
+def wait_for_videos(page: Page, *, seconds: float = 30.0) -> list[list[object]]:
+    """readyState, error code and source of every video, once each has its metadata or an error."""
+    deadline = time.monotonic() + seconds
+    while True:
+        states: list[list[object]] = page.evaluate(
+            f"{VIDEOS}.map(v => [v.readyState, v.error && v.error.code, v.currentSrc])"
+        )
+        if all(int(s[0]) >= 1 or s[1] for s in states) or time.monotonic() > deadline:  # type: ignore[call-overload]
+            return states
+        time.sleep(0.1)
+
+
+def test_the_review_page_loads_plays_every_take_and_shows_the_checks(tmp_path: Path) -> None:
+    assert CHROMIUM is not None
+    board, workdir = make_run(tmp_path)
+    result = write_review(storyboards.load(board).storyboard, workdir=workdir)
+
+    with chromium(CHROMIUM) as page:
+        page.open(result.path.resolve().as_uri())
+        states = wait_for_videos(page)
+        time.sleep(0.5)  # let the first frames paint for the screenshot
+        shot = page.screenshot(ARTIFACTS / "review.png")
+        assert page.errors() == []
+        assert len(states) == 3
+        assert all(state[0] >= 1 and state[1] is None for state in states), states  # type: ignore[operator]
+        rows = page.evaluate("document.querySelectorAll('tr.check').length")
+        assert rows == sum(
+            len(t.checks.checks) for s in result.page.scenes for t in s.takes if t.checks
+        )
+        text = page.evaluate("document.body.innerText")
+        assert "no speech, but the scene has a line" in text
+        assert "5 of 5 words of the line heard" in text
+        sheet = page.evaluate("document.querySelector('.sheet img').naturalWidth")
+        assert sheet > 0
+    assert shot.stat().st_size > 10_000
+
+
+def test_a_missing_clip_is_a_console_error_the_test_would_see(tmp_path: Path) -> None:
+    assert CHROMIUM is not None
+    board, workdir = make_run(tmp_path)
+    result = write_review(storyboards.load(board).storyboard, workdir=workdir)
+    gone = next(t for s in result.page.scenes for t in s.takes)
+    (workdir / gone.path).unlink()
+
+    with chromium(CHROMIUM) as page:
+        page.open(result.path.resolve().as_uri())
+        states = wait_for_videos(page)
+        errors = page.errors()
+    assert any(state[1] for state in states)  # the video reports its error
+    assert any(gone.name in error for error in errors), errors
+
+
+@pytest.fixture
+def bucket(seaweedfs: SeaweedFS, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+    with serve_bucket(seaweedfs, monkeypatch, tmp_path) as url:
+        yield url
+
+
+def test_the_review_page_plays_from_the_buckets_public_url(
+    tmp_path: Path, cli: Callable[..., Any], bucket: str
+) -> None:
+    assert CHROMIUM is not None
+    board, workdir = make_run(tmp_path)
+    assert cli("push", board, "--workdir", workdir).exit_code == 0
+    assert cli("review", board, "--workdir", workdir).exit_code == 0
+
+    with chromium(CHROMIUM) as page:
+        page.open(f"{bucket}/{BUCKET}/review/review.html")
+        states = wait_for_videos(page)
+        errors = page.errors()
+        shown = page.evaluate("document.querySelectorAll('tr.check').length")
+    assert errors == []
+    assert len(states) == 3 and all(s[0] >= 1 and s[1] is None for s in states), states  # type: ignore[operator]
+    assert all(str(s[2]).startswith(f"{bucket}/{BUCKET}/review/clips/") for s in states)
+    assert shown > 0
