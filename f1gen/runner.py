@@ -605,13 +605,18 @@ class _Run:
                 del self.state.retry_after[lane.identity]
 
     def _take_out(self, index: int, reason: F1genError) -> None:
-        self.out[index] = reason
-        if index in self.free:
-            self.free.remove(index)
-        if len(self.lanes) > 1:
-            self.runner.emit(
-                Notice(f"{self.lanes[index].identity} is out of rotation: {reason.message}")
-            )
+        identity = self.lanes[index].identity
+        for same in (i for i, lane in enumerate(self.lanes) if lane.identity == identity):
+            self.out[same] = reason  # lanes of one hosted backend share its key and its quota
+            if same in self.free:
+                self.free.remove(same)
+        if len(self.runner.identities) > 1:
+            self.runner.emit(Notice(f"{identity} is out of rotation: {reason.message}"))
+
+    def _release(self, index: int) -> None:
+        """A lane whose clip landed takes work again, unless it was taken out meanwhile."""
+        if index not in self.out:
+            self.free.append(index)
 
     def wait_for_lanes(self) -> None:
         """No lane can take work: with --wait, sleep until a quota returns; else stop."""
@@ -630,7 +635,8 @@ class _Run:
                         self.free.append(index)
                 return
         reasons = list(self.out.values())
-        if len(self.lanes) == 1 or not any(isinstance(r, ResumableStop) for r in reasons):
+        single = len(self.runner.identities) == 1
+        if single or not any(isinstance(r, ResumableStop) for r in reasons):
             raise reasons[-1]  # one endpoint's own error; or every endpoint misconfigured: exit 3
         # Some endpoint is only resting (quota, outage): the run is resumable.
         message = f"no endpoint can take work ({'; '.join(r.message for r in reasons)})"
@@ -734,7 +740,7 @@ class _Run:
             )
             runner.store.save(self.state)
             runner.emit(SceneAttemptFailed(scene, flight.attempt, exc.message, not last))
-            self.free.append(flight.lane)
+            self._release(flight.lane)
             if last:
                 summary.remaining.remove(scene.id)
                 summary.failed.append(scene.id)
@@ -770,7 +776,7 @@ class _Run:
         )
         summary.remaining.remove(scene.id)
         summary.done.append(scene.id)
-        self.free.append(flight.lane)
+        self._release(flight.lane)
 
     def drain(self) -> None:
         """Pass on what the lanes reported."""

@@ -16,7 +16,7 @@ from f1gen.cli import app
 from tests.support import mediatools
 from tests.support.images import draw_portrait
 
-ENV_PREFIXES = ("HF_", "OVI_", "F1GEN_", "AWS_", "GRADIO_")
+ENV_PREFIXES = ("HF_", "OVI_", "F1GEN_", "AWS_", "GRADIO_", "FAL_", "REPLICATE_")
 
 
 @pytest.fixture(autouse=True)

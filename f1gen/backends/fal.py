@@ -32,7 +32,7 @@ from .traits import FAL_PRICE, OVI_AUDIO_NEGATIVE, OVI_VIDEO_NEGATIVE, ClipSpec,
 
 APP = "fal-ai/ovi/image-to-video"
 MAX_STEPS = 50  # the model's num_inference_steps accepts 1-50
-LOCKED = ("user is locked", "exhausted balance", "insufficient", "top up", "balance")
+LOCKED = ("exhausted balance", "insufficient", "top up")
 
 
 class _NoBlindResend(httpx.BaseTransport):
@@ -43,7 +43,10 @@ class _NoBlindResend(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         try:
-            return self.inner.handle_request(request)
+            response = self.inner.handle_request(request)
+            if request.method == "POST":
+                response.read()  # a reply cut short fails here, not later in fal-client
+            return response
         except httpx.TransportError as exc:
             if request.method == "POST" and sent_but_unanswered(exc):
                 raise ReplyLost(f"{type(exc).__name__} after sending") from exc

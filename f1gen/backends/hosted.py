@@ -168,7 +168,8 @@ class HostedBackend:
         self._interrupted.set()
 
     def close(self) -> None:
-        """Close the provider's connections."""
+        """Forget the results takes now hold; close the provider's connections."""
+        self._sweep()
         self.provider.close()
 
     def generate(self, request: ClipRequest, dest: Path, report: Report) -> ClipTiming:
@@ -390,11 +391,16 @@ class HostedBackend:
         return exc  # unexpected: a bug, let it surface
 
     def _prune(self) -> None:
-        """Once per run: forget fetched results a take now holds (the state has them)."""
+        """Once per run, before the first clip: sweep what the last run left."""
         with self._prune_lock:
             if self._pruned:
                 return
             self._pruned = True
+        self._sweep()
+
+    def _sweep(self) -> None:
+        """Forget fetched results that a take holds (the runner accepted them)."""
+        with self._prune_lock:
             for entry in self.ledger.entries():
                 if entry.stage != "fetched":
                     continue
