@@ -399,7 +399,7 @@ def _show_plan(
 
 def _estimate_lines(estimates: list[Any], *, chosen: str) -> list[str]:
     """The dry run's comparison: each backend's money, GPU time, quota and wall time."""
-    lines = [f"{'backend':<11}{'money':>9}{'GPU min':>9}{'reserved':>10}{'per day':>14}  wall"]
+    lines = [f" {'backend':<10}{'money':>9}{'GPU min':>9}{'reserved':>10}{'per day':>14}  wall"]
     for e in estimates:
         per_day = (
             f"{e.clips_per_day['free']} free/{e.clips_per_day['pro']} PRO"

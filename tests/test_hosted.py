@@ -43,9 +43,13 @@ def fal(marker_clips: list[MarkerClip], monkeypatch: pytest.MonkeyPatch) -> Iter
 
 
 @pytest.fixture
-def rep(marker_clips: list[MarkerClip], monkeypatch: pytest.MonkeyPatch) -> Iterator[ReplicateStandIn]:
+def rep(
+    marker_clips: list[MarkerClip], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ReplicateStandIn]:
     """Replicate's API on 127.0.0.1, named by REPLICATE_BASE_URL."""
-    stand_in = ReplicateStandIn(marker_clips[0].path, token=REPLICATE_TOKEN, gen_seconds=0.3).start()
+    stand_in = ReplicateStandIn(
+        marker_clips[0].path, token=REPLICATE_TOKEN, gen_seconds=0.3
+    ).start()
     for name, value in stand_in.env().items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("F1GEN_BACKOFF_SECONDS", "0.01")
@@ -59,7 +63,11 @@ def _state() -> dict[str, Any]:
 
 
 def _everything_written() -> str:
-    return "\n".join(p.read_text(errors="replace") for p in Path("out").rglob("*") if p.suffix in (".json", ".log"))
+    return "\n".join(
+        p.read_text(errors="replace")
+        for p in Path("out").rglob("*")
+        if p.suffix in (".json", ".log")
+    )
 
 
 def _request(write_storyboard: Callable[..., Path], tmp_path: Path) -> ClipRequest:
@@ -77,7 +85,9 @@ def test_fal_makes_every_clip_once_many_at_a_time_and_records_what_each_cost(
 ) -> None:
     scenes = [{"id": f"s{n}", "image": "images/p0.png", "action": f"Driver {n} waves.", "seed": 7 * n}
               for n in range(1, 6)]  # fmt: skip
-    result = cli("generate", write_storyboard(scenes), "--backend", "fal", "--parallel", "3", "--json")
+    result = cli(
+        "generate", write_storyboard(scenes), "--backend", "fal", "--parallel", "3", "--json"
+    )
 
     assert result.exit_code == 0, result.stderr
     assert sorted(fal.script.submissions.values()) == [1] * 5
@@ -105,7 +115,9 @@ def test_a_fal_request_left_waiting_is_followed_by_the_next_run_not_sent_again(
         if update.message.startswith("queue"):
             first.interrupt()  # as if f1gen died here: the request stays at fal
 
-    with pytest.raises(GenerationError, match=r"^interrupted: \w+ goes on at fal; the next run fetches it$"):
+    with pytest.raises(
+        GenerationError, match=r"^interrupted: \w+ goes on at fal; the next run fetches it$"
+    ):
         first.generate(request, tmp_path / "a.mp4", stop_when_queued)
     following = make_backend("fal", settings=load_settings(), workdir=tmp_path / "work", parallel=1)
     timing = following.generate(request, tmp_path / "b.mp4", lambda update: None)
@@ -126,20 +138,49 @@ def test_a_fal_submit_whose_reply_was_lost_is_held_back_until_the_user_says_rese
     resent = cli("generate", board, "--backend", "fal", "--resend-unknown")
 
     assert held.exit_code == 1 and again.exit_code == 1, held.stderr
-    assert "a request for this scene may already be paid on fal (f1gen stopped while sending it at" in held.stderr
-    assert "check your fal dashboard, then re-run with --resend-unknown to send it again" in held.stderr
+    assert (
+        "a request for this scene may already be paid on fal (f1gen stopped while sending it at"
+        in held.stderr
+    )
+    assert (
+        "check your fal dashboard, then re-run with --resend-unknown to send it again"
+        in held.stderr
+    )
     assert resent.exit_code == 0, resent.stderr
-    assert fal.script.submissions == {"Driver 1 waves. <S>Line number 1.<E>.": 2, "Driver 2 waves. <S>Line number 2.<E>.": 1}
+    assert fal.script.submissions == {
+        "Driver 1 waves. <S>Line number 1.<E>.": 2,
+        "Driver 2 waves. <S>Line number 2.<E>.": 1,
+    }
 
 
 @pytest.mark.parametrize(
     ("script", "code", "message"),
     [
-        (["401"], 3, "error: FAL_KEY was refused by fal (HTTP 401: Unauthorized): check the key in .env"),
-        (["403"], 75, "stopped: fal refuses work: the account's balance is used up (HTTP 403: User is locked. Reason: Exhausted balance."),
-        (["402"], 75, "stopped: fal refuses work: the account's balance is used up (HTTP 402: Insufficient credit): top it up at fal.ai/dashboard/billing"),
-        (["422"], 3, "error: fal refused the input (HTTP 422: image_url: Could not download the image): update f1gen or report it"),
-        (["500", "500"], 75, "stopped: fal stayed busy or unreachable through 2 tries (last: HTTP 500: Internal server error): the run is saved; re-run later"),
+        (
+            ["401"],
+            3,
+            "error: FAL_KEY was refused by fal (HTTP 401: Unauthorized): check the key in .env",
+        ),
+        (
+            ["403"],
+            75,
+            "stopped: fal refuses work: the account's balance is used up (HTTP 403: User is locked. Reason: Exhausted balance.",
+        ),
+        (
+            ["402"],
+            75,
+            "stopped: fal refuses work: the account's balance is used up (HTTP 402: Insufficient credit): top it up at fal.ai/dashboard/billing",
+        ),
+        (
+            ["422"],
+            3,
+            "error: fal refused the input (HTTP 422: image_url: Could not download the image): update f1gen or report it",
+        ),
+        (
+            ["500", "500"],
+            75,
+            "stopped: fal stayed busy or unreachable through 2 tries (last: HTTP 500: Internal server error): the run is saved; re-run later",
+        ),
     ],
 )
 def test_fal_refusals_stop_the_run_with_what_to_do(
@@ -163,12 +204,18 @@ def test_fal_retries_a_429_itself_and_a_run_failed_at_fal_is_a_failed_attempt(
     result = cli("generate", write_storyboard(1), "--backend", "fal")
 
     assert result.exit_code == 0, result.stderr
-    assert "failed: Runner disconnected during processing (runner_disconnected); retrying" in result.stderr
+    assert (
+        "failed: Runner disconnected during processing (runner_disconnected); retrying"
+        in result.stderr
+    )
     assert fal.script.submissions == {"Driver 1 waves. <S>Line number 1.<E>.": 2}
 
 
 def test_a_wrong_fal_key_never_shows(
-    fal: FalStandIn, write_storyboard: Callable[..., Path], cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+    fal: FalStandIn,
+    write_storyboard: Callable[..., Path],
+    cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("FAL_KEY", "fal-WRONGsecret-999")
 
@@ -179,19 +226,27 @@ def test_a_wrong_fal_key_never_shows(
 
 
 def test_fal_without_a_key_stops_before_anything_is_sent(
-    fal: FalStandIn, write_storyboard: Callable[..., Path], cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+    fal: FalStandIn,
+    write_storyboard: Callable[..., Path],
+    cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("FAL_KEY")
 
     result = cli("generate", write_storyboard(1), "--backend", "fal")
 
     assert result.exit_code == 3
-    assert "error: no FAL_KEY set: add your fal.ai key (fal.ai/dashboard/keys) to .env" in result.stderr
+    assert (
+        "error: no FAL_KEY set: add your fal.ai key (fal.ai/dashboard/keys) to .env"
+        in result.stderr
+    )
     assert not fal.script.jobs
 
 
 def _fal_error(code: int, detail: Any) -> FalClientHTTPError:
-    response = httpx.Response(code, json={"detail": detail}, request=httpx.Request("POST", "https://q/x"))
+    response = httpx.Response(
+        code, json={"detail": detail}, request=httpx.Request("POST", "https://q/x")
+    )
     return FalClientHTTPError(detail, code, dict(response.headers), response=response)
 
 
@@ -199,11 +254,30 @@ def _fal_error(code: int, detail: Any) -> FalClientHTTPError:
     ("exc", "verdict"),
     [
         (_fal_error(401, "Unauthorized"), Verdict.FATAL),
-        (_fal_error(403, "User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing."), Verdict.QUOTA),
-        (_fal_error(403, "User is locked. Reason: Admin lock. Please contact support@fal.ai"), Verdict.FATAL),
+        (
+            _fal_error(
+                403,
+                "User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing.",
+            ),
+            Verdict.QUOTA,
+        ),
+        (
+            _fal_error(403, "User is locked. Reason: Admin lock. Please contact support@fal.ai"),
+            Verdict.FATAL,
+        ),
         (_fal_error(402, "Payment required"), Verdict.QUOTA),
-        (_fal_error(422, [{"loc": ["body", "prompt"], "msg": "field required", "type": "missing"}]), Verdict.FATAL),
-        (_fal_error(422, [{"loc": ["body"], "msg": "flagged", "type": "content_policy_violation"}]), Verdict.FAILED_RUN),
+        (
+            _fal_error(
+                422, [{"loc": ["body", "prompt"], "msg": "field required", "type": "missing"}]
+            ),
+            Verdict.FATAL,
+        ),
+        (
+            _fal_error(
+                422, [{"loc": ["body"], "msg": "flagged", "type": "content_policy_violation"}]
+            ),
+            Verdict.FAILED_RUN,
+        ),
         (_fal_error(429, "Too many requests"), Verdict.BUSY),
         (_fal_error(503, "runner_scheduling_failure"), Verdict.BUSY),
         (FalClientTimeoutError(timeout=60.0), Verdict.BUSY),
@@ -229,7 +303,13 @@ def test_replicate_makes_every_clip_once_and_charges_its_gpu_seconds(
     assert all("authorization" not in h for h in rep.script.file_headers)  # no token to the CDN
     assert {e["cost_usd"] for e in _state()["scenes"].values()} == {round(0.3 * 0.001525, 4)}
     first = next(iter(rep.script.jobs.values())).inputs
-    assert set(first) == {"prompt", "image", "seed", "video_negative_prompt", "audio_negative_prompt"}
+    assert set(first) == {
+        "prompt",
+        "image",
+        "seed",
+        "video_negative_prompt",
+        "audio_negative_prompt",
+    }
     assert REPLICATE_TOKEN not in result.stderr + result.stdout + _everything_written()
 
 
@@ -250,10 +330,26 @@ def test_a_replicate_create_whose_reply_was_lost_is_found_not_created_again(
 @pytest.mark.parametrize(
     ("script", "code", "message"),
     [
-        (["401"], 3, "error: REPLICATE_API_TOKEN was refused by Replicate (HTTP 401: Unauthenticated: You did not pass a valid authentication token): check it in .env"),
-        (["402"], 75, "stopped: Replicate refuses work: no credit left (HTTP 402: Insufficient credit: You have insufficient credit to run this model."),
-        (["422"], 3, "error: Replicate refused the input (HTTP 422: Input validation failed: - image: Does not match format 'uri'): update f1gen or report it"),
-        (["500", "500"], 75, "stopped: replicate stayed busy or unreachable through 2 tries (last: HTTP 500: Internal Server Error: Something went wrong)"),
+        (
+            ["401"],
+            3,
+            "error: REPLICATE_API_TOKEN was refused by Replicate (HTTP 401: Unauthenticated: You did not pass a valid authentication token): check it in .env",
+        ),
+        (
+            ["402"],
+            75,
+            "stopped: Replicate refuses work: no credit left (HTTP 402: Insufficient credit: You have insufficient credit to run this model.",
+        ),
+        (
+            ["422"],
+            3,
+            "error: Replicate refused the input (HTTP 422: Input validation failed: - image: Does not match format 'uri'): update f1gen or report it",
+        ),
+        (
+            ["500", "500"],
+            75,
+            "stopped: replicate stayed busy or unreachable through 2 tries (last: HTTP 500: Internal Server Error: Something went wrong)",
+        ),
     ],
 )
 def test_replicate_refusals_stop_the_run_with_what_to_do(
@@ -307,7 +403,10 @@ def test_a_failed_prediction_from_the_client_is_a_failed_run() -> None:
     failed = Prediction(id="p1", model="m", version="v", status="failed", input={}, output=None,
                         logs="", error="boom", metrics={}, created_at=None, started_at=None,
                         completed_at=None, urls={})  # fmt: skip
-    assert ReplicateProvider(load_settings(environ={})).classify(ModelError(failed)) is Verdict.FAILED_RUN
+    assert (
+        ReplicateProvider(load_settings(environ={})).classify(ModelError(failed))
+        is Verdict.FAILED_RUN
+    )
 
 
 # The ledger
@@ -316,5 +415,8 @@ def test_a_failed_prediction_from_the_client_is_a_failed_run() -> None:
 def test_a_damaged_ledger_stops_the_run_rather_than_risk_paying_twice(tmp_path: Path) -> None:
     (tmp_path / "requests.json").write_text("{not json")
 
-    with pytest.raises(StateError, match=r"requests.json: damaged request ledger: it lists requests already paid for"):
+    with pytest.raises(
+        StateError,
+        match=r"requests.json: damaged request ledger: it lists requests already paid for",
+    ):
         Ledger(tmp_path).get("s1@f")
