@@ -58,12 +58,23 @@ def hosted_kill_campaign(
     if provider == "fal":
         stand_in = FalStandIn(clip, key=KEY, queue_seconds=0.2, gen_seconds=gen_seconds).start()
     else:
-        stand_in = ReplicateStandIn(clip, token=KEY, queue_seconds=0.2, gen_seconds=gen_seconds).start()
+        stand_in = ReplicateStandIn(
+            clip, token=KEY, queue_seconds=0.2, gen_seconds=gen_seconds
+        ).start()
     folder = base / f"kills-{provider}"
     board = write_board(folder, scenes)
     workdir = folder / "out" / board.stem
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "OVI_", "F1GEN_", "FAL_", "REPLICATE_"))}
-    env.update(stand_in.env(), PYTHONPATH=str(ROOT), F1GEN_BACKOFF_SECONDS="0.05", GRADIO_ANALYTICS_ENABLED="False")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("HF_", "OVI_", "F1GEN_", "FAL_", "REPLICATE_"))
+    }
+    env.update(
+        stand_in.env(),
+        PYTHONPATH=str(ROOT),
+        F1GEN_BACKOFF_SECONDS="0.05",
+        GRADIO_ANALYTICS_ENABLED="False",
+    )
     command = [sys.executable, "-m", "f1gen", "generate", str(board), "--backend", provider,
                "--parallel", str(parallel)]  # fmt: skip
     tally = HostedTally()
@@ -86,12 +97,18 @@ def hosted_kill_campaign(
         tally.tracebacks += "Traceback" in final.stderr
         tally.held_back = final.stderr.count("may already be paid on")
         state = json.loads((workdir / "state.json").read_text())
-        tally.done = sum(1 for e in state["scenes"].values() if e["status"] == "done" and e["takes"] == 1)
+        tally.done = sum(
+            1 for e in state["scenes"].values() if e["status"] == "done" and e["takes"] == 1
+        )
         if tally.done + tally.held_back < scenes:
             tally.notes.append(f"final run exited {final.returncode}: {final.stderr[-400:]}")
         tally.submissions = sum(stand_in.script.submissions.values())
         tally.paid_twice = stand_in.script.duplicates()
-        texts += [p.read_text(errors="replace") for p in workdir.rglob("*") if p.suffix in (".json", ".log")]
+        texts += [
+            p.read_text(errors="replace")
+            for p in workdir.rglob("*")
+            if p.suffix in (".json", ".log")
+        ]
         tally.secret_leaks = sum(KEY in text for text in texts)
     finally:
         stand_in.stop()
