@@ -95,7 +95,8 @@ def hosted_kill_campaign(
         tally.runs += 1
         texts += [final.stdout, final.stderr]
         tally.tracebacks += "Traceback" in final.stderr
-        tally.held_back = final.stderr.count("may already be paid on")
+        ledger = json.loads((workdir / "requests.json").read_text())["requests"]
+        tally.held_back = sum(1 for e in ledger.values() if e["stage"] == "sending")
         state = json.loads((workdir / "state.json").read_text())
         tally.done = sum(
             1 for e in state["scenes"].values() if e["status"] == "done" and e["takes"] == 1
