@@ -234,10 +234,35 @@ def generate(
     ] = None,
     bucket: BucketOpt = None,
     create_bucket: CreateBucketOpt = False,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            min=0, max=2**31 - 1, help="Seed for scenes that set none.", show_default=False
+        ),
+    ] = None,
+    parallel: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Clips in flight at once (default: the backend's, 8 for hosted).",
+            show_default=False,
+        ),
+    ] = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(
+            min=0, help="Refuse or stop (exit 75) a run past this many USD.", show_default=False
+        ),
+    ] = None,
+    resend_unknown: Annotated[
+        bool,
+        typer.Option(help="Send again requests whose sending was cut off (fal: check first)."),
+    ] = False,
     workdir: WorkdirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Generate every scene's clip, one after another, resumably."""
+    """Generate every scene's clip, resumably (hosted backends: many at once)."""
     from . import runner
     from .backends import make_backend
     from .pipeline import run_generate
@@ -252,6 +277,7 @@ def generate(
             "hf_token": hf_token,
             "clip_timeout_minutes": clip_timeout,
             "bucket": bucket,
+            "resend_unknown": resend_unknown,
         }
     )
     work = open_workspace(storyboard, workdir=workdir)
@@ -269,21 +295,24 @@ def generate(
         force=force,
         max_attempts=attempts,
         default_steps=settings.sample_steps,
+        default_seed=seed,
         create_bucket=create_bucket,
         limits=Limits(
             window=Window.parse(window, parse_zone(tz)) if window else None,
             max_clips=max_clips,
             budget_seconds=budget * 60 if budget is not None else None,
             wait=wait,
+            max_cost=max_cost,
         ),
     )
-    engine = make_backend(backend, settings=settings, workdir=work.workdir)
+    engine = make_backend(backend, settings=settings, workdir=work.workdir, parallel=parallel)
     try:
         if dry_run:
             _show_plan(
                 runner.Runner(work.storyboard, workdir=work.workdir, backend=engine),
                 options,
                 as_json=as_json,
+                chosen=(backend, parallel),
             )
             return
         with RunView(console) as view:
@@ -329,21 +358,29 @@ def generate(
     raise typer.Exit(outcome.exit_code)
 
 
-def _show_plan(run: Runner, options: RunOptions, *, as_json: bool) -> None:
-    from . import runner
+def _show_plan(
+    run: Runner, options: RunOptions, *, as_json: bool, chosen: tuple[str, int | None]
+) -> None:
+    from . import costs, runner
 
     todo, skipped = run.preview(options)
     gpu = sum(runner.estimate_seconds(p.steps) for p in todo)
     days = {plan: gpu / quota for plan, quota in runner.DAILY_QUOTA_SECONDS.items()}
+    name, parallel = chosen
+    wide = {name: parallel} if parallel else {}
+    estimates = costs.compare([p.steps for p in todo], BACKENDS, parallel=wide)
     if as_json:
         _print_json(
             {
                 "generate": [
-                    {"number": p.scene.number, "id": p.scene.id, "steps": p.steps} for p in todo
+                    {"number": p.scene.number, "id": p.scene.id, "steps": p.steps, "seed": p.seed}
+                    for p in todo
                 ],
                 "already_done": [s.id for s in skipped],
                 "gpu_seconds": round(gpu),
                 "quota_days": {k: round(v, 2) for k, v in days.items()},
+                "backend": name,
+                "estimates": [e.as_dict() for e in estimates],
             }
         )
         return
@@ -356,6 +393,26 @@ def _show_plan(run: Runner, options: RunOptions, *, as_json: bool) -> None:
         f"{len(todo)} to generate, {len(skipped)} already done; about {gpu / 60:.1f} GPU minutes: "
         f"{days['free']:.1f} days of a free account's quota, {days['pro']:.1f} of PRO"
     )
+    for line in _estimate_lines(estimates, chosen=name):
+        typer.echo(line)
+
+
+def _estimate_lines(estimates: list[Any], *, chosen: str) -> list[str]:
+    """The dry run's comparison: each backend's money, GPU time, quota and wall time."""
+    lines = [f" {'backend':<10}{'money':>9}{'GPU min':>9}{'reserved':>10}{'per day':>14}  wall"]
+    for e in estimates:
+        per_day = (
+            f"{e.clips_per_day['free']} free/{e.clips_per_day['pro']} PRO"
+            if e.clips_per_day
+            else "-"
+        )
+        reserved = f"{e.reserved_seconds / 60:.1f} min" if e.reserved_seconds else "-"
+        mark = "*" if e.backend == chosen else " "
+        lines.append(
+            f"{mark}{e.backend:<10}{'$' + format(e.usd, '.2f'):>9}{e.gpu_seconds / 60:>9.1f}"
+            f"{reserved:>10}{per_day:>14}  ~{e.wall_seconds / 60:.0f} min x{e.parallel}"
+        )
+    return lines
 
 
 @app.command()
@@ -411,6 +468,7 @@ def status(
     typer.echo(
         f"{result.ready}/{len(result.rows)} scenes ready; GPU time spent "
         f"{result.gpu_seconds / 60:.1f} min, queue waits {result.queue_seconds / 60:.1f} min"
+        + (f", paid ${result.cost_usd:.2f}" if result.cost_usd else "")
     )
     for identity, until in result.retry_after.items():
         typer.echo(f"{identity}: quota exhausted until {until}")

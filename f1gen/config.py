@@ -11,7 +11,9 @@ from pathlib import Path
 from .errors import ConfigError
 
 DEFAULT_SPACE = "alexnasa/Ovi-ZEROGPU"
-BACKENDS = ("ovi", "animatic")
+BACKENDS = ("ovi", "animatic", "fal", "replicate", "ovi-app")
+DEFAULT_FAL_QUEUE_HOST = "queue.fal.run"
+DEFAULT_OVI_APP = "http://127.0.0.1:7891/"  # where Ovi's gradio_app.py serves by default
 DEFAULT_SAMPLE_STEPS = 40
 DEFAULT_CLIP_TIMEOUT = 15 * 60.0
 TOKEN_VAR = re.compile(r"@[A-Z_][A-Z0-9_]*$")
@@ -86,6 +88,12 @@ class Settings:
     public_url: str | None = None
     link_seconds: int = 7 * 24 * 3600
     s3_attempts: int = 5
+    fal_key: Secret | None = None
+    fal_queue_host: str = DEFAULT_FAL_QUEUE_HOST
+    replicate_token: Secret | None = None
+    replicate_base_url: str | None = None
+    ovi_app_url: str = DEFAULT_OVI_APP
+    resend_unknown: bool = False  # send again requests whose first sending was cut off (fal)
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
     def redact(self, text: str) -> str:
@@ -163,7 +171,18 @@ def load_settings(
     # Only to keep them out of messages: boto3 reads its own credentials chain.
     s3_secret = env.get("AWS_SECRET_ACCESS_KEY")
     lane_tokens = [e.token.reveal() for e in endpoints if e.token]
-    secrets = tuple(s for s in (token.reveal() if token else None, s3_secret, *lane_tokens) if s)
+    fal_key, replicate_token = env.get("FAL_KEY"), env.get("REPLICATE_API_TOKEN")
+    secrets = tuple(
+        s
+        for s in (
+            token.reveal() if token else None,
+            s3_secret,
+            *lane_tokens,
+            fal_key,
+            replicate_token,
+        )
+        if s
+    )
     timeout_raw = opts.get("clip_timeout_minutes", env.get("F1GEN_CLIP_TIMEOUT_MINUTES"))
     timeout = (
         DEFAULT_CLIP_TIMEOUT
@@ -189,5 +208,11 @@ def load_settings(
         public_url=env.get("F1GEN_PUBLIC_URL") or None,
         link_seconds=_int_setting("F1GEN_LINK_SECONDS", env.get("F1GEN_LINK_SECONDS") or "604800"),
         s3_attempts=_int_setting("F1GEN_S3_ATTEMPTS", env.get("F1GEN_S3_ATTEMPTS") or "5"),
+        fal_key=Secret(fal_key) if fal_key else None,
+        fal_queue_host=env.get("FAL_QUEUE_RUN_HOST") or DEFAULT_FAL_QUEUE_HOST,
+        replicate_token=Secret(replicate_token) if replicate_token else None,
+        replicate_base_url=env.get("REPLICATE_BASE_URL") or None,
+        ovi_app_url=str(opts.get("ovi_app_url") or env.get("OVI_APP_URL") or DEFAULT_OVI_APP),
+        resend_unknown=bool(opts.get("resend_unknown")),
         secrets=secrets,
     )

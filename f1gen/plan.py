@@ -22,30 +22,41 @@ class PlannedScene:
     steps: int
     image_digest: str
     fingerprint: str
+    seed: int | None = None
 
 
-def plan_scene(scene: Scene, *, backend_identity: str, default_steps: int) -> PlannedScene:
-    """Prompt, steps and fingerprint of a generated scene."""
+def plan_scene(
+    scene: Scene, *, backend_identity: str, default_steps: int, default_seed: int | None = None
+) -> PlannedScene:
+    """Prompt, steps, seed and fingerprint of a generated scene."""
     assert scene.image is not None
     prompt = prompts.build(scene)
     steps = scene.sample_steps or default_steps
+    seed = scene.seed if scene.seed is not None else default_seed
     digest = file_digest(scene.image)
-    key = {
+    key: dict[str, object] = {
         "image": digest,
         "prompt": prompt,
         "steps": steps,
         "fit": scene.fit,
         "backend": backend_identity,
     }
+    if seed is not None:  # only then: clips made before seeds existed keep their fingerprint
+        key["seed"] = seed
     fingerprint = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
-    return PlannedScene(scene, prompt, steps, digest, fingerprint)
+    return PlannedScene(scene, prompt, steps, digest, fingerprint, seed)
 
 
 def expected_fingerprint(scene: Scene, entry: SceneState) -> str | None:
-    """The fingerprint scene has now under the backend and steps its clip was made with."""
+    """The fingerprint scene has now under the backend, steps and seed its clip was made with."""
     if entry.backend is None or entry.steps is None or scene.image is None:
         return None
-    return plan_scene(scene, backend_identity=entry.backend, default_steps=entry.steps).fingerprint
+    return plan_scene(
+        scene,
+        backend_identity=entry.backend,
+        default_steps=entry.steps,
+        default_seed=entry.seed,
+    ).fingerprint
 
 
 def clip_is_current(entry: SceneState | None, fingerprint: str, workdir: Path) -> bool:

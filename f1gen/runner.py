@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import images, media
+from . import costs, images, media
 from .backends import Backend, BackendUpdate, ClipRequest, ClipTiming, Pool
 from .errors import (
     BadInputError,
@@ -91,6 +91,7 @@ class RunOptions:
     force: bool = False
     max_attempts: int = DEFAULT_ATTEMPTS
     default_steps: int = 40
+    default_seed: int | None = None  # --seed: for scenes that set none
     create_bucket: bool = False
     limits: Limits = field(default_factory=Limits)
 
@@ -165,6 +166,7 @@ class Summary:
     local_only: list[str] = field(default_factory=list)
     seconds: float = 0.0
     gpu_seconds: float = 0.0
+    cost_usd: float = 0.0
     stopped: str | None = None  # why the run stopped early (resumable), if it did
     retry_at: datetime | None = None
 
@@ -174,6 +176,7 @@ class Summary:
             "stopped": self.stopped,
             "retry_at": self.retry_at.isoformat() if self.retry_at else None,
             "gpu_seconds": round(self.gpu_seconds, 1),
+            "cost_usd": round(self.cost_usd, 4),
             "generated": self.done,
             "skipped": self.skipped,
             "failed": self.failed,
@@ -264,7 +267,10 @@ class Runner:
             made_by = entry.backend if entry is not None else None
             identity = made_by if made_by in self.identities else self.backend.identity
             planned = plan_scene(
-                scene, backend_identity=identity, default_steps=options.default_steps
+                scene,
+                backend_identity=identity,
+                default_steps=options.default_steps,
+                default_seed=options.default_seed,
             )
             if not options.force and clip_is_current(entry, planned.fingerprint, self.workdir):
                 skipped.append(scene)
@@ -330,6 +336,7 @@ class Runner:
         if not todo:
             return
         run = _Run(self, state, options, uploader, summary)
+        costs.refuse_over(todo, self.lanes[0], options.limits.max_cost)
         run.check_quota()
         pool = (
             ThreadPoolExecutor(len(self.lanes), thread_name_prefix="f1gen-lane")
@@ -483,6 +490,7 @@ class Runner:
         entry.fingerprint = planned.fingerprint
         entry.backend = identity
         entry.steps = planned.steps
+        entry.seed = planned.seed
         entry.clip = str(final.relative_to(self.workdir))
         entry.size = final.stat().st_size
         entry.sha256 = file_digest(final)
@@ -524,7 +532,10 @@ class Runner:
     ) -> tuple[PlannedScene, Path, media.MediaInfo, str] | None:
         scene = planned.scene
         for identity in sorted(self.identities):
-            made = plan_scene(scene, backend_identity=identity, default_steps=planned.steps)
+            made = plan_scene(
+                scene, backend_identity=identity, default_steps=planned.steps,
+                default_seed=planned.seed,
+            )  # fmt: skip
             pattern = f"{scene.number:02d}-{scene.id}-{made.fingerprint[:8]}*.mp4"
             newest_first = sorted(
                 self.clips_dir.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True
@@ -594,13 +605,18 @@ class _Run:
                 del self.state.retry_after[lane.identity]
 
     def _take_out(self, index: int, reason: F1genError) -> None:
-        self.out[index] = reason
-        if index in self.free:
-            self.free.remove(index)
-        if len(self.lanes) > 1:
-            self.runner.emit(
-                Notice(f"{self.lanes[index].identity} is out of rotation: {reason.message}")
-            )
+        identity = self.lanes[index].identity
+        for same in (i for i, lane in enumerate(self.lanes) if lane.identity == identity):
+            self.out[same] = reason  # lanes of one hosted backend share its key and its quota
+            if same in self.free:
+                self.free.remove(same)
+        if len(self.runner.identities) > 1:
+            self.runner.emit(Notice(f"{identity} is out of rotation: {reason.message}"))
+
+    def _release(self, index: int) -> None:
+        """A lane whose clip landed takes work again, unless it was taken out meanwhile."""
+        if index not in self.out:
+            self.free.append(index)
 
     def wait_for_lanes(self) -> None:
         """No lane can take work: with --wait, sleep until a quota returns; else stop."""
@@ -619,7 +635,8 @@ class _Run:
                         self.free.append(index)
                 return
         reasons = list(self.out.values())
-        if len(self.lanes) == 1 or not any(isinstance(r, ResumableStop) for r in reasons):
+        single = len(self.runner.identities) == 1
+        if single or not any(isinstance(r, ResumableStop) for r in reasons):
             raise reasons[-1]  # one endpoint's own error; or every endpoint misconfigured: exit 3
         # Some endpoint is only resting (quota, outage): the run is resumable.
         message = f"no endpoint can take work ({'; '.join(r.message for r in reasons)})"
@@ -639,7 +656,10 @@ class _Run:
             made=len(self.summary.done) + in_flight,
             spent=self.summary.gpu_seconds + in_flight * history.gpu,
             expected=history.total if limits.window else history.gpu,
-        )
+        ) or costs.stop_reason(
+            self.lanes[0], limits.max_cost, spent=self.summary.cost_usd, in_flight=in_flight,
+            steps=planned.steps,
+        )  # fmt: skip
 
     def launch(self, pool: ThreadPoolExecutor | None) -> None:
         """Start attempts on free lanes while there is work and nothing says stop."""
@@ -677,8 +697,9 @@ class _Run:
         image = images.prepare(scene.image, fit=scene.fit, cache_dir=runner.images_dir,
                                digest=planned.image_digest)  # fmt: skip
         request = ClipRequest(
-            scene=scene, prompt=planned.prompt, image=image, sample_steps=planned.steps
-        )
+            scene=scene, prompt=planned.prompt, image=image, sample_steps=planned.steps,
+            fingerprint=planned.fingerprint, seed=planned.seed,
+        )  # fmt: skip
         runner.clips_dir.mkdir(parents=True, exist_ok=True)
         partial = runner.clips_dir / f".partial-{scene.id}-{os.getpid()}.mp4"
         flight = _Flight(planned, index, attempt, runner.clock(), partial)
@@ -719,7 +740,7 @@ class _Run:
             )
             runner.store.save(self.state)
             runner.emit(SceneAttemptFailed(scene, flight.attempt, exc.message, not last))
-            self.free.append(flight.lane)
+            self._release(flight.lane)
             if last:
                 summary.remaining.remove(scene.id)
                 summary.failed.append(scene.id)
@@ -738,9 +759,12 @@ class _Run:
             self.pending.appendleft(planned)
             self._take_out(flight.lane, exc)
             return
-        made = plan_scene(scene, backend_identity=lane.identity, default_steps=planned.steps)
+        made = plan_scene(scene, backend_identity=lane.identity, default_steps=planned.steps,
+                          default_seed=planned.seed)  # fmt: skip
         runner._accept(made, entry, flight.partial, info, lane.identity)
         summary.gpu_seconds += runner._add_time(entry, flight.began, timing)
+        entry.cost_usd = round(entry.cost_usd + timing.cost_usd, 4)
+        summary.cost_usd += timing.cost_usd
         entry.clip_queue_seconds = round(timing.queue_seconds, 3)
         entry.clip_seconds = round(runner.clock() - flight.began - timing.queue_seconds, 3)
         runner.store.save(self.state)
@@ -752,7 +776,7 @@ class _Run:
         )
         summary.remaining.remove(scene.id)
         summary.done.append(scene.id)
-        self.free.append(flight.lane)
+        self._release(flight.lane)
 
     def drain(self) -> None:
         """Pass on what the lanes reported."""

@@ -78,6 +78,7 @@ class Limits:
     max_clips: int | None = None
     budget_seconds: float | None = None
     wait: bool = False
+    max_cost: float | None = None  # USD this run may spend (hosted backends)
 
 
 def stop_reason(

@@ -47,6 +47,7 @@ class SceneState:
     fingerprint: str | None = None
     backend: str | None = None
     steps: int | None = None
+    seed: int | None = None  # the seed the clip was made with, when one was set
     clip: str | None = None
     sha256: str | None = None
     size: int | None = None
@@ -58,6 +59,7 @@ class SceneState:
     queue_seconds: float = 0.0
     clip_seconds: float | None = None  # the accepted take: generation time
     clip_queue_seconds: float = 0.0  # the accepted take: time in the queue
+    cost_usd: float = 0.0  # money the provider charged for this scene's clips, retries included
     failures: list[Failure] = field(default_factory=list)
     remote_key: str | None = None
     remote_sha256: str | None = None

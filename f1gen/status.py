@@ -26,6 +26,7 @@ class SceneRow:
     clip: str | None
     uploaded: bool | None  # None: no bucket in play for this clip
     last_error: str | None
+    cost_usd: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,11 @@ class Report:
         """Time spent waiting in queues."""
         return sum(row.queue_seconds for row in self.rows)
 
+    @property
+    def cost_usd(self) -> float:
+        """Money hosted providers charged for the clips, retries included."""
+        return sum(row.cost_usd for row in self.rows)
+
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready view."""
         return {
@@ -61,6 +67,7 @@ class Report:
             "total": len(self.rows),
             "gpu_seconds": round(self.gpu_seconds, 1),
             "queue_seconds": round(self.queue_seconds, 1),
+            "cost_usd": round(self.cost_usd, 4),
             "retry_after": self.retry_after,
             "scenes": [asdict(row) for row in self.rows],
         }
@@ -99,6 +106,7 @@ def report(storyboard: Storyboard, workdir: Path, *, bucketed: bool = False) -> 
                     else None
                 ),
                 last_error=entry.last_error if entry else None,
+                cost_usd=entry.cost_usd if entry else 0.0,
             )
         )
     return Report(storyboard.path, workdir, tuple(rows), dict(state.retry_after))

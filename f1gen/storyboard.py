@@ -17,6 +17,7 @@ from .errors import BadInputError, StoryboardError
 MAX_FILE_BYTES = 1024 * 1024
 MAX_SCENES = 500
 MIN_STEPS, MAX_STEPS = 10, 100
+MAX_SEED = 2**31 - 1  # every backend that takes a seed takes a 31-bit one
 SPEECH_WORDS_PER_CLIP = 14
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 # Ovi's own control tags; user text that opens or closes one makes the character speak the prompt.
@@ -44,6 +45,7 @@ class _Scene(_Model):
     atmosphere: str | None = None
     sample_steps: int | None = None
     fit: Fit | None = None
+    seed: int | None = None
 
 
 class _Storyboard(_Model):
@@ -66,6 +68,7 @@ class Scene:
     image: Path | None = None
     footage: Path | None = None
     trim: tuple[float, float] | None = None
+    seed: int | None = None  # None: the run's --seed, else the backend's own choice
 
     @property
     def label(self) -> str:
@@ -314,6 +317,10 @@ def _check_scene(
         problems.append(
             f"{label}.sample_steps: {raw.sample_steps} is out of range {MIN_STEPS}-{MAX_STEPS}"
         )
+    if raw.seed is not None and not 0 <= raw.seed <= MAX_SEED:
+        problems.append(f"{label}.seed: {raw.seed} is out of range 0-{MAX_SEED}")
+    if raw.seed is not None and raw.footage is not None:
+        problems.append(f"{label}.seed: only generated scenes take a seed: remove it")
     if speech and len(speech.split()) > SPEECH_WORDS_PER_CLIP:
         warnings.append(
             f"{label}.speech: {len(speech.split())} words may not fit 5 seconds "
@@ -349,6 +356,7 @@ def _check_scene(
         image=image,
         footage=footage,
         trim=trim,
+        seed=raw.seed,
     )
 
 

@@ -17,7 +17,7 @@ from tests.support import mediatools
 from tests.support.images import draw_portrait
 from tests.support.seaweedfs import SeaweedFS
 
-ENV_PREFIXES = ("HF_", "OVI_", "F1GEN_", "AWS_", "GRADIO_")
+ENV_PREFIXES = ("HF_", "OVI_", "F1GEN_", "AWS_", "GRADIO_", "FAL_", "REPLICATE_")
 
 
 @pytest.fixture(autouse=True)

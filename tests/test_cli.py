@@ -150,7 +150,7 @@ def test_unknown_backend_is_bad_input(
 
     assert (result.exit_code, result.stderr) == (
         2,
-        "error: --backend 'magic' is unknown: use one of ovi, animatic\n",
+        "error: --backend 'magic' is unknown: use one of ovi, animatic, fal, replicate, ovi-app\n",
     )
 
 

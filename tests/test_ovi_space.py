@@ -489,8 +489,9 @@ def test_dry_run_estimates_without_calling_the_space(
     result = cli("generate", write_storyboard(3), "--dry-run")
 
     assert result.exit_code == 0
-    assert result.stdout.splitlines()[-1] == (
+    assert (
         "3 to generate, 0 already done; about 3.0 GPU minutes: 0.6 days of a free account's quota, 0.1 of PRO"
+        in result.stdout.splitlines()
     )
     assert ovi.requests == []
 

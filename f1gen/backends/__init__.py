@@ -20,6 +20,8 @@ class ClipRequest:
     prompt: str
     image: Path
     sample_steps: int
+    fingerprint: str = ""  # the clip's fingerprint: hosted backends key paid requests by it
+    seed: int | None = None  # sent only by backends that declare they accept one
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class ClipTiming:
     """How a clip's time was spent: waiting in a queue, the rest generating."""
 
     queue_seconds: float = 0.0
+    cost_usd: float = 0.0  # what the provider charges for this clip
 
 
 Report = Callable[[BackendUpdate], None]
@@ -93,8 +96,36 @@ class Pool:
             lane.close()
 
 
-def make_backend(name: str, *, settings: Settings, workdir: Path) -> Backend | Pool:
-    """The backend called name, configured from settings (a Pool for several endpoints)."""
+def make_backend(
+    name: str, *, settings: Settings, workdir: Path, parallel: int | None = None
+) -> Backend | Pool:
+    """The backend called name, configured from settings (a Pool for several endpoints).
+
+    parallel: clips in flight at once on a hosted or self-hosted backend (default: its own).
+    """
+    if name in ("fal", "replicate"):
+        from ..ledger import Ledger
+        from .hosted import HostedBackend, Provider
+
+        if name == "fal":
+            from .fal import FalProvider
+
+            provider: Provider = FalProvider(settings)
+        else:
+            from .replicate import ReplicateProvider
+
+            provider = ReplicateProvider(settings)
+        hosted: Backend = HostedBackend(provider, settings=settings, ledger=Ledger(workdir))
+        wide = parallel or provider.default_parallel
+        return Pool([hosted] * wide) if wide > 1 else hosted  # one object, thread-safe
+    if name == "ovi-app":
+        from .ovi_app import OviAppBackend
+
+        apps: list[Backend] = [
+            OviAppBackend(settings=settings, download_dir=workdir / "tmp" / f"ovi-app-{index}")
+            for index in range(parallel or 1)
+        ]
+        return Pool(apps) if len(apps) > 1 else apps[0]
     if name == "animatic":
         from .animatic import AnimaticBackend
 

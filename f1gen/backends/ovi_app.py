@@ -1,0 +1,186 @@
+"""A self-hosted copy of Ovi's official gradio_app.py (character-ai/Ovi), on your own GPU.
+
+Its one button is bound to `generate_video` with no api_name, so the endpoint is
+`/generate_video`, and it takes more than the Space: frame height and width, seed, solver,
+steps, shift, guidance, SLG layer and negative prompts. f1gen reads the parameters from the
+server's API and sends those it knows and the server declares: 896x576 portrait, the scene's
+seed, and Ovi's own defaults for the rest. The app prints any error and returns None: that is
+a failed run, retried like any other.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..config import Settings
+from ..errors import BadInputError, ConfigError, F1genError, GenerationError, SpaceBusy
+from . import BackendUpdate, ClipRequest, ClipTiming, Report, gradio_door
+from .traits import OVI_AUDIO_NEGATIVE, OVI_VIDEO_NEGATIVE, OWN_GPU_PRICE, ClipSpec, Verdict
+
+T = TypeVar("T")
+ENDPOINT = "/generate_video"
+REQUIRED = ("text_prompt", "image", "sample_steps")
+SEED_MAX = 100_000  # the app's Video Seed field: 0-100000
+# What f1gen sends besides prompt, image, steps and seed (gradio_app.py's defaults, portrait).
+FIXED: dict[str, Any] = {
+    "video_frame_height": 896,
+    "video_frame_width": 576,
+    "solver_name": "unipc",
+    "shift": 5.0,
+    "video_guidance_scale": 4.0,
+    "audio_guidance_scale": 3.0,
+    "slg_layer": 11,
+    "video_negative_prompt": OVI_VIDEO_NEGATIVE,
+    "audio_negative_prompt": OVI_AUDIO_NEGATIVE,
+}
+
+
+class OviAppBackend:
+    """Makes clips on a server running Ovi's gradio_app.py (OVI_APP_URL)."""
+
+    name = "ovi-app"
+    frame_size = (576, 896)
+    spec = ClipSpec()
+    price = OWN_GPU_PRICE
+    accepts_seed = True
+    default_parallel = 1
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        download_dir: Path,
+        poll_seconds: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self.url = settings.ovi_app_url
+        self.download_dir = download_dir.resolve()
+        self.poll_seconds = poll_seconds
+        self.sleep = sleep
+        self._client: gradio_door.Client | None = None
+        self._send: tuple[str, ...] = ()
+        self._interrupted = threading.Event()
+
+    @property
+    def identity(self) -> str:
+        """Clips depend on which server made them."""
+        return f"ovi-app:{self.url}"
+
+    @property
+    def sends(self) -> tuple[str, ...]:
+        """The parameters sent (after prepare: those the server declares)."""
+        return self._send
+
+    def prepare(self, report: Report) -> None:
+        """Connect and check the server's API before the first clip."""
+        if self._client is None:
+            self._client = self._with_backoff(self._connect, report)
+            self.check_api(gradio_door.api(self._client))
+
+    def check_api(self, endpoints: dict[str, dict[str, dict[str, Any]]]) -> None:
+        """Stop with exit 3 unless /generate_video takes what f1gen needs."""
+        if ENDPOINT not in endpoints:
+            offered = ", ".join(sorted(endpoints)) or "no named endpoints"
+            raise ConfigError(
+                f"{self.url} has no {ENDPOINT} endpoint (it offers: {offered}): is it Ovi's "
+                "gradio_app.py? check OVI_APP_URL"
+            )
+        params = endpoints[ENDPOINT]
+        missing = [name for name in REQUIRED if name not in params]
+        known = (*REQUIRED, "video_seed", *FIXED)
+        unknown = [
+            n for n, p in params.items() if n not in known and not p.get("parameter_has_default")
+        ]
+        if missing or unknown:
+            what = f"lacks {', '.join(missing)}" if missing else f"requires {', '.join(unknown)}"
+            raise ConfigError(
+                f"{ENDPOINT} on {self.url} takes ({', '.join(params)}) and {what}: "
+                "f1gen cannot drive it; check OVI_APP_URL or update f1gen"
+            )
+        self._send = tuple(name for name in known if name in params)
+
+    def interrupt(self) -> None:
+        """Cancel the job being followed at its next poll."""
+        self._interrupted.set()
+
+    def close(self) -> None:
+        """Close the client's connections."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def generate(self, request: ClipRequest, dest: Path, report: Report) -> ClipTiming:
+        """Submit the scene with the app's full parameters, follow it, move the clip to dest."""
+        if request.seed is not None and request.seed > SEED_MAX:
+            raise BadInputError(
+                f"{request.scene.label}.seed: {request.seed} is above {SEED_MAX}, the most "
+                "Ovi's app takes: use a smaller seed"
+            )
+        self.prepare(report)
+        arguments: dict[str, Any] = {
+            **FIXED,
+            "text_prompt": request.prompt,
+            "image": gradio_door.handle_file(str(request.image)),
+            "sample_steps": request.sample_steps,
+        }
+        if request.seed is not None:
+            arguments["video_seed"] = request.seed
+        sent = {name: arguments[name] for name in self._send if name in arguments}
+
+        def attempt() -> tuple[Any, float]:
+            assert self._client is not None
+            job = self._client.submit(**sent, api_name=ENDPOINT)
+            return gradio_door.follow(
+                job,
+                report=report,
+                limit=self.settings.clip_timeout,
+                interrupted=self._interrupted,
+                poll_seconds=self.poll_seconds,
+            )
+
+        result, queue_seconds = self._with_backoff(attempt, report)
+        gradio_door.take(result, dest, download_dir=self.download_dir, what="the Ovi app")
+        return ClipTiming(queue_seconds=queue_seconds)
+
+    def _connect(self) -> gradio_door.Client:
+        return gradio_door.connect(self.url, token=None, download_dir=self.download_dir)
+
+    def _with_backoff(self, call: Callable[[], T], report: Report) -> T:
+        """Run call; retry busy failures with doubling waits; map every failure."""
+        failures = 0
+        while True:
+            try:
+                return call()
+            except F1genError:
+                raise
+            except Exception as exc:
+                verdict = gradio_door.classify(exc)
+                detail = self.settings.redact(gradio_door.describe(exc))
+                if verdict is Verdict.BUSY and failures + 1 < self.settings.busy_retries:
+                    pause = self.settings.backoff_seconds * 2**failures
+                    report(
+                        BackendUpdate(
+                            f"the Ovi app is busy ({detail}); retry in {pause:.0f} s", notable=True
+                        )
+                    )
+                    self.sleep(pause)
+                    failures += 1
+                    continue
+                if verdict is Verdict.BUSY:
+                    raise SpaceBusy(
+                        f"the Ovi app at {self.url} stayed busy or unreachable ({detail}): "
+                        "the run is saved; start the app (python gradio_app.py) and re-run",
+                        last=detail,
+                    ) from None
+                if verdict in (Verdict.FAILED_RUN, Verdict.QUOTA):
+                    raise GenerationError(detail) from None
+                if verdict is Verdict.FATAL:
+                    raise ConfigError(
+                        f"the Ovi app at {self.url} refused the call ({detail}): check OVI_APP_URL"
+                    ) from None
+                raise

@@ -1,0 +1,130 @@
+"""A real Gradio server on 127.0.0.1 with the inputs of Ovi's official gradio_app.py.
+
+Same function name (generate_video, so the endpoint is /generate_video), same 13 inputs in the
+same order, and the same habit: on an error it returns None instead of raising. Tests script
+calls ("ok", "none") and read what each call received.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import uvicorn
+from fastapi import FastAPI
+
+
+class OviAppStandIn:
+    """The server, its script and its call log."""
+
+    def __init__(self, clip: Path, *, gen_seconds: float = 0.0) -> None:
+        self.clip = clip
+        self.gen_seconds = gen_seconds
+        self.script: deque[str] = deque()
+        self.calls: list[dict[str, Any]] = []
+        self._files = Path(tempfile.mkdtemp(prefix="ovi-app-stand-in-"))
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+
+    def then(self, *behaviours: str) -> OviAppStandIn:
+        """Queue behaviours for the next calls; after them every call succeeds."""
+        self.script.extend(behaviours)
+        return self
+
+    def _blocks(self) -> gr.Blocks:
+        stand_in = self
+
+        def generate_video(text_prompt: str, image: str | None, video_frame_height: int,
+                           video_frame_width: int, video_seed: int, solver_name: str,
+                           sample_steps: int, shift: float, video_guidance_scale: float,
+                           audio_guidance_scale: float, slg_layer: int, video_negative_prompt: str,
+                           audio_negative_prompt: str) -> str | None:  # fmt: skip
+            call = dict(locals())
+            call.pop("stand_in", None)
+            stand_in.calls.append(call)
+            behaviour = stand_in.script.popleft() if stand_in.script else "ok"
+            try:
+                if behaviour == "none":
+                    raise RuntimeError("CUDA out of memory")
+                time.sleep(stand_in.gen_seconds)
+                target = stand_in._files / f"clip-{len(stand_in.calls)}.mp4"
+                target.write_bytes(stand_in.clip.read_bytes())
+                return str(target)
+            except Exception as e:  # what the official app does: print and return None
+                print(f"Error during video generation: {e}")
+                return None
+
+        with gr.Blocks() as demo:
+            image = gr.Image(type="filepath", label="First Frame Image (upload or generate)")
+            video_text_prompt = gr.Textbox(label="Video Prompt")
+            video_height = gr.Number(
+                minimum=128, maximum=1280, value=512, step=32, label="Video Height"
+            )
+            video_width = gr.Number(
+                minimum=128, maximum=1280, value=992, step=32, label="Video Width"
+            )
+            video_seed = gr.Number(minimum=0, maximum=100000, value=100, label="Video Seed")
+            solver_name = gr.Dropdown(
+                choices=["unipc", "euler", "dpm++"], value="unipc", label="Solver Name"
+            )
+            sample_steps = gr.Number(
+                value=50, label="Sample Steps", precision=0, minimum=20, maximum=100
+            )
+            shift = gr.Slider(minimum=0.0, maximum=20.0, value=5.0, step=1.0, label="Shift")
+            video_guidance_scale = gr.Slider(
+                minimum=0.0, maximum=10.0, value=4.0, step=0.5, label="Video Guidance Scale"
+            )
+            audio_guidance_scale = gr.Slider(
+                minimum=0.0, maximum=10.0, value=3.0, step=0.5, label="Audio Guidance Scale"
+            )
+            slg_layer = gr.Number(minimum=-1, maximum=30, value=11, step=1, label="SLG Layer")
+            video_negative_prompt = gr.Textbox(label="Video Negative Prompt")
+            audio_negative_prompt = gr.Textbox(label="Audio Negative Prompt")
+            run_btn = gr.Button("Generate Video")
+            output_path = gr.Video(label="Generated Video")
+            run_btn.click(
+                fn=generate_video,
+                inputs=[video_text_prompt, image, video_height, video_width, video_seed, solver_name,
+                        sample_steps, shift, video_guidance_scale, audio_guidance_scale,
+                        slg_layer, video_negative_prompt, audio_negative_prompt],
+                outputs=[output_path],
+            )  # fmt: skip
+        return demo
+
+    def start(self) -> OviAppStandIn:
+        """Serve on 127.0.0.1 at a port picked now."""
+        app = gr.mount_gradio_app(
+            FastAPI(), self._blocks(), path="/", allowed_paths=[str(self._files)]
+        )
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        self._server = uvicorn.Server(uvicorn.Config(app, log_level="error", lifespan="on"))
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the Ovi app stand-in did not start")
+            time.sleep(0.02)
+        self.url = f"http://127.0.0.1:{port}/"
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and remove its files."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        shutil.rmtree(self._files, ignore_errors=True)
