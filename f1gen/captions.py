@@ -13,8 +13,6 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from .files import write_atomic
-
 FONT_FILE = "Roboto-Bold.ttf"
 LINE_CHARS = 32
 
@@ -53,14 +51,6 @@ def to_vtt(cues: list[Cue]) -> str:
     """WebVTT text."""
     blocks = [f"{_stamp(c.start, '.')} --> {_stamp(c.end, '.')}\n{_lines(c.text)}\n" for c in cues]
     return "WEBVTT\n\n" + "\n".join(blocks)
-
-
-def write_files(cues: list[Cue], base: Path) -> list[Path]:
-    """base.srt and base.vtt, written atomically."""
-    srt, vtt = base.with_suffix(".srt"), base.with_suffix(".vtt")
-    write_atomic(srt, to_srt(cues).encode("utf-8"))
-    write_atomic(vtt, to_vtt(cues).encode("utf-8"))
-    return [srt, vtt]
 
 
 def font_path() -> Path:
