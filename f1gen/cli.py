@@ -15,7 +15,7 @@ import typer
 
 from . import __version__
 from .config import BACKENDS, Settings, load_settings
-from .errors import BadInputError, ExitCode, F1genError, StoryboardError
+from .errors import BadInputError, ConfigError, ExitCode, F1genError, StoryboardError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -129,7 +129,13 @@ def validate(storyboard: StoryboardArg, as_json: JsonOpt = False) -> None:
     """Check a storyboard before anything is spent: schema, ids, images, footage, lint."""
     from . import storyboard as storyboards
 
-    loaded = storyboards.load(storyboard)
+    try:
+        loaded = storyboards.load(storyboard)
+    except BadInputError as exc:
+        if as_json:
+            problems = exc.problems if isinstance(exc, StoryboardError) else [exc.message]
+            _print_json({"storyboard": str(storyboard), "ok": False, "problems": problems})
+        raise
     console = stderr_console()
     for warning in loaded.warnings:
         console.print(f"warning: {warning}", markup=False)
@@ -138,8 +144,10 @@ def validate(storyboard: StoryboardArg, as_json: JsonOpt = False) -> None:
         _print_json(
             {
                 "storyboard": str(board.path),
+                "ok": True,
                 "title": board.title,
                 "scenes": len(board.scenes),
+                "problems": [],
                 "warnings": list(loaded.warnings),
             }
         )
@@ -293,7 +301,7 @@ def generate(
                 backend=engine,
                 options=options,
                 settings=settings,
-                storage=_storage(settings, work.storyboard.stem),
+                storage=_storage(settings, work.workdir.resolve().name),
                 emit=view,
                 stitch_when_done=stitch_when_done,
                 notify=notify,
@@ -471,7 +479,7 @@ def stitch(
         workdir=work.workdir,
         output=output,
         ffmpeg=settings.ffmpeg,
-        storage=_storage(settings, work.storyboard.stem),
+        storage=_storage(settings, work.workdir.resolve().name),
         options=options,
     )
     if as_json:
@@ -500,17 +508,19 @@ def push(
     workdir: WorkdirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Upload every clip (and the final cut) the bucket does not have yet."""
+    """Upload every clip, the final cut and its side files that the bucket does not have yet."""
+    from . import stitch as stitching
     from .sync import push as push_all
     from .workspace import open_workspace
 
     settings = load_settings({"bucket": bucket})
     work = open_workspace(storyboard, workdir=workdir)
-    storage = _storage(settings, work.storyboard.stem)
+    storage = _storage(settings, work.workdir.resolve().name)
     if storage is None:
-        raise BadInputError("no bucket configured: set F1GEN_BUCKET in .env or pass --bucket")
+        raise ConfigError("no bucket configured: set F1GEN_BUCKET in .env or pass --bucket")
     storage.check(create=create_bucket)
-    extra = [work.workdir / "final.mp4"]
+    default_cut = stitching.outputs(work.workdir)
+    extra = [default_cut.cut, *default_cut.side]
     result = push_all(work.storyboard, workdir=work.workdir, storage=storage, extra=extra)
     if as_json:
         _print_json(result.as_dict())

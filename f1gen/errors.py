@@ -102,5 +102,5 @@ class WriteError(F1genError):
     """A file could not be written (disk full, permissions); what was there before is intact."""
 
 
-class StateError(F1genError):
-    """The run state file cannot be read or written."""
+class StateError(BadInputError):
+    """The run state file cannot be used: missing, damaged, untrusted or too new (exit 2)."""

@@ -36,7 +36,7 @@ from .plan import PlannedScene, clip_is_current, plan_scene
 from .schedule import Limits, stop_reason
 from .state import RunState, SceneState, StateStore, work_lock
 from .storyboard import Scene, Storyboard
-from .sync import Uploader, is_uploaded, upload_state
+from .sync import Uploader, check_bucket, is_uploaded, upload_state
 
 if TYPE_CHECKING:
     from .storage import Storage
@@ -387,6 +387,7 @@ class Runner:
             return None
         try:
             self.storage.check(create=options.create_bucket)
+            check_bucket(self.storyboard, workdir=self.workdir, storage=self.storage)
         except StorageUnavailable as exc:
             self.emit(
                 Notice(

@@ -162,7 +162,7 @@ def test_damaged_state_is_reported_and_left_alone(
 
     result = cli("generate", board, "--backend", "animatic")
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input; 1 means scenes failed
     assert result.stderr == (
         "error: out/board/state.json: not valid JSON (line 1): move it aside to start afresh (clips are kept)\n"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import string
 from collections.abc import Callable
 from pathlib import Path
@@ -237,3 +238,20 @@ def test_no_storyboard_ever_causes_a_traceback(data: Any, raw: str | None, tmp_p
     except BadInputError as exc:
         assert "\n" not in exc.message and exc.exit_code == 2
         assert exc.message.startswith(f"{board}: ")
+
+
+def test_validate_json_puts_the_problems_on_stdout(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard([_scene(speech="<S>"), _scene(id="b", image="none.png")])
+
+    result = cli("validate", board, "--json")
+
+    assert result.exit_code == 2
+    report = json.loads(result.stdout)
+    assert (report["ok"], report["storyboard"]) == (False, str(board))
+    assert [p.split(": ")[1] for p in report["problems"]] == [
+        "scenes[1] (pit-wall).speech", "scenes[2] (b).image"]  # fmt: skip
+    assert json.loads(cli("validate", write_storyboard(1), "--json").stdout)["problems"] == []
+    missing = json.loads(cli("validate", "nowhere.yaml", "--json").stdout)
+    assert missing["problems"] == ["nowhere.yaml: no such storyboard file: check the path"]

@@ -1,0 +1,162 @@
+"""The work folder and the bucket prefix belong to one storyboard, and a folder that cannot be
+written stops the run at once with one line, before anything is spent."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+
+from tests.support.images import draw_portrait
+from tests.support.s3_server import S3Server
+
+BUCKET = "f1-video-clips"
+
+
+def _board(folder: str, *, speech: str = "Hello.") -> Path:
+    """folder/small.yaml: one generated scene over its own portrait."""
+    base = Path(folder)
+    draw_portrait(base / "images" / "p.png", color="red")
+    path = base / "small.yaml"
+    path.write_text(yaml.safe_dump({"title": folder, "scenes": [
+        {"id": "s1", "image": "images/p.png", "action": "Waves.", "speech": speech}]}))  # fmt: skip
+    return path
+
+
+def test_two_storyboards_with_the_same_name_do_not_share_a_work_folder(
+    cli: Callable[..., Any],
+) -> None:
+    first, second = _board("a"), _board("b")
+    assert cli("generate", first, "--backend", "animatic").exit_code == 0
+    state = Path("out/small/state.json").read_bytes()
+
+    results = [cli(command, second, "--backend", "animatic") if command == "generate"
+               else cli(command, second) for command in ("generate", "status", "stitch")]  # fmt: skip
+
+    message = (
+        "error: out/small/state.json belongs to the storyboard a/small.yaml, not b/small.yaml: "
+        "give this one its own work folder (--workdir out/small-2) or rename it\n"
+    )
+    assert [(r.exit_code, r.stderr) for r in results] == [(2, message)] * 3
+    assert Path("out/small/state.json").read_bytes() == state
+    assert len(list(Path("out/small/clips").glob("*.mp4"))) == 1
+
+
+def test_the_suggested_work_folder_keeps_them_apart(cli: Callable[..., Any]) -> None:
+    first, second = _board("a"), _board("b")
+    cli("generate", first, "--backend", "animatic")
+
+    result = cli("generate", second, "--backend", "animatic", "--workdir", "out/small-2")
+
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(Path("out/small-2/state.json").read_text())["source"] == "b/small.yaml"
+
+
+def test_a_copied_project_keeps_its_runs(cli: Callable[..., Any], tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    board = _board("proj/scenes")
+    monkeypatch.chdir("proj")
+    cli("generate", "scenes/small.yaml", "--backend", "animatic")
+    shutil.copytree(tmp_path / "proj", tmp_path / "copy")
+    monkeypatch.chdir(tmp_path / "copy")
+
+    result = cli("generate", "scenes/small.yaml", "--backend", "animatic", "--json")
+
+    assert (tmp_path / board).exists() and result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["skipped"] == ["s1"]
+
+
+def test_a_moved_storyboard_adopts_its_run(cli: Callable[..., Any]) -> None:
+    cli("generate", _board("a"), "--backend", "animatic")
+    shutil.move("a", "renamed")
+
+    result = cli("generate", "renamed/small.yaml", "--backend", "animatic", "--json")
+
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["skipped"] == ["s1"]
+
+
+@pytest.fixture(scope="module")
+def s3_server() -> Iterator[S3Server]:
+    server = S3Server().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> S3Server:
+    """An empty bucket on the local S3 server, with f1gen pointed at it."""
+    s3_server.reset()
+    for name, value in {"AWS_ACCESS_KEY_ID": "AKIATESTKEY000000000",
+                        "AWS_SECRET_ACCESS_KEY": "s3SECRETkey", "AWS_DEFAULT_REGION": "us-east-1",
+                        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+                        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+                        "F1GEN_S3_ENDPOINT": s3_server.url, "F1GEN_BUCKET": BUCKET}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    boto3.client("s3", endpoint_url=s3_server.url).create_bucket(Bucket=BUCKET)
+    return s3_server
+
+
+def _keys(server: S3Server) -> list[str]:
+    listing = boto3.client("s3", endpoint_url=server.url).list_objects_v2(Bucket=BUCKET)
+    return sorted(o["Key"] for o in listing.get("Contents", []))
+
+
+def test_two_storyboards_with_the_same_name_do_not_share_a_bucket_prefix(
+    bucket: S3Server, cli: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli("generate", _board("a"), "--backend", "animatic")
+    before = _keys(bucket)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # another machine: no out/ here
+    board = _board("b", speech="Another line.")
+
+    results = [cli("generate", board, "--backend", "animatic"), cli("push", board)]
+
+    message = (
+        f"error: s3://{BUCKET}/small holds the run of the storyboard a/small.yaml, not "
+        "b/small.yaml: give this one its own work folder and bucket prefix "
+        "(--workdir out/small-2) or rename it\n"
+    )
+    assert [r.exit_code for r in results] == [2, 2]
+    assert results[0].stderr.endswith(message) and results[1].stderr == message
+    assert not list(Path("out/small").glob("clips/*.mp4"))  # refused before anything was made
+    assert _keys(bucket) == before
+    made = cli("generate", board, "--backend", "animatic", "--workdir", "out/small-2")
+    assert made.exit_code == 0, made.stderr
+    assert any(key.startswith("small-2/clips/") for key in _keys(bucket))
+
+
+def test_a_state_in_the_bucket_that_names_paths_outside_clips_is_refused(
+    bucket: S3Server, cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    board = _board("a")
+    cli("generate", board, "--backend", "animatic")
+    state = json.loads(Path("out/small/state.json").read_text())
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine")
+    state["scenes"]["s1"]["clip"] = "clips/../../../victim.txt"
+    body = json.dumps(state).encode()
+    boto3.client("s3", endpoint_url=bucket.url).put_object(
+        Bucket=BUCKET, Key="small/state.json", Body=body,
+        Metadata={"sha256": hashlib.sha256(body).hexdigest()})  # fmt: skip
+    shutil.rmtree("out")  # a fresh machine: the state comes from the bucket
+
+    result = cli("stitch", board)
+
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"error: s3://{BUCKET}/small/state.json: scene 's1', field clip: "
+        "'clips/../../../victim.txt' is not a file in out/small/clips: the state is not trusted; "
+        "move it aside to start afresh (clips are kept)\n",
+    )
+    assert victim.read_text() == "mine"
+    assert not Path("out/small/state.json").exists()
+    assert not [p for p in Path("out").rglob("*") if p.is_file()]
