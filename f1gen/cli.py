@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import signal
@@ -33,6 +34,7 @@ app = typer.Typer(
     add_completion=False,
 )
 P = ParamSpec("P")
+MACHINE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
 R = TypeVar("R")
 
 StoryboardArg = Annotated[
@@ -91,6 +93,17 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
                 "interrupted: the run is saved; run the same command again to resume"
             )
             raise typer.Exit(ExitCode.INTERRUPTED) from None
+        except OSError as exc:
+            if not isinstance(exc, PermissionError) and exc.errno not in MACHINE_ERRNOS:
+                raise  # anything else is a bug: let it surface
+            # The machine, not the input: a folder f1gen may not write, a full disk.
+            where = f"{exc.filename}: " if exc.filename else ""
+            stderr_console().print(
+                f"error: {where}cannot write ({exc.strerror}): fix the permissions or free disk "
+                "space; what was there before is intact",
+                markup=False,
+            )
+            raise typer.Exit(ExitCode.FAILED) from None
         finally:
             signal.signal(signal.SIGTERM, previous)
 
@@ -404,7 +417,9 @@ def status(
             str(row.number),
             row.id,
             row.state,
-            str(row.attempts),
+            f"{row.attempts} (+{row.interrupted} interrupted)"
+            if row.interrupted
+            else str(row.attempts),
             f"{row.gen_seconds:.1f}",
             f"{row.queue_seconds:.1f}",
             f"{row.video_seconds:.2f}" if row.video_seconds else "-",

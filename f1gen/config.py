@@ -107,7 +107,17 @@ def read_environment(dotenv_path: Path | None = None) -> dict[str, str]:
     if dotenv_path is not None and dotenv_path.is_file():
         from dotenv import dotenv_values
 
-        merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+        try:
+            values = dotenv_values(dotenv_path, encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{dotenv_path}: not UTF-8 text (byte {exc.start}): save it as UTF-8"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(
+                f"{dotenv_path}: cannot read ({exc.strerror}): fix its permissions"
+            ) from None
+        merged.update({k: v for k, v in values.items() if v is not None})
     merged.update(os.environ)
     return merged
 

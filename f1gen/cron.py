@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from . import media
-from .errors import BadInputError, ConfigError
+from .errors import BadInputError, ConfigError, WriteError
 from .schedule import Window
 
 MARKER = "# f1gen:"
@@ -108,7 +108,13 @@ def install(entry: CronEntry, *, crontab: str = "crontab") -> bool:
     if entry.line in lines and len(kept) == len(lines) - 1:
         return False
     wanted = "\n".join([*kept, entry.line]) + "\n"
-    entry.log_file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        entry.log_file.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(
+            f"{entry.log_file.parent}: cannot write ({exc.strerror}): cron could not log there; "
+            "fix its permissions or give another work folder with --workdir"
+        ) from None
     with tempfile.NamedTemporaryFile(
         "w", suffix=".crontab", delete=False, encoding="utf-8"
     ) as handle:

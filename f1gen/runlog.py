@@ -20,6 +20,7 @@ from .runner import (
     SceneStarted,
     Summary,
 )
+from .state import unwritable
 
 
 def describe(event: Event) -> str | None:
@@ -73,9 +74,12 @@ class RunLog:
         self._handle: TextIO | None = None
 
     def __enter__(self) -> RunLog:
-        self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"generate-{datetime.now(UTC):%Y-%m-%d}.log"
-        self._handle = path.open("a", encoding="utf-8")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._handle = path.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise unwritable(self.folder, exc) from None
         self.line(f"run started (pid {os.getpid()})")
         return self
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import queue
 import re
 import shutil
 import statistics
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -15,7 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import images, media
 from .backends import Backend, BackendUpdate, ClipRequest, ClipTiming, Pool
@@ -30,11 +32,12 @@ from .errors import (
     ResumableStop,
     SpaceBusy,
     StorageUnavailable,
+    WriteError,
 )
 from .files import file_digest, move_durably
 from .plan import PlannedScene, clip_is_current, plan_scene
 from .schedule import Limits, stop_reason
-from .state import RunState, SceneState, StateStore, work_lock
+from .state import RunState, SceneState, StateStore, unwritable, work_lock
 from .storyboard import Scene, Storyboard
 from .sync import Uploader, check_bucket, is_uploaded, upload_state
 
@@ -340,15 +343,19 @@ class Runner:
         try:
             while run.pending or run.running:
                 run.launch(pool)
-                if not run.running:
+                if not run.running and not run.connecting:
                     if run.pending and run.launching and not run.free:
                         run.wait_for_lanes()  # raises when no lane can come back
                         continue
                     break
-                done, _ = wait(run.running, timeout=0.1, return_when=FIRST_COMPLETED)
+                watched: set[Future[Any]] = {*run.running, *run.connecting}
+                done, _ = wait(watched, timeout=0.1, return_when=FIRST_COMPLETED)
                 run.drain()
                 for future in done:
-                    run.land(future)
+                    if future in run.connecting:
+                        run.connected(future)
+                    else:
+                        run.land(future)
         except BaseException:
             for lane in self.lanes:
                 lane.interrupt()
@@ -568,6 +575,7 @@ class _Run:
         self.lanes = runner.lanes
         self.pending: deque[PlannedScene] = deque()
         self.running: dict[Future[tuple[media.MediaInfo, ClipTiming]], _Flight] = {}
+        self.connecting: dict[Future[None], int] = {}  # lanes being prepared, on their own thread
         self.free = list(range(len(self.lanes)))
         self.out: dict[int, F1genError] = {}
         self.prepared: set[int] = set()
@@ -578,21 +586,37 @@ class _Run:
     # Lanes in and out of rotation.
 
     def check_quota(self) -> None:
-        """Take out, without calling them, lanes whose quota is known to be spent."""
+        """Take out, without calling them, lanes whose quota is known to be spent.
+
+        The quota is per account: a stop recorded under another account (anonymous, or another
+        token) does not hold for this one. --force tries anyway, with a warning.
+        """
         now = self.runner.now()
         for index, lane in enumerate(self.lanes):
             until = self.state.retry_after.get(lane.identity)
             if until is None:
                 continue
             retry_at = datetime.fromisoformat(until)
-            if now < retry_at:
+            account = self.state.retry_account.get(lane.identity)
+            if now < retry_at and account not in (None, lane.account):
+                self.runner.emit(Notice(
+                    f"{lane.identity}: the quota stop until {retry_at:%Y-%m-%d %H:%M} UTC was "
+                    "for another account: trying with this one"
+                ))  # fmt: skip
+            elif now < retry_at and self.options.force:
+                self.runner.emit(Notice(
+                    f"warning: {lane.identity}: the Space said its quota is exhausted until "
+                    f"{retry_at:%Y-%m-%d %H:%M} UTC; trying anyway (--force)"
+                ))  # fmt: skip
+            elif now < retry_at:
                 self._take_out(index, QuotaExceeded(
                     f"ZeroGPU quota exhausted until {retry_at:%Y-%m-%d %H:%M} UTC (as the Space "
                     "said): the run is saved; re-run after that",
                     retry_at=retry_at,
                 ))  # fmt: skip
-            else:
-                del self.state.retry_after[lane.identity]
+                continue
+            del self.state.retry_after[lane.identity]
+            self.state.retry_account.pop(lane.identity, None)
 
     def _take_out(self, index: int, reason: F1genError) -> None:
         self.out[index] = reason
@@ -617,6 +641,7 @@ class _Run:
                     if retry_at <= self.runner.now():
                         del self.out[index]
                         self.state.retry_after.pop(self.lanes[index].identity, None)
+                        self.state.retry_account.pop(self.lanes[index].identity, None)
                         self.free.append(index)
                 return
         reasons = list(self.out.values())
@@ -655,24 +680,71 @@ class _Run:
                 return
             index = self.free.pop(0)
             if index not in self.prepared:  # outside the window nothing is even connected
-                lane = self.lanes[index]
-                try:
-                    lane.prepare(lambda update: self.events.put(Notice(update.message)))
-                except (ResumableStop, ConfigError) as exc:
-                    self._take_out(index, exc)
-                    continue
-                self.prepared.add(index)
+                self._connect(index, alone=pool is None)
+                continue
             self.pending.popleft()
             self._start(planned, index, pool)
 
+    def _connect(self, index: int, *, alone: bool) -> None:
+        """Prepare a lane. Alone, right here, each retry shown as it happens; with several
+        lanes, on a thread of its own, so that one endpoint's backoff never holds up another."""
+        lane = self.lanes[index]
+        if alone:
+            try:
+                lane.prepare(lambda update: self.runner.emit(Notice(update.message)))
+            except (ResumableStop, ConfigError) as exc:
+                self._take_out(index, exc)
+                return
+            self.prepared.add(index)
+            self.free.insert(0, index)
+            return
+        name = lane.identity
+        report = lambda update: self.events.put(Notice(f"{name}: {update.message}"))  # noqa: E731
+        self.connecting[_in_background(lambda: lane.prepare(report))] = index
+
+    def connected(self, future: Future[None]) -> None:
+        """A lane finished preparing: free for work, or out of rotation."""
+        index = self.connecting.pop(future)
+        try:
+            future.result()
+        except (ResumableStop, ConfigError) as exc:
+            self._take_out(index, exc)
+            return
+        self.prepared.add(index)
+        self.free.append(index)
+
+    def _check_writable(self) -> None:
+        """WriteError, before a call is made, when the clips folder cannot take a clip.
+
+        A clip the folder cannot hold would be paid for and lost, and so would every retry.
+        """
+        clips = self.runner.clips_dir
+        probe = clips / f".partial-probe-{os.getpid()}"
+        try:
+            clips.mkdir(parents=True, exist_ok=True)
+            with probe.open("wb") as handle:
+                handle.write(bytes(64 * 1024))
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise WriteError(
+                f"{clips}: cannot write a clip ({exc.strerror}): fix the folder's permissions or "
+                "free disk space, then re-run; nothing more was spent"
+            ) from None
+        finally:
+            with contextlib.suppress(OSError):
+                probe.unlink(missing_ok=True)
+
     def _start(self, planned: PlannedScene, index: int, pool: ThreadPoolExecutor | None) -> None:
         runner, scene = self.runner, planned.scene
+        self._check_writable()
         entry = self.state.scene(scene.id, scene.number)
         attempt = self.tries[scene.id] = self.tries.get(scene.id, 0) + 1
         lane = self.lanes[index]
         runner.emit(SceneStarted(scene, attempt, self.options.max_attempts,
                                  lane.identity if len(self.lanes) > 1 else None))  # fmt: skip
         entry.attempts += 1
+        entry.interrupted += 1  # until the attempt lands: a kill leaves it counted apart
         runner.store.save(self.state)
         assert scene.image is not None
         image = images.prepare(scene.image, fit=scene.fit, cache_dir=runner.images_dir,
@@ -680,14 +752,16 @@ class _Run:
         request = ClipRequest(
             scene=scene, prompt=planned.prompt, image=image, sample_steps=planned.steps
         )
-        runner.clips_dir.mkdir(parents=True, exist_ok=True)
         partial = runner.clips_dir / f".partial-{scene.id}-{os.getpid()}.mp4"
         flight = _Flight(planned, index, attempt, runner.clock(), partial)
 
         def attempt_clip(
             report: Callable[[BackendUpdate], None],
         ) -> tuple[media.MediaInfo, ClipTiming]:
-            timing = lane.generate(request, partial, report)
+            try:
+                timing = lane.generate(request, partial, report)
+            except OSError as exc:  # the clip was made but cannot be kept here
+                raise unwritable(runner.clips_dir, exc) from None
             return media.check_clip(partial, size=lane.frame_size), timing
 
         if pool is not None:
@@ -710,8 +784,13 @@ class _Run:
         planned, lane = flight.planned, self.lanes[flight.lane]
         scene = planned.scene
         entry = self.state.scene(scene.id, scene.number)
+        entry.interrupted = max(0, entry.interrupted - 1)
         try:
             info, timing = future.result()
+        except WriteError:  # the folder cannot hold clips: stop before anything more is spent
+            flight.partial.unlink(missing_ok=True)
+            runner.store.save(self.state)
+            raise
         except (GenerationError, MediaError) as exc:  # a failed attempt: retry, maybe elsewhere
             flight.partial.unlink(missing_ok=True)
             last = flight.attempt >= options.max_attempts
@@ -734,6 +813,7 @@ class _Run:
             )
             if isinstance(exc, QuotaExceeded) and exc.retry_at is not None:
                 self.state.retry_after[lane.identity] = exc.retry_at.isoformat()
+                self.state.retry_account[lane.identity] = lane.account
             runner.store.save(self.state)
             self.tries[scene.id] -= 1  # not the scene's fault: it goes to another lane
             self.pending.appendleft(planned)
@@ -763,3 +843,19 @@ class _Run:
             except queue.Empty:
                 return
             self.runner.emit(event)
+
+
+def _in_background(call: Callable[[], None]) -> Future[None]:
+    """Run call on a daemon thread: a lane still backing off never keeps the process alive."""
+    future: Future[None] = Future()
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as exc:  # handed to the run's thread, like a pool's future
+            future.set_exception(exc)
+        else:
+            future.set_result(None)
+
+    threading.Thread(target=run, name="f1gen-connect", daemon=True).start()
+    return future

@@ -21,7 +21,7 @@ from PIL import Image
 
 from . import __version__, media
 from .captions import Cue, draw_caption, to_srt, to_vtt
-from .errors import BadInputError, MediaError, StitchError
+from .errors import BadInputError, MediaError, StitchError, WriteError
 from .files import file_digest, move_durably, write_atomic
 from .plan import clip_is_current, expected_fingerprint
 from .prompts import build as build_prompt
@@ -493,8 +493,13 @@ def join(
     """Join sources into output, in order, keeping each one's sound on its picture."""
     options = options or CutOptions()
     clips = layout(sources, crossfade=options.crossfade)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    scratch.mkdir(parents=True, exist_ok=True)
+    for folder in (output.parent, scratch):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WriteError(
+                f"{folder}: cannot write ({exc.strerror}): fix its permissions or free disk space"
+            ) from None
     tag = f"{os.getpid()}"
     partial = output.with_name(f".partial-{tag}-{output.name}")
     copied = can_copy_video(clips, options)

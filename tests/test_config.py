@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,3 +46,18 @@ def test_a_secret_never_shows_itself() -> None:
 
     assert "hf_abcdef" not in repr(secret) + str(secret) + repr(settings)
     assert settings.redact("token hf_abcdef and key s3cr3t") == "token *** and key ***"
+
+
+def test_a_dotenv_that_is_not_utf8_is_one_line_and_exit_3(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    Path(".env").write_bytes(b"HF_TOKEN=caf\xe9\n")
+
+    with pytest.raises(ConfigError, match=r"^\.env: not UTF-8 text \(byte 12\): save it as UTF-8$"):
+        read_environment()
+    result = cli("generate", write_storyboard(1), "--backend", "animatic")
+
+    assert (result.exit_code, result.stderr) == (
+        3,
+        "error: .env: not UTF-8 text (byte 12): save it as UTF-8\n",
+    )

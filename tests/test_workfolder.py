@@ -14,8 +14,14 @@ import boto3
 import pytest
 import yaml
 
+from f1gen import storyboard as storyboards
+from f1gen.errors import WriteError
+from f1gen.runner import Runner, RunOptions
+from tests.support.faults import refuse_writes
 from tests.support.images import draw_portrait
+from tests.support.mediatools import MarkerClip
 from tests.support.s3_server import S3Server
+from tests.support.scripted import ScriptedBackend, good
 
 BUCKET = "f1-video-clips"
 
@@ -160,3 +166,92 @@ def test_a_state_in_the_bucket_that_names_paths_outside_clips_is_refused(
     assert victim.read_text() == "mine"
     assert not Path("out/small/state.json").exists()
     assert not [p for p in Path("out").rglob("*") if p.is_file()]
+
+
+def _runner(board: Path, backend: Any) -> Runner:
+    loaded = storyboards.load(board).storyboard
+    return Runner(loaded, workdir=Path("out") / loaded.stem, backend=backend)
+
+
+def test_a_clips_folder_that_cannot_be_written_stops_before_any_call(
+    write_storyboard: Callable[..., Path],
+    marker_clips: list[MarkerClip],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    board = write_storyboard(3)
+    backend = ScriptedBackend([good(c) for c in marker_clips[:3]])
+    refuse_writes(monkeypatch, Path("out/board/clips"))
+
+    with pytest.raises(WriteError) as caught:
+        _runner(board, backend).run(RunOptions())
+
+    assert caught.value.message == (
+        "out/board/clips: cannot write a clip (Permission denied): fix the folder's permissions "
+        "or free disk space, then re-run; nothing more was spent"
+    )
+    assert caught.value.exit_code == 1
+    assert backend.calls == []
+
+
+def test_a_clips_folder_that_fails_mid_run_stops_at_once_and_keeps_the_clips_made(
+    write_storyboard: Callable[..., Path],
+    marker_clips: list[MarkerClip],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    board = write_storyboard(3)
+
+    def disk_gone(dest: Path) -> None:
+        refuse_writes(monkeypatch, Path("out/board/clips"))
+        good(marker_clips[1])(dest)
+
+    backend = ScriptedBackend([good(marker_clips[0]), disk_gone, good(marker_clips[2])])
+
+    with pytest.raises(WriteError, match=r"^out/board/clips: cannot write \(Permission denied\)"):
+        _runner(board, backend).run(RunOptions())
+
+    assert backend.calls == ["s1", "s2"]  # no retries, no third scene: nothing could be kept
+    state = json.loads(Path("out/board/state.json").read_text())
+    assert state["scenes"]["s1"]["status"] == "done"
+    assert Path("out/board", state["scenes"]["s1"]["clip"]).is_file()
+    assert (state["scenes"]["s2"]["status"], state["scenes"]["s2"]["failures"]) == ("pending", [])
+
+
+def test_a_full_or_read_only_clips_folder_is_one_line_and_exit_1(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    board = write_storyboard(2)
+    refuse_writes(monkeypatch, Path("out/board/clips"))
+
+    result = cli("generate", board, "--backend", "animatic")
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (
+        "error: out/board/clips: cannot write a clip (Permission denied): fix the folder's "
+        "permissions or free disk space, then re-run; nothing more was spent"
+    )
+
+
+@pytest.mark.parametrize(
+    ("refused", "command", "message"),
+    [
+        ("out", "generate", "out/board/logs: cannot write (Permission denied): fix its permissions "
+         "or free disk space, or give another work folder with --workdir"),
+        ("out/board/.lock", "generate", "out/board: cannot write (Permission denied): fix its "
+         "permissions or free disk space, or give another work folder with --workdir"),
+    ],
+)  # fmt: skip
+def test_a_work_folder_that_cannot_be_written_is_one_line_not_a_traceback(
+    refused: str,
+    command: str,
+    message: str,
+    write_storyboard: Callable[..., Path],
+    cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    board = write_storyboard(1)
+    Path("out/board/logs").mkdir(parents=True)
+    refuse_writes(monkeypatch, Path(refused))
+
+    result = cli(command, board, "--backend", "animatic")
+
+    assert (result.exit_code, result.stderr.splitlines()[-1]) == (1, f"error: {message}")

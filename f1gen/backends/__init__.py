@@ -55,6 +55,11 @@ class Backend(Protocol):
         """What makes two backends produce different clips (name and endpoint)."""
         ...
 
+    @property
+    def account(self) -> str:
+        """Whose quota the clips are made on ('anonymous', a token's short digest, 'local')."""
+        ...
+
     def prepare(self, report: Report) -> None:
         """Check the backend can work before anything is spent; raise F1genError if not."""
         ...

@@ -44,6 +44,11 @@ class AnimaticBackend:
         """Animatic clips depend only on the scene, not on any endpoint."""
         return "animatic:1"
 
+    @property
+    def account(self) -> str:
+        """Rendered here: no quota."""
+        return "local"
+
     def prepare(self, report: Report) -> None:
         """Fail early when ffmpeg is missing."""
         media.find_ffmpeg(self._ffmpeg)

@@ -9,6 +9,7 @@ token, missing Space, broken API         -> stop with exit 3 and what to fix.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -151,6 +152,14 @@ class OviSpaceBackend:
         return f"ovi:{self.space}"
 
     @property
+    def account(self) -> str:
+        """Whose ZeroGPU quota a clip spends: anonymous, or a token (a short digest, never it)."""
+        if not self.settings.hf_token:
+            return "anonymous"
+        digest = hashlib.sha256(self.settings.hf_token.reveal().encode()).hexdigest()
+        return f"token-{digest[:12]}"
+
+    @property
     def sends(self) -> tuple[str, ...]:
         """The parameters f1gen sends to the endpoint (after prepare: those the Space declares)."""
         return self._send
@@ -246,10 +255,12 @@ class OviSpaceBackend:
             error = state.outcome.exception() if state.outcome else None
             wait = state.next_action.sleep if state.next_action else 0.0
             if report is not None and error is not None:
+                at = self.now() + timedelta(seconds=wait)
                 report(
                     BackendUpdate(
                         f"{what} is busy ({self._redact(_describe(error))}); "
-                        f"retry {state.attempt_number}/{policy.attempts - 1} in {wait:.0f} s",
+                        f"retry {state.attempt_number}/{policy.attempts - 1} in {wait:.0f} s "
+                        f"(at {at:%H:%M:%S} UTC)",
                         notable=True,
                     )
                 )
