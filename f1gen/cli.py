@@ -32,6 +32,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # plain help: rich's panels label every flag <bool>
 )
 P = ParamSpec("P")
 MACHINE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
@@ -200,7 +201,12 @@ def generate(
             help="Scenes to make, by number, range or id: '3,5-7,pit-wall'.", show_default=False
         ),
     ] = None,
-    force: Annotated[bool, typer.Option(help="Make the chosen scenes again even if done.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Make the chosen scenes again even if done; ignore a stored quota stop."
+        ),
+    ] = False,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -210,7 +216,10 @@ def generate(
     sample_steps: Annotated[
         int | None,
         typer.Option(
-            help="Ovi sample steps for scenes that set none (env OVI_SAMPLE_STEPS, default 40).",
+            min=10,
+            max=100,
+            help="Ovi sample steps for scenes that set none; beats the storyboard's defaults "
+            "(env OVI_SAMPLE_STEPS, default 40).",
             show_default=False,
         ),
     ] = None,
@@ -241,7 +250,8 @@ def generate(
     wait: Annotated[
         bool,
         typer.Option(
-            help="On a quota stop, sleep until the quota returns if that is in the window."
+            "--wait",
+            help="On a quota stop, sleep until the quota returns if that is in the window.",
         ),
     ] = False,
     stitch_when_done: Annotated[
@@ -290,6 +300,7 @@ def generate(
         force=force,
         max_attempts=attempts,
         default_steps=settings.sample_steps,
+        steps=sample_steps,
         create_bucket=create_bucket,
         limits=Limits(
             window=Window.parse(window, parse_zone(tz)) if window else None,

@@ -24,11 +24,16 @@ class PlannedScene:
     fingerprint: str
 
 
-def plan_scene(scene: Scene, *, backend_identity: str, default_steps: int) -> PlannedScene:
-    """Prompt, steps and fingerprint of a generated scene."""
+def scene_steps(scene: Scene, *, option: int | None, default: int) -> int:
+    """The sample steps a scene is made with: its own sample_steps, else --sample-steps, else the
+    storyboard's defaults.sample_steps, else OVI_SAMPLE_STEPS, else 40 (default: the last two)."""
+    return scene.sample_steps or option or scene.board_steps or default
+
+
+def plan_scene(scene: Scene, *, backend_identity: str, steps: int) -> PlannedScene:
+    """Prompt and fingerprint of a generated scene made with steps."""
     assert scene.image is not None
     prompt = prompts.build(scene)
-    steps = scene.sample_steps or default_steps
     digest = file_digest(scene.image)
     key = {
         "image": digest,
@@ -42,10 +47,12 @@ def plan_scene(scene: Scene, *, backend_identity: str, default_steps: int) -> Pl
 
 
 def expected_fingerprint(scene: Scene, entry: SceneState) -> str | None:
-    """The fingerprint scene has now under the backend and steps its clip was made with."""
+    """The fingerprint scene has now under the backend and steps its clip was made with (its own
+    sample_steps when it sets them; otherwise the steps came from the run's options)."""
     if entry.backend is None or entry.steps is None or scene.image is None:
         return None
-    return plan_scene(scene, backend_identity=entry.backend, default_steps=entry.steps).fingerprint
+    steps = scene.sample_steps or entry.steps
+    return plan_scene(scene, backend_identity=entry.backend, steps=steps).fingerprint
 
 
 def clip_is_current(entry: SceneState | None, fingerprint: str, workdir: Path) -> bool:

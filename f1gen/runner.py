@@ -35,7 +35,7 @@ from .errors import (
     WriteError,
 )
 from .files import file_digest, move_durably
-from .plan import PlannedScene, clip_is_current, plan_scene
+from .plan import PlannedScene, clip_is_current, plan_scene, scene_steps
 from .schedule import Limits, stop_reason
 from .state import RunState, SceneState, StateStore, unwritable, work_lock
 from .storyboard import Scene, Storyboard
@@ -93,7 +93,8 @@ class RunOptions:
     only: frozenset[int] | None = None
     force: bool = False
     max_attempts: int = DEFAULT_ATTEMPTS
-    default_steps: int = 40
+    default_steps: int = 40  # OVI_SAMPLE_STEPS or 40: the storyboard's defaults beat it
+    steps: int | None = None  # --sample-steps: beats the storyboard's defaults, not a scene's own
     create_bucket: bool = False
     limits: Limits = field(default_factory=Limits)
 
@@ -266,9 +267,8 @@ class Runner:
             entry = state.scenes.get(scene.id)
             made_by = entry.backend if entry is not None else None
             identity = made_by if made_by in self.identities else self.backend.identity
-            planned = plan_scene(
-                scene, backend_identity=identity, default_steps=options.default_steps
-            )
+            steps = scene_steps(scene, option=options.steps, default=options.default_steps)
+            planned = plan_scene(scene, backend_identity=identity, steps=steps)
             if not options.force and clip_is_current(entry, planned.fingerprint, self.workdir):
                 skipped.append(scene)
             else:
@@ -532,7 +532,7 @@ class Runner:
     ) -> tuple[PlannedScene, Path, media.MediaInfo, str] | None:
         scene = planned.scene
         for identity in sorted(self.identities):
-            made = plan_scene(scene, backend_identity=identity, default_steps=planned.steps)
+            made = plan_scene(scene, backend_identity=identity, steps=planned.steps)
             pattern = f"{scene.number:02d}-{scene.id}-{made.fingerprint[:8]}*.mp4"
             newest_first = sorted(
                 self.clips_dir.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True
@@ -819,7 +819,7 @@ class _Run:
             self.pending.appendleft(planned)
             self._take_out(flight.lane, exc)
             return
-        made = plan_scene(scene, backend_identity=lane.identity, default_steps=planned.steps)
+        made = plan_scene(scene, backend_identity=lane.identity, steps=planned.steps)
         runner._accept(made, entry, flight.partial, info, lane.identity)
         summary.gpu_seconds += runner._add_time(entry, flight.began, timing)
         entry.clip_queue_seconds = round(timing.queue_seconds, 3)

@@ -61,11 +61,12 @@ class Scene:
     action: str
     speech: str | None
     atmosphere: str | None
-    sample_steps: int | None
+    sample_steps: int | None  # the scene's own: it beats --sample-steps
     fit: Fit
     image: Path | None = None
     footage: Path | None = None
     trim: tuple[float, float] | None = None
+    board_steps: int | None = None  # defaults.sample_steps: --sample-steps beats it
 
     @property
     def label(self) -> str:
@@ -309,7 +310,6 @@ def _check_scene(
     action = _check_text(f"{label}.action", raw.action, problems)
     speech = _check_text(f"{label}.speech", raw.speech, problems)
     atmosphere = _check_text(f"{label}.atmosphere", raw.atmosphere, problems) or default_atmosphere
-    steps = raw.sample_steps if raw.sample_steps is not None else default_steps
     if raw.sample_steps is not None and not MIN_STEPS <= raw.sample_steps <= MAX_STEPS:
         problems.append(
             f"{label}.sample_steps: {raw.sample_steps} is out of range {MIN_STEPS}-{MAX_STEPS}"
@@ -344,11 +344,12 @@ def _check_scene(
         action=action or "",
         speech=speech,
         atmosphere=atmosphere,
-        sample_steps=steps,
+        sample_steps=raw.sample_steps,
         fit=raw.fit or default_fit,
         image=image,
         footage=footage,
         trim=trim,
+        board_steps=default_steps,
     )
 
 

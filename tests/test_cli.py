@@ -167,3 +167,11 @@ def test_damaged_state_is_reported_and_left_alone(
         "error: out/board/state.json: not valid JSON (line 1): move it aside to start afresh (clips are kept)\n"
     )
     assert Path("out/board/state.json").read_text() == "{not json"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_flags_read_as_flags_in_help(command: str, cli: Callable[..., Any]) -> None:
+    result = cli(command, "--help")
+
+    assert "<bool>" not in result.output
+    assert "--no-force" not in result.output and "--no-wait" not in result.output

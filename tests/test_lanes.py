@@ -21,6 +21,7 @@ from f1gen.errors import SpaceBusy
 from f1gen.runner import Notice, Runner, RunOptions
 from f1gen.state import StateStore
 from tests.support.mediatools import MarkerClip
+from tests.support.ovi_stand_in import StandIn
 from tests.support.s3_server import free_port
 from tests.support.scripted import ScriptedBackend, good
 
@@ -186,3 +187,66 @@ def test_an_interrupted_attempt_is_counted_apart(
     row = json.loads(status.stdout)["scenes"][0]
     assert (row["state"], row["attempts"], row["interrupted"]) == ("done", 1, 1)
     assert "1 (+1 interrupted)" in table.stdout
+
+
+@pytest.fixture
+def guarded(marker_clips: list[MarkerClip]) -> Any:
+    """A local Space stand-in that wants the token hf_GPU3secretTOKEN."""
+    stand_in = StandIn(marker_clips[0].path, token="hf_GPU3secretTOKEN").start()
+    yield stand_in
+    stand_in.stop()
+
+
+@pytest.mark.parametrize("through", ["OVI_SPACE", "F1GEN_SPACES_FILE"])
+def test_a_single_endpoint_uses_the_token_its_name_gives(
+    through: str, guarded: StandIn, write_storyboard: Callable[..., Path],
+    cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("HF_TOKEN", "hf_someOTHERaccount")
+    monkeypatch.setenv("GPU3", "hf_GPU3secretTOKEN")
+    if through == "OVI_SPACE":
+        monkeypatch.setenv("OVI_SPACE", f"{guarded.url}@GPU3")
+    else:
+        Path("spaces.txt").write_text(f"# the one GPU\n{guarded.url}@GPU3\n")
+        monkeypatch.setenv("F1GEN_SPACES_FILE", "spaces.txt")
+
+    result = cli("generate", write_storyboard(1), "--json")
+
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["generated"] == ["s1"] and len(guarded.calls) == 1
+
+
+def test_a_token_given_as_an_option_is_named_as_the_option_when_refused(
+    guarded: StandIn, write_storyboard: Callable[..., Path], cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("OVI_SPACE", guarded.url)
+
+    result = cli("generate", write_storyboard(1), "--hf-token", "hf_WRONGtoken")
+
+    assert (result.exit_code, result.stderr.splitlines()[-1]) == (
+        3,
+        f"error: --hf-token was rejected by the Space {guarded.url}: pass a valid one",
+    )
+
+
+def test_a_password_in_an_endpoint_url_never_shows(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = free_port()
+    monkeypatch.setenv("OVI_SPACE", f"http://studio:Pa55wordXYZ@127.0.0.1:{port}/")
+    monkeypatch.setenv("F1GEN_BACKOFF_SECONDS", "0.01")
+    monkeypatch.setenv("F1GEN_BUSY_RETRIES", "2")
+
+    runs = [cli("generate", write_storyboard(1)), cli("status", "--json"),
+            cli("doctor", "--space", f"http://studio:Pa55wordXYZ@127.0.0.1:{port}/")]  # fmt: skip
+
+    texts = [r.stdout + r.stderr for r in runs]
+    texts += [
+        p.read_text()
+        for p in Path("out").rglob("*")
+        if p.is_file() and p.suffix in (".json", ".log")
+    ]
+    assert runs[0].exit_code == 75
+    assert f"the Space http://***@127.0.0.1:{port}/ stayed busy or unreachable" in runs[0].stderr
+    assert all("Pa55wordXYZ" not in text for text in texts)

@@ -162,7 +162,7 @@ def test_good_storyboard_loads_with_defaults_applied(write_storyboard: Callable[
     loaded = storyboards.load(board)
 
     first, second = loaded.storyboard.scenes
-    assert (first.id, first.number, first.sample_steps, first.atmosphere) == (
+    assert (first.id, first.number, first.board_steps, first.atmosphere) == (
         "pit-wall",
         1,
         30,

@@ -137,7 +137,8 @@ class OviSpaceBackend:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
-        self.space = settings.ovi_space
+        self._address = settings.ovi_space  # what the client connects to
+        self.space = settings.redact(settings.ovi_space)  # what messages and the state show
         self.download_dir = download_dir.resolve()
         self.retry = retry or RetryPolicy(settings.busy_retries, settings.backoff_seconds)
         self.poll_seconds = poll_seconds
@@ -239,7 +240,7 @@ class OviSpaceBackend:
         os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
         token = self.settings.hf_token.reveal() if self.settings.hf_token else None
         return Client(
-            self.space,
+            self._address,
             token=token,
             verbose=False,
             download_files=str(self.download_dir),
@@ -309,7 +310,9 @@ class OviSpaceBackend:
         if isinstance(exc, AuthenticationError):
             if self.anonymous:
                 return f"the Space {self.space} needs a Hugging Face token: set HF_TOKEN in .env"
-            return f"HF_TOKEN was rejected by the Space {self.space}: refresh it in .env"
+            source = self.settings.token_source
+            fix = "pass a valid one" if source.startswith("--") else "refresh it in .env"
+            return f"{source} was rejected by the Space {self.space}: {fix}"
         text = str(exc)
         if "Could not find Space" in text:
             return f"Space {self.space} was not found: check OVI_SPACE (an owner/name id or a URL)"
