@@ -17,6 +17,7 @@ import typer
 from . import __version__
 from .config import BACKENDS, Settings, load_settings
 from .errors import BadInputError, ConfigError, ExitCode, F1genError, StoryboardError
+from .words import counted
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -167,7 +168,8 @@ def validate(storyboard: StoryboardArg, as_json: JsonOpt = False) -> None:
         )
     else:
         console.print(
-            f"{storyboard}: {len(board.scenes)} scenes, {len(loaded.warnings)} warnings: ok",
+            f"{storyboard}: {counted(len(board.scenes), 'scene')}, "
+            f"{counted(len(loaded.warnings), 'warning')}: ok",
             markup=False,
         )
 
@@ -268,9 +270,10 @@ def generate(
     workdir: WorkdirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Generate every scene's clip, one after another, resumably."""
+    """Generate every scene's clip, resumably: one after another, or in parallel lanes."""
     from . import runner
     from .backends import make_backend
+    from .notify import check_url
     from .pipeline import run_generate
     from .schedule import Limits, Window, parse_zone
     from .ui import RunView
@@ -285,6 +288,8 @@ def generate(
             "bucket": bucket,
         }
     )
+    if notify is not None:
+        check_url(notify)
     work = open_workspace(storyboard, workdir=workdir)
     console = stderr_console()
     for warning in work.warnings:
@@ -296,7 +301,7 @@ def generate(
             markup=False,
         )
     options = runner.RunOptions(
-        only=runner.parse_only(only, work.storyboard) if only else None,
+        only=runner.parse_only(only, work.storyboard) if only is not None else None,
         force=force,
         max_attempts=attempts,
         default_steps=settings.sample_steps,
@@ -316,6 +321,7 @@ def generate(
                 runner.Runner(work.storyboard, workdir=work.workdir, backend=engine),
                 options,
                 as_json=as_json,
+                gpu=backend != "animatic",
             )
             return
         with RunView(console) as view:
@@ -343,12 +349,12 @@ def generate(
     )
     if summary.local_only:
         console.print(
-            f"{len(summary.local_only)} clips are only local (storage was unavailable): "
+            f"{counted(len(summary.local_only), 'clip')} only local (storage was unavailable): "
             "run 'f1gen push' when it is back",
             markup=False,
         )
     elif summary.uploaded:
-        console.print(f"{len(summary.uploaded)} clips in the bucket", markup=False)
+        console.print(f"{counted(len(summary.uploaded), 'clip')} in the bucket", markup=False)
     if outcome.cut is not None:
         console.print(f"final cut: {outcome.cut.output}", markup=False)
     if summary.failed:
@@ -361,12 +367,13 @@ def generate(
     raise typer.Exit(outcome.exit_code)
 
 
-def _show_plan(run: Runner, options: RunOptions, *, as_json: bool) -> None:
+def _show_plan(run: Runner, options: RunOptions, *, as_json: bool, gpu: bool) -> None:
+    """What a run would make; the GPU estimate only for a backend that spends GPU quota."""
     from . import runner
 
     todo, skipped = run.preview(options)
-    gpu = sum(runner.estimate_seconds(p.steps) for p in todo)
-    days = {plan: gpu / quota for plan, quota in runner.DAILY_QUOTA_SECONDS.items()}
+    seconds = sum(runner.estimate_seconds(p.steps) for p in todo) if gpu else 0.0
+    days = {plan: seconds / quota for plan, quota in runner.DAILY_QUOTA_SECONDS.items()}
     if as_json:
         _print_json(
             {
@@ -374,18 +381,23 @@ def _show_plan(run: Runner, options: RunOptions, *, as_json: bool) -> None:
                     {"number": p.scene.number, "id": p.scene.id, "steps": p.steps} for p in todo
                 ],
                 "already_done": [s.id for s in skipped],
-                "gpu_seconds": round(gpu),
-                "quota_days": {k: round(v, 2) for k, v in days.items()},
+                "gpu_seconds": round(seconds),
+                "quota_days": {k: round(v, 2) for k, v in days.items()} if gpu else None,
             }
         )
         return
     for planned in todo:
+        cost = f", ~{runner.estimate_seconds(planned.steps):.0f} s GPU" if gpu else ""
         typer.echo(
             f"would generate {planned.scene.number:02d} {planned.scene.id} "
-            f"({planned.steps} steps, ~{runner.estimate_seconds(planned.steps):.0f} s GPU)"
+            f"({planned.steps} steps{cost})"
         )
+    done = f"{len(todo)} to generate, {len(skipped)} already done"
+    if not gpu:
+        typer.echo(f"{done}; rendered here: no GPU quota is spent")
+        return
     typer.echo(
-        f"{len(todo)} to generate, {len(skipped)} already done; about {gpu / 60:.1f} GPU minutes: "
+        f"{done}; about {seconds / 60:.1f} GPU minutes: "
         f"{days['free']:.1f} days of a free account's quota, {days['pro']:.1f} of PRO"
     )
 
@@ -513,9 +525,12 @@ def stitch(
     how = "video stream-copied" if result.video_copied else "video encoded once"
     console = stderr_console()
     if result.fetched:
-        console.print(f"fetched {len(result.fetched)} clips from the bucket", markup=False)
+        console.print(
+            f"fetched {counted(len(result.fetched), 'clip')} from the bucket", markup=False
+        )
     console.print(
-        f"final cut: {result.output} ({result.duration:.1f} s, {len(result.clips)} clips, {how})",
+        f"final cut: {result.output} ({result.duration:.1f} s, "
+        f"{counted(len(result.clips), 'clip')}, {how})",
         markup=False,
     )
     if result.side_files:
@@ -551,7 +566,8 @@ def push(
     if as_json:
         _print_json(result.as_dict())
     stderr_console().print(
-        f"{len(result.sent)} clips sent, {len(result.already)} already in {storage.where}",
+        f"{counted(len(result.sent), 'clip')} sent, {len(result.already)} already in "
+        f"{storage.where}",
         markup=False,
     )
     for name, link in result.links.items():
@@ -587,9 +603,12 @@ def cron(
     """Print a crontab entry for unattended off-peak runs; --install adds it."""
     from .cron import install as install_entry
     from .cron import make_entry
+    from .notify import check_url
     from .schedule import Window, parse_zone
     from .workspace import open_workspace
 
+    if notify is not None:
+        check_url(notify)
     work = open_workspace(storyboard, workdir=workdir)
     parsed = Window.parse(window, parse_zone(tz)) if window else None
     extra = (["--stitch"] if stitch_when_done else []) + (["--notify", notify] if notify else [])

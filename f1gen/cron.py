@@ -53,6 +53,11 @@ def cron_hours(window: Window | None, *, local: datetime | None = None) -> str:
     return ",".join(str(h) for h in hours) if len(hours) < 24 else "*"
 
 
+def cron_escape(text: str) -> str:
+    """text for a crontab command field: cron turns an unescaped % into a new line."""
+    return text.replace("%", "\\%")
+
+
 def f1gen_command() -> list[str]:
     """How to start this very f1gen: the venv's script when it exists, else python -m f1gen."""
     script = Path(sys.executable).parent / "f1gen"
@@ -83,12 +88,12 @@ def make_entry(
     if window_text:
         args += ["--window", window_text, "--tz", tz]
     args += extra
-    command = (
+    command = cron_escape(
         f"cd {shlex.quote(str(project.resolve()))} && "
         f"F1GEN_ENV_FILE={shlex.quote(str(env_file))} {shlex.join(args)} "
         f">> {shlex.quote(str(log_file))} 2>&1"
     )
-    marker = f"{MARKER}{board}"
+    marker = cron_escape(f"{MARKER}{board}")
     return CronEntry(f"{minute} {hours} * * * {command} {marker}", marker, env_file, log_file)
 
 

@@ -21,13 +21,14 @@ from .runner import (
     Summary,
 )
 from .state import unwritable
+from .words import counted
 
 
 def describe(event: Event) -> str | None:
     """One line for an event, or None for the chatter only a live bar shows."""
     if isinstance(event, RunPlanned):
         return (
-            f"{event.total} scenes: {len(event.todo)} to generate, "
+            f"{counted(event.total, 'scene')}: {len(event.todo)} to generate, "
             f"{len(event.skipped)} already done"
         )
     if isinstance(event, Notice):

@@ -74,6 +74,8 @@ def parse_only(spec: str, storyboard: Storyboard) -> frozenset[int]:
         if match:
             first = int(match.group(1))
             last = int(match.group(2) or first)
+            if first > last:
+                raise BadInputError(f"--only {part!r}: the range is reversed: write {last}-{first}")
             if not 1 <= first <= last <= count:
                 raise BadInputError(f"--only {part!r}: scenes are numbered 1-{count}")
             picked.update(range(first, last + 1))
