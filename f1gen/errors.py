@@ -82,6 +82,10 @@ class StorageUnavailable(ResumableStop):
     """The bucket cannot be reached now (outage, 5xx, throttling): clips stay local until push."""
 
 
+class ChecksumMismatch(F1genError):
+    """An object in the bucket is not what was uploaded: retrying later will not change it."""
+
+
 class MediaError(F1genError):
     """ffmpeg or the media probe failed, or a clip does not meet its specification."""
 

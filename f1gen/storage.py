@@ -18,7 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from .config import Settings
-from .errors import ConfigError, StorageUnavailable
+from .errors import ChecksumMismatch, ConfigError, StorageUnavailable
 from .files import file_digest, move_durably
 
 MIB = 1024 * 1024
@@ -154,7 +154,7 @@ class Storage:
                 f"downloading {key}",
             )
             if sha256 and file_digest(partial) != sha256:
-                raise StorageUnavailable(
+                raise ChecksumMismatch(
                     f"{self.where}: {key} does not match its checksum: upload it again"
                 )
             move_durably(partial, dest)

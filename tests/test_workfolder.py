@@ -255,3 +255,24 @@ def test_a_work_folder_that_cannot_be_written_is_one_line_not_a_traceback(
     result = cli(command, board, "--backend", "animatic")
 
     assert (result.exit_code, result.stderr.splitlines()[-1]) == (1, f"error: {message}")
+
+
+def test_a_clip_in_the_bucket_that_fails_its_checksum_is_exit_1_not_try_later(
+    bucket: S3Server, cli: Callable[..., Any]
+) -> None:
+    board = _board("a")
+    cli("generate", board, "--backend", "animatic")
+    clip = json.loads(Path("out/small/state.json").read_text())["scenes"]["s1"]["clip"]
+    client = boto3.client("s3", endpoint_url=bucket.url)
+    head = client.head_object(Bucket=BUCKET, Key=f"small/{clip}")
+    client.put_object(Bucket=BUCKET, Key=f"small/{clip}", Body=b"not the clip",
+                      Metadata=head["Metadata"])  # fmt: skip
+    shutil.rmtree("out")
+
+    result = cli("stitch", board)
+
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"error: s3://{BUCKET}/small: small/{clip} does not match its checksum: upload it again\n",
+    )
+    assert not Path("out/small", clip).exists()
