@@ -97,7 +97,7 @@ def test_a_window_in_another_zone() -> None:
     assert not london.contains(at("2026-07-01T04:30"))  # 05:30 in London
 
 
-@pytest.mark.parametrize("text", ["22-06", "25:00-06:00", "22:00-22:00", "22:00/06:00", ""])
+@pytest.mark.parametrize("text", ["22-06", "25:00-06:00", "22:00/06:00", ""])
 def test_a_bad_window_names_the_format(text: str) -> None:
     with pytest.raises(BadInputError, match=r"write it as HH:MM-HH:MM, e.g. 22:00-06:00"):
         Window.parse(text, UTC_ZONE)
