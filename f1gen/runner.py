@@ -345,7 +345,8 @@ class Runner:
         try:
             while run.pending or run.running:
                 run.launch(pool)
-                if not run.running and not run.connecting:
+                # A lane still connecting is waited for only while new clips may start.
+                if not run.running and (not run.connecting or not run.launching):
                     if run.pending and run.launching and not run.free:
                         run.wait_for_lanes()  # raises when no lane can come back
                         continue
