@@ -51,8 +51,10 @@ def run_moviepy(clips: list[Path], output: Path) -> None:
     opened = [VideoFileClip(str(p)) for p in clips]
     try:
         cut = concatenate_videoclips(opened)
-        # MoviePy's defaults, as its users call it.
-        cut.write_videofile(str(output), codec="libx264", audio_codec="aac", logger=None)
+        # MoviePy's defaults, as its users call it (its temporary sound file kept out of sight).
+        with tempfile.TemporaryDirectory(prefix="moviepy-") as scratch:
+            cut.write_videofile(str(output), codec="libx264", audio_codec="aac", logger=None,
+                                temp_audiofile=str(Path(scratch) / "sound.mp4"))  # fmt: skip
     finally:
         for clip in opened:
             clip.close()
@@ -74,7 +76,9 @@ def run_moviepy_publish(clips: list[Path], output: Path) -> None:
             captioned.append(CompositeVideoClip([clip, text]))
         cut = concatenate_videoclips(captioned)
         rough = output.with_name("moviepy-rough.mp4")
-        cut.write_videofile(str(rough), codec="libx264", audio_codec="aac", logger=None)
+        with tempfile.TemporaryDirectory(prefix="moviepy-") as scratch:
+            cut.write_videofile(str(rough), codec="libx264", audio_codec="aac", logger=None,
+                                temp_audiofile=str(Path(scratch) / "sound.mp4"))  # fmt: skip
     finally:
         for clip in opened:
             clip.close()

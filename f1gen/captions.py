@@ -6,14 +6,13 @@ the scene's speech, shown for exactly the clip's slot in the cut.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
-
-from .files import write_atomic
 
 FONT_FILE = "Roboto-Bold.ttf"
 LINE_CHARS = 32
@@ -40,10 +39,26 @@ def _lines(text: str) -> str:
     return "\n".join(textwrap.wrap(text, width=LINE_CHARS, break_on_hyphens=False)) or text
 
 
+# SubRip has no escapes, but players read <b>, <i>, <font ...> in it as markup: an invisible
+# word joiner after the "<" keeps the speech's own text as text.
+SRT_TAG = re.compile(r"<(?=\s*/?\s*[A-Za-z])")
+WORD_JOINER = "\u2060"
+
+
+def srt_text(text: str) -> str:
+    """Speech as SubRip shows it, never as markup."""
+    return SRT_TAG.sub("<" + WORD_JOINER, text)
+
+
+def vtt_text(text: str) -> str:
+    """Speech as WebVTT shows it: &, < and > escaped (they open entities and tags)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def to_srt(cues: list[Cue]) -> str:
     """SubRip text."""
     blocks = [
-        f"{n}\n{_stamp(c.start, ',')} --> {_stamp(c.end, ',')}\n{_lines(c.text)}\n"
+        f"{n}\n{_stamp(c.start, ',')} --> {_stamp(c.end, ',')}\n{srt_text(_lines(c.text))}\n"
         for n, c in enumerate(cues, start=1)
     ]
     return "\n".join(blocks)
@@ -51,16 +66,11 @@ def to_srt(cues: list[Cue]) -> str:
 
 def to_vtt(cues: list[Cue]) -> str:
     """WebVTT text."""
-    blocks = [f"{_stamp(c.start, '.')} --> {_stamp(c.end, '.')}\n{_lines(c.text)}\n" for c in cues]
+    blocks = [
+        f"{_stamp(c.start, '.')} --> {_stamp(c.end, '.')}\n{vtt_text(_lines(c.text))}\n"
+        for c in cues
+    ]
     return "WEBVTT\n\n" + "\n".join(blocks)
-
-
-def write_files(cues: list[Cue], base: Path) -> list[Path]:
-    """base.srt and base.vtt, written atomically."""
-    srt, vtt = base.with_suffix(".srt"), base.with_suffix(".vtt")
-    write_atomic(srt, to_srt(cues).encode("utf-8"))
-    write_atomic(vtt, to_vtt(cues).encode("utf-8"))
-    return [srt, vtt]
 
 
 def font_path() -> Path:

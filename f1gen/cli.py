@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import signal
@@ -15,7 +16,8 @@ import typer
 
 from . import __version__
 from .config import BACKENDS, Settings, load_settings
-from .errors import BadInputError, ExitCode, F1genError, StoryboardError
+from .errors import BadInputError, ConfigError, ExitCode, F1genError, StoryboardError
+from .words import counted
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -31,8 +33,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # plain help: rich's panels label every flag <bool>
 )
 P = ParamSpec("P")
+MACHINE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
 R = TypeVar("R")
 
 StoryboardArg = Annotated[
@@ -91,6 +95,17 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
                 "interrupted: the run is saved; run the same command again to resume"
             )
             raise typer.Exit(ExitCode.INTERRUPTED) from None
+        except OSError as exc:
+            if not isinstance(exc, PermissionError) and exc.errno not in MACHINE_ERRNOS:
+                raise  # anything else is a bug: let it surface
+            # The machine, not the input: a folder f1gen may not write, a full disk.
+            where = f"{exc.filename}: " if exc.filename else ""
+            stderr_console().print(
+                f"error: {where}cannot write ({exc.strerror}): fix the permissions or free disk "
+                "space; what was there before is intact",
+                markup=False,
+            )
+            raise typer.Exit(ExitCode.FAILED) from None
         finally:
             signal.signal(signal.SIGTERM, previous)
 
@@ -129,7 +144,13 @@ def validate(storyboard: StoryboardArg, as_json: JsonOpt = False) -> None:
     """Check a storyboard before anything is spent: schema, ids, images, footage, lint."""
     from . import storyboard as storyboards
 
-    loaded = storyboards.load(storyboard)
+    try:
+        loaded = storyboards.load(storyboard)
+    except BadInputError as exc:
+        if as_json:
+            problems = exc.problems if isinstance(exc, StoryboardError) else [exc.message]
+            _print_json({"storyboard": str(storyboard), "ok": False, "problems": problems})
+        raise
     console = stderr_console()
     for warning in loaded.warnings:
         console.print(f"warning: {warning}", markup=False)
@@ -138,14 +159,17 @@ def validate(storyboard: StoryboardArg, as_json: JsonOpt = False) -> None:
         _print_json(
             {
                 "storyboard": str(board.path),
+                "ok": True,
                 "title": board.title,
                 "scenes": len(board.scenes),
+                "problems": [],
                 "warnings": list(loaded.warnings),
             }
         )
     else:
         console.print(
-            f"{storyboard}: {len(board.scenes)} scenes, {len(loaded.warnings)} warnings: ok",
+            f"{storyboard}: {counted(len(board.scenes), 'scene')}, "
+            f"{counted(len(loaded.warnings), 'warning')}: ok",
             markup=False,
         )
 
@@ -179,7 +203,12 @@ def generate(
             help="Scenes to make, by number, range or id: '3,5-7,pit-wall'.", show_default=False
         ),
     ] = None,
-    force: Annotated[bool, typer.Option(help="Make the chosen scenes again even if done.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Make the chosen scenes again even if done; ignore a stored quota stop."
+        ),
+    ] = False,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -189,7 +218,10 @@ def generate(
     sample_steps: Annotated[
         int | None,
         typer.Option(
-            help="Ovi sample steps for scenes that set none (env OVI_SAMPLE_STEPS, default 40).",
+            min=10,
+            max=100,
+            help="Ovi sample steps for scenes that set none; beats the storyboard's defaults "
+            "(env OVI_SAMPLE_STEPS, default 40).",
             show_default=False,
         ),
     ] = None,
@@ -220,7 +252,8 @@ def generate(
     wait: Annotated[
         bool,
         typer.Option(
-            help="On a quota stop, sleep until the quota returns if that is in the window."
+            "--wait",
+            help="On a quota stop, sleep until the quota returns if that is in the window.",
         ),
     ] = False,
     stitch_when_done: Annotated[
@@ -262,9 +295,11 @@ def generate(
     workdir: WorkdirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Generate every scene's clip, resumably (hosted backends: many at once)."""
+    """Generate every scene's clip, resumably: in parallel lanes over several endpoints or
+    a hosted queue, else one after another."""
     from . import runner
     from .backends import make_backend
+    from .notify import check_url
     from .pipeline import run_generate
     from .schedule import Limits, Window, parse_zone
     from .ui import RunView
@@ -280,6 +315,8 @@ def generate(
             "resend_unknown": resend_unknown,
         }
     )
+    if notify is not None:
+        check_url(notify)
     work = open_workspace(storyboard, workdir=workdir)
     console = stderr_console()
     for warning in work.warnings:
@@ -291,11 +328,12 @@ def generate(
             markup=False,
         )
     options = runner.RunOptions(
-        only=runner.parse_only(only, work.storyboard) if only else None,
+        only=runner.parse_only(only, work.storyboard) if only is not None else None,
         force=force,
         max_attempts=attempts,
         default_steps=settings.sample_steps,
         default_seed=seed,
+        steps=sample_steps,
         create_bucket=create_bucket,
         limits=Limits(
             window=Window.parse(window, parse_zone(tz)) if window else None,
@@ -322,7 +360,7 @@ def generate(
                 backend=engine,
                 options=options,
                 settings=settings,
-                storage=_storage(settings, work.storyboard.stem),
+                storage=_storage(settings, work.workdir.resolve().name),
                 emit=view,
                 stitch_when_done=stitch_when_done,
                 notify=notify,
@@ -340,12 +378,12 @@ def generate(
     )
     if summary.local_only:
         console.print(
-            f"{len(summary.local_only)} clips are only local (storage was unavailable): "
+            f"{counted(len(summary.local_only), 'clip')} only local (storage was unavailable): "
             "run 'f1gen push' when it is back",
             markup=False,
         )
     elif summary.uploaded:
-        console.print(f"{len(summary.uploaded)} clips in the bucket", markup=False)
+        console.print(f"{counted(len(summary.uploaded), 'clip')} in the bucket", markup=False)
     if outcome.cut is not None:
         console.print(f"final cut: {outcome.cut.output}", markup=False)
     if summary.failed:
@@ -361,14 +399,16 @@ def generate(
 def _show_plan(
     run: Runner, options: RunOptions, *, as_json: bool, chosen: tuple[str, int | None]
 ) -> None:
+    """What a run would make and what it would cost; no quota figures for the offline animatic."""
     from . import costs, runner
 
     todo, skipped = run.preview(options)
-    gpu = sum(runner.estimate_seconds(p.steps) for p in todo)
-    days = {plan: gpu / quota for plan, quota in runner.DAILY_QUOTA_SECONDS.items()}
     name, parallel = chosen
+    gpu = name != "animatic"
+    seconds = sum(runner.estimate_seconds(p.steps) for p in todo) if gpu else 0.0
+    days = {plan: seconds / quota for plan, quota in runner.DAILY_QUOTA_SECONDS.items()}
     wide = {name: parallel} if parallel else {}
-    estimates = costs.compare([p.steps for p in todo], BACKENDS, parallel=wide)
+    estimates = costs.compare([p.steps for p in todo], BACKENDS, parallel=wide) if gpu else []
     if as_json:
         _print_json(
             {
@@ -377,20 +417,25 @@ def _show_plan(
                     for p in todo
                 ],
                 "already_done": [s.id for s in skipped],
-                "gpu_seconds": round(gpu),
-                "quota_days": {k: round(v, 2) for k, v in days.items()},
+                "gpu_seconds": round(seconds),
+                "quota_days": {k: round(v, 2) for k, v in days.items()} if gpu else None,
                 "backend": name,
                 "estimates": [e.as_dict() for e in estimates],
             }
         )
         return
     for planned in todo:
+        cost = f", ~{runner.estimate_seconds(planned.steps):.0f} s GPU" if gpu else ""
         typer.echo(
             f"would generate {planned.scene.number:02d} {planned.scene.id} "
-            f"({planned.steps} steps, ~{runner.estimate_seconds(planned.steps):.0f} s GPU)"
+            f"({planned.steps} steps{cost})"
         )
+    done = f"{len(todo)} to generate, {len(skipped)} already done"
+    if not gpu:
+        typer.echo(f"{done}; rendered here: no GPU quota is spent")
+        return
     typer.echo(
-        f"{len(todo)} to generate, {len(skipped)} already done; about {gpu / 60:.1f} GPU minutes: "
+        f"{done}; about {seconds / 60:.1f} GPU minutes: "
         f"{days['free']:.1f} days of a free account's quota, {days['pro']:.1f} of PRO"
     )
     for line in _estimate_lines(estimates, chosen=name):
@@ -453,7 +498,9 @@ def status(
             str(row.number),
             row.id,
             row.state,
-            str(row.attempts),
+            f"{row.attempts} (+{row.interrupted} interrupted)"
+            if row.interrupted
+            else str(row.attempts),
             f"{row.gen_seconds:.1f}",
             f"{row.queue_seconds:.1f}",
             f"{row.video_seconds:.2f}" if row.video_seconds else "-",
@@ -529,7 +576,7 @@ def stitch(
         workdir=work.workdir,
         output=output,
         ffmpeg=settings.ffmpeg,
-        storage=_storage(settings, work.storyboard.stem),
+        storage=_storage(settings, work.workdir.resolve().name),
         options=options,
     )
     if as_json:
@@ -537,9 +584,12 @@ def stitch(
     how = "video stream-copied" if result.video_copied else "video encoded once"
     console = stderr_console()
     if result.fetched:
-        console.print(f"fetched {len(result.fetched)} clips from the bucket", markup=False)
+        console.print(
+            f"fetched {counted(len(result.fetched), 'clip')} from the bucket", markup=False
+        )
     console.print(
-        f"final cut: {result.output} ({result.duration:.1f} s, {len(result.clips)} clips, {how})",
+        f"final cut: {result.output} ({result.duration:.1f} s, "
+        f"{counted(len(result.clips), 'clip')}, {how})",
         markup=False,
     )
     if result.side_files:
@@ -558,22 +608,25 @@ def push(
     workdir: WorkdirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Upload every clip (and the final cut) the bucket does not have yet."""
+    """Upload every clip, the final cut and its side files that the bucket does not have yet."""
+    from . import stitch as stitching
     from .sync import push as push_all
     from .workspace import open_workspace
 
     settings = load_settings({"bucket": bucket})
     work = open_workspace(storyboard, workdir=workdir)
-    storage = _storage(settings, work.storyboard.stem)
+    storage = _storage(settings, work.workdir.resolve().name)
     if storage is None:
-        raise BadInputError("no bucket configured: set F1GEN_BUCKET in .env or pass --bucket")
+        raise ConfigError("no bucket configured: set F1GEN_BUCKET in .env or pass --bucket")
     storage.check(create=create_bucket)
-    extra = [work.workdir / "final.mp4"]
+    default_cut = stitching.outputs(work.workdir)
+    extra = [default_cut.cut, *default_cut.side]
     result = push_all(work.storyboard, workdir=work.workdir, storage=storage, extra=extra)
     if as_json:
         _print_json(result.as_dict())
     stderr_console().print(
-        f"{len(result.sent)} clips sent, {len(result.already)} already in {storage.where}",
+        f"{counted(len(result.sent), 'clip')} sent, {len(result.already)} already in "
+        f"{storage.where}",
         markup=False,
     )
     for name, link in result.links.items():
@@ -650,9 +703,12 @@ def cron(
     """Print a crontab entry for unattended off-peak runs; --install adds it."""
     from .cron import install as install_entry
     from .cron import make_entry
+    from .notify import check_url
     from .schedule import Window, parse_zone
     from .workspace import open_workspace
 
+    if notify is not None:
+        check_url(notify)
     work = open_workspace(storyboard, workdir=workdir)
     parsed = Window.parse(window, parse_zone(tz)) if window else None
     extra = (["--stitch"] if stitch_when_done else []) + (["--notify", notify] if notify else [])

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 
@@ -15,6 +16,7 @@ BACKENDS = ("ovi", "animatic", "fal", "replicate", "ovi-app")
 DEFAULT_FAL_QUEUE_HOST = "queue.fal.run"
 DEFAULT_OVI_APP = "http://127.0.0.1:7891/"  # where Ovi's gradio_app.py serves by default
 DEFAULT_SAMPLE_STEPS = 40
+MIN_SAMPLE_STEPS, MAX_SAMPLE_STEPS = 10, 100  # the storyboard's range too
 DEFAULT_CLIP_TIMEOUT = 15 * 60.0
 TOKEN_VAR = re.compile(r"@[A-Z_][A-Z0-9_]*$")
 
@@ -42,14 +44,32 @@ class Secret:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One Ovi endpoint (a Space id or a URL) and the token it is called with."""
+    """One Ovi endpoint (a Space id or a URL), the token it is called with and where that came
+    from (HF_TOKEN, --hf-token, or the variable its @NAME names)."""
 
     src: str
     token: Secret | None = None
+    token_source: str = "HF_TOKEN"
+
+
+def url_credentials(src: str) -> str | None:
+    """The user:password part of a URL (http://user:pass@host/), which is a secret."""
+    if "://" not in src:
+        return None
+    try:
+        netloc = urlsplit(src).netloc
+    except ValueError:
+        return None
+    userinfo, at, _ = netloc.rpartition("@")
+    return userinfo if at and userinfo else None
 
 
 def parse_endpoints(
-    text: str, env: Mapping[str, str], default_token: Secret | None
+    text: str,
+    env: Mapping[str, str],
+    default_token: Secret | None,
+    *,
+    token_source: str = "HF_TOKEN",
 ) -> tuple[Endpoint, ...]:
     """'a/b, http://gpu2:7860/@GPU2_TOKEN' -> endpoints; @NAME names the token's variable."""
     found = []
@@ -57,15 +77,17 @@ def parse_endpoints(
         if not item or item.startswith("#"):
             continue
         src, _, variable = item.rpartition("@") if TOKEN_VAR.search(item) else (item, "", "")
-        token = default_token
+        token, source = default_token, token_source
         if variable:
             value = env.get(variable)
             if not value:
+                credentials = url_credentials(src)
+                shown = src.replace(credentials, "***") if credentials else src
                 raise ConfigError(
-                    f"OVI_SPACE names {variable} for {src} but it is not set: set it in .env"
+                    f"OVI_SPACE names {variable} for {shown} but it is not set: set it in .env"
                 )
-            token = Secret(value)
-        found.append(Endpoint(src, token))
+            token, source = Secret(value), variable
+        found.append(Endpoint(src, token, source))
     if not found:
         raise ConfigError("OVI_SPACE is empty: give a Space id or a URL, e.g. alexnasa/Ovi-ZEROGPU")
     return tuple(found)
@@ -80,6 +102,7 @@ class Settings:
     ovi_space: str = DEFAULT_SPACE
     endpoints: tuple[Endpoint, ...] = (Endpoint(DEFAULT_SPACE),)
     sample_steps: int = DEFAULT_SAMPLE_STEPS
+    token_source: str = "HF_TOKEN"  # where hf_token came from, for messages
     clip_timeout: float = DEFAULT_CLIP_TIMEOUT
     busy_retries: int = 6
     backoff_seconds: float = 15.0
@@ -103,6 +126,15 @@ class Settings:
                 text = text.replace(secret, "***")
         return text
 
+    def for_endpoint(self, endpoint: Endpoint) -> Settings:
+        """These settings for one endpoint: its address and its own token."""
+        return replace(
+            self,
+            ovi_space=endpoint.src,
+            hf_token=endpoint.token,
+            token_source=endpoint.token_source,
+        )
+
 
 def read_environment(dotenv_path: Path | None = None) -> dict[str, str]:
     """The process environment laid over the .env file: the real environment wins.
@@ -115,7 +147,17 @@ def read_environment(dotenv_path: Path | None = None) -> dict[str, str]:
     if dotenv_path is not None and dotenv_path.is_file():
         from dotenv import dotenv_values
 
-        merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+        try:
+            values = dotenv_values(dotenv_path, encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{dotenv_path}: not UTF-8 text (byte {exc.start}): save it as UTF-8"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(
+                f"{dotenv_path}: cannot read ({exc.strerror}): fix its permissions"
+            ) from None
+        merged.update({k: v for k, v in values.items() if v is not None})
     merged.update(os.environ)
     return merged
 
@@ -152,12 +194,19 @@ def load_settings(
 
     token_raw = opts.get("hf_token") or env.get("HF_TOKEN") or None
     token = Secret(str(token_raw)) if token_raw else None
+    token_source = "--hf-token" if opts.get("hf_token") else "HF_TOKEN"
     steps_raw = opts.get("sample_steps", env.get("OVI_SAMPLE_STEPS"))
     steps = (
         DEFAULT_SAMPLE_STEPS
         if steps_raw in (None, "")
         else _int_setting("OVI_SAMPLE_STEPS", str(steps_raw))
     )
+    if not MIN_SAMPLE_STEPS <= steps <= MAX_SAMPLE_STEPS:
+        name = "--sample-steps" if "sample_steps" in opts else "OVI_SAMPLE_STEPS"
+        raise ConfigError(
+            f"{name}={steps} is out of range {MIN_SAMPLE_STEPS}-{MAX_SAMPLE_STEPS}: "
+            "fix it (the storyboard's sample_steps have the same range)"
+        )
     space_text = str(opts.get("ovi_space") or env.get("OVI_SPACE") or DEFAULT_SPACE)
     spaces_file = env.get("F1GEN_SPACES_FILE")
     if spaces_file and not opts.get("ovi_space"):
@@ -167,22 +216,21 @@ def load_settings(
             raise ConfigError(
                 f"F1GEN_SPACES_FILE={spaces_file}: cannot read ({exc.strerror})"
             ) from None
-    endpoints = parse_endpoints(space_text, env, token)
+    endpoints = parse_endpoints(space_text, env, token, token_source=token_source)
     # Only to keep them out of messages: boto3 reads its own credentials chain.
     s3_secret = env.get("AWS_SECRET_ACCESS_KEY")
     lane_tokens = [e.token.reveal() for e in endpoints if e.token]
     fal_key, replicate_token = env.get("FAL_KEY"), env.get("REPLICATE_API_TOKEN")
-    secrets = tuple(
-        s
-        for s in (
-            token.reveal() if token else None,
-            s3_secret,
-            *lane_tokens,
-            fal_key,
-            replicate_token,
-        )
-        if s
+    url_secrets = [url_credentials(e.src) for e in endpoints]
+    known = (
+        token.reveal() if token else None,
+        s3_secret,
+        *lane_tokens,
+        *url_secrets,
+        fal_key,
+        replicate_token,
     )
+    secrets = tuple(s for s in known if s)
     timeout_raw = opts.get("clip_timeout_minutes", env.get("F1GEN_CLIP_TIMEOUT_MINUTES"))
     timeout = (
         DEFAULT_CLIP_TIMEOUT
@@ -195,6 +243,7 @@ def load_settings(
         ovi_space=endpoints[0].src,
         endpoints=endpoints,
         sample_steps=steps,
+        token_source=token_source,
         clip_timeout=timeout,
         busy_retries=_int_setting("F1GEN_BUSY_RETRIES", env.get("F1GEN_BUSY_RETRIES") or "6"),
         backoff_seconds=_float_setting(

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from . import media
-from .errors import BadInputError, ConfigError
+from .errors import BadInputError, ConfigError, WriteError
 from .schedule import Window
 
 MARKER = "# f1gen:"
@@ -53,6 +53,11 @@ def cron_hours(window: Window | None, *, local: datetime | None = None) -> str:
     return ",".join(str(h) for h in hours) if len(hours) < 24 else "*"
 
 
+def cron_escape(text: str) -> str:
+    """text for a crontab command field: cron turns an unescaped % into a new line."""
+    return text.replace("%", "\\%")
+
+
 def f1gen_command() -> list[str]:
     """How to start this very f1gen: the venv's script when it exists, else python -m f1gen."""
     script = Path(sys.executable).parent / "f1gen"
@@ -83,12 +88,12 @@ def make_entry(
     if window_text:
         args += ["--window", window_text, "--tz", tz]
     args += extra
-    command = (
+    command = cron_escape(
         f"cd {shlex.quote(str(project.resolve()))} && "
         f"F1GEN_ENV_FILE={shlex.quote(str(env_file))} {shlex.join(args)} "
         f">> {shlex.quote(str(log_file))} 2>&1"
     )
-    marker = f"{MARKER}{board}"
+    marker = cron_escape(f"{MARKER}{board}")
     return CronEntry(f"{minute} {hours} * * * {command} {marker}", marker, env_file, log_file)
 
 
@@ -108,7 +113,13 @@ def install(entry: CronEntry, *, crontab: str = "crontab") -> bool:
     if entry.line in lines and len(kept) == len(lines) - 1:
         return False
     wanted = "\n".join([*kept, entry.line]) + "\n"
-    entry.log_file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        entry.log_file.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(
+            f"{entry.log_file.parent}: cannot write ({exc.strerror}): cron could not log there; "
+            "fix its permissions or give another work folder with --workdir"
+        ) from None
     with tempfile.NamedTemporaryFile(
         "w", suffix=".crontab", delete=False, encoding="utf-8"
     ) as handle:

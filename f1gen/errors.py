@@ -82,6 +82,10 @@ class StorageUnavailable(ResumableStop):
     """The bucket cannot be reached now (outage, 5xx, throttling): clips stay local until push."""
 
 
+class ChecksumMismatch(F1genError):
+    """An object in the bucket is not what was uploaded: retrying later will not change it."""
+
+
 class MediaError(F1genError):
     """ffmpeg or the media probe failed, or a clip does not meet its specification."""
 
@@ -102,5 +106,5 @@ class WriteError(F1genError):
     """A file could not be written (disk full, permissions); what was there before is intact."""
 
 
-class StateError(F1genError):
-    """The run state file cannot be read or written."""
+class StateError(BadInputError):
+    """The run state file cannot be used: missing, damaged, untrusted or too new (exit 2)."""

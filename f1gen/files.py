@@ -20,9 +20,9 @@ def file_digest(path: Path) -> str:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace path with data so that readers see the old or the new file, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with partial.open("wb") as handle:
             handle.write(data)
             handle.flush()

@@ -16,6 +16,7 @@ from .files import file_digest, write_atomic
 WIDTH, HEIGHT = 576, 896
 FORMATS = ("PNG", "JPEG", "WEBP")
 MAX_PIXELS = 50_000_000
+MIN_SIDE = 256  # smaller, and Ovi upscales it into a blur
 PAD_COLOR = (0, 0, 0)
 
 
@@ -33,11 +34,28 @@ def _open(path: Path) -> Image.Image:
         return Image.open(path, formats=FORMATS)
 
 
+def is_folder(path: Path) -> bool:
+    """True when path names a folder (False for odd paths rather than raising)."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
 def missing(path: Path) -> str | None:
     """None when path is a file; otherwise what is wrong and the fix."""
-    return (
-        None if is_file(path) else "no such file: check the path (it is relative to the storyboard)"
-    )
+    if is_file(path):
+        return None
+    if is_folder(path):
+        return "is a folder, not a file: name the file inside it"
+    return "no such file: check the path (it is relative to the storyboard)"
+
+
+def size(path: Path) -> tuple[int, int]:
+    """Width and height of an image that inspect() accepted (read from its header)."""
+    with _open(path) as image:
+        width, height = image.size
+    return int(width), int(height)
 
 
 def inspect(path: Path) -> str | None:

@@ -6,6 +6,22 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from .errors import BadInputError
+
+
+def check_url(url: str) -> None:
+    """BadInputError unless url is an http(s) address a notification can be posted to."""
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in url
+    except ValueError:
+        valid = False
+    if not valid:
+        raise BadInputError(
+            f"--notify {url!r}: not an http(s) URL: give one like https://hooks.example.com/f1gen"
+        )
 
 
 def post_json(url: str, payload: Mapping[str, object], *, timeout: float = 10.0) -> str | None:

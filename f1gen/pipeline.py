@@ -10,7 +10,7 @@ from . import stitch as stitching
 from .errors import ExitCode, F1genError
 from .notify import post_json
 from .runlog import RunLog, summary_line
-from .runner import Emit, Event, Runner, RunOptions, Summary
+from .runner import Emit, Event, Notice, Runner, RunOptions, Summary
 from .status import report
 
 if TYPE_CHECKING:
@@ -63,9 +63,8 @@ def run_generate(
             summary = runner.run(options)
         except F1genError as exc:
             log.line(f"stopped: {exc.message}")
-            _notify(
-                notify, {"summary": f"stopped: {exc.message}", "exit_code": int(exc.exit_code)}, log
-            )
+            payload = {"summary": f"stopped: {exc.message}", "exit_code": int(exc.exit_code)}
+            _notify(notify, payload, log, emit)
             raise
         ready = report(storyboard, workdir).ready
         cut = None
@@ -84,11 +83,17 @@ def run_generate(
         else:
             code = ExitCode.OK
         outcome = Outcome(summary, line, cut, code)
-        _notify(notify, outcome.as_dict(), log)
+        _notify(notify, outcome.as_dict(), log, emit)
         return outcome
 
 
-def _notify(url: str | None, payload: dict[str, object], log: RunLog) -> None:
-    if url:
-        problem = post_json(url, payload)
-        log.line(f"notified {url}" if problem is None else f"notification failed: {problem}")
+def _notify(url: str | None, payload: dict[str, object], log: RunLog, emit: Emit) -> None:
+    """POST the summary; a failure is logged and shown, never fatal."""
+    if not url:
+        return
+    problem = post_json(url, payload)
+    if problem is None:
+        log.line(f"notified {url}")
+        return
+    log.line(f"notification failed: {problem}")
+    emit(Notice(f"warning: notification failed: {problem}"))

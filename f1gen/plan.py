@@ -25,13 +25,18 @@ class PlannedScene:
     seed: int | None = None
 
 
+def scene_steps(scene: Scene, *, option: int | None, default: int) -> int:
+    """The sample steps a scene is made with: its own sample_steps, else --sample-steps, else the
+    storyboard's defaults.sample_steps, else OVI_SAMPLE_STEPS, else 40 (default: the last two)."""
+    return scene.sample_steps or option or scene.board_steps or default
+
+
 def plan_scene(
-    scene: Scene, *, backend_identity: str, default_steps: int, default_seed: int | None = None
+    scene: Scene, *, backend_identity: str, steps: int, default_seed: int | None = None
 ) -> PlannedScene:
-    """Prompt, steps, seed and fingerprint of a generated scene."""
+    """Prompt, seed and fingerprint of a generated scene made with steps."""
     assert scene.image is not None
     prompt = prompts.build(scene)
-    steps = scene.sample_steps or default_steps
     seed = scene.seed if scene.seed is not None else default_seed
     digest = file_digest(scene.image)
     key: dict[str, object] = {
@@ -48,14 +53,13 @@ def plan_scene(
 
 
 def expected_fingerprint(scene: Scene, entry: SceneState) -> str | None:
-    """The fingerprint scene has now under the backend, steps and seed its clip was made with."""
+    """The fingerprint scene has now under the backend, steps and seed its clip was made with (its
+    own sample_steps when it sets them; otherwise the steps came from the run's options)."""
     if entry.backend is None or entry.steps is None or scene.image is None:
         return None
+    steps = scene.sample_steps or entry.steps
     return plan_scene(
-        scene,
-        backend_identity=entry.backend,
-        default_steps=entry.steps,
-        default_seed=entry.seed,
+        scene, backend_identity=entry.backend, steps=steps, default_seed=entry.seed
     ).fingerprint
 
 

@@ -20,13 +20,15 @@ from .runner import (
     SceneStarted,
     Summary,
 )
+from .state import unwritable
+from .words import counted
 
 
 def describe(event: Event) -> str | None:
     """One line for an event, or None for the chatter only a live bar shows."""
     if isinstance(event, RunPlanned):
         return (
-            f"{event.total} scenes: {len(event.todo)} to generate, "
+            f"{counted(event.total, 'scene')}: {len(event.todo)} to generate, "
             f"{len(event.skipped)} already done"
         )
     if isinstance(event, Notice):
@@ -73,9 +75,12 @@ class RunLog:
         self._handle: TextIO | None = None
 
     def __enter__(self) -> RunLog:
-        self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"generate-{datetime.now(UTC):%Y-%m-%d}.log"
-        self._handle = path.open("a", encoding="utf-8")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._handle = path.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise unwritable(self.folder, exc) from None
         self.line(f"run started (pid {os.getpid()})")
         return self
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import queue
 import re
 import shutil
 import statistics
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -15,7 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import costs, images, media
 from .backends import Backend, BackendUpdate, ClipRequest, ClipTiming, Pool
@@ -30,13 +32,14 @@ from .errors import (
     ResumableStop,
     SpaceBusy,
     StorageUnavailable,
+    WriteError,
 )
 from .files import file_digest, move_durably
-from .plan import PlannedScene, clip_is_current, plan_scene
+from .plan import PlannedScene, clip_is_current, plan_scene, scene_steps
 from .schedule import Limits, stop_reason
-from .state import RunState, SceneState, StateStore, work_lock
+from .state import RunState, SceneState, StateStore, unwritable, work_lock
 from .storyboard import Scene, Storyboard
-from .sync import Uploader, is_uploaded, upload_state
+from .sync import Uploader, check_bucket, is_uploaded, upload_state
 
 if TYPE_CHECKING:
     from .storage import Storage
@@ -71,6 +74,8 @@ def parse_only(spec: str, storyboard: Storyboard) -> frozenset[int]:
         if match:
             first = int(match.group(1))
             last = int(match.group(2) or first)
+            if first > last:
+                raise BadInputError(f"--only {part!r}: the range is reversed: write {last}-{first}")
             if not 1 <= first <= last <= count:
                 raise BadInputError(f"--only {part!r}: scenes are numbered 1-{count}")
             picked.update(range(first, last + 1))
@@ -90,7 +95,8 @@ class RunOptions:
     only: frozenset[int] | None = None
     force: bool = False
     max_attempts: int = DEFAULT_ATTEMPTS
-    default_steps: int = 40
+    default_steps: int = 40  # OVI_SAMPLE_STEPS or 40: the storyboard's defaults beat it
+    steps: int | None = None  # --sample-steps: beats the storyboard's defaults, not a scene's own
     default_seed: int | None = None  # --seed: for scenes that set none
     create_bucket: bool = False
     limits: Limits = field(default_factory=Limits)
@@ -266,11 +272,9 @@ class Runner:
             entry = state.scenes.get(scene.id)
             made_by = entry.backend if entry is not None else None
             identity = made_by if made_by in self.identities else self.backend.identity
+            steps = scene_steps(scene, option=options.steps, default=options.default_steps)
             planned = plan_scene(
-                scene,
-                backend_identity=identity,
-                default_steps=options.default_steps,
-                default_seed=options.default_seed,
+                scene, backend_identity=identity, steps=steps, default_seed=options.default_seed
             )
             if not options.force and clip_is_current(entry, planned.fingerprint, self.workdir):
                 skipped.append(scene)
@@ -347,15 +351,20 @@ class Runner:
         try:
             while run.pending or run.running:
                 run.launch(pool)
-                if not run.running:
+                # A lane still connecting is waited for only while new clips may start.
+                if not run.running and (not run.connecting or not run.launching):
                     if run.pending and run.launching and not run.free:
                         run.wait_for_lanes()  # raises when no lane can come back
                         continue
                     break
-                done, _ = wait(run.running, timeout=0.1, return_when=FIRST_COMPLETED)
+                watched: set[Future[Any]] = {*run.running, *run.connecting}
+                done, _ = wait(watched, timeout=0.1, return_when=FIRST_COMPLETED)
                 run.drain()
                 for future in done:
-                    run.land(future)
+                    if future in run.connecting:
+                        run.connected(future)
+                    else:
+                        run.land(future)
         except BaseException:
             for lane in self.lanes:
                 lane.interrupt()
@@ -394,6 +403,7 @@ class Runner:
             return None
         try:
             self.storage.check(create=options.create_bucket)
+            check_bucket(self.storyboard, workdir=self.workdir, storage=self.storage)
         except StorageUnavailable as exc:
             self.emit(
                 Notice(
@@ -533,9 +543,8 @@ class Runner:
         scene = planned.scene
         for identity in sorted(self.identities):
             made = plan_scene(
-                scene, backend_identity=identity, default_steps=planned.steps,
-                default_seed=planned.seed,
-            )  # fmt: skip
+                scene, backend_identity=identity, steps=planned.steps, default_seed=planned.seed
+            )
             pattern = f"{scene.number:02d}-{scene.id}-{made.fingerprint[:8]}*.mp4"
             newest_first = sorted(
                 self.clips_dir.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True
@@ -578,6 +587,7 @@ class _Run:
         self.lanes = runner.lanes
         self.pending: deque[PlannedScene] = deque()
         self.running: dict[Future[tuple[media.MediaInfo, ClipTiming]], _Flight] = {}
+        self.connecting: dict[Future[None], int] = {}  # lanes being prepared, on their own thread
         self.free = list(range(len(self.lanes)))
         self.out: dict[int, F1genError] = {}
         self.prepared: set[int] = set()
@@ -588,21 +598,37 @@ class _Run:
     # Lanes in and out of rotation.
 
     def check_quota(self) -> None:
-        """Take out, without calling them, lanes whose quota is known to be spent."""
+        """Take out, without calling them, lanes whose quota is known to be spent.
+
+        The quota is per account: a stop recorded under another account (anonymous, or another
+        token) does not hold for this one. --force tries anyway, with a warning.
+        """
         now = self.runner.now()
         for index, lane in enumerate(self.lanes):
             until = self.state.retry_after.get(lane.identity)
             if until is None:
                 continue
             retry_at = datetime.fromisoformat(until)
-            if now < retry_at:
+            account = self.state.retry_account.get(lane.identity)
+            if now < retry_at and account not in (None, lane.account):
+                self.runner.emit(Notice(
+                    f"{lane.identity}: the quota stop until {retry_at:%Y-%m-%d %H:%M} UTC was "
+                    "for another account: trying with this one"
+                ))  # fmt: skip
+            elif now < retry_at and self.options.force:
+                self.runner.emit(Notice(
+                    f"warning: {lane.identity}: the Space said its quota is exhausted until "
+                    f"{retry_at:%Y-%m-%d %H:%M} UTC; trying anyway (--force)"
+                ))  # fmt: skip
+            elif now < retry_at:
                 self._take_out(index, QuotaExceeded(
                     f"ZeroGPU quota exhausted until {retry_at:%Y-%m-%d %H:%M} UTC (as the Space "
                     "said): the run is saved; re-run after that",
                     retry_at=retry_at,
                 ))  # fmt: skip
-            else:
-                del self.state.retry_after[lane.identity]
+                continue
+            del self.state.retry_after[lane.identity]
+            self.state.retry_account.pop(lane.identity, None)
 
     def _take_out(self, index: int, reason: F1genError) -> None:
         identity = self.lanes[index].identity
@@ -632,6 +658,7 @@ class _Run:
                     if retry_at <= self.runner.now():
                         del self.out[index]
                         self.state.retry_after.pop(self.lanes[index].identity, None)
+                        self.state.retry_account.pop(self.lanes[index].identity, None)
                         self.free.append(index)
                 return
         reasons = list(self.out.values())
@@ -674,24 +701,71 @@ class _Run:
                 return
             index = self.free.pop(0)
             if index not in self.prepared:  # outside the window nothing is even connected
-                lane = self.lanes[index]
-                try:
-                    lane.prepare(lambda update: self.events.put(Notice(update.message)))
-                except (ResumableStop, ConfigError) as exc:
-                    self._take_out(index, exc)
-                    continue
-                self.prepared.add(index)
+                self._connect(index, alone=pool is None)
+                continue
             self.pending.popleft()
             self._start(planned, index, pool)
 
+    def _connect(self, index: int, *, alone: bool) -> None:
+        """Prepare a lane. Alone, right here, each retry shown as it happens; with several
+        lanes, on a thread of its own, so that one endpoint's backoff never holds up another."""
+        lane = self.lanes[index]
+        if alone:
+            try:
+                lane.prepare(lambda update: self.runner.emit(Notice(update.message)))
+            except (ResumableStop, ConfigError) as exc:
+                self._take_out(index, exc)
+                return
+            self.prepared.add(index)
+            self.free.insert(0, index)
+            return
+        name = lane.identity
+        report = lambda update: self.events.put(Notice(f"{name}: {update.message}"))  # noqa: E731
+        self.connecting[_in_background(lambda: lane.prepare(report))] = index
+
+    def connected(self, future: Future[None]) -> None:
+        """A lane finished preparing: free for work, or out of rotation."""
+        index = self.connecting.pop(future)
+        try:
+            future.result()
+        except (ResumableStop, ConfigError) as exc:
+            self._take_out(index, exc)
+            return
+        self.prepared.add(index)
+        self.free.append(index)
+
+    def _check_writable(self) -> None:
+        """WriteError, before a call is made, when the clips folder cannot take a clip.
+
+        A clip the folder cannot hold would be paid for and lost, and so would every retry.
+        """
+        clips = self.runner.clips_dir
+        probe = clips / f".partial-probe-{os.getpid()}"
+        try:
+            clips.mkdir(parents=True, exist_ok=True)
+            with probe.open("wb") as handle:
+                handle.write(bytes(64 * 1024))
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise WriteError(
+                f"{clips}: cannot write a clip ({exc.strerror}): fix the folder's permissions or "
+                "free disk space, then re-run; nothing more was spent"
+            ) from None
+        finally:
+            with contextlib.suppress(OSError):
+                probe.unlink(missing_ok=True)
+
     def _start(self, planned: PlannedScene, index: int, pool: ThreadPoolExecutor | None) -> None:
         runner, scene = self.runner, planned.scene
+        self._check_writable()
         entry = self.state.scene(scene.id, scene.number)
         attempt = self.tries[scene.id] = self.tries.get(scene.id, 0) + 1
         lane = self.lanes[index]
         runner.emit(SceneStarted(scene, attempt, self.options.max_attempts,
                                  lane.identity if len(self.lanes) > 1 else None))  # fmt: skip
         entry.attempts += 1
+        entry.interrupted += 1  # until the attempt lands: a kill leaves it counted apart
         runner.store.save(self.state)
         assert scene.image is not None
         image = images.prepare(scene.image, fit=scene.fit, cache_dir=runner.images_dir,
@@ -700,14 +774,16 @@ class _Run:
             scene=scene, prompt=planned.prompt, image=image, sample_steps=planned.steps,
             fingerprint=planned.fingerprint, seed=planned.seed,
         )  # fmt: skip
-        runner.clips_dir.mkdir(parents=True, exist_ok=True)
         partial = runner.clips_dir / f".partial-{scene.id}-{os.getpid()}.mp4"
         flight = _Flight(planned, index, attempt, runner.clock(), partial)
 
         def attempt_clip(
             report: Callable[[BackendUpdate], None],
         ) -> tuple[media.MediaInfo, ClipTiming]:
-            timing = lane.generate(request, partial, report)
+            try:
+                timing = lane.generate(request, partial, report)
+            except OSError as exc:  # the clip was made but cannot be kept here
+                raise unwritable(runner.clips_dir, exc) from None
             return media.check_clip(partial, size=lane.frame_size), timing
 
         if pool is not None:
@@ -730,8 +806,13 @@ class _Run:
         planned, lane = flight.planned, self.lanes[flight.lane]
         scene = planned.scene
         entry = self.state.scene(scene.id, scene.number)
+        entry.interrupted = max(0, entry.interrupted - 1)
         try:
             info, timing = future.result()
+        except WriteError:  # the folder cannot hold clips: stop before anything more is spent
+            flight.partial.unlink(missing_ok=True)
+            runner.store.save(self.state)
+            raise
         except (GenerationError, MediaError) as exc:  # a failed attempt: retry, maybe elsewhere
             flight.partial.unlink(missing_ok=True)
             last = flight.attempt >= options.max_attempts
@@ -754,13 +835,15 @@ class _Run:
             )
             if isinstance(exc, QuotaExceeded) and exc.retry_at is not None:
                 self.state.retry_after[lane.identity] = exc.retry_at.isoformat()
+                self.state.retry_account[lane.identity] = lane.account
             runner.store.save(self.state)
             self.tries[scene.id] -= 1  # not the scene's fault: it goes to another lane
             self.pending.appendleft(planned)
             self._take_out(flight.lane, exc)
             return
-        made = plan_scene(scene, backend_identity=lane.identity, default_steps=planned.steps,
-                          default_seed=planned.seed)  # fmt: skip
+        made = plan_scene(
+            scene, backend_identity=lane.identity, steps=planned.steps, default_seed=planned.seed
+        )
         runner._accept(made, entry, flight.partial, info, lane.identity)
         summary.gpu_seconds += runner._add_time(entry, flight.began, timing)
         entry.cost_usd = round(entry.cost_usd + timing.cost_usd, 4)
@@ -786,3 +869,19 @@ class _Run:
             except queue.Empty:
                 return
             self.runner.emit(event)
+
+
+def _in_background(call: Callable[[], None]) -> Future[None]:
+    """Run call on a daemon thread: a lane still backing off never keeps the process alive."""
+    future: Future[None] = Future()
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as exc:  # handed to the run's thread, like a pool's future
+            future.set_exception(exc)
+        else:
+            future.set_result(None)
+
+    threading.Thread(target=run, name="f1gen-connect", daemon=True).start()
+    return future

@@ -36,7 +36,12 @@ class Window:
         match = WINDOW.match(text)
         if match:
             h1, m1, h2, m2 = (int(g) for g in match.groups())
-            if h1 < 24 and h2 < 24 and m1 < 60 and m2 < 60 and (h1, m1) != (h2, m2):
+            if h1 < 24 and h2 < 24 and m1 < 60 and m2 < 60 and (h1, m1) == (h2, m2):
+                raise BadInputError(
+                    f"--window {text!r}: the window is empty (it opens and closes at "
+                    f"{h1:02d}:{m1:02d}): give two different times, e.g. 22:00-06:00"
+                )
+            if h1 < 24 and h2 < 24 and m1 < 60 and m2 < 60:
                 return cls(time(h1, m1), time(h2, m2), zone)
         raise BadInputError(f"--window {text!r}: write it as HH:MM-HH:MM, e.g. 22:00-06:00")
 

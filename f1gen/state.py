@@ -6,6 +6,8 @@ import json
 import os
 import socket
 import time
+import types
+import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -15,7 +17,7 @@ from typing import Any, Literal
 
 from filelock import FileLock, Timeout
 
-from .errors import LockedError, StateError
+from .errors import BadInputError, LockedError, StateError, WriteError
 from .files import write_atomic
 
 STATE_VERSION = 1
@@ -64,6 +66,7 @@ class SceneState:
     remote_key: str | None = None
     remote_sha256: str | None = None
     updated_at: str | None = None
+    interrupted: int = 0  # attempts started but never finished (a kill, Ctrl-C, a crash)
 
     @property
     def last_error(self) -> str | None:
@@ -80,12 +83,14 @@ class SceneState:
 class RunState:
     """The whole state file."""
 
-    storyboard: str
+    storyboard: str  # the storyboard's resolved path
     title: str
     scenes: dict[str, SceneState] = field(default_factory=dict)
     retry_after: dict[str, str] = field(default_factory=dict)  # backend identity -> UTC time
+    retry_account: dict[str, str] = field(default_factory=dict)  # backend identity -> account
     version: int = STATE_VERSION
     updated_at: str | None = None
+    source: str | None = None  # the storyboard's path from the folder f1gen ran in
 
     def scene(self, scene_id: str, number: int) -> SceneState:
         """The state of scene_id, created pending when new; its number follows the storyboard."""
@@ -96,34 +101,144 @@ class RunState:
         return entry
 
 
-def _scene_from(data: dict[str, Any]) -> SceneState:
-    failures = [Failure(**f) for f in data.pop("failures", [])]
-    return SceneState(**data, failures=failures)
+def source_of(storyboard: str) -> str:
+    """A storyboard's path seen from the current folder: the same in a copy of the project or on
+    another machine, unlike its resolved path."""
+    return Path(os.path.relpath(storyboard)).as_posix()
 
 
-def _from_json(data: Any, path: Path) -> RunState:
+def belongs_to(state: RunState, storyboard: str, *, here: bool) -> bool:
+    """True when state was made for storyboard (a resolved path).
+
+    The same resolved path, or the same path from the project folder (a copied or moved project,
+    another machine), is the same storyboard. here: the state is this machine's own, so when the
+    storyboard it names no longer exists, it was moved or renamed, and this one adopts the state.
+    """
+    if state.storyboard == storyboard:
+        return True
+    if state.source is not None and state.source == source_of(storyboard):
+        return True
+    return here and not Path(state.storyboard).exists()
+
+
+DAMAGED = "move it aside to start afresh (clips are kept)"
+
+
+class _Damaged(Exception):
+    """Content no f1gen wrote, with its place in the file."""
+
+
+class _Untrusted(Exception):
+    """A path that points outside the work folder's clips/."""
+
+
+_SCENE_HINTS = typing.get_type_hints(SceneState)
+_RUN_HINTS = typing.get_type_hints(RunState)
+
+
+def _check_value(place: str, value: Any, hint: Any) -> Any:
+    """value when it has the JSON shape of the type hint, else _Damaged naming place."""
+    if typing.get_origin(hint) in (types.UnionType, typing.Union):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        hint = next(option for option in options if option is not type(None))
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        if value not in typing.get_args(hint):
+            raise _Damaged(
+                f"{place}: {value!r:.40} is not one of {', '.join(typing.get_args(hint))}"
+            )
+        return value
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise _Damaged(f"{place}: expected a mapping")
+        return {str(k): _check_value(f"{place}.{k}", v, str) for k, v in value.items()}
+    if origin is list:
+        if not isinstance(value, list):
+            raise _Damaged(f"{place}: expected a list")
+        return [_failure(f"{place}[{n}]", item) for n, item in enumerate(value)]
+    wanted: tuple[type, ...] = {int: (int,), float: (int, float), str: (str,)}[hint]
+    if isinstance(value, bool) or not isinstance(value, wanted):
+        raise _Damaged(f"{place}: expected {hint.__name__}, found {value!r:.40}")
+    return float(typing.cast(float, value)) if hint is float else value
+
+
+def _failure(place: str, value: Any) -> Failure:
+    if not isinstance(value, dict) or set(value) != {"at", "kind", "message"}:
+        raise _Damaged(f"{place}: expected a failure with at, kind and message")
+    return Failure(**{k: _check_value(f"{place}.{k}", v, str) for k, v in value.items()})
+
+
+def _scene_from(key: str, data: Any, workdir: Path) -> SceneState:
+    place = f"scenes.{key}"
     if not isinstance(data, dict):
-        raise StateError(f"{path}: is not an f1gen state file: move it aside to start afresh")
-    version = data.get("version")
-    if not isinstance(version, int) or version > STATE_VERSION:
+        raise _Damaged(f"{place}: expected a mapping")
+    unknown = sorted(set(data) - set(_SCENE_HINTS))
+    if unknown:
+        raise _Damaged(f"{place}.{unknown[0]}: unknown field")
+    missing = [name for name in ("id", "number") if name not in data]
+    if missing:
+        raise _Damaged(f"{place}.{missing[0]}: is missing")
+    values = {k: _check_value(f"{place}.{k}", v, _SCENE_HINTS[k]) for k, v in data.items()}
+    if values["id"] != key:
+        raise _Damaged(f"{place}.id: {values['id']!r:.40} is not the scene's key")
+    entry = SceneState(**values)
+    if entry.clip is not None and not _inside_clips(entry.clip, workdir):
+        raise _Untrusted(
+            f"scene {entry.id!r}, field clip: {entry.clip!r:.80} is not a file in "
+            f"{workdir / 'clips'}"
+        )
+    return entry
+
+
+def _inside_clips(clip: str, workdir: Path) -> bool:
+    """True when clip names a file inside workdir's clips/, symbolic links followed."""
+    if not clip or "\0" in clip or Path(clip).is_absolute():
+        return False
+    clips = (workdir / "clips").resolve()
+    return clips in (workdir / clip).resolve().parents
+
+
+def parse_state(data: Any, *, origin: str, workdir: Path) -> RunState:
+    """A RunState from parsed JSON; StateError naming origin and the fix when it is damaged,
+    newer, or names a clip outside workdir's clips/ (whoever wrote it: a bucket is not trusted)."""
+    if not isinstance(data, dict) or "version" not in data:
+        raise StateError(f"{origin}: is not an f1gen state file: {DAMAGED}")
+    version = data["version"]
+    newer = isinstance(version, int) and not isinstance(version, bool) and version > STATE_VERSION
+    if newer:
         raise StateError(
-            f"{path}: state version {version!r} is newer than this f1gen understands: upgrade f1gen"
+            f"{origin}: state version {version} is newer than this f1gen understands: upgrade f1gen"
+        )
+    if version != STATE_VERSION or isinstance(version, bool):
+        raise StateError(
+            f"{origin}: is not an f1gen state file or is damaged (version {version!r:.20}): "
+            f"{DAMAGED}"
         )
     try:
-        scenes = {key: _scene_from(dict(value)) for key, value in data.get("scenes", {}).items()}
-        return RunState(
-            storyboard=str(data["storyboard"]),
-            title=str(data.get("title", "")),
-            scenes=scenes,
-            retry_after=dict(data.get("retry_after") or {}),
-            version=STATE_VERSION,
-            updated_at=data.get("updated_at"),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise StateError(
-            f"{path}: damaged state ({type(exc).__name__}: {exc}): move it aside to start afresh "
-            "(clips are kept)"
-        ) from None
+        unknown = sorted(set(data) - set(_RUN_HINTS))
+        if unknown:
+            raise _Damaged(f"{unknown[0]}: unknown field")
+        if "storyboard" not in data:
+            raise _Damaged("storyboard: is missing")
+        values: dict[str, Any] = {
+            k: _check_value(k, v, _RUN_HINTS[k]) for k, v in data.items() if k != "scenes"
+        }
+        scenes = data.get("scenes", {})
+        if not isinstance(scenes, dict):
+            raise _Damaged("scenes: expected a mapping of scene ids")
+        values["scenes"] = {str(k): _scene_from(str(k), v, workdir) for k, v in scenes.items()}
+        for identity, until in values.get("retry_after", {}).items():
+            try:
+                datetime.fromisoformat(until)
+            except ValueError:
+                raise _Damaged(f"retry_after.{identity}: {until!r:.40} is not a time") from None
+        return RunState(**values)
+    except _Damaged as exc:
+        raise StateError(f"{origin}: damaged state ({exc}): {DAMAGED}") from None
+    except _Untrusted as exc:
+        raise StateError(f"{origin}: {exc}: the state is not trusted; {DAMAGED}") from None
 
 
 class StateStore:
@@ -137,29 +252,50 @@ class StateStore:
         return self.path.is_file()
 
     def load(self, *, storyboard: str, title: str) -> RunState:
-        """The saved state, or a fresh one when there is none yet."""
+        """The saved state, or a fresh one when there is none yet.
+
+        A state made for another storyboard (the same file name in another folder) is refused:
+        the two would mix their clips and cuts.
+        """
         if not self.path.exists():
-            return RunState(storyboard=storyboard, title=title)
+            return RunState(storyboard=storyboard, title=title, source=source_of(storyboard))
         state = self.read()
-        state.storyboard, state.title = storyboard, title
+        if not belongs_to(state, storyboard, here=True):
+            raise BadInputError(
+                f"{self.path} belongs to the storyboard {state.source or state.storyboard}, not "
+                f"{source_of(storyboard)}: give this one its own work folder (--workdir "
+                f"{self.path.parent}-2) or rename it"
+            )
+        state.storyboard, state.title, state.source = storyboard, title, source_of(storyboard)
         return state
 
     def read(self) -> RunState:
-        """The saved state; StateError when missing or unreadable."""
+        """The saved state; StateError when missing, unreadable, damaged or untrusted."""
         try:
-            text = self.path.read_text(encoding="utf-8")
+            raw = self.path.read_bytes()
         except FileNotFoundError:
             raise StateError(f"{self.path}: no run state yet: run 'f1gen generate' first") from None
         except OSError as exc:
-            raise StateError(f"{self.path}: cannot read: {exc.strerror}") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
             raise StateError(
-                f"{self.path}: not valid JSON (line {exc.lineno}): move it aside to start afresh "
-                "(clips are kept)"
+                f"{self.path}: cannot read ({exc.strerror}): fix its permissions"
             ) from None
-        return _from_json(data, self.path)
+        return self.parse(raw, origin=str(self.path))
+
+    def parse(self, raw: bytes, *, origin: str) -> RunState:
+        """A state file's bytes (read here or fetched from a bucket), checked for this folder."""
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise StateError(
+                f"{origin}: is not an f1gen state file (not UTF-8 text): {DAMAGED}"
+            ) from None
+        except json.JSONDecodeError as exc:
+            raise StateError(f"{origin}: not valid JSON (line {exc.lineno}): {DAMAGED}") from None
+        except RecursionError:
+            raise StateError(
+                f"{origin}: is not an f1gen state file (nested too deep): {DAMAGED}"
+            ) from None
+        return parse_state(data, origin=origin, workdir=self.path.parent)
 
     def save(self, state: RunState) -> None:
         """Write state atomically: temp file, fsync, replace, fsync the folder."""
@@ -174,23 +310,36 @@ def work_lock(workdir: Path) -> Iterator[None]:
 
     The kernel releases the lock when its holder dies, so a killed run never leaves a stale lock.
     """
-    workdir.mkdir(parents=True, exist_ok=True)
     owner = workdir / ".lock.owner"
     lock = FileLock(str(workdir / ".lock"), timeout=0)
     try:
+        workdir.mkdir(parents=True, exist_ok=True)
         lock.acquire()
     except Timeout:
         raise LockedError(
             f"{workdir} is in use by {_describe_owner(owner)}: "
             "wait for that run to finish or stop it, then re-run"
         ) from None
+    except OSError as exc:
+        raise unwritable(workdir, exc) from None
     try:
         info = {"pid": os.getpid(), "host": socket.gethostname(), "since": now_iso()}
-        owner.write_text(json.dumps(info), encoding="utf-8")
+        try:
+            owner.write_text(json.dumps(info), encoding="utf-8")
+        except OSError as exc:
+            raise unwritable(workdir, exc) from None
         yield
     finally:
         owner.unlink(missing_ok=True)
         lock.release()
+
+
+def unwritable(folder: Path, exc: OSError) -> WriteError:
+    """The one-line error for a work folder that cannot be written."""
+    return WriteError(
+        f"{folder}: cannot write ({exc.strerror}): fix its permissions or free disk space, "
+        "or give another work folder with --workdir"
+    )
 
 
 def _describe_owner(owner: Path) -> str:

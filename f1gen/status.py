@@ -17,7 +17,8 @@ class SceneRow:
     number: int
     id: str
     state: str
-    attempts: int
+    attempts: int  # attempts that finished (a clip, a failure, a stop)
+    interrupted: int  # attempts cut short by a kill or Ctrl-C: they do not count against --attempts
     gen_seconds: float
     queue_seconds: float
     video_seconds: float | None
@@ -93,7 +94,8 @@ def report(storyboard: Storyboard, workdir: Path, *, bucketed: bool = False) -> 
                 number=scene.number,
                 id=scene.id,
                 state=shown,
-                attempts=entry.attempts if entry else 0,
+                attempts=entry.attempts - entry.interrupted if entry else 0,
+                interrupted=entry.interrupted if entry else 0,
                 gen_seconds=round(entry.gen_seconds, 1) if entry else 0.0,
                 queue_seconds=round(entry.queue_seconds, 1) if entry else 0.0,
                 video_seconds=entry.video_seconds if entry else None,

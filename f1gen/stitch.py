@@ -20,9 +20,8 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from . import __version__, media
-from .captions import Cue, draw_caption
-from .captions import write_files as write_caption_files
-from .errors import BadInputError, MediaError, StitchError
+from .captions import Cue, draw_caption, to_srt, to_vtt
+from .errors import BadInputError, MediaError, StitchError, WriteError
 from .files import file_digest, move_durably, write_atomic
 from .plan import clip_is_current, expected_fingerprint
 from .prompts import build as build_prompt
@@ -494,8 +493,13 @@ def join(
     """Join sources into output, in order, keeping each one's sound on its picture."""
     options = options or CutOptions()
     clips = layout(sources, crossfade=options.crossfade)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    scratch.mkdir(parents=True, exist_ok=True)
+    for folder in (output.parent, scratch):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WriteError(
+                f"{folder}: cannot write ({exc.strerror}): fix its permissions or free disk space"
+            ) from None
     tag = f"{os.getpid()}"
     partial = output.with_name(f".partial-{tag}-{output.name}")
     copied = can_copy_video(clips, options)
@@ -545,6 +549,84 @@ def join(
     )
 
 
+@dataclass(frozen=True)
+class Outputs:
+    """Where a stitch writes: the cut and its side files (named after the cut when -o is given)."""
+
+    cut: Path
+    srt: Path
+    vtt: Path
+    sheet: Path
+    poster: Path
+    manifest: Path
+
+    @property
+    def side(self) -> tuple[Path, ...]:
+        """The side files, in the order they are written."""
+        return (self.srt, self.vtt, self.sheet, self.poster, self.manifest)
+
+
+def outputs(workdir: Path, output: Path | None = None, *, preview: bool = False) -> Outputs:
+    """The cut's path and its side files' paths.
+
+    The default cut keeps the default names (final.srt, contact-sheet.png, manifest.json...);
+    a cut named with -o gets side files named after it (cut.srt, cut.manifest.json...), so that
+    it never replaces another cut's files in the same folder.
+    """
+    default = workdir / ("final-preview.mp4" if preview else "final.mp4")
+    cut = output if output is not None else default
+    base = cut.parent / (cut.stem if cut.suffix.lower() == ".mp4" else cut.name)
+    own = output is not None and os.path.abspath(output) != os.path.abspath(default)
+    named = {
+        name: base.with_name(f"{base.name}.{name}") if own else cut.parent / name
+        for name in ("contact-sheet.png", "poster.jpg", "manifest.json")
+    }
+    return Outputs(
+        cut=cut,
+        srt=base.with_name(f"{base.name}.srt"),
+        vtt=base.with_name(f"{base.name}.vtt"),
+        sheet=named["contact-sheet.png"],
+        poster=named["poster.jpg"],
+        manifest=named["manifest.json"],
+    )
+
+
+def _protected(storyboard: Storyboard, workdir: Path) -> dict[Path, str]:
+    """What a stitch must never write over: the storyboard, its media, the run's state."""
+    found = {storyboard.path.resolve(): "the storyboard"}
+    for scene in storyboard.scenes:
+        if scene.image is not None:
+            found.setdefault(scene.image.resolve(), f"the image of {scene.label}")
+        if scene.footage is not None:
+            found.setdefault(scene.footage.resolve(), f"the footage of {scene.label}")
+    found[(workdir / "state.json").resolve()] = "the run's state file"
+    return found
+
+
+def check_outputs(storyboard: Storyboard, workdir: Path, paths: Outputs, *, given: bool) -> None:
+    """BadInputError, before anything is written, when an output would replace the user's work."""
+    flag = f"-o {paths.cut}" if given else str(paths.cut)
+    if paths.cut.is_dir():
+        example = paths.cut / "cut.mp4"
+        raise BadInputError(f"{flag}: is a folder: name the cut's file, e.g. -o {example}")
+    protected = _protected(storyboard, workdir)
+    clips = (workdir / "clips").resolve()
+    for path in (paths.cut, *paths.side):
+        resolved = path.resolve()
+        what = protected.get(resolved)
+        if what is None and (resolved == clips or clips in resolved.parents):
+            what = f"a file in {workdir / 'clips'}, where the accepted takes live"
+        if what is None:
+            continue
+        whose = "it" if path == paths.cut else f"its side file {path}"
+        raise BadInputError(
+            f"{flag}: {whose} would replace {what}: write the cut elsewhere, "
+            f"e.g. -o {workdir / 'cut.mp4'}"
+        )
+    if paths.cut.suffix.lower() != ".mp4":
+        raise BadInputError(f"{flag}: the cut is an MP4 video: give a name ending in .mp4")
+
+
 def stitch(
     storyboard: Storyboard,
     *,
@@ -558,19 +640,20 @@ def stitch(
 
     Beside the cut: captions (.srt, .vtt), a contact sheet, a poster frame and a manifest. With
     storage, clips missing here are fetched from the bucket first, and everything is uploaded.
+    Nothing the user made (storyboard, images, footage, accepted takes, state) is ever replaced.
     """
     options = options or CutOptions()
+    paths = outputs(workdir, output, preview=options.preview)
+    check_outputs(storyboard, workdir, paths, given=output is not None)
     fetched = fetch_missing(storyboard, workdir=workdir, storage=storage) if storage else []
-    default_name = "final-preview.mp4" if options.preview else "final.mp4"
-    target = output or workdir / default_name
     result = join(
         collect(storyboard, workdir),
-        output=target,
+        output=paths.cut,
         scratch=workdir / "tmp",
         ffmpeg=ffmpeg,
         options=options,
     )
-    side = write_side_files(storyboard, result, workdir=workdir, options=options)
+    side = write_side_files(storyboard, result, workdir=workdir, options=options, paths=paths)
     result = replace(result, side_files=tuple(side), fetched=tuple(fetched))
     if storage is None:
         return result
@@ -581,25 +664,28 @@ def stitch(
 
 
 def write_side_files(
-    storyboard: Storyboard, result: StitchResult, *, workdir: Path, options: CutOptions
+    storyboard: Storyboard,
+    result: StitchResult,
+    *,
+    workdir: Path,
+    options: CutOptions,
+    paths: Outputs,
 ) -> list[Path]:
-    """Captions, contact sheet, poster and manifest beside the cut."""
-    base = result.output.with_suffix("")
-    written = write_caption_files(cues(list(result.clips), options), base)
+    """Captions, contact sheet, poster and manifest beside the cut (each written atomically)."""
+    timeline = cues(list(result.clips), options)
+    write_atomic(paths.srt, to_srt(timeline).encode("utf-8"))
+    write_atomic(paths.vtt, to_vtt(timeline).encode("utf-8"))
+    written = [paths.srt, paths.vtt]
     if options.preview:  # a proof: the review art and the manifest describe the real cut
         return written
-    folder = result.output.parent
-    sheet = folder / "contact-sheet.png"
     frames = [
         (f"{n:02d} {c.source.name}", c.path, c.middle) for n, c in enumerate(result.clips, start=1)
     ]
-    contact_sheet(frames, sheet)
-    poster_path = folder / "poster.jpg"
+    contact_sheet(frames, paths.sheet)
     first = result.clips[0]
-    poster(first.path, first.middle, poster_path)
-    manifest_path = folder / "manifest.json"
-    write_manifest(storyboard, result, workdir=workdir, path=manifest_path)
-    return [*written, sheet, poster_path, manifest_path]
+    poster(first.path, first.middle, paths.poster)
+    write_manifest(storyboard, result, workdir=workdir, path=paths.manifest)
+    return [*written, paths.sheet, paths.poster, paths.manifest]
 
 
 def write_manifest(

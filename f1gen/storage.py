@@ -31,7 +31,7 @@ from botocore.exceptions import (
 )
 
 from .config import Settings
-from .errors import ConfigError, F1genError, StorageUnavailable
+from .errors import ChecksumMismatch, ConfigError, F1genError, StorageUnavailable
 from .files import file_digest, move_durably
 
 MIB = 1024 * 1024
@@ -195,7 +195,7 @@ class Storage:
                 f"downloading {key}",
             )
             if sha256 and file_digest(partial) != sha256:
-                raise StorageUnavailable(
+                raise ChecksumMismatch(
                     f"{self.where}: {key} does not match its checksum: upload it again"
                 )
             move_durably(partial, dest)

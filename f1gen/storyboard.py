@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import images
-from .errors import BadInputError, StoryboardError
+from .errors import BadInputError, MediaError, StoryboardError
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_SCENES = 500
@@ -63,12 +63,13 @@ class Scene:
     action: str
     speech: str | None
     atmosphere: str | None
-    sample_steps: int | None
+    sample_steps: int | None  # the scene's own: it beats --sample-steps
     fit: Fit
     image: Path | None = None
     footage: Path | None = None
     trim: tuple[float, float] | None = None
     seed: int | None = None  # None: the run's --seed, else the backend's own choice
+    board_steps: int | None = None  # defaults.sample_steps: --sample-steps beats it
 
     @property
     def label(self) -> str:
@@ -312,7 +313,6 @@ def _check_scene(
     action = _check_text(f"{label}.action", raw.action, problems)
     speech = _check_text(f"{label}.speech", raw.speech, problems)
     atmosphere = _check_text(f"{label}.atmosphere", raw.atmosphere, problems) or default_atmosphere
-    steps = raw.sample_steps if raw.sample_steps is not None else default_steps
     if raw.sample_steps is not None and not MIN_STEPS <= raw.sample_steps <= MAX_STEPS:
         problems.append(
             f"{label}.sample_steps: {raw.sample_steps} is out of range {MIN_STEPS}-{MAX_STEPS}"
@@ -339,6 +339,13 @@ def _check_scene(
         problem = images.inspect(image) if decode_media else images.missing(image)
         if problem:
             problems.append(f"{label}.image: {raw.image}: {problem}")
+        elif decode_media and min(images.size(image)) < images.MIN_SIDE:
+            width, height = images.size(image)
+            warnings.append(
+                f"{label}.image: {raw.image} is only {width}x{height}: under "
+                f"{images.MIN_SIDE} px on a side it comes out blurry; use a larger image "
+                f"({images.WIDTH}x{images.HEIGHT} is ideal)"
+            )
     else:
         assert raw.footage is not None
         footage = _resolve(base, raw.footage)
@@ -351,12 +358,13 @@ def _check_scene(
         action=action or "",
         speech=speech,
         atmosphere=atmosphere,
-        sample_steps=steps,
+        sample_steps=raw.sample_steps,
         fit=raw.fit or default_fit,
         image=image,
         footage=footage,
         trim=trim,
         seed=raw.seed,
+        board_steps=default_steps,
     )
 
 
@@ -370,9 +378,9 @@ def _check_footage(
     probe: bool,
 ) -> tuple[float, float] | None:
     if not images.is_file(footage):
-        problems.append(f"{label}.footage: {given}: no such file: check the path")
+        problems.append(f"{label}.footage: {given}: {images.missing(footage)}")
         return None
-    duration = None
+    duration = frame = None
     if probe:
         from . import media
 
@@ -381,15 +389,35 @@ def _check_footage(
         except BadInputError as exc:
             problems.append(f"{label}.footage: {given}: {exc.message}")
             return None
-        if info.video is None:
+        video = info.video
+        if video is None:
             problems.append(f"{label}.footage: {given}: has no video stream")
             return None
-        duration = info.duration
+        frame = 1 / float(video.fps or 24)
+        if video.duration < frame:
+            problems.append(
+                f"{label}.footage: {given}: is a still image, not a video: use it as 'image' to "
+                "generate the scene, or give a video file"
+            )
+            return None
+        try:
+            media.frame_at(footage, 0.0)
+        except MediaError as exc:
+            problems.append(
+                f"{label}.footage: {given}: its picture does not decode ({exc.message})"
+            )
+            return None
+        duration = video.duration  # the picture decides: sound past its end is never shown
     if trim is None:
         return None
     start, end = trim
-    if not 0 <= start < end or (duration is not None and end > duration + 0.05):
-        limit = f" (the clip lasts {duration:.2f} s)" if duration is not None else ""
+    if not 0 <= start < end or (duration is not None and end > duration + (frame or 0) / 2):
+        limit = f" (its picture lasts {duration:.2f} s)" if duration is not None else ""
         problems.append(f"{label}.trim: [{start}, {end}] is not a range inside the clip{limit}")
+        return None
+    if frame is not None and end - start < frame:
+        problems.append(
+            f"{label}.trim: [{start}, {end}] is shorter than one frame ({frame:.3f} s): widen it"
+        )
         return None
     return (float(start), float(end))

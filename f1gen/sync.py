@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import F1genError, StorageUnavailable
+from .errors import BadInputError, StorageUnavailable
+from .files import file_digest, write_atomic
 from .plan import expected_fingerprint
-from .state import RunState, SceneState, StateStore, work_lock
+from .state import RunState, SceneState, StateStore, belongs_to, source_of, work_lock
 from .storyboard import Storyboard
 
 if TYPE_CHECKING:
@@ -104,6 +106,7 @@ def push(
     result = PushResult()
     store = StateStore(workdir)
     with work_lock(workdir):
+        check_bucket(storyboard, workdir=workdir, storage=storage)
         state = store.load(storyboard=str(storyboard.path), title=storyboard.title)
         try:
             for entry in state.scenes.values():
@@ -133,14 +136,55 @@ def upload_state(workdir: Path, storage: Storage) -> None:
         storage.upload(store.path, STATE_KEY)
 
 
-def fetch_missing(storyboard: Storyboard, *, workdir: Path, storage: Storage) -> list[str]:
-    """Download the clips a stitch needs that are in the bucket but not here (state too)."""
+def bucket_state(
+    storyboard: Storyboard, *, workdir: Path, storage: Storage
+) -> tuple[RunState, bytes] | None:
+    """The state in the bucket and its bytes, when it is not the same as the local one.
+
+    It is checked like a local state (paths inside clips/), and must belong to this storyboard:
+    two storyboards with the same file name would otherwise share a prefix and mix their runs.
+    """
+    remote = storage.remote_sha256(storage.key(STATE_KEY))
     store = StateStore(workdir)
+    if remote is None or (store.exists() and file_digest(store.path) == remote):
+        return None
+    partial = workdir / "tmp" / f".partial-bucket-state-{os.getpid()}.json"
+    try:
+        storage.download(STATE_KEY, partial, sha256=remote)
+        raw = partial.read_bytes()
+    finally:
+        partial.unlink(missing_ok=True)
+    state = store.parse(raw, origin=f"{storage.where}/{STATE_KEY}")
+    mine = str(storyboard.path)
+    if not belongs_to(state, mine, here=False):
+        raise BadInputError(
+            f"{storage.where} holds the run of the storyboard {state.source or state.storyboard}, "
+            f"not {source_of(mine)}: give this one its own work folder and bucket prefix "
+            f"(--workdir {workdir}-2) or rename it"
+        )
+    return state, raw
+
+
+def check_bucket(storyboard: Storyboard, *, workdir: Path, storage: Storage) -> None:
+    """BadInputError when the bucket prefix holds another storyboard's run."""
+    bucket_state(storyboard, workdir=workdir, storage=storage)
+
+
+def fetch_missing(storyboard: Storyboard, *, workdir: Path, storage: Storage) -> list[str]:
+    """Download the clips a stitch needs that are in the bucket but not here (state too).
+
+    Nothing is written unless the bucket's state belongs to this storyboard and names only
+    clips inside the work folder's clips/.
+    """
+    store = StateStore(workdir)
+    try:
+        fetched_state = bucket_state(storyboard, workdir=workdir, storage=storage)
+    except StorageUnavailable:
+        fetched_state = None  # the cut can still be made from the clips here
     if not store.exists():
-        try:
-            storage.download(STATE_KEY, store.path)
-        except F1genError:
+        if fetched_state is None:
             return []
+        write_atomic(store.path, fetched_state[1])
     state = store.read()
     fetched = []
     for scene in storyboard.scenes:

@@ -109,6 +109,9 @@ class RunView:
             if isinstance(event, SceneAccepted | SceneAttemptFailed):
                 self.current.pop(event.scene.id, None)
                 self._describe()
+            elif isinstance(event, SceneProgress):  # a retry: on the bar and above it, at once
+                self.current[event.scene.id] = f"{event.scene.id}: {event.update.message}"
+                self._describe()
             text = describe(event)
             if text is not None:
                 self.line(text)

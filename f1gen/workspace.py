@@ -39,7 +39,8 @@ def _only_run() -> Path:
     runs = sorted(p.parent for p in OUT.glob("*/state.json"))
     if not runs:
         raise BadInputError(
-            f"no runs under {OUT}/: give the storyboard, e.g. f1gen stitch scenes/x.yaml"
+            f"no runs under {OUT}/ yet: start one with 'f1gen generate STORYBOARD' "
+            "(or give the storyboard)"
         )
     if len(runs) > 1:
         names = ", ".join(str(r) for r in runs)

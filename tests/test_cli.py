@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,7 @@ def test_dry_run_estimates_gpu_time_and_makes_nothing(
 ) -> None:
     board = write_storyboard(4, extra={"defaults": {"sample_steps": 20}})
 
-    result = cli("generate", board, "--backend", "animatic", "--dry-run", "--json")
+    result = cli("generate", board, "--dry-run", "--json")
 
     assert result.exit_code == 0
     plan = json.loads(result.stdout)
@@ -115,7 +116,7 @@ def test_stitch_without_a_storyboard_needs_exactly_one_run(
 ) -> None:
     assert (
         cli("stitch").stderr
-        == "error: no runs under out/: give the storyboard, e.g. f1gen stitch scenes/x.yaml\n"
+        == "error: no runs under out/ yet: start one with 'f1gen generate STORYBOARD' (or give the storyboard)\n"
     )
     for name in ("a.yaml", "b.yaml"):
         cli("generate", write_storyboard(1, name=name), "--backend", "animatic")
@@ -163,8 +164,73 @@ def test_damaged_state_is_reported_and_left_alone(
 
     result = cli("generate", board, "--backend", "animatic")
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input; 1 means scenes failed
     assert result.stderr == (
         "error: out/board/state.json: not valid JSON (line 1): move it aside to start afresh (clips are kept)\n"
     )
     assert Path("out/board/state.json").read_text() == "{not json"
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_flags_read_as_flags_in_help(command: str, cli: Callable[..., Any]) -> None:
+    result = cli(command, "--help")
+
+    assert "<bool>" not in result.output
+    assert "--no-force" not in result.output and "--no-wait" not in result.output
+
+
+def test_a_dry_run_of_the_animatic_spends_no_gpu_and_says_so(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(1)
+
+    text = cli("generate", board, "--backend", "animatic", "--dry-run")
+    data = json.loads(cli("generate", board, "--backend", "animatic", "--dry-run", "--json").stdout)
+
+    assert text.stdout == (
+        "would generate 01 s1 (40 steps)\n"
+        "1 to generate, 0 already done; rendered here: no GPU quota is spent\n"
+    )
+    assert (data["gpu_seconds"], data["quota_days"]) == (0, None)
+
+
+def test_one_of_a_thing_is_not_plural(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(1)
+
+    validated = cli("validate", board)
+    generated = cli("generate", board, "--backend", "animatic")
+    stitched = cli("stitch", board)
+
+    assert validated.stderr == f"{board}: 1 scene, 0 warnings: ok\n"
+    assert " 1 scene: 1 to generate, 0 already done\n" in generated.stderr
+    assert re.search(r"final cut: out/board/final.mp4 \(5.0 s, 1 clip, video stream-copied\)",
+                     stitched.stderr)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--only", ""], "--only: name at least one scene number or id"),
+     (["--only", " , "], "--only: name at least one scene number or id"),
+     (["--only", "3-1"], "--only '3-1': the range is reversed: write 1-3"),
+     (["--window", "22:00-22:00"], "--window '22:00-22:00': the window is empty (it opens and closes at 22:00): give two different times, e.g. 22:00-06:00"),
+     (["--notify", "not a url"], "--notify 'not a url': not an http(s) URL: give one like https://hooks.example.com/f1gen"),
+     (["--notify", "ftp://h/x"], "--notify 'ftp://h/x': not an http(s) URL: give one like https://hooks.example.com/f1gen")],
+)  # fmt: skip
+def test_bad_generate_options_are_refused_before_anything_runs(
+    args: list[str], message: str, write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    result = cli("generate", write_storyboard(3), "--backend", "animatic", *args)
+
+    assert (result.exit_code, result.stderr) == (2, f"error: {message}\n")
+    assert not Path("out/board/clips").exists()
+
+
+def test_status_with_no_runs_suggests_the_first_generate(cli: Callable[..., Any]) -> None:
+    result = cli("status")
+
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "error: no runs under out/ yet: start one with 'f1gen generate STORYBOARD' (or give the storyboard)\n",
+    )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,3 +47,78 @@ def test_a_secret_never_shows_itself() -> None:
 
     assert "hf_abcdef" not in repr(secret) + str(secret) + repr(settings)
     assert settings.redact("token hf_abcdef and key s3cr3t") == "token *** and key ***"
+
+
+def test_a_dotenv_that_is_not_utf8_is_one_line_and_exit_3(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    Path(".env").write_bytes(b"HF_TOKEN=caf\xe9\n")
+
+    with pytest.raises(ConfigError, match=r"^\.env: not UTF-8 text \(byte 12\): save it as UTF-8$"):
+        read_environment()
+    result = cli("generate", write_storyboard(1), "--backend", "animatic")
+
+    assert (result.exit_code, result.stderr) == (
+        3,
+        "error: .env: not UTF-8 text (byte 12): save it as UTF-8\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [({"OVI_SAMPLE_STEPS": "3"}, "OVI_SAMPLE_STEPS=3 is out of range 10-100"),
+     ({"OVI_SAMPLE_STEPS": "101"}, "OVI_SAMPLE_STEPS=101 is out of range 10-100")],
+)  # fmt: skip
+def test_sample_steps_from_the_environment_have_the_storyboards_range(
+    environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"^{message}: fix it"):
+        load_settings(environ=environ)
+
+
+@pytest.mark.parametrize("steps", ["-3", "9", "100000"])
+def test_sample_steps_from_the_option_have_the_storyboards_range(
+    steps: str, write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    result = cli("generate", write_storyboard(1), "--dry-run", "--sample-steps", steps)
+
+    assert result.exit_code == 2 and "Invalid value for '--sample-steps'" in result.stderr
+    assert "~-" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("option", "env", "steps"),
+    [([], None, [20, 30]),                          # the storyboard's defaults
+     (["--sample-steps", "50"], None, [50, 30]),    # the option beats the defaults, not a scene
+     ([], "60", [20, 30])],                         # the defaults beat the environment
+)  # fmt: skip
+def test_sample_steps_precedence(
+    option: list[str], env: str | None, steps: list[int],
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    if env:
+        monkeypatch.setenv("OVI_SAMPLE_STEPS", env)
+    board = write_storyboard(
+        [{"id": "a", "image": "images/p0.png", "action": "Waves."},
+         {"id": "b", "image": "images/p1.png", "action": "Nods.", "sample_steps": 30}],
+        extra={"defaults": {"sample_steps": 20}},
+    )  # fmt: skip
+
+    result = cli("generate", board, "--dry-run", "--json", *option)
+
+    assert [s["steps"] for s in json.loads(result.stdout)["generate"]] == steps
+
+
+def test_a_url_password_is_a_secret() -> None:
+    settings = load_settings(environ={"OVI_SPACE": "http://studio:Pa55word@gpu3.lan:7860/"})
+
+    assert (
+        settings.redact(f"cannot reach {settings.ovi_space}")
+        == "cannot reach http://***@gpu3.lan:7860/"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={"OVI_SPACE": "http://studio:Pa55word@gpu3.lan/@GPU3"})
+    assert caught.value.message == (
+        "OVI_SPACE names GPU3 for http://***@gpu3.lan/ but it is not set: set it in .env"
+    )

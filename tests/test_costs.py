@@ -59,9 +59,9 @@ def test_the_seed_is_part_of_the_fingerprint_and_a_scene_without_one_keeps_its_o
               {"id": "s2", "image": "images/p0.png", "action": "Waves.", "seed": 9}]  # fmt: skip
     plain, seeded = storyboards.load(write_storyboard(scenes)).storyboard.scenes
 
-    unseeded = plan_scene(plain, backend_identity="fal:x", default_steps=40)
-    by_option = plan_scene(plain, backend_identity="fal:x", default_steps=40, default_seed=9)
-    own = plan_scene(seeded, backend_identity="fal:x", default_steps=40, default_seed=5)
+    unseeded = plan_scene(plain, backend_identity="fal:x", steps=40)
+    by_option = plan_scene(plain, backend_identity="fal:x", steps=40, default_seed=9)
+    own = plan_scene(seeded, backend_identity="fal:x", steps=40, default_seed=5)
 
     assert unseeded.seed is None and by_option.seed == 9 and own.seed == 9  # the scene's own wins
     assert by_option.fingerprint == own.fingerprint != unseeded.fingerprint

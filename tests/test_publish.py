@@ -241,3 +241,91 @@ def test_bad_stitch_options_are_bad_input(
     result = cli("stitch", board, *args)
 
     assert (result.exit_code, result.stderr) == (2, message)
+
+
+@pytest.mark.parametrize(
+    ("target", "what"),
+    [
+        ("board.yaml", "the storyboard"),
+        ("images/p1.png", "the image of scenes[1] (s1)"),
+        ("out/board/state.json", "the run's state file"),
+        ("CLIP", "a file in out/board/clips, where the accepted takes live"),
+    ],
+)
+def test_stitch_never_writes_over_the_users_work(
+    target: str, what: str, write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(1)
+    cli("generate", board, "--backend", "animatic")
+    if target == "CLIP":
+        target = str(next(Path("out/board/clips").glob("*.mp4")))
+    before = Path(target).read_bytes()
+
+    result = cli("stitch", board, "-o", target)
+
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"error: -o {target}: it would replace {what}: write the cut elsewhere, "
+        "e.g. -o out/board/cut.mp4\n",
+    )
+    assert Path(target).read_bytes() == before
+    assert not Path("out/board/final.srt").exists()  # refused before anything was written
+
+
+def test_a_side_file_that_would_replace_an_image_is_refused(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(1)
+    cli("generate", board, "--backend", "animatic")
+    Path("images/p1.png").rename("images/p.poster.jpg")
+    board.write_text(board.read_text().replace("p1.png", "p.poster.jpg"))
+
+    result = cli("stitch", board, "-o", "images/p.mp4")
+
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        "error: -o images/p.mp4: its side file images/p.poster.jpg would replace the image of "
+    )
+
+
+def test_a_cut_named_with_o_gets_side_files_named_after_it(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(1)
+    cli("generate", board, "--backend", "animatic")
+    Path("proj").mkdir()
+    Path("proj/manifest.json").write_text('{"mine": true}')
+    Path("proj/poster.jpg").write_bytes(b"my poster")
+
+    result = cli("stitch", board, "-o", "proj/cut.mp4", "--json")
+
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["side_files"] == [
+        "proj/cut.srt",
+        "proj/cut.vtt",
+        "proj/cut.contact-sheet.png",
+        "proj/cut.poster.jpg",
+        "proj/cut.manifest.json",
+    ]
+    assert Path("proj/manifest.json").read_text() == '{"mine": true}'
+    assert Path("proj/poster.jpg").read_bytes() == b"my poster"
+    manifest = json.loads(Path("proj/cut.manifest.json").read_text())
+    assert manifest["output"]["file"] == "cut.mp4"
+    assert sorted(p.name for p in Path("proj").iterdir()) == [
+        "cut.contact-sheet.png", "cut.manifest.json", "cut.mp4", "cut.poster.jpg", "cut.srt",
+        "cut.vtt", "manifest.json", "poster.jpg",
+    ]  # fmt: skip
+
+
+def test_o_naming_a_folder_says_it_is_a_folder(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(1)
+    Path("cuts").mkdir()
+
+    result = cli("stitch", board, "-o", "cuts")
+
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "error: -o cuts: is a folder: name the cut's file, e.g. -o cuts/cut.mp4\n",
+    )

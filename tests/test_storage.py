@@ -411,7 +411,7 @@ def test_push_without_a_bucket_says_how_to_configure_one(
     result = cli("push", board)
 
     assert (result.exit_code, result.stderr) == (
-        2,
+        3,
         "error: no bucket configured: set F1GEN_BUCKET in .env or pass --bucket\n",
     )
 

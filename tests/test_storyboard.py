@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import string
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from hypothesis import strategies as st
 from f1gen import storyboard as storyboards
 from f1gen.errors import BadInputError
 from tests.support.images import draw_portrait
+from tests.support.mediatools import make_marker_clip
 
 GOOD = {"id": "pit-wall", "image": "images/p0.png", "action": "A boss taps the desk. He says"}
 
@@ -161,7 +164,7 @@ def test_good_storyboard_loads_with_defaults_applied(write_storyboard: Callable[
     loaded = storyboards.load(board)
 
     first, second = loaded.storyboard.scenes
-    assert (first.id, first.number, first.sample_steps, first.atmosphere) == (
+    assert (first.id, first.number, first.board_steps, first.atmosphere) == (
         "pit-wall",
         1,
         30,
@@ -237,3 +240,84 @@ def test_no_storyboard_ever_causes_a_traceback(data: Any, raw: str | None, tmp_p
     except BadInputError as exc:
         assert "\n" not in exc.message and exc.exit_code == 2
         assert exc.message.startswith(f"{board}: ")
+
+
+def test_validate_json_puts_the_problems_on_stdout(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard([_scene(speech="<S>"), _scene(id="b", image="none.png")])
+
+    result = cli("validate", board, "--json")
+
+    assert result.exit_code == 2
+    report = json.loads(result.stdout)
+    assert (report["ok"], report["storyboard"]) == (False, str(board))
+    assert [p.split(": ")[1] for p in report["problems"]] == [
+        "scenes[1] (pit-wall).speech", "scenes[2] (b).image"]  # fmt: skip
+    assert json.loads(cli("validate", write_storyboard(1), "--json").stdout)["problems"] == []
+    missing = json.loads(cli("validate", "nowhere.yaml", "--json").stdout)
+    assert missing["problems"] == ["nowhere.yaml: no such storyboard file: check the path"]
+
+
+@pytest.fixture
+def footage(tmp_path: Path, ffmpeg: str) -> Path:
+    """clip.mp4 (5.04 s, 24 fps), a still image, and long-sound.mp4 (2 s of picture, 6 of sound)."""
+    make_marker_clip(tmp_path / "clip.mp4", marker_frame=24)
+    draw_portrait(tmp_path / "still.png")
+    subprocess.run([ffmpeg, "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=24:duration=2",
+                    "-f", "lavfi", "-i", "sine=duration=6", "-c:v", "libx264", "-c:a", "aac",
+                    str(tmp_path / "long-sound.mp4")], check=True)  # fmt: skip
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("scene", "message"),
+    [({"footage": "still.png"}, "footage: still.png: is a still image, not a video: use it as 'image' to generate the scene, or give a video file"),
+     ({"footage": "clip.mp4", "trim": [1.0, 1.01]}, "trim: [1.0, 1.01] is shorter than one frame (0.042 s): widen it"),
+     ({"footage": "clip.mp4", "trim": [4.9, 5.09]}, "trim: [4.9, 5.09] is not a range inside the clip (its picture lasts 5.04 s)"),
+     ({"footage": "long-sound.mp4", "trim": [3.0, 5.0]}, "trim: [3.0, 5.0] is not a range inside the clip (its picture lasts 2.00 s)"),
+     ({"footage": "images"}, "footage: images: is a folder, not a file: name the file inside it"),
+     ({"image": "images", "action": "Waves."}, "image: images: is a folder, not a file: name the file inside it")],
+)  # fmt: skip
+def test_footage_that_the_stitch_could_not_use_is_refused_by_validate(
+    scene: dict[str, Any], message: str, footage: Path, write_storyboard: Callable[..., Path],
+    cli: Callable[..., Any],
+) -> None:  # fmt: skip
+    board = write_storyboard([{"id": "cut-in", **scene}])
+
+    result = cli("validate", board)
+
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"error: {board}: scenes[1] (cut-in).{message}\n",
+    )
+
+
+def test_footage_trimmed_to_its_last_frame_is_fine(
+    footage: Path, write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard([{"id": "cut-in", "footage": "clip.mp4", "trim": [4.0, 5.0417]}])
+
+    assert cli("validate", board).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("size", "warned"), [((1, 1), True), ((255, 400), True), ((256, 256), False)]
+)
+def test_a_tiny_image_is_a_warning(
+    size: tuple[int, int],
+    warned: bool,
+    write_storyboard: Callable[..., Path],
+    cli: Callable[..., Any],
+) -> None:
+    draw_portrait(Path("images/tiny.png"), size=size)
+    board = write_storyboard([{"id": "t", "image": "images/tiny.png", "action": "Waves."}])
+
+    result = cli("validate", board)
+
+    warning = (
+        f"warning: {board}: scenes[1] (t).image: images/tiny.png is only {size[0]}x{size[1]}: "
+        "under 256 px on a side it comes out blurry; use a larger image (576x896 is ideal)\n"
+    )
+    assert result.exit_code == 0
+    assert (warning in result.stderr) is warned

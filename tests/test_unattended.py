@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import stat
 import threading
 from collections.abc import Callable, Iterator
@@ -96,7 +97,7 @@ def test_a_window_in_another_zone() -> None:
     assert not london.contains(at("2026-07-01T04:30"))  # 05:30 in London
 
 
-@pytest.mark.parametrize("text", ["22-06", "25:00-06:00", "22:00-22:00", "22:00/06:00", ""])
+@pytest.mark.parametrize("text", ["22-06", "25:00-06:00", "22:00/06:00", ""])
 def test_a_bad_window_names_the_format(text: str) -> None:
     with pytest.raises(BadInputError, match=r"write it as HH:MM-HH:MM, e.g. 22:00-06:00"):
         Window.parse(text, UTC_ZONE)
@@ -409,3 +410,52 @@ def test_cron_hours_follow_the_window_in_local_time() -> None:
     assert parse_every("2h") == ("h", 2)
     with pytest.raises(BadInputError, match=r"--every '90s'"):
         parse_every("90s")
+
+
+def test_a_failed_notification_is_shown_on_stderr_too(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    result = cli("generate", write_storyboard(1), "--backend", "animatic", "--notify",
+                 "http://127.0.0.1:9/hook")  # fmt: skip
+
+    assert result.exit_code == 0
+    assert (
+        "warning: notification failed: the notification could not reach http://127.0.0.1:9/hook"
+        in result.stderr
+    )
+
+
+def _as_cron_runs(line: str) -> tuple[str, str]:
+    """What cron hands to the shell for a crontab line, and what it feeds the command's stdin:
+    an unescaped % ends the command (the rest is stdin, % as new lines); \\% is a plain %."""
+    command = line.split(" ", 5)[5]
+    kept, index = [], 0
+    while index < len(command):
+        char = command[index]
+        if char == "\\" and command[index + 1 : index + 2] == "%":
+            kept.append("%")
+            index += 2
+            continue
+        if char == "%":
+            return "".join(kept), command[index + 1 :].replace("%", "\n")
+        kept.append(char)
+        index += 1
+    return "".join(kept), ""
+
+
+def test_a_percent_sign_survives_cron(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any], fake_crontab: Path
+) -> None:
+    board = write_storyboard(1, name="100%.yaml")
+    url = "https://hooks.example.com/x?text=a%20b"
+
+    result = cli("cron", board, "--notify", url, "--install")
+    again = cli("cron", board, "--notify", url, "--install")
+
+    command, stdin = _as_cron_runs(result.stdout.strip())
+    words = shlex.split(command, comments=True)
+    assert stdin == ""
+    assert words[words.index("--notify") + 1] == url
+    assert str(board.resolve()) in words and words[-1] == "2>&1"
+    assert "already in your crontab" in again.stderr
+    assert fake_crontab.read_text().count("# f1gen:") == 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -56,6 +56,11 @@ class Backend(Protocol):
     @property
     def identity(self) -> str:
         """What makes two backends produce different clips (name and endpoint)."""
+        ...
+
+    @property
+    def account(self) -> str:
+        """Whose quota the clips are made on ('anonymous', a token's short digest, 'local')."""
         ...
 
     def prepare(self, report: Report) -> None:
@@ -134,12 +139,14 @@ def make_backend(
         from .ovi_space import OviSpaceBackend
 
         endpoints = settings.endpoints
-        if len(endpoints) == 1:
-            single: Backend = OviSpaceBackend(settings=settings, download_dir=workdir / "tmp")
+        if len(endpoints) == 1:  # its @NAME token too
+            single: Backend = OviSpaceBackend(
+                settings=settings.for_endpoint(endpoints[0]), download_dir=workdir / "tmp"
+            )
             return single
         lanes: list[Backend] = [
             OviSpaceBackend(
-                settings=replace(settings, ovi_space=endpoint.src, hf_token=endpoint.token),
+                settings=settings.for_endpoint(endpoint),
                 download_dir=workdir / "tmp" / f"lane-{index}",
             )
             for index, endpoint in enumerate(endpoints)

@@ -18,6 +18,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from .. import media
+from ..captions import font_path
 from ..errors import WriteError
 from . import BackendUpdate, ClipRequest, ClipTiming, Report
 
@@ -43,6 +44,11 @@ class AnimaticBackend:
     def identity(self) -> str:
         """Animatic clips depend only on the scene, not on any endpoint."""
         return "animatic:1"
+
+    @property
+    def account(self) -> str:
+        """Rendered here: no quota."""
+        return "local"
 
     def prepare(self, report: Report) -> None:
         """Fail early when ffmpeg is missing."""
@@ -146,7 +152,8 @@ def _draw_caption(path: Path, number: int, scene_id: str, speech: str | None) ->
     width, height = AnimaticBackend.frame_size
     layer = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)
-    small = ImageFont.load_default(size=22)
+    # The shipped font, as everywhere: Pillow's built-in one draws accented letters as boxes.
+    small = ImageFont.truetype(str(font_path()), size=22)
     draw.text(
         (24, 24),
         f"{number:02d} {scene_id}",
@@ -156,7 +163,7 @@ def _draw_caption(path: Path, number: int, scene_id: str, speech: str | None) ->
         stroke_fill="black",
     )
     if speech:
-        font = ImageFont.load_default(size=34)
+        font = ImageFont.truetype(str(font_path()), size=34)
         lines = textwrap.wrap(speech, width=26)[:4]
         line_height = 44
         top = height - 250 - line_height * len(lines)

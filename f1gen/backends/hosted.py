@@ -159,6 +159,11 @@ class HostedBackend:
         """Clips depend on the provider and its model."""
         return self.provider.identity
 
+    @property
+    def account(self) -> str:
+        """Paid per request from the provider's key: there is no quota window to remember."""
+        return self.provider.name
+
     def prepare(self, report: Report) -> None:
         """Check the key is there; nothing is sent."""
         self.provider.check()

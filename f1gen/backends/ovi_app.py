@@ -72,6 +72,11 @@ class OviAppBackend:
         return f"ovi-app:{self.url}"
 
     @property
+    def account(self) -> str:
+        """Your own GPU: no quota."""
+        return "self-hosted"
+
+    @property
     def sends(self) -> tuple[str, ...]:
         """The parameters sent (after prepare: those the server declares)."""
         return self._send

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import re
@@ -186,7 +187,8 @@ class OviSpaceBackend:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
-        self.space = settings.ovi_space
+        self._address = settings.ovi_space  # what the client connects to
+        self.space = settings.redact(settings.ovi_space)  # what messages and the state show
         self.download_dir = download_dir.resolve()
         self.retry = retry or RetryPolicy(settings.busy_retries, settings.backoff_seconds)
         self.poll_seconds = poll_seconds
@@ -199,6 +201,14 @@ class OviSpaceBackend:
     def identity(self) -> str:
         """Clips depend on which Space made them."""
         return f"ovi:{self.space}"
+
+    @property
+    def account(self) -> str:
+        """Whose ZeroGPU quota a clip spends: anonymous, or a token (a short digest, never it)."""
+        if not self.settings.hf_token:
+            return "anonymous"
+        digest = hashlib.sha256(self.settings.hf_token.reveal().encode()).hexdigest()
+        return f"token-{digest[:12]}"
 
     @property
     def sends(self) -> tuple[str, ...]:
@@ -310,8 +320,8 @@ class OviSpaceBackend:
         asleep is waited for (and a sleeping one woken), at most as long as the busy backoff
         would wait, with a visible line. gradio_client would wait for a build forever.
         """
-        if self.space.startswith(("http://", "https://")):
-            return self.space
+        if self._address.startswith(("http://", "https://")):
+            return self._address  # the URL as given, password and all (self.space hides it)
         if not SPACE_ID.fullmatch(self.space):
             raise ConfigError(
                 f"OVI_SPACE {self.space!r} is neither a Space id (owner/name) nor a URL "
@@ -373,10 +383,12 @@ class OviSpaceBackend:
             error = state.outcome.exception() if state.outcome else None
             wait = state.next_action.sleep if state.next_action else 0.0
             if report is not None and error is not None:
+                at = self.now() + timedelta(seconds=wait)
                 report(
                     BackendUpdate(
                         f"{what} is busy ({self._redact(_describe(error))}); "
-                        f"retry {state.attempt_number}/{policy.attempts - 1} in {wait:.0f} s",
+                        f"retry {state.attempt_number}/{policy.attempts - 1} in {wait:.0f} s "
+                        f"(at {at:%H:%M:%S} UTC)",
                         notable=True,
                     )
                 )
@@ -426,7 +438,9 @@ class OviSpaceBackend:
         if isinstance(exc, AuthenticationError):
             if self.anonymous:
                 return f"the Space {space} needs a Hugging Face token: set HF_TOKEN in .env"
-            return f"HF_TOKEN was rejected by the Space {space}: refresh it in .env"
+            source = self.settings.token_source
+            fix = "pass a valid one" if source.startswith("--") else "refresh it in .env"
+            return f"{source} was rejected by the Space {space}: {fix}"
         if isinstance(exc, OfflineModeIsEnabled):
             return (
                 f"HF_HUB_OFFLINE is set, but the Space id {space} must be looked up on the "
@@ -445,9 +459,9 @@ class OviSpaceBackend:
         if isinstance(exc, HfHubHTTPError) and status in (401, 403):
             if self.anonymous:
                 return f"the Hub refused the Space {space} (HTTP {status}): set HF_TOKEN in .env"
-            return (
-                f"HF_TOKEN was refused by the Hugging Face Hub (HTTP {status}): refresh it in .env"
-            )
+            source = self.settings.token_source
+            fix = "pass a valid one" if source.startswith("--") else "refresh it in .env"
+            return f"{source} was refused by the Hugging Face Hub (HTTP {status}): {fix}"
         if isinstance(exc, HfHubHTTPError):
             return f"the Hub answered HTTP {status} about the Space {space}: check OVI_SPACE"
         if status is not None:  # the app itself, asked for its config

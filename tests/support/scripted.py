@@ -25,6 +25,10 @@ class ScriptedBackend:
     def identity(self) -> str:
         return "scripted:1"
 
+    @property
+    def account(self) -> str:
+        return "scripted"
+
     def prepare(self, report: Report) -> None:
         pass
 
