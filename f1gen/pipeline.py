@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 
 from . import stitch as stitching
 from .errors import ExitCode, F1genError
+from .events import Emit, Event, Notice, Summary
 from .notify import post_json
 from .runlog import RunLog, summary_line
-from .runner import Emit, Event, Notice, Runner, RunOptions, Summary
+from .runner import Runner, RunOptions
 from .status import report
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
-from .runner import (
+from .events import (
     Event,
     Notice,
     RunPlanned,

@@ -73,7 +73,11 @@ def test_dry_run_estimates_gpu_time_and_makes_nothing(
     assert result.exit_code == 0
     plan = json.loads(result.stdout)
     assert [s["id"] for s in plan["generate"]] == ["s1", "s2", "s3", "s4"]
-    assert plan["gpu_seconds"] == 120 and plan["quota_days"] == {"free": 0.4, "pro": 0.05}
+    assert plan["gpu_seconds"] == 120
+    # ZeroGPU charges 20 x 3 + 20 = 80 s a clip: 3 a day fit a free 5 min, 30 a PRO 40 min.
+    ovi = next(e for e in plan["estimates"] if e["backend"] == "ovi")
+    assert ovi["clips_per_day"] == {"free": 3, "pro": 30}
+    assert plan["quota_days"] == ovi["quota_days"] == {"free": 2, "pro": 1}
     assert not Path("out").exists()
 
 

@@ -490,7 +490,8 @@ def test_dry_run_estimates_without_calling_the_space(
 
     assert result.exit_code == 0
     assert (
-        "3 to generate, 0 already done; about 3.0 GPU minutes: 0.6 days of a free account's quota, 0.1 of PRO"
+        "3 to generate, 0 already done; about 3.0 GPU minutes; ZeroGPU charges 7.0 min of quota: "
+        "2 clips a day on a free account (2 days), 17 clips a day on PRO (1 day)"
         in result.stdout.splitlines()
     )
     assert ovi.requests == []

@@ -18,7 +18,9 @@ import yaml
 from f1gen import storyboard as storyboards
 from f1gen.backends.animatic import AnimaticBackend
 from f1gen.errors import ConfigError, LockedError
-from f1gen.runner import Runner, RunOptions, SceneAttemptFailed, parse_only
+from f1gen.events import SceneAttemptFailed
+from f1gen.plan import parse_only
+from f1gen.runner import Runner, RunOptions
 from f1gen.state import StateStore, work_lock
 from tests.support.mediatools import MarkerClip
 from tests.support.scripted import ScriptedBackend, failing, good, truncated
