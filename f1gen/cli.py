@@ -486,12 +486,12 @@ def status(
     from rich.console import Console
     from rich.table import Table
 
-    from .status import report as status_report
+    from .status import table as status_table
     from .workspace import open_workspace
 
     work = open_workspace(storyboard, workdir=workdir, decode_media=False)
     settings = load_settings()
-    result = status_report(work.storyboard, work.workdir, bucketed=bool(settings.bucket))
+    result = status_table(work.storyboard, work.workdir, bucketed=bool(settings.bucket))
     if as_json:
         _print_json(result.as_dict())
         return

@@ -11,7 +11,7 @@ from pathlib import Path
 from . import prompts
 from .errors import BadInputError
 from .files import file_digest
-from .state import SceneState
+from .state import RunState, SceneState
 from .storyboard import Scene, Storyboard
 
 
@@ -81,6 +81,19 @@ def clip_is_current(entry: SceneState | None, fingerprint: str, workdir: Path) -
     except OSError:
         return False
     return file_digest(clip) == entry.sha256
+
+
+def scene_clip(scene: Scene, state: RunState, workdir: Path) -> Path | None:
+    """The clip a scene contributes to the cut, or None when it is not done (or changed since)."""
+    if scene.footage is not None:
+        return scene.footage if scene.footage.is_file() else None
+    entry = state.scenes.get(scene.id)
+    if entry is None:
+        return None
+    fingerprint = expected_fingerprint(scene, entry)
+    if fingerprint is None or not clip_is_current(entry, fingerprint, workdir):
+        return None
+    return workdir / str(entry.clip)
 
 
 def parse_only(spec: str, storyboard: Storyboard) -> frozenset[int]:

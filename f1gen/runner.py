@@ -139,6 +139,7 @@ class Runner:
         self.store = StateStore(workdir)
         self.takes = TakeStore(workdir / "clips")
         self.images_dir = workdir / "images"
+        self.state: RunState | None = None  # as the last run left it: status and stitch read it
 
     def plan(self, options: RunOptions, state: RunState) -> tuple[list[PlannedScene], list[Scene]]:
         """Scenes to generate now, and selected scenes whose clip is already current."""
@@ -169,7 +170,7 @@ class Runner:
         """Generate every planned scene; failures are retried, then recorded, never accepted."""
         started = self.clock()
         with work_lock(self.workdir):
-            state = self.store.load(
+            state = self.state = self.store.load(
                 storyboard=str(self.storyboard.path), title=self.storyboard.title
             )
             self.takes.clean_partials()
