@@ -101,11 +101,6 @@ class RunLog:
             with contextlib.suppress(OSError):
                 handle.close()
 
-    @property
-    def path(self) -> Path | None:
-        """The file being written."""
-        return Path(self._handle.name) if self._handle is not None else None
-
     def line(self, text: str) -> None:
         """Append one line, secrets removed, flushed at once (a killed run keeps its log)."""
         if self._handle is None:
