@@ -17,7 +17,7 @@ import yaml
 
 from f1gen import storyboard as storyboards
 from f1gen.backends.animatic import AnimaticBackend
-from f1gen.errors import ConfigError, LockedError
+from f1gen.errors import BadInputError, ConfigError, LockedError
 from f1gen.events import SceneAttemptFailed
 from f1gen.plan import parse_only
 from f1gen.runner import Runner, RunOptions
@@ -188,9 +188,9 @@ def test_only_picks_scenes_by_number_range_and_id(write_storyboard: Callable[...
     board = storyboards.load(write_storyboard(6)).storyboard
 
     assert parse_only("1,3-4,s6", board) == {1, 3, 4, 6}
-    with pytest.raises(Exception, match=r"--only '9': scenes are numbered 1-6"):
+    with pytest.raises(BadInputError, match=r"^--only '9': scenes are numbered 1-6$"):
         parse_only("9", board)
-    with pytest.raises(Exception, match=r"--only 'nope': no scene has that number or id"):
+    with pytest.raises(BadInputError, match=r"^--only 'nope': no scene has that number or id$"):
         parse_only("nope", board)
 
 

@@ -47,8 +47,8 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
-    stop_after_delay,
 )
+from tenacity.stop import stop_base
 from tenacity.wait import wait_exponential_jitter
 
 from ..config import Settings
@@ -394,7 +394,7 @@ class OviSpaceBackend:
                 )
 
         retrying = Retrying(
-            stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_seconds),
+            stop=stop_after_attempt(policy.attempts) | _OutOfTime(self.clock, policy.max_seconds),
             wait=wait_exponential_jitter(
                 initial=policy.initial, max=policy.maximum, jitter=policy.jitter
             ),
@@ -533,6 +533,18 @@ class OviSpaceBackend:
 
     def _redact(self, text: str) -> str:
         return self.settings.redact(text)
+
+
+class _OutOfTime(stop_base):
+    """Stop retrying once limit seconds have passed since the first try, on the backend's own
+    clock (the one its sleeps advance), not on tenacity's."""
+
+    def __init__(self, clock: Callable[[], float], limit: float) -> None:
+        self.clock, self.limit = clock, limit
+        self.started = clock()
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self.clock() - self.started >= self.limit
 
 
 def _span(seconds: float) -> str:
