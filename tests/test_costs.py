@@ -103,6 +103,21 @@ def test_zerogpu_reserves_three_seconds_a_step_plus_warm_up() -> None:
     assert ovi.usd == 0
 
 
+def test_a_clip_larger_than_a_daily_quota_is_said_so(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(2, extra={"defaults": {"sample_steps": 100}})  # 320 s reserved
+
+    shown = cli("generate", board, "--dry-run")
+    data = json.loads(cli("generate", board, "--dry-run", "--json").stdout)
+
+    assert (
+        "2 to generate, 0 already done; about 6.0 GPU minutes; ZeroGPU charges 10.7 min of quota: "
+        "not one clip a day on a free account, 7 clips a day on PRO (1 day)"
+    ) in shown.stdout.splitlines()
+    assert data["quota_days"] == {"free": None, "pro": 1}
+
+
 def test_hosted_estimates_money_and_the_time_of_n_clips_at_a_time() -> None:
     fal = estimate.estimate("fal", [40] * 24)
     replicate = estimate.estimate("replicate", [40] * 24, parallel=4)

@@ -76,3 +76,14 @@ def test_the_moviepy_baseline_leaves_nothing_behind(
     assert run.returncode == 0, run.stderr
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == sorted(
         ["out", "out/moviepy.mp4", *(s.name for s in squatters)])  # fmt: skip
+
+
+def test_the_view_and_the_log_need_no_runner_and_the_status_no_stitch() -> None:
+    code = (
+        "import sys, f1gen.ui, f1gen.runlog, f1gen.status\n"
+        "print([m for m in ('f1gen.runner', 'f1gen.lanes', 'f1gen.stitch') if m in sys.modules])"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                           text=True, check=True)  # fmt: skip
+
+    assert shown.stdout == "[]\n"

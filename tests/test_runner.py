@@ -113,6 +113,24 @@ def test_a_changed_or_deleted_clip_file_is_made_again(
     assert backend.calls == ["s1", "s2"]
 
 
+def test_a_clip_rewritten_in_place_with_its_size_and_time_kept_is_made_again(
+    write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip]
+) -> None:
+    board = write_storyboard(1)
+    _runner(board, ScriptedBackend([good(marker_clips[0])])).run(RunOptions())
+    clip = next(Path("out/board/clips").glob("*.mp4"))
+    seen = clip.stat()
+    with clip.open("r+b") as handle:  # same length, other bytes, the old modification time
+        handle.seek(seen.st_size // 2)
+        handle.write(b"tampered")
+    os.utime(clip, ns=(seen.st_atime_ns, seen.st_mtime_ns))
+    backend = ScriptedBackend([good(marker_clips[1])])
+
+    _runner(board, backend).run(RunOptions())  # in the process that read the clip before
+
+    assert backend.calls == ["s1"]
+
+
 @pytest.mark.parametrize(
     ("bad_take", "message"),
     [
