@@ -359,7 +359,7 @@ class Runner:
 
 class RunRecord:
     """What one run writes down: each attempt in the state (saved after every change), the
-    takes it accepts, and the summary. The scheduler's Attempts."""
+    takes it keeps, and the summary. The scheduler's Attempts."""
 
     def __init__(
         self,
@@ -380,6 +380,12 @@ class RunRecord:
         self.options, self.emit, self.now, self.clock = options, emit, now, clock
         self.images_dir, self.price_of, self.upload = images_dir, price_of, upload
         self.workdir = store.path.parent
+        self.kept: dict[str, Take] = {}  # by scene: the take a clip back from its lane got
+        self.back: dict[str, float] = {}  # by scene: when its clip came back (its checks are not
+        # generation time, and the next clip is under way while they run)
+        # The clips folder is probed before the first call, and again after a failed attempt
+        # (a full disk can look like a broken clip): not before every call, which it slows.
+        self.probe_due = True
 
     def stop_reason(self, planned: PlannedScene, *, in_flight: int) -> str | None:
         """Why the next clip must not start: --max-clips, --budget, the window, --max-cost."""
@@ -397,16 +403,17 @@ class RunRecord:
         )  # fmt: skip
 
     def begin(self, planned: PlannedScene, lane: Backend, number: int, *, named: bool) -> Flight:
-        """Count the attempt in the state (a kill leaves it counted as interrupted), prepare
-        the image and the request; the flight's work makes the clip and checks it."""
+        """Count the attempt (a kill leaves it counted as interrupted), prepare the image and
+        the request: the flight's work makes the clip on the lane, its check judges it here."""
         scene = planned.scene
-        self.takes.check_writable()
+        if self.probe_due:
+            self.takes.check_writable()
+            self.probe_due = False
         entry = self.state.scene(scene.id, scene.number)
         self.emit(SceneStarted(scene, number, self.options.max_attempts,
                                lane.identity if named else None))  # fmt: skip
         entry.attempts += 1
         entry.interrupted += 1  # until the attempt lands: a kill leaves it counted apart
-        self.store.save(self.state)
         assert scene.image is not None
         image = images.prepare(scene.image, fit=scene.fit, cache_dir=self.images_dir,
                                digest=planned.image_digest)  # fmt: skip
@@ -417,20 +424,37 @@ class RunRecord:
         partial = self.takes.partial(scene)
         clips = self.takes.folder
 
-        def work(report: Report) -> tuple[media.MediaInfo, ClipTiming]:
+        def work(report: Report) -> ClipTiming:
             try:
-                timing = lane.generate(request, partial, report)
+                return lane.generate(request, partial, report)
             except OSError as exc:  # the clip was made but cannot be kept here
                 raise unwritable(clips, exc) from None
-            return media.check_clip(partial, size=lane.frame_size), timing
 
-        return Flight(planned, lane, number, self.clock(), partial, work)
+        def check() -> media.MediaInfo:
+            return media.check_clip(partial, size=lane.frame_size)
+
+        return Flight(planned, lane, number, self.clock(), partial, work, check)
+
+    def under_way(self, flight: Flight) -> None:
+        """The attempt is counted in the saved state once its request is on its way."""
+        self.store.save(self.state)
+
+    def keep(self, flight: Flight) -> None:
+        """The clip gets its take's name beside the older takes before it is checked."""
+        scene = flight.planned.scene
+        self.back[scene.id] = self.clock()
+        made = self._made(flight)
+        self.kept[scene.id] = self.takes.keep(scene, made.fingerprint, flight.partial)
 
     def failed(self, flight: Flight, exc: F1genError, *, last: bool) -> None:
         """A failed attempt: recorded; the scene is marked failed after its last."""
         scene = flight.planned.scene
+        rejected = self.kept.pop(scene.id, None)
+        if rejected is not None:  # it came back but failed its checks: no take of it stays
+            self.takes.discard(rejected, flight.partial)
+        self.probe_due = True
         entry = self._landed(flight)
-        self.summary.gpu_seconds += self._record(entry, exc, flight.began, failed=last)
+        self.summary.gpu_seconds += self._record(entry, exc, flight, failed=last)
         self.store.save(self.state)
         self.emit(SceneAttemptFailed(scene, flight.number, exc.message, not last))
         if last:
@@ -440,7 +464,7 @@ class RunRecord:
     def stopped(self, flight: Flight, exc: F1genError) -> None:
         """The lane stopped: recorded against the scene, which stays pending."""
         entry = self._landed(flight)
-        self.summary.gpu_seconds += self._record(entry, exc, flight.began, failed=False)
+        self.summary.gpu_seconds += self._record(entry, exc, flight, failed=False)
         self.store.save(self.state)
 
     def abandoned(self, flight: Flight) -> None:
@@ -449,26 +473,30 @@ class RunRecord:
         self.store.save(self.state)
 
     def accepted(self, flight: Flight, info: media.MediaInfo, timing: ClipTiming) -> None:
-        """The clip becomes a take beside the older ones and the scene's clip."""
-        planned, lane = flight.planned, flight.lane
-        scene = planned.scene
+        """The clip passed its checks: its take becomes the scene's clip."""
+        scene, lane = flight.planned.scene, flight.lane
+        take = self.kept.pop(scene.id)
+        self.takes.settle(take, flight.partial)
         entry = self._landed(flight)
-        made = plan_scene(
-            scene, backend_identity=lane.identity, steps=planned.steps, default_seed=planned.seed
-        )
-        take = self.takes.accept(scene, made.fingerprint, flight.partial)
-        point(entry, made, take, info, identity=lane.identity, workdir=self.workdir)
+        point(entry, self._made(flight), take, info, identity=lane.identity, workdir=self.workdir)
         entry.takes += 1
-        self.summary.gpu_seconds += self._add_time(entry, flight.began, timing)
+        seconds = self._seconds(flight)
+        self.summary.gpu_seconds += self._add_time(entry, seconds, timing)
         entry.cost_usd = round(entry.cost_usd + timing.cost_usd, 4)
         self.summary.cost_usd += timing.cost_usd
         entry.clip_queue_seconds = round(timing.queue_seconds, 3)
-        entry.clip_seconds = round(self.clock() - flight.began - timing.queue_seconds, 3)
+        entry.clip_seconds = round(seconds - timing.queue_seconds, 3)
         self.store.save(self.state)
         self.upload(entry)
         self.emit(SceneAccepted(scene, take.path, self.clock() - flight.began))
         self.summary.remaining.remove(scene.id)
         self.summary.done.append(scene.id)
+
+    def _made(self, flight: Flight) -> PlannedScene:
+        """The plan of the clip as its lane made it (its fingerprint names the backend)."""
+        planned = flight.planned
+        return plan_scene(planned.scene, backend_identity=flight.lane.identity,
+                          steps=planned.steps, default_seed=planned.seed)  # fmt: skip
 
     def _landed(self, flight: Flight) -> SceneState:
         """The scene's entry, its attempt no longer in flight."""
@@ -477,16 +505,23 @@ class RunRecord:
         entry.interrupted = max(0, entry.interrupted - 1)
         return entry
 
-    def _add_time(self, entry: SceneState, began: float, timing: ClipTiming | None = None) -> float:
+    def _seconds(self, flight: Flight) -> float:
+        """How long an attempt took: until its clip came back, or until now."""
+        back = self.back.pop(flight.planned.scene.id, None)
+        return (back if back is not None else self.clock()) - flight.began
+
+    def _add_time(
+        self, entry: SceneState, seconds: float, timing: ClipTiming | None = None
+    ) -> float:
         """Add an attempt's queue and generation time to entry; the generation seconds."""
         queued = timing.queue_seconds if timing is not None else 0.0
-        generating = max(0.0, self.clock() - began - queued)
+        generating = max(0.0, seconds - queued)
         entry.queue_seconds += queued
         entry.gen_seconds += generating
         return generating
 
-    def _record(self, entry: SceneState, exc: F1genError, began: float, *, failed: bool) -> float:
+    def _record(self, entry: SceneState, exc: F1genError, flight: Flight, *, failed: bool) -> float:
         entry.add_failure(failure_kind(exc), exc.message)
         if failed:
             entry.status = "failed"
-        return self._add_time(entry, began)
+        return self._add_time(entry, self._seconds(flight))
