@@ -82,7 +82,8 @@ def main() -> None:
                 print(f"round {turn}/{args.rounds}: minimal script...", flush=True)
                 bares.append(minimal(board, space, base / f"minimal-{turn}"))
                 print(f"round {turn}/{args.rounds}: f1gen...", flush=True)
-                ours.append(timed_run(board, base / f"out-{turn}" / board.stem, [space.url]))
+                out = "out" if turn == args.rounds else f"out-{turn}"  # the last: resumed below
+                ours.append(timed_run(board, base / out / board.stem, [space.url]))
             bare, mine = statistics.median(bares), statistics.median(ours)
             results["overhead"] = {"rounds": args.rounds, "minimal_seconds": bares,
                                    "f1gen_seconds": ours, "minimal_median": bare,
