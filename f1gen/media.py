@@ -225,13 +225,13 @@ def _info(path: Path, container: Any) -> MediaInfo:
     return MediaInfo(path=path, duration=total, video=video, audio=audio)
 
 
-def frame_at(path: Path, part: tuple[float, float]) -> Any:
-    """A frame of the part (seconds of the file) of path, as a PIL image, decoded cheaply: the
-    keyframe at or before the part's middle, or the part's first frame when that keyframe lies
-    before the part.
+def frame_at(path: Path, part: tuple[float, float], *, fit: tuple[int, int] | None = None) -> Any:
+    """A frame of the part (seconds of the file) of path, as a PIL image (scaled to fit inside
+    fit, if given), decoded cheaply: the keyframe at or before the part's middle, or the part's
+    first frame when that keyframe lies before the part.
 
-    A generated clip usually has one keyframe, its first frame: one frame is decoded, not the
-    dozens between it and the middle.
+    A generated clip usually has one keyframe, its first frame: a frame or two is decoded, not
+    the dozens between it and the middle.
     """
     import av
 
@@ -241,16 +241,31 @@ def frame_at(path: Path, part: tuple[float, float]) -> Any:
             stream = container.streams.video[0]
             middle = _ticks((start + end) / 2, stream.time_base)
             container.seek(middle, stream=stream, backward=True)
-            last = None
-            for frame in container.decode(stream):
-                last = frame
-                if frame.time is None or frame.time >= start - 0.001:
-                    break
-            if last is None:
+            frame = _first_frame_from(container, stream, start)
+            if frame is None:
                 raise MediaError(f"{path.name}: has no frames")
-            return last.to_image()  # type: ignore[no-untyped-call]
+            if fit is not None:
+                scale = min(fit[0] / frame.width, fit[1] / frame.height)
+                width, height = (
+                    max(1, round(frame.width * scale)),
+                    max(1, round(frame.height * scale)),
+                )
+                frame = frame.reformat(width=width, height=height, format="rgb24")
+            return frame.to_image()
     except (av.error.FFmpegError, OSError, IndexError) as exc:
         raise MediaError(f"{path.name}: cannot read a frame ({_short(exc)})") from None
+
+
+def _first_frame_from(container: Any, stream: Any, start: float) -> Any:
+    """The first frame decoded at or after start (or the last one), packet by packet: only
+    what it takes is decoded."""
+    last = None
+    for packet in container.demux(stream):
+        for frame in stream.codec_context.decode(packet):
+            last = frame
+            if frame.time is None or frame.time >= start - 0.001:
+                return frame
+    return last
 
 
 PCM_FORMAT = "flt"  # what audio_pcm and crossfade_pcm carry: 32-bit float, channels interleaved

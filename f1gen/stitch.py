@@ -14,13 +14,12 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol
-
-from PIL import Image
 
 from . import __version__, media
 from .captions import Cue, draw_caption
@@ -29,13 +28,16 @@ from .errors import BadInputError, MediaError, StitchError
 from .files import file_digest, move_durably, write_atomic
 from .plan import clip_is_current, expected_fingerprint
 from .prompts import build as build_prompt
-from .sheets import contact_sheet, poster
 from .state import RunState, StateStore
 from .storyboard import Scene, Storyboard
 from .sync import fetch_missing
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from .storage import Storage
+
+# PIL (captions, review art) loads only when a cut is made: `f1gen status` imports scene_clip.
 
 WIDTH, HEIGHT, FPS = 576, 896, 24
 AUDIO_RATE = 48_000
@@ -558,6 +560,8 @@ def caption_track(
     clips: list[CutClip], options: CutOptions, *, scratch: Path, tag: str, made: list[Path]
 ) -> Path | None:
     """An ffconcat list of caption images, each for its cue (a blank one between), or None."""
+    from PIL import Image
+
     timeline = cues(clips, options)
     if not timeline:
         return None
@@ -719,14 +723,15 @@ def stitch(
     fetched = fetch_missing(storyboard, workdir=workdir, storage=storage) if storage else []
     default_name = "final-preview.mp4" if options.preview else "final.mp4"
     target = output or workdir / default_name
-    result = join(
-        collect(storyboard, workdir),
-        output=target,
-        scratch=workdir / "tmp",
-        ffmpeg=ffmpeg,
-        options=options,
-    )
-    side = write_side_files(storyboard, result, workdir=workdir, options=options)
+    sources = collect(storyboard, workdir)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="f1gen-art") as pool:
+        # The review art comes from the clips, not the cut: it is drawn while ffmpeg works.
+        drawing = None if options.preview else pool.submit(lambda: review_frames(layout(sources)))
+        result = join(
+            sources, output=target, scratch=workdir / "tmp", ffmpeg=ffmpeg, options=options
+        )
+    frames = drawing.result() if drawing else None
+    side = write_side_files(storyboard, result, workdir=workdir, options=options, frames=frames)
     result = replace(result, side_files=tuple(side), fetched=tuple(fetched))
     if storage is None:
         return result
@@ -736,23 +741,49 @@ def stitch(
     return replace(result, link=storage.link(uploaded.key))
 
 
+@dataclass(frozen=True)
+class ReviewFrames:
+    """The review art's pictures: every clip's key frame, small, and the first one full size."""
+
+    thumbnails: list[tuple[str, Image.Image]]
+    poster: Image.Image
+
+
+def review_frames(clips: Sequence[CutClip]) -> ReviewFrames:
+    """Each clip's key frame (media.frame_at: the cheap one), labelled with its number and id."""
+    from .sheets import THUMB
+
+    first = media.frame_at(clips[0].path, clips[0].part)
+    thumbnails = [("01 " + clips[0].source.name, first)]
+    thumbnails += [
+        (f"{n:02d} {c.source.name}", media.frame_at(c.path, c.part, fit=THUMB))
+        for n, c in enumerate(clips[1:], start=2)
+    ]
+    return ReviewFrames(thumbnails, first)
+
+
 def write_side_files(
-    storyboard: Storyboard, result: StitchResult, *, workdir: Path, options: CutOptions
+    storyboard: Storyboard,
+    result: StitchResult,
+    *,
+    workdir: Path,
+    options: CutOptions,
+    frames: ReviewFrames | None = None,
 ) -> list[Path]:
-    """Captions, contact sheet, poster and manifest beside the cut."""
+    """Captions, contact sheet, poster and manifest beside the cut (frames: the review art's
+    pictures, when already drawn)."""
+    from .sheets import contact_sheet, poster
+
     base = result.output.with_suffix("")
     written = write_caption_files(cues(list(result.clips), options), base)
     if options.preview:  # a proof: the review art and the manifest describe the real cut
         return written
     folder = result.output.parent
     sheet = folder / "contact-sheet.png"
-    frames = [
-        (f"{n:02d} {c.source.name}", c.path, c.part) for n, c in enumerate(result.clips, start=1)
-    ]
-    contact_sheet(frames, sheet)
+    frames = frames or review_frames(result.clips)
+    contact_sheet(frames.thumbnails, sheet)
     poster_path = folder / "poster.jpg"
-    first = result.clips[0]
-    poster(first.path, first.part, poster_path)
+    poster(frames.poster, poster_path)
     manifest_path = folder / "manifest.json"
     write_manifest(storyboard, result, workdir=workdir, path=manifest_path)
     return [*written, sheet, poster_path, manifest_path]

@@ -146,3 +146,23 @@ def worst_offset(path: Path) -> tuple[float, list[float], list[float]]:
     if len(frames) != len(beeps) or not frames:
         return float("inf"), frames, beeps
     return max(abs(f - b) for f, b in zip(frames, beeps, strict=True)), frames, beeps
+
+
+def rewrite(
+    source: MarkerClip, path: Path, *, drop_frames: int = 0, audio_first: bool = False
+) -> MarkerClip:
+    """A copy of a marker clip, still in sync, whose streams start apart or come in another order.
+
+    drop_frames: the picture loses its first frames but keeps its timestamps, so it starts after
+    the sound (as in files whose first frames were cut without re-timing). audio_first: the sound
+    is the file's first stream.
+    """
+    args = [find_ffmpeg(None), "-v", "error", "-y", "-copyts", "-i", str(source.path)]
+    if drop_frames:
+        args += ["-vf", f"trim=start_frame={drop_frames}", "-c:v", "libx264", "-preset", "ultrafast",
+                 "-pix_fmt", "yuv420p"]  # fmt: skip
+    else:
+        args += ["-c:v", "copy"]
+    maps = ["-map", "0:a", "-map", "0:v"] if audio_first else ["-map", "0:v", "-map", "0:a"]
+    subprocess.run([*args, *maps, "-c:a", "copy", str(path)], check=True)
+    return MarkerClip(path, source.marker)
