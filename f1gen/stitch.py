@@ -318,10 +318,10 @@ def crossfade_chains(starts: list[int], lengths: list[int], *, joined: int, head
         f"between(t,{(tail - 0.5) / FPS:.6f},{(tail + n - 0.5) / FPS:.6f})"
         for tail, n in zip(tails, lengths, strict=True)
     ]
-    head_at = [(offsets[k] + k) / FPS for k in range(len(lengths))]  # each head piece has n + 1
+    # the first n frames of each head piece (which has n + 1: see head_pieces)
     picked = "+".join(
-        f"between(t,{(at * FPS - 0.5) / FPS:.6f},{(at * FPS + n - 0.5) / FPS:.6f})"
-        for at, n in zip(head_at, lengths, strict=True)
+        f"between(t,{(offsets[k] + k - 0.5) / FPS:.6f},{(offsets[k] + k + n - 0.5) / FPS:.6f})"
+        for k, n in enumerate(lengths)
     )
     shift = str(tails[0] - offsets[0]) + "".join(
         f"+({(tails[k] - offsets[k]) - (tails[k - 1] - offsets[k - 1])})*gte(N,{offsets[k]})"

@@ -87,13 +87,23 @@ def make_marker_clips(
     ]
 
 
+def _luma(frame: av.VideoFrame) -> np.ndarray:
+    """A frame's brightness, 0-255: its Y plane as it is when it has one (3x faster than a
+    conversion; white is 235 or 255 either way, black 16 or 0)."""
+    if frame.format.name not in ("yuv420p", "yuvj420p"):
+        return frame.to_ndarray(format="gray")
+    plane = frame.planes[0]
+    rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+    return rows[: frame.height, : frame.width]
+
+
 def white_frame_times(path: Path) -> list[float]:
     """Times of the first frame of each run of mostly white frames."""
     times = []
     previous_white = False
     with av.open(str(path)) as container:
         for frame in container.decode(video=0):
-            white = (frame.to_ndarray(format="gray") > 200).mean() > 0.25
+            white = (_luma(frame) > 200).mean() > 0.25
             if white and not previous_white:
                 times.append(float(frame.time))
             previous_white = white
