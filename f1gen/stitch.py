@@ -351,7 +351,7 @@ def head_pieces(videos: list[Piece], lengths: list[int]) -> list[Piece]:
 
 
 SAMPLE_BYTES = 2 * media.PCM_BYTES  # one stereo float sample
-PCM_INPUT = ["-f", "f32le", "-ar", str(AUDIO_RATE), "-ch_layout", "stereo"]
+PCM_INPUT = ["-f", "f32le", "-ar", str(AUDIO_RATE), "-ac", "2"]  # -ac: older ffmpegs too
 
 
 def track_spans(clips: list[CutClip]) -> list[tuple[int, int]]:

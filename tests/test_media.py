@@ -22,7 +22,7 @@ def _silence(seconds: float) -> Callable[[IO[bytes]], None]:
     return feed
 
 
-RAW = ["-f", "f32le", "-ar", "48000", "-ch_layout", "stereo", "-i", "pipe:0"]
+RAW = ["-f", "f32le", "-ar", "48000", "-ac", "2", "-i", "pipe:0"]
 
 
 def test_ffmpeg_reads_what_the_feed_writes(tmp_path: Path) -> None:
