@@ -325,15 +325,17 @@ def _pulled(sink: Any) -> Iterator[bytes]:
 def crossfade_pcm(first: bytes, second: bytes, *, rate: int, spec: str) -> bytes:
     """first (ending) and second (starting) mixed by ffmpeg's acrossfade with spec, e.g.
     'c1=tri:c2=tri'; both are float stereo samples of the same length."""
-    from fractions import Fraction
-
     import av
     import av.filter
 
     samples = len(first) // (2 * PCM_BYTES)
     graph = av.filter.Graph()
-    options = {"format": PCM_FORMAT, "layout": "stereo", "sample_rate": rate}
-    inputs = [graph.add_abuffer(**options, time_base=Fraction(1, rate)) for _ in range(2)]  # type: ignore[arg-type]
+    inputs = [
+        graph.add_abuffer(
+            format=PCM_FORMAT, layout="stereo", sample_rate=rate, time_base=Fraction(1, rate)
+        )
+        for _ in range(2)
+    ]
     mixer = graph.add("acrossfade", f"nb_samples={samples}:{spec}")
     sink = graph.add("abuffersink")
     for slot, source in enumerate(inputs):
