@@ -5,12 +5,15 @@ from __future__ import annotations
 import io
 import warnings
 from pathlib import Path
-from typing import Literal
-
-from PIL import Image, ImageOps, UnidentifiedImageError
+from typing import TYPE_CHECKING, Literal
 
 from .errors import BadInputError
 from .files import file_digest, write_atomic
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+# PIL loads only when an image is decoded: `f1gen status` checks only that images exist.
 
 # 9:14 makes Ovi keep a portrait 576x896 output (sides multiples of 32, ~720x720 pixel area).
 WIDTH, HEIGHT = 576, 896
@@ -29,6 +32,8 @@ def is_file(path: Path) -> bool:
 
 
 def _open(path: Path) -> Image.Image:
+    from PIL import Image
+
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         return Image.open(path, formats=FORMATS)
@@ -60,6 +65,8 @@ def size(path: Path) -> tuple[int, int]:
 
 def inspect(path: Path) -> str | None:
     """None when path is a PNG, JPEG or WebP that decodes; otherwise what is wrong and the fix."""
+    from PIL import Image, UnidentifiedImageError
+
     if not is_file(path):
         return missing(path)
     try:
@@ -85,6 +92,8 @@ def prepare(
     source: Path, *, fit: Literal["cover", "contain"], cache_dir: Path, digest: str | None = None
 ) -> Path:
     """A 576x896 RGB PNG of source, cover-cropped or padded, reused from cache_dir when present."""
+    from PIL import Image, ImageOps
+
     digest = digest or file_digest(source)
     target = cache_dir / prepared_name(digest, fit)
     if target.is_file():

@@ -18,20 +18,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from . import __version__
+from . import __version__, media
 from .checks import CHECKS_VERSION, TakeChecks, check_take, choose
 from .errors import MediaError
 from .files import file_digest, write_atomic
 from .plan import clip_is_current, expected_fingerprint
 from .prompts import build as build_prompt
-from .sheets import contact_sheet
+from .sheets import THUMB, contact_sheet
 from .state import StateStore
 from .storyboard import Storyboard
 
 PAGE = "review.html"
 SHEET = "review-sheet.png"
 CACHE = "checks.json"
-MIDDLE = 2.5  # seconds: the key frame of a 5-second take on the contact sheet
+MIDDLE = 2.5  # seconds: the key frame nearest the middle of a 5-second take, on the sheet
 Checker = Callable[..., TakeChecks]
 
 
@@ -247,7 +247,7 @@ def write_review(
     page = build_page(storyboard, workdir, checker=checker)
     side: list[Path] = []
     picks = [
-        (f"{s.number:02d} {s.id}", workdir / t.path, MIDDLE)
+        (f"{s.number:02d} {s.id}", media.frame_at(workdir / t.path, (0.0, 2 * MIDDLE), fit=THUMB))
         for s in page.scenes
         for t in s.takes
         if t.picked
@@ -308,6 +308,8 @@ def render(page: ReviewPage) -> str:
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        # An icon of its own: a bucket has none at its root (and refuses the browser's guess).
+        '<link rel="icon" href="data:,">',
         f"<title>Review: {escape(page.title)}</title>",
         f"<style>{STYLE}</style></head><body>",
         f"<header><h1>{escape(page.title)}</h1>",

@@ -401,7 +401,7 @@ def _check_footage(
             )
             return None
         try:
-            media.frame_at(footage, 0.0)
+            media.frame_at(footage, (0.0, 0.0))  # its first frame
         except MediaError as exc:
             problems.append(
                 f"{label}.footage: {given}: its picture does not decode ({exc.message})"
