@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 from . import media
 from .config import Settings
-from .errors import F1genError, SpaceBusy
+from .errors import BackendBusy, F1genError
 
 if TYPE_CHECKING:
     from .storage import Storage
@@ -62,7 +62,7 @@ def check_space(settings: Settings, scratch: Path) -> Check:
         backend.prepare(lambda update: None)
         sent = ", ".join(backend.sends)
         return Check("space", "ok", f"{settings.ovi_space}: {ENDPOINT} takes {sent}")
-    except SpaceBusy as exc:
+    except BackendBusy as exc:
         return Check("space", "FAIL", f"{settings.ovi_space} is busy or unreachable: {exc.last}")
     finally:
         backend.close()

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from . import costs, images, media
 from .backends import Backend, BackendUpdate, ClipRequest, ClipTiming, Pool
 from .errors import (
+    BackendBusy,
     BadInputError,
     ClipRejected,
     ConfigError,
@@ -30,7 +31,6 @@ from .errors import (
     MediaError,
     QuotaExceeded,
     ResumableStop,
-    SpaceBusy,
     StorageUnavailable,
     WriteError,
 )
@@ -224,7 +224,7 @@ def failure_kind(exc: F1genError) -> str:
         return "rejected"
     if isinstance(exc, QuotaExceeded):
         return "quota"
-    if isinstance(exc, SpaceBusy):
+    if isinstance(exc, BackendBusy):
         return "busy"
     if isinstance(exc, GenerationError):
         return "failed run"

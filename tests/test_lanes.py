@@ -17,7 +17,7 @@ from f1gen import storyboard as storyboards
 from f1gen.backends import BackendUpdate, Pool, Report
 from f1gen.backends.ovi_space import OviSpaceBackend, RetryPolicy
 from f1gen.config import Secret, load_settings
-from f1gen.errors import SpaceBusy
+from f1gen.errors import BackendBusy
 from f1gen.runner import Notice, Runner, RunOptions
 from f1gen.state import StateStore
 from tests.support.mediatools import MarkerClip
@@ -82,7 +82,7 @@ class Lane(ScriptedBackend):
             report(BackendUpdate("busy; retry 1/5 in 300 s", notable=True))
             if not self.held.wait(timeout=5):  # a long backoff, cut short by the test
                 self.held_too_long = True
-            raise SpaceBusy("stayed busy")
+            raise BackendBusy("stayed busy")
 
 
 def test_one_endpoints_backoff_never_holds_up_another(

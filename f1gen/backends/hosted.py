@@ -22,7 +22,7 @@ from typing import Any, Literal, Protocol
 import httpx
 
 from ..config import Settings
-from ..errors import ConfigError, F1genError, GenerationError, QuotaExceeded, SpaceBusy
+from ..errors import BackendBusy, ConfigError, F1genError, GenerationError, QuotaExceeded
 from ..ledger import Ledger, PaidRequest, request_key
 from . import BackendUpdate, ClipRequest, ClipTiming, Report
 from .traits import ClipSpec, PriceModel, Verdict
@@ -382,7 +382,7 @@ class HostedBackend:
         if isinstance(exc, F1genError):
             return exc
         if verdict is Verdict.BUSY:
-            return SpaceBusy(
+            return BackendBusy(
                 f"{self.name} stayed busy or unreachable through {self.settings.busy_retries} "
                 f"tries (last: {detail}): the run is saved; re-run later",
                 last=detail,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..config import Settings
-from ..errors import BadInputError, ConfigError, F1genError, GenerationError, SpaceBusy
+from ..errors import BackendBusy, BadInputError, ConfigError, F1genError, GenerationError
 from . import BackendUpdate, ClipRequest, ClipTiming, Report, gradio_door
 from .traits import OVI_AUDIO_NEGATIVE, OVI_VIDEO_NEGATIVE, OWN_GPU_PRICE, ClipSpec, Verdict
 
@@ -177,7 +177,7 @@ class OviAppBackend:
                     failures += 1
                     continue
                 if verdict is Verdict.BUSY:
-                    raise SpaceBusy(
+                    raise BackendBusy(
                         f"the Ovi app at {self.url} stayed busy or unreachable ({detail}): "
                         "the run is saved; start the app (python gradio_app.py) and re-run",
                         last=detail,

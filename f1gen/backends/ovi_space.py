@@ -52,7 +52,7 @@ from tenacity import (
 from tenacity.wait import wait_exponential_jitter
 
 from ..config import Settings
-from ..errors import ConfigError, F1genError, GenerationError, QuotaExceeded, SpaceBusy
+from ..errors import BackendBusy, ConfigError, F1genError, GenerationError, QuotaExceeded
 from . import BackendUpdate, ClipRequest, ClipTiming, Report
 
 T = TypeVar("T")
@@ -344,7 +344,7 @@ class OviSpaceBackend:
                 )
             waited = self.clock() - started
             if waited >= limit:
-                raise SpaceBusy(
+                raise BackendBusy(
                     f"the Space {self.space} is still {stage.lower()} after {_span(waited)}: "
                     "the run is saved; re-run later",
                     last=f"the Hub says {stage}",
@@ -414,7 +414,7 @@ class OviSpaceBackend:
         verdict = classify(exc)
         detail = self._redact(_describe(exc))
         if verdict is Verdict.BUSY:
-            return SpaceBusy(
+            return BackendBusy(
                 f"the Space {self.space} stayed busy or unreachable through {tries} tries "
                 f"(last: {detail}): the run is saved; re-run later, off-peak",
                 last=detail,
