@@ -118,7 +118,7 @@ def test_a_url_password_is_a_secret() -> None:
         == "cannot reach http://***@gpu3.lan:7860/"
     )
     with pytest.raises(ConfigError) as caught:
-        load_settings(environ={"OVI_SPACE": "http://studio:Pa55word@gpu3.lan/@GPU3"})
+        load_settings(environ={"OVI_SPACE": "http://studio:Pa55word@gpu3.lan/@GPU3"}).endpoints()
     assert caught.value.message == (
         "OVI_SPACE names GPU3 for http://***@gpu3.lan/ but it is not set: set it in .env"
     )
