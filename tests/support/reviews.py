@@ -52,7 +52,7 @@ def make_run(folder: Path) -> tuple[Path, Path]:
     loaded = storyboards.load(board).storyboard
     workdir = folder / "out" / "review"
     backend = ScriptedBackend([_copy(line), _copy(mute), _copy(line), failing("the Space said no")])
-    Runner(loaded, workdir=workdir, backend=backend, emit=lambda event: None).run(
+    Runner(loaded, workdir=workdir, lanes=[backend], emit=lambda event: None).run(
         RunOptions(max_attempts=1)
     )
     return board, workdir
