@@ -25,10 +25,13 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @pytest.fixture
-def run(made: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
-    """A fresh copy of the run for each test."""
+def run(
+    made: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, Path]:
+    """A fresh copy of the project for each test, worked on from its folder."""
     board, workdir = made
     folder = shutil.copytree(board.parent, tmp_path / "run")
+    monkeypatch.chdir(folder)
     return folder / board.name, folder / workdir.relative_to(board.parent)
 
 
@@ -130,7 +133,8 @@ def test_review_without_a_run_says_what_to_give(cli: Callable[..., Any]) -> None
     result = cli("review")
     assert result.exit_code == 2
     assert result.stderr.strip() == (
-        "error: no runs under out/: give the storyboard, e.g. f1gen stitch scenes/x.yaml"
+        "error: no runs under out/ yet: start one with 'f1gen generate STORYBOARD' "
+        "(or give the storyboard)"
     )
 
 

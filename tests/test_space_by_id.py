@@ -137,8 +137,9 @@ def test_failures_from_every_http_stack_are_classified(
 def test_other_hub_refusals_name_the_space_and_the_fix(
     token: str | None, status: int, message: str, tmp_path: Path
 ) -> None:
-    options = {"ovi_space": SPACE, "hf_token": token}
-    backend = OviSpaceBackend(settings=load_settings(options, environ={}), download_dir=tmp_path)
+    environ = {"HF_TOKEN": token} if token else {}
+    settings = load_settings({"ovi_space": SPACE}, environ=environ)
+    backend = OviSpaceBackend(settings=settings, download_dir=tmp_path)
 
     assert backend._fatal_message(_hub_error(HfHubHTTPError, status), "") == message
 

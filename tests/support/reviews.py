@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -52,9 +53,10 @@ def make_run(folder: Path) -> tuple[Path, Path]:
     loaded = storyboards.load(board).storyboard
     workdir = folder / "out" / "review"
     backend = ScriptedBackend([_copy(line), _copy(mute), _copy(line), failing("the Space said no")])
-    Runner(loaded, workdir=workdir, lanes=[backend], emit=lambda event: None).run(
-        RunOptions(max_attempts=1)
-    )
+    with contextlib.chdir(folder):  # the project folder: a copy of it is the same project
+        Runner(loaded, workdir=workdir, lanes=[backend], emit=lambda event: None).run(
+            RunOptions(max_attempts=1)
+        )
     return board, workdir
 
 
