@@ -140,7 +140,7 @@ class Factory:
     prompt: PromptBuilder
     price: PriceModel
     failures: Callable[[BaseException], Verdict | None]  # its failure table (None: a bug)
-    default_parallel: int  # clips in flight per lane set without --parallel
+    default_parallel: int  # clips in flight without --parallel (per endpoint for the Space)
     accepts_seed: bool
     build: Build
     checks: Checks
