@@ -201,7 +201,7 @@ def prepare(base: Path, count: int) -> list[Path]:
     board = write_board(base, count)
     loaded = storyboards.load(board).storyboard
     backend = ScriptedBackend([good(m) for m in markers])
-    summary = Runner(loaded, workdir=base / "out", backend=backend).run(RunOptions())
+    summary = Runner(loaded, workdir=base / "out", lanes=[backend]).run(RunOptions())
     assert len(summary.done) == count, summary
     clips = sorted((base / "out" / "clips").glob("*.mp4"))
     floor = base / "floor"

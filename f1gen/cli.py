@@ -176,13 +176,20 @@ def validate(storyboard: StoryboardArg, as_json: JsonOpt = False) -> None:
 
 @app.command()
 @reports_errors
-def prompts(storyboard: StoryboardArg, as_json: JsonOpt = False) -> None:
-    """Print the Ovi prompt of every generated scene."""
+def prompts(
+    storyboard: StoryboardArg,
+    backend: Annotated[
+        str, typer.Option(help=f"Whose prompt format: {', '.join(BACKENDS)}.")
+    ] = BACKENDS[0],
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the prompt every generated scene is sent with (Ovi's format on every backend today)."""
     from . import storyboard as storyboards
-    from .prompts import build
+    from .backends import factory
 
+    builder = factory(backend).prompt
     board = storyboards.load(storyboard).storyboard
-    rows = [(s.number, s.id, build(s)) for s in board.scenes if s.generated]
+    rows = [(s.number, s.id, builder.build(s)) for s in board.scenes if s.generated]
     if as_json:
         _print_json([{"number": n, "id": i, "prompt": p} for n, i, p in rows])
         return
@@ -196,7 +203,7 @@ def generate(
     storyboard: StoryboardArg,
     backend: Annotated[
         str, typer.Option(help=f"Who makes the clips: {', '.join(BACKENDS)}.")
-    ] = "ovi",
+    ] = BACKENDS[0],
     only: Annotated[
         str | None,
         typer.Option(
@@ -298,7 +305,7 @@ def generate(
     """Generate every scene's clip, resumably: in parallel lanes over several endpoints or
     a hosted queue, else one after another."""
     from . import runner
-    from .backends import make_backend
+    from .backends import build_lanes, close_lanes
     from .notify import check_url
     from .pipeline import run_generate
     from .schedule import Limits, Window, parse_zone
@@ -343,11 +350,11 @@ def generate(
             max_cost=max_cost,
         ),
     )
-    engine = make_backend(backend, settings=settings, workdir=work.workdir, parallel=parallel)
+    lanes = build_lanes(backend, settings=settings, workdir=work.workdir, parallel=parallel)
     try:
         if dry_run:
             _show_plan(
-                runner.Runner(work.storyboard, workdir=work.workdir, backend=engine),
+                runner.Runner(work.storyboard, workdir=work.workdir, lanes=lanes),
                 options,
                 as_json=as_json,
                 chosen=(backend, parallel),
@@ -357,7 +364,7 @@ def generate(
             outcome = run_generate(
                 work.storyboard,
                 workdir=work.workdir,
-                backend=engine,
+                lanes=lanes,
                 options=options,
                 settings=settings,
                 storage=_storage(settings, work.workdir.resolve().name),
@@ -366,7 +373,7 @@ def generate(
                 notify=notify,
             )
     finally:
-        engine.close()
+        close_lanes(lanes)
     summary = outcome.summary
     if as_json:
         _print_json(outcome.as_dict())
@@ -401,10 +408,11 @@ def _show_plan(
 ) -> None:
     """What a run would make and what it would cost; no quota figures for the offline animatic."""
     from . import costs, runner
+    from .backends import factory
 
     todo, skipped = run.preview(options)
     name, parallel = chosen
-    gpu = name != "animatic"
+    gpu = factory(name).price.kind != "free"
     seconds = sum(runner.estimate_seconds(p.steps) for p in todo) if gpu else 0.0
     days = {plan: seconds / quota for plan, quota in runner.DAILY_QUOTA_SECONDS.items()}
     wide = {name: parallel} if parallel else {}
@@ -740,20 +748,36 @@ def cron(
 @app.command()
 @reports_errors
 def doctor(
+    backend: Annotated[
+        list[str] | None,
+        typer.Option(
+            help=f"A backend to check (repeat for several): {', '.join(BACKENDS)}; "
+            f"default {BACKENDS[0]}.",
+            show_default=False,
+        ),
+    ] = None,
     space: Annotated[
         str | None,
         typer.Option(help="Ovi Space id or URL (env OVI_SPACE).", show_default=False),
     ] = None,
     bucket: BucketOpt = None,
 ) -> None:
-    """Check ffmpeg, the token, the Space, its API and storage: one line each, nothing spent."""
+    """Check ffmpeg, each chosen backend (the Space: the token and every endpoint's API; hosted:
+    the key; ovi-app: the app's API) and storage: one line each, nothing spent."""
     import tempfile
 
+    from .backends import factory
     from .doctor import run_checks
 
+    chosen = [factory(name) for name in dict.fromkeys(backend or [BACKENDS[0]])]
     settings = load_settings({"ovi_space": space, "bucket": bucket})
     with tempfile.TemporaryDirectory(prefix="f1gen-doctor-") as scratch:
-        checks = run_checks(settings, scratch=Path(scratch), storage=lambda: _storage(settings, ""))
+        checks = run_checks(
+            settings,
+            scratch=Path(scratch),
+            backends=chosen,
+            storage=lambda: _storage(settings, ""),
+        )
     for check in checks:
         typer.echo(f"{check.outcome:<4} {check.name}: {settings.redact(check.detail)}")
     if not all(check.ok for check in checks):

@@ -12,14 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from .backends.traits import (
-    FAL_PRICE,
-    FREE_PRICE,
-    OWN_GPU_PRICE,
-    REPLICATE_PRICE,
-    ZEROGPU_PRICE,
-    PriceModel,
-)
+from .backends import REGISTRY, factory
+from .backends.traits import FREE_PRICE, PriceModel
 from .errors import BadInputError
 
 if TYPE_CHECKING:
@@ -30,22 +24,15 @@ if TYPE_CHECKING:
 # @spaces.GPU duration); the warm-up term is not in any public copy of the Space: assumed.
 ZEROGPU_SECONDS_PER_STEP = 3
 ZEROGPU_WARMUP_SECONDS = 20
-PRICES: dict[str, PriceModel] = {
-    "ovi": ZEROGPU_PRICE,
-    "animatic": FREE_PRICE,
-    "fal": FAL_PRICE,
-    "replicate": REPLICATE_PRICE,
-    "ovi-app": OWN_GPU_PRICE,
-}
-DEFAULT_PARALLEL = {"ovi": 1, "animatic": 1, "fal": 8, "replicate": 8, "ovi-app": 1}
 
 
 def price_for(backend: Backend | object) -> PriceModel:
-    """The price model a backend declares, else the one known for its name."""
+    """The price model a backend declares, else its registered one (free if it has none)."""
     declared = getattr(backend, "price", None)
     if isinstance(declared, PriceModel):
         return declared
-    return PRICES.get(str(getattr(backend, "name", "")), FREE_PRICE)
+    name = str(getattr(backend, "name", ""))
+    return factory(name).price if name in REGISTRY else FREE_PRICE
 
 
 def reserved_seconds(steps: int) -> int:
@@ -87,8 +74,9 @@ def estimate(name: str, steps: Sequence[int], *, parallel: int | None = None) ->
     """The estimate for clips at these steps on backend name."""
     from .runner import DAILY_QUOTA_SECONDS, estimate_seconds
 
-    price = PRICES[name]
-    wide = max(1, parallel or DEFAULT_PARALLEL[name])
+    declared = factory(name)
+    price = declared.price
+    wide = max(1, parallel or declared.default_parallel)
     gpu = [estimate_seconds(s) for s in steps]
     zerogpu = price.kind == "zerogpu"
     reserved = float(sum(reserved_seconds(s) for s in steps)) if zerogpu else 0.0

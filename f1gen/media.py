@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-CLIP_MIN_SECONDS, CLIP_MAX_SECONDS = 4.5, 5.5
+    from .backends.traits import ClipSpec
 
 
 @dataclass(frozen=True)
@@ -355,14 +355,9 @@ def crossfade_pcm(first: bytes, second: bytes, *, rate: int, spec: str) -> bytes
     return b"".join(_pulled(sink))
 
 
-def check_clip(
-    path: Path,
-    *,
-    size: tuple[int, int],
-    min_seconds: float = CLIP_MIN_SECONDS,
-    max_seconds: float = CLIP_MAX_SECONDS,
-) -> MediaInfo:
-    """Accept a generated clip only if it decodes fully, has both streams, the size and duration."""
+def check_clip(path: Path, *, spec: ClipSpec) -> MediaInfo:
+    """Accept a generated clip only if it decodes fully, has both streams, and has the size and
+    a duration its backend's spec accepts."""
     import av
 
     name = path.name
@@ -380,14 +375,13 @@ def check_clip(
     except (av.error.FFmpegError, OSError, ValueError, IndexError) as exc:
         raise ClipRejected(f"{name}: does not decode ({_short(exc)})") from None
     video = info.video
-    if (video.width, video.height) != size:
-        raise ClipRejected(f"{name}: is {video.width}x{video.height}, expected {size[0]}x{size[1]}")
+    if (video.width, video.height) != spec.size:
+        raise ClipRejected(f"{name}: is {video.width}x{video.height}, expected {spec.size_text}")
     if decoded < video.frames * 0.95:
         raise ClipRejected(f"{name}: only {decoded} of {video.frames} frames decode (truncated)")
-    if not min_seconds <= video.duration <= max_seconds:
-        raise ClipRejected(
-            f"{name}: lasts {video.duration:.2f} s, expected {min_seconds}-{max_seconds} s"
-        )
+    shortest, longest = spec.window
+    if not shortest <= video.duration <= longest:
+        raise ClipRejected(f"{name}: lasts {video.duration:.2f} s, expected {shortest}-{longest} s")
     return info
 
 

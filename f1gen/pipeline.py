@@ -14,7 +14,7 @@ from .runner import Emit, Event, Notice, Runner, RunOptions, Summary
 from .status import report
 
 if TYPE_CHECKING:
-    from .backends import Backend, Pool
+    from .backends import Backend
     from .config import Settings
     from .storage import Storage
     from .storyboard import Storyboard
@@ -43,7 +43,7 @@ def run_generate(
     storyboard: Storyboard,
     *,
     workdir: Path,
-    backend: Backend | Pool,
+    lanes: list[Backend],
     options: RunOptions,
     settings: Settings,
     storage: Storage | None,
@@ -58,7 +58,7 @@ def run_generate(
             log(event)
             emit(event)
 
-        runner = Runner(storyboard, workdir=workdir, backend=backend, emit=both, storage=storage)
+        runner = Runner(storyboard, workdir=workdir, lanes=lanes, emit=both, storage=storage)
         try:
             summary = runner.run(options)
         except F1genError as exc:

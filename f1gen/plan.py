@@ -36,7 +36,7 @@ def plan_scene(
 ) -> PlannedScene:
     """Prompt, seed and fingerprint of a generated scene made with steps."""
     assert scene.image is not None
-    prompt = prompts.build(scene)
+    prompt = prompts.build(scene, identity=backend_identity)
     seed = scene.seed if scene.seed is not None else default_seed
     digest = file_digest(scene.image)
     key: dict[str, object] = {

@@ -12,7 +12,7 @@ import statistics
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import costs, images, media
-from .backends import Backend, BackendUpdate, ClipRequest, ClipTiming, Pool
+from .backends import Backend, BackendUpdate, ClipRequest, ClipTiming
 from .errors import (
+    BackendBusy,
     BadInputError,
     ClipRejected,
     ConfigError,
@@ -30,7 +31,6 @@ from .errors import (
     MediaError,
     QuotaExceeded,
     ResumableStop,
-    SpaceBusy,
     StorageUnavailable,
     WriteError,
 )
@@ -224,7 +224,7 @@ def failure_kind(exc: F1genError) -> str:
         return "rejected"
     if isinstance(exc, QuotaExceeded):
         return "quota"
-    if isinstance(exc, SpaceBusy):
+    if isinstance(exc, BackendBusy):
         return "busy"
     if isinstance(exc, GenerationError):
         return "failed run"
@@ -241,7 +241,7 @@ class Runner:
         storyboard: Storyboard,
         *,
         workdir: Path,
-        backend: Backend | Pool,
+        lanes: Sequence[Backend],
         emit: Emit = lambda event: None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
@@ -249,14 +249,13 @@ class Runner:
         storage: Storage | None = None,
     ) -> None:
         self.storyboard = storyboard
-        self.lanes: list[Backend] = list(backend.lanes) if isinstance(backend, Pool) else [backend]
+        self.lanes = list(lanes)  # one backend's lanes: endpoints, or a hosted queue's places
         self.identities = {lane.identity for lane in self.lanes}
         self.now = now
         self.sleep = sleep
         self.clock = clock
         self.storage = storage
         self.workdir = workdir
-        self.backend = backend
         self.emit = emit
         self.store = StateStore(workdir)
         self.clips_dir = workdir / "clips"
@@ -271,7 +270,7 @@ class Runner:
                 continue
             entry = state.scenes.get(scene.id)
             made_by = entry.backend if entry is not None else None
-            identity = made_by if made_by in self.identities else self.backend.identity
+            identity = made_by if made_by in self.identities else self.lanes[0].identity
             steps = scene_steps(scene, option=options.steps, default=options.default_steps)
             planned = plan_scene(
                 scene, backend_identity=identity, steps=steps, default_seed=options.default_seed
@@ -553,7 +552,7 @@ class Runner:
                 if clip == exclude:
                     continue
                 try:
-                    info = media.check_clip(clip, size=self.lanes[0].frame_size)
+                    info = media.check_clip(clip, spec=self.lanes[0].spec)
                 except MediaError:
                     continue
                 return made, clip, info, identity
@@ -768,7 +767,8 @@ class _Run:
         entry.interrupted += 1  # until the attempt lands: a kill leaves it counted apart
         runner.store.save(self.state)
         assert scene.image is not None
-        image = images.prepare(scene.image, fit=scene.fit, cache_dir=runner.images_dir,
+        image = images.prepare(scene.image, fit=scene.fit, size=lane.spec.size,
+                               cache_dir=runner.images_dir,
                                digest=planned.image_digest)  # fmt: skip
         request = ClipRequest(
             scene=scene, prompt=planned.prompt, image=image, sample_steps=planned.steps,
@@ -784,7 +784,7 @@ class _Run:
                 timing = lane.generate(request, partial, report)
             except OSError as exc:  # the clip was made but cannot be kept here
                 raise unwritable(runner.clips_dir, exc) from None
-            return media.check_clip(partial, size=lane.frame_size), timing
+            return media.check_clip(partial, spec=lane.spec), timing
 
         if pool is not None:
             future = pool.submit(attempt_clip, lambda u: self.events.put(SceneProgress(scene, u)))

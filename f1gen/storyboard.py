@@ -20,8 +20,6 @@ MIN_STEPS, MAX_STEPS = 10, 100
 MAX_SEED = 2**31 - 1  # every backend that takes a seed takes a 31-bit one
 SPEECH_WORDS_PER_CLIP = 14
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-# Ovi's own control tags; user text that opens or closes one makes the character speak the prompt.
-OVI_TAG = re.compile(r"<\s*/?\s*(?:s|e|audcap|endaudcap)\s*>", re.IGNORECASE)
 Fit = Literal["cover", "contain"]
 
 
@@ -218,14 +216,26 @@ def _check_text(place: str, value: str | None, problems: list[str]) -> str | Non
     if not text:
         problems.append(f"{place}: is empty: write the text or remove the field")
         return None
-    tag = OVI_TAG.search(text)
-    if tag:
-        problems.append(
-            f"{place}: contains the Ovi tag {tag.group(0)!r}, which breaks the prompt: "
-            "remove it (f1gen adds the tags)"
-        )
-        return None
+    # Every backend's prompt format says which tokens control it (Ovi's <S>...<E> tags): user
+    # text that opens or closes one makes the character speak the prompt.
+    from .backends import reserved_tokens
+
+    for family, reserved in reserved_tokens():
+        tag = reserved.search(text)
+        if tag:
+            problems.append(
+                f"{place}: contains the {family} tag {tag.group(0)!r}, which breaks the prompt: "
+                "remove it (f1gen adds the tags)"
+            )
+            return None
     return text
+
+
+def _ideal_sizes() -> str:
+    """The frame sizes backends make (images are prepared at them): '576x896'."""
+    from .backends import factories
+
+    return " or ".join(sorted({made.spec.size_text for made in factories()}))
 
 
 def _resolve(base: Path, value: str) -> Path:
@@ -344,7 +354,7 @@ def _check_scene(
             warnings.append(
                 f"{label}.image: {raw.image} is only {width}x{height}: under "
                 f"{images.MIN_SIDE} px on a side it comes out blurry; use a larger image "
-                f"({images.WIDTH}x{images.HEIGHT} is ideal)"
+                f"({_ideal_sizes()} is ideal)"
             )
     else:
         assert raw.footage is not None

@@ -351,6 +351,40 @@ def test_a_new_optional_parameter_is_left_to_its_default(
     assert space.calls[0].extra == {"seed": 0}
 
 
+def test_a_space_that_declares_video_seed_gets_the_scenes_seed(
+    variant: Callable[..., StandIn], write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    space = variant("seeded")
+    board = write_storyboard(
+        [{"id": "a", "image": "images/p0.png", "action": "Waves.", "seed": 4242},
+         {"id": "b", "image": "images/p1.png", "action": "Nods."}]
+    )  # fmt: skip
+
+    result = cli("generate", board, "--seed", "77")
+    doctor = cli("doctor")
+
+    assert result.exit_code == 0, result.stderr
+    assert {c.text_prompt: c.extra for c in space.calls} == {
+        "Waves.": {"video_seed": 4242},
+        "Nods.": {"video_seed": 77},
+    }  # its own, else --seed
+    assert doctor.stdout.splitlines()[2] == (
+        f"ok   space: {space.url}: /generate_scene takes text_prompt, sample_steps, image, "
+        "video_seed"
+    )
+
+
+def test_without_a_seed_the_space_keeps_its_own(
+    variant: Callable[..., StandIn], write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    space = variant("seeded")
+
+    result = cli("generate", write_storyboard(1))
+
+    assert result.exit_code == 0, result.stderr
+    assert space.calls[0].extra == {"video_seed": 100}
+
+
 def test_a_clip_past_the_time_limit_is_cancelled(ovi: StandIn, tmp_path: Path) -> None:
     ovi.then("slow:30")
     settings = replace(load_settings({"ovi_space": ovi.url}, environ={}), clip_timeout=0.5)

@@ -29,7 +29,7 @@ F1GEN = [sys.executable, "-m", "f1gen"]
 def _runner(board: Path, backend: Any, events: list[Any] | None = None) -> Runner:
     loaded = storyboards.load(board).storyboard
     sink = events.append if events is not None else (lambda event: None)
-    return Runner(loaded, workdir=Path("out") / loaded.stem, backend=backend, emit=sink)
+    return Runner(loaded, workdir=Path("out") / loaded.stem, lanes=[backend], emit=sink)
 
 
 def test_every_scene_gets_a_checked_clip_and_a_state_entry(
@@ -205,7 +205,7 @@ def test_animatic_clip_meets_the_ovi_spec(write_storyboard: Callable[..., Path])
     board = write_storyboard(1)
     loaded = storyboards.load(board).storyboard
     runner = Runner(
-        loaded, workdir=Path("out/board"), backend=AnimaticBackend(ffmpeg=None, scratch=Path("tmp"))
+        loaded, workdir=Path("out/board"), lanes=[AnimaticBackend(ffmpeg=None, scratch=Path("tmp"))]
     )
 
     runner.run(RunOptions())

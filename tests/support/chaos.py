@@ -69,6 +69,7 @@ def _state(workdir: Path) -> dict[str, Any] | None:
 def kill_campaign(tally: Tally, *, base: Path, kills: int, scenes: int, seed: int) -> None:
     """SIGKILL `f1gen generate` at random moments, resuming after each; then finish and check."""
     from f1gen import media
+    from f1gen.backends.traits import OVI_SPEC
     from tests.support import mediatools
     from tests.support.boards import write_board
     from tests.support.ovi_stand_in import StandIn
@@ -122,7 +123,7 @@ def kill_campaign(tally: Tally, *, base: Path, kills: int, scenes: int, seed: in
                 )
                 continue
             try:
-                media.check_clip(workdir / entry["clip"], size=(576, 896))
+                media.check_clip(workdir / entry["clip"], spec=OVI_SPEC)
             except Exception as exc:
                 tally.clips_lost += 1
                 tally.notes.append(f"{scene_id}: its clip fails its checks: {exc}")
@@ -173,7 +174,7 @@ def storage_outage(tally: Tally, *, base: Path) -> None:
                 return super().generate(request, dest, report)
 
         storage = from_settings(settings, prefix=loaded.stem)
-        summary = Runner(loaded, workdir=workdir, backend=StopsStorage(ffmpeg=None, scratch=workdir / "tmp"),
+        summary = Runner(loaded, workdir=workdir, lanes=[StopsStorage(ffmpeg=None, scratch=workdir / "tmp")],
                          storage=storage).run(RunOptions())  # fmt: skip
         tally.runs += 1
         tally.faults += 1
