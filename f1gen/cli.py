@@ -22,6 +22,7 @@ from .words import counted
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from .estimate import Estimate
     from .runner import Runner, RunOptions
     from .storage import Storage
 
@@ -308,6 +309,7 @@ def generate(
     from .backends import build_lanes, close_lanes
     from .notify import check_url
     from .pipeline import run_generate
+    from .plan import parse_only
     from .schedule import Limits, Window, parse_zone
     from .ui import RunView
     from .workspace import open_workspace
@@ -335,7 +337,7 @@ def generate(
             markup=False,
         )
     options = runner.RunOptions(
-        only=runner.parse_only(only, work.storyboard) if only is not None else None,
+        only=parse_only(only, work.storyboard) if only is not None else None,
         force=force,
         max_attempts=attempts,
         default_steps=settings.sample_steps,
@@ -407,16 +409,16 @@ def _show_plan(
     run: Runner, options: RunOptions, *, as_json: bool, chosen: tuple[str, int | None]
 ) -> None:
     """What a run would make and what it would cost; no quota figures for the offline animatic."""
-    from . import costs, runner
     from .backends import factory
+    from .estimate import compare, estimate_seconds
 
     todo, skipped = run.preview(options)
     name, parallel = chosen
     gpu = factory(name).price.kind != "free"
-    seconds = sum(runner.estimate_seconds(p.steps) for p in todo) if gpu else 0.0
-    days = {plan: seconds / quota for plan, quota in runner.DAILY_QUOTA_SECONDS.items()}
     wide = {name: parallel} if parallel else {}
-    estimates = costs.compare([p.steps for p in todo], BACKENDS, parallel=wide) if gpu else []
+    estimates = compare([p.steps for p in todo], BACKENDS, parallel=wide) if gpu else []
+    mine = next((e for e in estimates if e.backend == name), None)
+    seconds = mine.gpu_seconds if mine else 0.0
     if as_json:
         _print_json(
             {
@@ -426,28 +428,43 @@ def _show_plan(
                 ],
                 "already_done": [s.id for s in skipped],
                 "gpu_seconds": round(seconds),
-                "quota_days": {k: round(v, 2) for k, v in days.items()} if gpu else None,
+                "quota_days": mine.quota_days if mine else None,
                 "backend": name,
                 "estimates": [e.as_dict() for e in estimates],
             }
         )
         return
     for planned in todo:
-        cost = f", ~{runner.estimate_seconds(planned.steps):.0f} s GPU" if gpu else ""
+        cost = f", ~{estimate_seconds(planned.steps):.0f} s GPU" if gpu else ""
         typer.echo(
             f"would generate {planned.scene.number:02d} {planned.scene.id} "
             f"({planned.steps} steps{cost})"
         )
     done = f"{len(todo)} to generate, {len(skipped)} already done"
-    if not gpu:
+    if mine is None:
         typer.echo(f"{done}; rendered here: no GPU quota is spent")
         return
-    typer.echo(
-        f"{done}; about {seconds / 60:.1f} GPU minutes: "
-        f"{days['free']:.1f} days of a free account's quota, {days['pro']:.1f} of PRO"
-    )
+    typer.echo(f"{done}; about {seconds / 60:.1f} GPU minutes{_quota_words(mine)}")
     for line in _estimate_lines(estimates, chosen=name):
         typer.echo(line)
+
+
+def _quota_words(chosen: Estimate) -> str:
+    """What the clips take of a ZeroGPU quota, from the figures of the table's 'per day'."""
+    per_day, days = chosen.clips_per_day, chosen.quota_days
+    if per_day is None or days is None:
+        return ""
+
+    def on(plan: str, account: str) -> str:
+        whole = days[plan]
+        if whole is None:
+            return f"not one clip a day on {account}"
+        return f"{counted(per_day[plan], 'clip')} a day on {account} ({counted(whole, 'day')})"
+
+    return (
+        f"; ZeroGPU charges {chosen.reserved_seconds / 60:.1f} min of quota: "
+        f"{on('free', 'a free account')}, {on('pro', 'PRO')}"
+    )
 
 
 def _estimate_lines(estimates: list[Any], *, chosen: str) -> list[str]:
@@ -477,12 +494,12 @@ def status(
     from rich.console import Console
     from rich.table import Table
 
-    from .status import report as status_report
+    from .status import table as status_table
     from .workspace import open_workspace
 
     work = open_workspace(storyboard, workdir=workdir, decode_media=False)
     settings = load_settings()
-    result = status_report(work.storyboard, work.workdir, bucketed=bool(settings.bucket))
+    result = status_table(work.storyboard, work.workdir, bucketed=bool(settings.bucket))
     if as_json:
         _print_json(result.as_dict())
         return

@@ -183,7 +183,7 @@ def read_environment(dotenv_path: Path | None = None) -> dict[str, str]:
     if dotenv_path is None:
         dotenv_path = Path(os.environ.get("F1GEN_ENV_FILE") or ".env")
     merged: dict[str, str] = {}
-    if dotenv_path is not None and dotenv_path.is_file():
+    if dotenv_path.is_file():
         from dotenv import dotenv_values
 
         try:

@@ -4,18 +4,39 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 from .errors import WriteError
 
+# Digests already taken in this process, by what identifies a file's content without reading
+# it (as git's index does): the same inode, size, modification and change times. A file written
+# or replaced since has another change time (which no program can set back), so it is read again.
+_DIGESTS: dict[tuple[str, int, int, int, int, int], str] = {}
+_DIGESTS_KEPT = 4096
+_DIGESTS_LOCK = threading.Lock()
+
 
 def file_digest(path: Path) -> str:
-    """sha256 of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
+    """sha256 of a file's bytes, read in chunks; a file unchanged since it was read is not
+    read again (a run checks its images and clips several times)."""
     with path.open("rb") as handle:
+        seen = os.fstat(handle.fileno())
+        key = (os.path.abspath(path), seen.st_dev, seen.st_ino, seen.st_size,
+               seen.st_mtime_ns, seen.st_ctime_ns)  # fmt: skip
+        with _DIGESTS_LOCK:
+            known = _DIGESTS.get(key)
+        if known is not None:
+            return known
+        digest = hashlib.sha256()
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
-    return digest.hexdigest()
+    value = digest.hexdigest()
+    with _DIGESTS_LOCK:
+        if len(_DIGESTS) >= _DIGESTS_KEPT:
+            del _DIGESTS[next(iter(_DIGESTS))]
+        _DIGESTS[key] = value
+    return value
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 
 from . import stitch as stitching
 from .errors import ExitCode, F1genError
+from .events import Emit, Event, Notice, Summary
 from .notify import post_json
 from .runlog import RunLog, summary_line
-from .runner import Emit, Event, Notice, Runner, RunOptions, Summary
-from .status import report
+from .runner import Runner, RunOptions
+from .status import table
 
 if TYPE_CHECKING:
     from .backends import Backend
@@ -66,12 +67,17 @@ def run_generate(
             payload = {"summary": f"stopped: {exc.message}", "exit_code": int(exc.exit_code)}
             _notify(notify, payload, log, emit)
             raise
-        ready = report(storyboard, workdir).ready
+        # The storyboard and the state the run holds go on to the table and the cut: read once.
+        ready = table(storyboard, workdir, state=runner.state).ready
         cut = None
         if stitch_when_done and ready == len(storyboard.scenes) and not summary.stopped:
             log.line("all scenes done: stitching")
             cut = stitching.stitch(
-                storyboard, workdir=workdir, ffmpeg=settings.ffmpeg, storage=storage
+                storyboard,
+                workdir=workdir,
+                ffmpeg=settings.ffmpeg,
+                storage=storage,
+                state=runner.state,
             )
             log.line(f"final cut: {cut.output}" + (f" ({cut.link})" if cut.link else ""))
         line = summary_line(summary, total=len(storyboard.scenes), ready=ready)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import prompts
+from .errors import BadInputError
 from .files import file_digest
-from .state import SceneState
-from .storyboard import Scene
+from .state import RunState, SceneState
+from .storyboard import Scene, Storyboard
 
 
 @dataclass(frozen=True)
@@ -79,3 +81,42 @@ def clip_is_current(entry: SceneState | None, fingerprint: str, workdir: Path) -
     except OSError:
         return False
     return file_digest(clip) == entry.sha256
+
+
+def scene_clip(scene: Scene, state: RunState, workdir: Path) -> Path | None:
+    """The clip a scene contributes to the cut, or None when it is not done (or changed since)."""
+    if scene.footage is not None:
+        return scene.footage if scene.footage.is_file() else None
+    entry = state.scenes.get(scene.id)
+    if entry is None:
+        return None
+    fingerprint = expected_fingerprint(scene, entry)
+    if fingerprint is None or not clip_is_current(entry, fingerprint, workdir):
+        return None
+    return workdir / str(entry.clip)
+
+
+def parse_only(spec: str, storyboard: Storyboard) -> frozenset[int]:
+    """Scene numbers picked by '3,5-7,pit-wall'; BadInputError naming what does not match."""
+    ids = {scene.id: scene.number for scene in storyboard.scenes}
+    count = len(storyboard.scenes)
+    picked: set[int] = set()
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if match:
+            first = int(match.group(1))
+            last = int(match.group(2) or first)
+            if first > last:
+                raise BadInputError(f"--only {part!r}: the range is reversed: write {last}-{first}")
+            if not 1 <= first <= last <= count:
+                raise BadInputError(f"--only {part!r}: scenes are numbered 1-{count}")
+            picked.update(range(first, last + 1))
+        elif part in ids:
+            picked.add(ids[part])
+        else:
+            raise BadInputError(f"--only {part!r}: no scene has that number or id")
+    if not picked:
+        raise BadInputError("--only: name at least one scene number or id")
+    return frozenset(picked)

@@ -10,7 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
-from .runner import (
+from .events import (
     Event,
     Notice,
     RunPlanned,
@@ -100,11 +100,6 @@ class RunLog:
         if handle is not None:
             with contextlib.suppress(OSError):
                 handle.close()
-
-    @property
-    def path(self) -> Path | None:
-        """The file being written."""
-        return Path(self._handle.name) if self._handle is not None else None
 
     def line(self, text: str) -> None:
         """Append one line, secrets removed, flushed at once (a killed run keeps its log)."""

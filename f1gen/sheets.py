@@ -16,8 +16,8 @@ COLUMNS = 6
 LABEL = 28
 
 
-def contact_sheet(frames: list[tuple[str, Image.Image]], path: Path) -> tuple[int, int]:
-    """A grid of (label, key frame) with their labels; returns (columns, rows)."""
+def contact_sheet(frames: list[tuple[str, Image.Image]], path: Path) -> None:
+    """A grid of (label, key frame) with their labels."""
     columns = min(COLUMNS, max(1, len(frames)))
     rows = math.ceil(len(frames) / columns)
     cell_w, cell_h = THUMB[0], THUMB[1] + LABEL
@@ -32,7 +32,6 @@ def contact_sheet(frames: list[tuple[str, Image.Image]], path: Path) -> tuple[in
         draw.text((x + cell_w / 2, y + THUMB[1] + LABEL / 2), label[:22], font=font, fill="white",
                   anchor="mm")  # fmt: skip
     _save(sheet, path, "PNG")
-    return columns, rows
 
 
 def poster(frame: Image.Image, path: Path) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .state import StateStore
-from .stitch import scene_clip
+from .plan import scene_clip
+from .state import RunState, StateStore
 from .storyboard import Storyboard
 
 
@@ -31,7 +31,7 @@ class SceneRow:
 
 
 @dataclass(frozen=True)
-class Report:
+class StatusTable:
     """Every scene's row plus totals."""
 
     storyboard: Path
@@ -74,9 +74,17 @@ class Report:
         }
 
 
-def report(storyboard: Storyboard, workdir: Path, *, bucketed: bool = False) -> Report:
-    """The state of every scene of storyboard in workdir (bucketed: storage is configured)."""
-    state = StateStore(workdir).load(storyboard=str(storyboard.path), title=storyboard.title)
+def table(
+    storyboard: Storyboard,
+    workdir: Path,
+    *,
+    state: RunState | None = None,
+    bucketed: bool = False,
+) -> StatusTable:
+    """The state of every scene of storyboard in workdir (bucketed: storage is configured);
+    state: the run's state when the caller holds it (a run that just ended), else it is read."""
+    if state is None:
+        state = StateStore(workdir).load(storyboard=str(storyboard.path), title=storyboard.title)
     rows = []
     for scene in storyboard.scenes:
         entry = state.scenes.get(scene.id)
@@ -111,4 +119,4 @@ def report(storyboard: Storyboard, workdir: Path, *, bucketed: bool = False) -> 
                 cost_usd=entry.cost_usd if entry else 0.0,
             )
         )
-    return Report(storyboard.path, workdir, tuple(rows), dict(state.retry_after))
+    return StatusTable(storyboard.path, workdir, tuple(rows), dict(state.retry_after))

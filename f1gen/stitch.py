@@ -25,10 +25,10 @@ from . import __version__, media
 from .captions import Cue, draw_caption, to_srt, to_vtt
 from .errors import BadInputError, MediaError, StitchError, WriteError
 from .files import file_digest, move_durably, write_atomic
-from .plan import clip_is_current, expected_fingerprint
+from .plan import scene_clip
 from .prompts import build as build_prompt
 from .state import RunState, StateStore
-from .storyboard import Scene, Storyboard
+from .storyboard import Storyboard
 from .sync import fetch_missing
 
 if TYPE_CHECKING:
@@ -147,22 +147,8 @@ class StitchResult:
         }
 
 
-def scene_clip(scene: Scene, state: RunState, workdir: Path) -> Path | None:
-    """The clip a scene contributes to the cut, or None when it is not done (or changed since)."""
-    if scene.footage is not None:
-        return scene.footage if scene.footage.is_file() else None
-    entry = state.scenes.get(scene.id)
-    if entry is None:
-        return None
-    fingerprint = expected_fingerprint(scene, entry)
-    if fingerprint is None or not clip_is_current(entry, fingerprint, workdir):
-        return None
-    return workdir / str(entry.clip)
-
-
-def collect(storyboard: Storyboard, workdir: Path) -> list[Source]:
+def collect(storyboard: Storyboard, workdir: Path, state: RunState) -> list[Source]:
     """Every scene's clip in order; StitchError listing the scenes that are not done."""
-    state = StateStore(workdir).load(storyboard=str(storyboard.path), title=storyboard.title)
     found: list[Source] = []
     missing: list[str] = []
     for scene in storyboard.scenes:
@@ -795,18 +781,22 @@ def stitch(
     ffmpeg: str | None = None,
     storage: Storage | None = None,
     options: CutOptions | None = None,
+    state: RunState | None = None,
 ) -> StitchResult:
     """Make the final cut of a storyboard whose scenes are all done, with its side files.
 
     Beside the cut: captions (.srt, .vtt), a contact sheet, a poster frame and a manifest. With
     storage, clips missing here are fetched from the bucket first, and everything is uploaded.
     Nothing the user made (storyboard, images, footage, accepted takes, state) is ever replaced.
+    state: the run's state when the caller holds it (a run that just ended), else it is read.
     """
     options = options or CutOptions()
     paths = outputs(workdir, output, preview=options.preview)
     check_outputs(storyboard, workdir, paths, given=output is not None)
     fetched = fetch_missing(storyboard, workdir=workdir, storage=storage) if storage else []
-    sources = collect(storyboard, workdir)
+    if state is None or fetched:
+        state = StateStore(workdir).load(storyboard=str(storyboard.path), title=storyboard.title)
+    sources = collect(storyboard, workdir, state)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="f1gen-art") as pool:
         # The review art comes from the clips, not the cut: it is drawn while ffmpeg works.
         drawing = None if options.preview else pool.submit(lambda: review_frames(layout(sources)))
@@ -815,7 +805,7 @@ def stitch(
         )
     frames = drawing.result() if drawing else None
     side = write_side_files(
-        storyboard, result, workdir=workdir, options=options, paths=paths, frames=frames
+        storyboard, result, state=state, options=options, paths=paths, frames=frames
     )
     result = replace(result, side_files=tuple(side), fetched=tuple(fetched))
     if storage is None:
@@ -851,7 +841,7 @@ def write_side_files(
     storyboard: Storyboard,
     result: StitchResult,
     *,
-    workdir: Path,
+    state: RunState,
     options: CutOptions,
     paths: Outputs,
     frames: ReviewFrames | None = None,
@@ -869,15 +859,14 @@ def write_side_files(
     frames = frames or review_frames(result.clips)
     contact_sheet(frames.thumbnails, paths.sheet)
     poster(frames.poster, paths.poster)
-    write_manifest(storyboard, result, workdir=workdir, path=paths.manifest)
+    write_manifest(storyboard, result, state=state, path=paths.manifest)
     return [*written, paths.sheet, paths.poster, paths.manifest]
 
 
 def write_manifest(
-    storyboard: Storyboard, result: StitchResult, *, workdir: Path, path: Path
+    storyboard: Storyboard, result: StitchResult, *, state: RunState, path: Path
 ) -> None:
     """What the cut is made of: every scene's fingerprint, prompt, take, durations, checksums."""
-    state = StateStore(workdir).load(storyboard=str(storyboard.path), title=storyboard.title)
     scenes = []
     for clip, scene in zip(result.clips, storyboard.scenes, strict=True):
         entry = state.scenes.get(scene.id)

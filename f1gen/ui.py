@@ -18,8 +18,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from .runlog import describe
-from .runner import (
+from .events import (
     Event,
     RunPlanned,
     SceneAccepted,
@@ -27,6 +26,7 @@ from .runner import (
     SceneProgress,
     SceneStarted,
 )
+from .runlog import describe
 
 
 def stderr_console() -> Console:

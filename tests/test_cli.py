@@ -11,8 +11,12 @@ from typing import Any
 import pytest
 import typer.main
 
+from f1gen import storyboard as storyboards
 from f1gen.cli import app
+from f1gen.runner import Runner, RunOptions
 from tests.support import mediatools
+from tests.support.mediatools import MarkerClip
+from tests.support.scripted import ScriptedBackend, failing, good
 
 GROUP = typer.main.get_command(app)
 COMMANDS = sorted(GROUP.commands)  # type: ignore[attr-defined]
@@ -73,7 +77,11 @@ def test_dry_run_estimates_gpu_time_and_makes_nothing(
     assert result.exit_code == 0
     plan = json.loads(result.stdout)
     assert [s["id"] for s in plan["generate"]] == ["s1", "s2", "s3", "s4"]
-    assert plan["gpu_seconds"] == 120 and plan["quota_days"] == {"free": 0.4, "pro": 0.05}
+    assert plan["gpu_seconds"] == 120
+    # ZeroGPU charges 20 x 3 + 20 = 80 s a clip: 3 a day fit a free 5 min, 30 a PRO 40 min.
+    ovi = next(e for e in plan["estimates"] if e["backend"] == "ovi")
+    assert ovi["clips_per_day"] == {"free": 3, "pro": 30}
+    assert plan["quota_days"] == ovi["quota_days"] == {"free": 2, "pro": 1}
     assert not Path("out").exists()
 
 
@@ -131,17 +139,27 @@ def test_stitch_without_a_storyboard_needs_exactly_one_run(
 
 
 def test_status_shows_failures_and_changed_scenes(
-    write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any], marker_clips: list[MarkerClip]
 ) -> None:
-    board = write_storyboard(2)
-    cli("generate", board, "--backend", "animatic")
-    board.write_text(board.read_text().replace("Line number 2.", "Something new."))
+    board = write_storyboard(3)
+    loaded = storyboards.load(board).storyboard
+    backend = ScriptedBackend(
+        [good(marker_clips[0]), failing("GPU task aborted"), good(marker_clips[2])]
+    )
+    Runner(loaded, workdir=Path("out/board"), lanes=[backend]).run(RunOptions(max_attempts=1))
+    board.write_text(board.read_text().replace("Line number 3.", "Something new."))
 
     result = cli("status", board)
+    table = json.loads(cli("status", board, "--json").stdout)
 
     assert result.exit_code == 0
-    assert "1/2 scenes ready" in result.stdout
-    assert "changed" in result.stdout
+    assert [(s["id"], s["state"], s["attempts"], s["last_error"]) for s in table["scenes"]] == [
+        ("s1", "done", 1, None), ("s2", "failed", 1, "GPU task aborted"), ("s3", "changed", 1, None)
+    ]  # fmt: skip
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in result.stdout.splitlines()]
+    rows = {row[1]: (row[2], row[-1]) for row in cells if row and row[0].isdigit()}
+    assert rows == {"s1": ("done", ""), "s2": ("failed", "GPU task aborted"), "s3": ("changed", "")}
+    assert "1/3 scenes ready" in result.stdout
 
 
 def test_unknown_backend_is_bad_input(

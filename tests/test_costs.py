@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from f1gen import costs
+from f1gen import costs, estimate
 from f1gen import storyboard as storyboards
 from f1gen.backends.traits import FAL_PRICE, REPLICATE_PRICE
 from f1gen.plan import plan_scene
@@ -96,16 +96,31 @@ def test_a_new_seed_remakes_the_clip_and_the_same_seed_keeps_it(
 
 
 def test_zerogpu_reserves_three_seconds_a_step_plus_warm_up() -> None:
-    assert costs.reserved_seconds(40) == 140
-    estimate = costs.estimate("ovi", [40] * 24)
-    assert estimate.reserved_seconds == 24 * 140
-    assert estimate.clips_per_day == {"free": 2, "pro": 17}
-    assert estimate.usd == 0
+    assert estimate.reserved_seconds(40) == 140
+    ovi = estimate.estimate("ovi", [40] * 24)
+    assert ovi.reserved_seconds == 24 * 140
+    assert ovi.clips_per_day == {"free": 2, "pro": 17}
+    assert ovi.usd == 0
+
+
+def test_a_clip_larger_than_a_daily_quota_is_said_so(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(2, extra={"defaults": {"sample_steps": 100}})  # 320 s reserved
+
+    shown = cli("generate", board, "--dry-run")
+    data = json.loads(cli("generate", board, "--dry-run", "--json").stdout)
+
+    assert (
+        "2 to generate, 0 already done; about 6.0 GPU minutes; ZeroGPU charges 10.7 min of quota: "
+        "not one clip a day on a free account, 7 clips a day on PRO (1 day)"
+    ) in shown.stdout.splitlines()
+    assert data["quota_days"] == {"free": None, "pro": 1}
 
 
 def test_hosted_estimates_money_and_the_time_of_n_clips_at_a_time() -> None:
-    fal = costs.estimate("fal", [40] * 24)
-    replicate = costs.estimate("replicate", [40] * 24, parallel=4)
+    fal = estimate.estimate("fal", [40] * 24)
+    replicate = estimate.estimate("replicate", [40] * 24, parallel=4)
 
     assert fal.usd == pytest.approx(24 * 0.20)
     assert fal.parallel == 8 and fal.wall_seconds == pytest.approx(

@@ -14,10 +14,19 @@ import pytest
 from gradio_client.exceptions import AppError, AuthenticationError
 from gradio_client.utils import QueueError, TooManyRequestsError
 
+from f1gen import storyboard as storyboards
 from f1gen.backends import ClipRequest
-from f1gen.backends.ovi_space import OviSpaceBackend, Verdict, classify, retry_at_from
+from f1gen.backends.ovi_space import (
+    OviSpaceBackend,
+    RetryPolicy,
+    Verdict,
+    classify,
+    retry_at_from,
+)
 from f1gen.config import load_settings
 from f1gen.errors import GenerationError
+from f1gen.runlog import describe
+from f1gen.runner import Runner, RunOptions
 from f1gen.storyboard import Scene
 from tests.support.images import draw_portrait
 from tests.support.mediatools import MarkerClip
@@ -139,22 +148,64 @@ def test_clips_are_made_by_the_space_with_the_seed_prompt_format(
     entry = _state()["scenes"]["s1"]
     assert entry["backend"] == f"ovi:{ovi.url}" and entry["status"] == "done"
     assert "note: no HF_TOKEN set: running on the anonymous ZeroGPU quota" in result.stderr
-    assert not any(Path("out/board/tmp").iterdir()) if Path("out/board/tmp").exists() else True
+    assert Path("out/board/tmp").is_dir() and not any(Path("out/board/tmp").iterdir())
+
+
+class Stopwatch:
+    """A clock that moves only when the backend sleeps (by each, when given, instead of what
+    was asked): backoff limits hold however slow the machine is, and nobody waits."""
+
+    def __init__(self, each: float | None = None) -> None:
+        self.seconds = 0.0
+        self.each = each
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.seconds
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.seconds += seconds if self.each is None else self.each
 
 
 def test_a_busy_space_is_retried_with_backoff_and_each_retry_is_shown(
-    ovi: StandIn, write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+    ovi: StandIn, write_storyboard: Callable[..., Path]
 ) -> None:
     ovi.then("busy", "no-gpu")
     ovi.http_script.append(("/queue/join", 503))
+    watch = Stopwatch()
+    backend = OviSpaceBackend(settings=load_settings(), download_dir=Path("out/board/tmp"),
+                              retry=RetryPolicy(attempts=6, initial=15), clock=watch.clock,
+                              sleep=watch.sleep)  # fmt: skip
+    events: list[Any] = []
+    board = storyboards.load(write_storyboard(1)).storyboard
 
-    result = cli("generate", write_storyboard(1))
+    summary = Runner(board, workdir=Path("out/board"), lanes=[backend], emit=events.append).run(
+        RunOptions()
+    )
 
-    assert result.exit_code == 0, result.stderr
+    assert summary.done == ["s1"]
     assert [c.behaviour for c in ovi.calls] == ["busy", "no-gpu", "ok"]
-    retries = [line for line in result.stderr.splitlines() if "is busy" in line]
+    retries = [line for line in map(describe, events) if line and "is busy" in line]
     assert len(retries) == 3 and "retry 1/5" in retries[0] and "Queue is full" in " ".join(retries)
+    assert len(watch.slept) == 3 and 15 <= watch.slept[0] <= 20  # the backoff, never waited for
     assert _state()["scenes"]["s1"]["attempts"] == 1  # busy retries are not failed attempts
+
+
+def test_a_busy_space_is_given_up_after_the_backoff_time_on_the_backends_clock(
+    ovi: StandIn, write_storyboard: Callable[..., Path]
+) -> None:
+    ovi.then(*["busy"] * 6)
+    watch = Stopwatch(each=700)  # two waits pass the limit of 80 x 15 s
+    backend = OviSpaceBackend(settings=load_settings(), download_dir=Path("out/board/tmp"),
+                              retry=RetryPolicy(attempts=6, initial=15), clock=watch.clock,
+                              sleep=watch.sleep)  # fmt: skip
+    board = storyboards.load(write_storyboard(1)).storyboard
+
+    summary = Runner(board, workdir=Path("out/board"), lanes=[backend]).run(RunOptions())
+
+    assert summary.stopped is not None and "stayed busy or unreachable" in summary.stopped
+    assert len(ovi.calls) == 3 and len(watch.slept) == 2  # stopped by time, not by tries
 
 
 def test_a_space_that_stays_busy_stops_the_run_resumable(
@@ -432,13 +483,18 @@ def test_a_result_in_either_gradio_shape_is_accepted(
     assert (tmp_path / "out.mp4").read_bytes() == b"clip" and not source.parent.exists()
 
 
-def test_no_result_is_a_failed_run(tmp_path: Path) -> None:
-    backend = OviSpaceBackend(settings=load_settings(environ={}), download_dir=tmp_path)
+def test_no_result_is_a_failed_run(
+    ovi: StandIn, write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    ovi.then("none", "none")
 
-    with pytest.raises(
-        GenerationError, match=r"the Space returned no clip \(its app swallowed an error\)"
-    ):
-        backend._take(None, tmp_path / "out.mp4")
+    result = cli("generate", write_storyboard(1), "--attempts", "2")
+
+    assert result.exit_code == 1
+    failures = _state()["scenes"]["s1"]["failures"]
+    assert [(f["kind"], f["message"]) for f in failures] == [
+        ("failed run", "the Space returned no clip (its app swallowed an error)")
+    ] * 2
 
 
 def test_fatal_messages_name_the_fix() -> None:
@@ -524,7 +580,8 @@ def test_dry_run_estimates_without_calling_the_space(
 
     assert result.exit_code == 0
     assert (
-        "3 to generate, 0 already done; about 3.0 GPU minutes: 0.6 days of a free account's quota, 0.1 of PRO"
+        "3 to generate, 0 already done; about 3.0 GPU minutes; ZeroGPU charges 7.0 min of quota: "
+        "2 clips a day on a free account (2 days), 17 clips a day on PRO (1 day)"
         in result.stdout.splitlines()
     )
     assert ovi.requests == []

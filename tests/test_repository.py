@@ -99,3 +99,14 @@ def test_each_external_system_has_one_door() -> None:
                     importers[name.split(".")[0]].add(source.relative_to(ROOT).as_posix())
 
     assert importers == {name: {door} for name, door in DOORS.items()}
+
+
+def test_the_view_and_the_log_need_no_runner_and_the_status_no_stitch() -> None:
+    code = (
+        "import sys, f1gen.ui, f1gen.runlog, f1gen.status\n"
+        "print([m for m in ('f1gen.runner', 'f1gen.lanes', 'f1gen.stitch') if m in sys.modules])"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                           text=True, check=True)  # fmt: skip
+
+    assert shown.stdout == "[]\n"

@@ -17,8 +17,10 @@ import yaml
 
 from f1gen import storyboard as storyboards
 from f1gen.backends.animatic import AnimaticBackend
-from f1gen.errors import ConfigError, LockedError
-from f1gen.runner import Runner, RunOptions, SceneAttemptFailed, parse_only
+from f1gen.errors import BadInputError, ConfigError, LockedError
+from f1gen.events import SceneAttemptFailed
+from f1gen.plan import parse_only
+from f1gen.runner import Runner, RunOptions
 from f1gen.state import StateStore, work_lock
 from tests.support.mediatools import MarkerClip
 from tests.support.scripted import ScriptedBackend, failing, good, truncated
@@ -111,6 +113,24 @@ def test_a_changed_or_deleted_clip_file_is_made_again(
     assert backend.calls == ["s1", "s2"]
 
 
+def test_a_clip_rewritten_in_place_with_its_size_and_time_kept_is_made_again(
+    write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip]
+) -> None:
+    board = write_storyboard(1)
+    _runner(board, ScriptedBackend([good(marker_clips[0])])).run(RunOptions())
+    clip = next(Path("out/board/clips").glob("*.mp4"))
+    seen = clip.stat()
+    with clip.open("r+b") as handle:  # same length, other bytes, the old modification time
+        handle.seek(seen.st_size // 2)
+        handle.write(b"tampered")
+    os.utime(clip, ns=(seen.st_atime_ns, seen.st_mtime_ns))
+    backend = ScriptedBackend([good(marker_clips[1])])
+
+    _runner(board, backend).run(RunOptions())  # in the process that read the clip before
+
+    assert backend.calls == ["s1"]
+
+
 @pytest.mark.parametrize(
     ("bad_take", "message"),
     [
@@ -186,9 +206,9 @@ def test_only_picks_scenes_by_number_range_and_id(write_storyboard: Callable[...
     board = storyboards.load(write_storyboard(6)).storyboard
 
     assert parse_only("1,3-4,s6", board) == {1, 3, 4, 6}
-    with pytest.raises(Exception, match=r"--only '9': scenes are numbered 1-6"):
+    with pytest.raises(BadInputError, match=r"^--only '9': scenes are numbered 1-6$"):
         parse_only("9", board)
-    with pytest.raises(Exception, match=r"--only 'nope': no scene has that number or id"):
+    with pytest.raises(BadInputError, match=r"^--only 'nope': no scene has that number or id$"):
         parse_only("nope", board)
 
 

@@ -21,7 +21,8 @@ from f1gen.backends.ovi_space import OviSpaceBackend
 from f1gen.config import load_settings
 from f1gen.cron import cron_hours, parse_every
 from f1gen.errors import BadInputError
-from f1gen.runner import Runner, RunOptions, Summary
+from f1gen.events import Summary
+from f1gen.runner import Runner, RunOptions
 from f1gen.schedule import Limits, Window, stop_reason
 from f1gen.state import StateStore
 from tests.support.mediatools import MarkerClip

@@ -39,6 +39,9 @@ from .ovi_prompt import OVI_PROMPT
 from .traits import OVI_SPEC, ZEROGPU_PRICE, Verdict
 
 if TYPE_CHECKING:
+    from tenacity import RetryCallState
+    from tenacity.stop import stop_base
+
     from ..config import Settings
 
 T = TypeVar("T")
@@ -384,11 +387,9 @@ class OviSpaceBackend:
     def _with_backoff(self, call: Callable[[], T], what: str, *, report: Report | None) -> T:
         """Run call, retrying busy failures with exponential backoff; map every failure."""
         from tenacity import (
-            RetryCallState,
             Retrying,
             retry_if_exception,
             stop_after_attempt,
-            stop_after_delay,
         )
         from tenacity.wait import wait_exponential_jitter
 
@@ -409,7 +410,7 @@ class OviSpaceBackend:
                 )
 
         retrying = Retrying(
-            stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_seconds),
+            stop=stop_after_attempt(policy.attempts) | _out_of_time(self.clock, policy.max_seconds),
             wait=wait_exponential_jitter(
                 initial=policy.initial, max=policy.maximum, jitter=policy.jitter
             ),
@@ -523,6 +524,21 @@ class OviSpaceBackend:
 
     def _redact(self, text: str) -> str:
         return self.settings.redact(text)
+
+
+def _out_of_time(clock: Callable[[], float], limit: float) -> stop_base:
+    """A tenacity stop: once limit seconds have passed since the first try, on the backend's own
+    clock (the one its sleeps advance), not on tenacity's (which tests cannot move)."""
+    from tenacity.stop import stop_base
+
+    class OutOfTime(stop_base):
+        def __init__(self) -> None:
+            self.started = clock()
+
+        def __call__(self, retry_state: RetryCallState) -> bool:
+            return clock() - self.started >= limit
+
+    return OutOfTime()
 
 
 def _space_headers(token: str | None) -> dict[str, str]:

@@ -1,0 +1,120 @@
+"""The clips folder: every scene's takes, one file each, never replaced.
+
+A take is named `<number>-<scene id>-<fingerprint[:8]>.mp4`, and the next takes of the same
+fingerprint `...-take2.mp4`, `...-take3.mp4`: this module alone writes and reads that name. An
+attempt writes its clip to a partial file first (`.partial-<scene id>-<pid>.mp4`); only a clip
+that passed its checks becomes a take, beside the older ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from .errors import MediaError, WriteError
+from .files import move_durably
+from .storyboard import Scene
+
+T = TypeVar("T")
+PARTIAL = ".partial-"
+PROBE_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Take:
+    """One clip of a scene: its number among the takes of its fingerprint, its file, and the
+    fingerprint it was made under."""
+
+    number: int
+    path: Path
+    fingerprint: str
+
+
+class TakeStore:
+    """The takes in a work folder's clips/."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def name(self, scene: Scene, fingerprint: str, number: int = 1) -> str:
+        """The file name of take number of scene under fingerprint."""
+        extra = f"-take{number}" if number > 1 else ""
+        return f"{self._base(scene, fingerprint)}{extra}.mp4"
+
+    def takes(self, scene: Scene, fingerprint: str) -> list[Take]:
+        """The takes of scene made under fingerprint that are on disk, newest first."""
+        base = self._base(scene, fingerprint)
+        pattern = re.compile(rf"{re.escape(base)}(?:-take(\d+))?\.mp4")
+        found = []
+        for path in self.folder.glob(f"{base}*.mp4"):  # ids are slugs: no glob characters
+            match = pattern.fullmatch(path.name)
+            if match is None:
+                continue
+            with contextlib.suppress(OSError):  # gone meanwhile: not a take any more
+                found.append((path.stat().st_mtime, Take(int(match[1] or 1), path, fingerprint)))
+        return [take for _, take in sorted(found, key=lambda pair: pair[0], reverse=True)]
+
+    def find(
+        self,
+        scene: Scene,
+        fingerprint: str,
+        *,
+        check: Callable[[Path], T],
+        exclude: Path | None = None,
+    ) -> tuple[Take, T] | None:
+        """The newest take of scene under fingerprint that passes check (MediaError: it does
+        not), and what check said of it; exclude: a file already judged, never that one."""
+        for take in self.takes(scene, fingerprint):
+            if take.path == exclude:
+                continue
+            try:
+                return take, check(take.path)
+            except MediaError:
+                continue
+        return None
+
+    def partial(self, scene: Scene) -> Path:
+        """Where an attempt at scene writes its clip until the clip passes its checks."""
+        return self.folder / f"{PARTIAL}{scene.id}-{os.getpid()}.mp4"
+
+    def accept(self, scene: Scene, fingerprint: str, partial: Path) -> Take:
+        """Give a checked clip its own name beside the older takes, durably."""
+        number = 1
+        while (self.folder / self.name(scene, fingerprint, number)).exists():
+            number += 1
+        final = self.folder / self.name(scene, fingerprint, number)
+        move_durably(partial, final)
+        return Take(number, final, fingerprint)
+
+    def clean_partials(self) -> None:
+        """Remove what a killed run left half-written; takes are never touched."""
+        if self.folder.is_dir():
+            for partial in self.folder.glob(f"{PARTIAL}*"):
+                partial.unlink(missing_ok=True)
+
+    def check_writable(self) -> None:
+        """WriteError when the folder cannot take a clip: a clip it cannot hold would be paid
+        for and lost, and so would every retry."""
+        probe = self.folder / f"{PARTIAL}probe-{os.getpid()}"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with probe.open("wb") as handle:
+                handle.write(bytes(PROBE_BYTES))
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise WriteError(
+                f"{self.folder}: cannot write a clip ({exc.strerror}): fix the folder's "
+                "permissions or free disk space, then re-run; nothing more was spent"
+            ) from None
+        finally:
+            with contextlib.suppress(OSError):
+                probe.unlink(missing_ok=True)
+
+    def _base(self, scene: Scene, fingerprint: str) -> str:
+        return f"{scene.number:02d}-{scene.id}-{fingerprint[:8]}"
