@@ -300,6 +300,24 @@ def generate(
         bool,
         typer.Option(help="Send again requests whose sending was cut off (fal: check first)."),
     ] = False,
+    takes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=10,
+            help="Takes per scene for scenes that set none; beats the storyboard's defaults.",
+            show_default=False,
+        ),
+    ] = None,
+    checks: Annotated[
+        bool | None,
+        typer.Option(
+            "--checks/--no-checks",
+            help="Check every take and regenerate one that fails a hard check (env F1GEN_CHECKS; "
+            "default on where the backend's clips can be judged).",
+            show_default=False,
+        ),
+    ] = None,
     workdir: WorkdirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -322,6 +340,7 @@ def generate(
             "clip_timeout_minutes": clip_timeout,
             "bucket": bucket,
             "resend_unknown": resend_unknown,
+            "checks": checks,
         }
     )
     if notify is not None:
@@ -343,6 +362,8 @@ def generate(
         default_steps=settings.sample_steps,
         default_seed=seed,
         steps=sample_steps,
+        takes=takes,
+        checks=settings.checks,
         create_bucket=create_bucket,
         limits=Limits(
             window=Window.parse(window, parse_zone(tz)) if window else None,

@@ -119,6 +119,7 @@ class Settings:
     replicate_base_url: str | None = None
     ovi_app_url: str = DEFAULT_OVI_APP
     resend_unknown: bool = False  # send again requests whose first sending was cut off (fal)
+    checks: bool = True  # check every take in the run (--no-checks, F1GEN_CHECKS=0: off)
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
     def redact(self, text: str) -> str:
@@ -208,6 +209,22 @@ def _int_setting(name: str, raw: str) -> int:
         raise ConfigError(
             f"{name}={raw!r} is not a whole number: fix it in .env or the environment"
         ) from None
+
+
+def _bool_setting(name: str, option: object, raw: str | None) -> bool:
+    """An on/off setting: the option when given, else the environment (1/0, on/off), else on."""
+    if isinstance(option, bool):
+        return option
+    if raw is None or raw.strip() == "":
+        return True
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(
+        f"{name}={raw!r} is not on or off (1 or 0): fix it in .env or the environment"
+    )
 
 
 def _float_setting(name: str, raw: str) -> float:
@@ -304,5 +321,6 @@ def load_settings(
         replicate_base_url=env.get("REPLICATE_BASE_URL") or None,
         ovi_app_url=str(opts.get("ovi_app_url") or env.get("OVI_APP_URL") or DEFAULT_OVI_APP),
         resend_unknown=bool(opts.get("resend_unknown")),
+        checks=_bool_setting("F1GEN_CHECKS", opts.get("checks"), env.get("F1GEN_CHECKS")),
         secrets=secrets,
     )

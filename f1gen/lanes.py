@@ -76,8 +76,8 @@ class Attempts(Protocol):
         """The clips folder cannot hold the clip: the run stops."""
         ...
 
-    def accepted(self, flight: Flight, info: MediaInfo, timing: ClipTiming) -> None:
-        """The clip passed its checks."""
+    def accepted(self, flight: Flight, info: MediaInfo, timing: ClipTiming) -> PlannedScene | None:
+        """The clip passed its checks; the scene again when it wants another take."""
         ...
 
 
@@ -319,7 +319,10 @@ class Scheduler:
             flight.partial.unlink(missing_ok=True)  # no half-made or rejected clip stays behind
             self._no_clip(flight, index, exc)
             return
-        self.attempts.accepted(flight, info, timing)
+        again = self.attempts.accepted(flight, info, timing)
+        if again is not None:  # its next take, after the other scenes' pending ones
+            self.tries[again.scene.id] = 0
+            self.pending.append(again)
         self._release(index)
 
     def _no_clip(self, flight: Flight, index: int, exc: F1genError) -> None:

@@ -8,8 +8,6 @@ model (scenes -> takes -> checks), so several takes per scene show side by side.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -19,9 +17,10 @@ from typing import Any
 from urllib.parse import quote
 
 from . import __version__, media
-from .checks import CHECKS_VERSION, TakeChecks, check_take, choose
+from .checks import TakeChecks, check_take, choose
+from .checks.cache import CheckCache
 from .errors import MediaError
-from .files import file_digest, write_atomic
+from .files import write_atomic
 from .plan import clip_is_current, expected_fingerprint
 from .prompts import build as build_prompt
 from .sheets import THUMB, contact_sheet
@@ -30,7 +29,6 @@ from .storyboard import Storyboard
 
 PAGE = "review.html"
 SHEET = "review-sheet.png"
-CACHE = "checks.json"
 MIDDLE = 2.5  # seconds: the key frame nearest the middle of a 5-second take, on the sheet
 Checker = Callable[..., TakeChecks]
 
@@ -127,43 +125,6 @@ class ReviewResult:
     path: Path
     page: ReviewPage
     side_files: tuple[Path, ...]
-
-
-class CheckCache:
-    """Check results kept in the work folder, keyed by the clip's bytes, the line and the prompt."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.path = workdir / CACHE
-        self._entries: dict[str, Any] = {}
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            if isinstance(data, dict) and data.get("version") == CHECKS_VERSION:
-                self._entries = dict(data.get("takes", {}))
-        except (OSError, ValueError):
-            pass  # no cache yet, or a damaged one: the checks run again
-
-    @staticmethod
-    def key(clip: Path, *, line: str | None, prompt: str | None) -> str:
-        """What decides a take's checks."""
-        text = json.dumps([file_digest(clip), line, prompt])
-        return hashlib.sha256(text.encode()).hexdigest()
-
-    def get(self, key: str) -> TakeChecks | None:
-        """The cached result, if any."""
-        entry = self._entries.get(key)
-        try:
-            return TakeChecks.from_dict(entry) if isinstance(entry, dict) else None
-        except (KeyError, TypeError, ValueError):
-            return None
-
-    def put(self, key: str, result: TakeChecks) -> None:
-        """Remember a result (saved by save())."""
-        self._entries[key] = result.as_dict()
-
-    def save(self) -> None:
-        """Write the cache atomically."""
-        data = {"version": CHECKS_VERSION, "takes": self._entries}
-        write_atomic(self.path, (json.dumps(data, indent=1) + "\n").encode("utf-8"))
 
 
 def _href(relative: str) -> str:

@@ -10,13 +10,15 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import costs, images, media
-from .backends import Backend, ClipRequest, ClipTiming
+from . import costs, images, media, picks
+from .backends import Backend, ClipRequest, ClipTiming, judges
+from .checks import TakeChecks
+from .checks.cache import CheckCache
 from .errors import (
     BackendBusy,
     ClipRejected,
@@ -39,9 +41,17 @@ from .events import (
 )
 from .files import file_digest
 from .lanes import Flight, Scheduler
-from .plan import PlannedScene, clip_is_current, plan_scene, scene_steps
+from .plan import (
+    PlannedScene,
+    clip_is_current,
+    expected_fingerprint,
+    plan_scene,
+    scene_steps,
+    scene_takes,
+)
+from .prompts import build as build_prompt
 from .schedule import Limits, stop_reason
-from .state import RunState, SceneState, StateStore, unwritable, work_lock
+from .state import RunState, SceneState, StateStore, TakeRecord, now_iso, unwritable, work_lock
 from .storyboard import Scene, Storyboard
 from .sync import Uploader, check_bucket, is_uploaded, upload_state
 from .takes import Take, TakeStore
@@ -63,8 +73,27 @@ class RunOptions:
     default_steps: int = 40  # OVI_SAMPLE_STEPS or 40: the storyboard's defaults beat it
     steps: int | None = None  # --sample-steps: beats the storyboard's defaults, not a scene's own
     default_seed: int | None = None  # --seed: for scenes that set none
+    takes: int | None = None  # --takes: beats the storyboard's defaults, not a scene's own
+    checks: bool = True  # check every take where the backend's clips can be judged
     create_bucket: bool = False
     limits: Limits = field(default_factory=Limits)
+
+
+class TakeRejected(ClipRejected):
+    """A clip that came back and was paid for, but is not a usable take: its cost still counts,
+    and a take that failed a hard check is kept (never picked)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        cost_usd: float,
+        take: Take | None = None,
+        info: media.MediaInfo | None = None,
+        checks: TakeChecks | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.cost_usd, self.take, self.info, self.checks = cost_usd, take, info, checks
 
 
 def _next_step(limits: Limits) -> str:
@@ -111,6 +140,33 @@ def point(
     entry.audio_seconds = round(info.audio.duration, 4)
 
 
+def take_record(
+    take: Take,
+    info: media.MediaInfo,
+    made: PlannedScene,
+    identity: str,
+    seed: int | None,
+    workdir: Path,
+    *,
+    cost_usd: float = 0.0,
+) -> TakeRecord:
+    """What the state keeps of a take on disk."""
+    return TakeRecord(
+        name=take.path.name,
+        clip=str(take.path.relative_to(workdir)),
+        fingerprint=made.fingerprint,
+        seed=seed,
+        backend=identity,
+        steps=made.steps,
+        video_seconds=round(info.video.duration, 4) if info.video else None,
+        audio_seconds=round(info.audio.duration, 4) if info.audio else None,
+        sha256=file_digest(take.path),
+        size=take.path.stat().st_size,
+        cost_usd=round(cost_usd, 4),
+        made_at=now_iso(),
+    )
+
+
 class Runner:
     """Generates a storyboard's clips into a work folder, resumably."""
 
@@ -154,10 +210,17 @@ class Runner:
             planned = plan_scene(
                 scene, backend_identity=identity, steps=steps, default_seed=options.default_seed
             )
-            if not options.force and clip_is_current(entry, planned.fingerprint, self.workdir):
+            wanted = scene_takes(scene, option=options.takes)
+            have = 0
+            if entry is not None and not options.force:
+                current = picks.pickable(scene, entry, self.workdir)
+                have = sum(t.fingerprint == planned.fingerprint for t in current)
+                if clip_is_current(entry, planned.fingerprint, self.workdir):
+                    have = max(have, 1)  # a clip from before takes were recorded
+            if have >= wanted:
                 skipped.append(scene)
             else:
-                todo.append(planned)
+                todo.append(replace(planned, takes=wanted - have))
         return todo, skipped
 
     def preview(self, options: RunOptions) -> tuple[list[PlannedScene], list[Scene]]:
@@ -177,6 +240,7 @@ class Runner:
             for scene in self.storyboard.scenes:
                 state.scene(scene.id, scene.number)
             todo, skipped = self.plan(options, state)
+            self._repick_undone(skipped, state)
             todo, adopted = self._adopt_takes(todo, state, options)
             skipped += adopted
             self.store.save(state)
@@ -304,6 +368,17 @@ class Runner:
             except StorageUnavailable as exc:
                 self.emit(Notice(exc.message))
 
+    def _repick_undone(self, skipped: list[Scene], state: RunState) -> None:
+        """A scene skipped for takes it already has, whose clip is not one of them (an edit
+        undone): its clip becomes its pick among them again."""
+        for scene in skipped:
+            entry = state.scenes.get(scene.id)
+            fingerprint = expected_fingerprint(scene, entry) if entry else None
+            if entry is None or (fingerprint and clip_is_current(entry, fingerprint, self.workdir)):
+                continue
+            known = RunRecord.known_checks(CheckCache(self.workdir), scene, entry)
+            picks.repick(scene, entry, workdir=self.workdir, checks=known)
+
     def _adopt_takes(
         self, todo: list[PlannedScene], state: RunState, options: RunOptions
     ) -> tuple[list[PlannedScene], list[Scene]]:
@@ -321,19 +396,25 @@ class Runner:
             # The file the state already points at was judged changed or broken: never that one.
             judged = self.workdir / known.clip if known and known.clip else None
             found = self._find_take(planned, exclude=judged)
-            if found is None:
+            recorded = {t.name for t in known.takes} if known else set()
+            if found is None or found[1].path.name in recorded:
                 remaining.append(planned)
                 continue
             made, take, info, identity = found
             entry = state.scene(planned.scene.id, planned.scene.number)
+            slot = 1 + sum(t.fingerprint == made.fingerprint for t in entry.takes)
+            seed = picks.take_seed(made.seed, made.fingerprint, slot)
+            entry.takes.append(take_record(take, info, made, identity, seed, self.workdir))
             point(entry, made, take, info, identity=identity, workdir=self.workdir)
-            entry.takes = max(entry.takes, 1)
-            adopted.append(planned.scene)
             self.emit(
                 Notice(
                     f"{planned.scene.id}: its take is already on disk ({take.path.name}): using it"
                 )
             )
+            if planned.takes > 1:
+                remaining.append(replace(planned, takes=planned.takes - 1))
+            else:
+                adopted.append(planned.scene)
         return remaining, adopted
 
     def _find_take(
@@ -379,6 +460,8 @@ class RunRecord:
         self.options, self.emit, self.now, self.clock = options, emit, now, clock
         self.images_dir, self.price_of, self.upload = images_dir, price_of, upload
         self.workdir = store.path.parent
+        self.cache = CheckCache(self.workdir)
+        self.results: dict[Path, TakeChecks] = {}  # a flight's partial -> its take's checks
 
     def stop_reason(self, planned: PlannedScene, *, in_flight: int) -> str | None:
         """Why the next clip must not start: --max-clips, --budget, the window, --max-cost."""
@@ -401,6 +484,16 @@ class RunRecord:
         scene = planned.scene
         self.takes.check_writable()
         entry = self.state.scene(scene.id, scene.number)
+        made = plan_scene(
+            scene, backend_identity=lane.identity, steps=planned.steps, default_seed=planned.seed
+        )
+        slot = 1 + sum(t.fingerprint == made.fingerprint for t in entry.takes)
+        planned = replace(
+            made,
+            takes=planned.takes,
+            slot=slot,
+            take_seed=picks.take_seed(made.seed, made.fingerprint, slot),
+        )
         self.emit(SceneStarted(scene, number, self.options.max_attempts,
                                lane.identity if named else None))  # fmt: skip
         entry.attempts += 1
@@ -412,24 +505,65 @@ class RunRecord:
                                digest=planned.image_digest)  # fmt: skip
         request = ClipRequest(
             scene=scene, prompt=planned.prompt, image=image, sample_steps=planned.steps,
-            fingerprint=planned.fingerprint, seed=planned.seed,
+            fingerprint=planned.fingerprint, seed=planned.take_seed,
         )  # fmt: skip
         partial = self.takes.partial(scene)
         clips = self.takes.folder
+        judged = self.options.checks and judges(lane)
 
         def work(report: Report) -> tuple[media.MediaInfo, ClipTiming]:
             try:
                 timing = lane.generate(request, partial, report)
             except OSError as exc:  # the clip was made but cannot be kept here
                 raise unwritable(clips, exc) from None
-            return media.check_clip(partial, spec=lane.spec), timing
+            try:
+                info = media.check_clip(partial, spec=lane.spec)
+                if judged:  # on the lane's thread: other lanes' requests stay in flight
+                    self.results[partial] = self._judge(planned, partial, info, timing)
+            except TakeRejected:
+                raise
+            except MediaError as exc:  # paid for all the same: its cost is counted
+                raise TakeRejected(exc.message, cost_usd=timing.cost_usd) from None
+            return info, timing
 
         return Flight(planned, lane, number, self.clock(), partial, work)
+
+    def _judge(
+        self, planned: PlannedScene, partial: Path, info: media.MediaInfo, timing: ClipTiming
+    ) -> TakeChecks:
+        """Every check of a new take; TakeRejected, the take kept, when a hard check fails."""
+        from .checks import check_take
+
+        scene = planned.scene
+        result = check_take(partial, line=scene.speech, prompt=planned.prompt)
+        if not result.rejected:
+            return result
+        take = self.takes.accept(scene, planned.fingerprint, partial)  # paid for: kept
+        hard = "; ".join(c.reason for c in result.checks if c.hard and c.level == "fail")
+        raise TakeRejected(
+            f"take {take.path.name} failed a hard check ({hard}): kept, never picked; "
+            "trying a new seed",
+            cost_usd=timing.cost_usd,
+            take=take,
+            info=info,
+            checks=result,
+        )
 
     def failed(self, flight: Flight, exc: F1genError, *, last: bool) -> None:
         """A failed attempt: recorded; the scene is marked failed after its last."""
         scene = flight.planned.scene
         entry = self._landed(flight)
+        if isinstance(exc, TakeRejected):
+            self._count_cost(entry, exc.cost_usd)
+            if exc.take is not None and exc.info is not None:
+                record = take_record(
+                    exc.take, exc.info, flight.planned, flight.lane.identity,
+                    flight.planned.take_seed, self.workdir, cost_usd=exc.cost_usd,
+                )  # fmt: skip
+                record.rejected = True
+                if exc.checks is not None:
+                    record.checks = self._remember(scene, record, exc.checks)
+                entry.takes.append(record)
         self.summary.gpu_seconds += self._record(entry, exc, flight.began, failed=last)
         self.store.save(self.state)
         self.emit(SceneAttemptFailed(scene, flight.number, exc.message, not last))
@@ -448,27 +582,69 @@ class RunRecord:
         self._landed(flight)
         self.store.save(self.state)
 
-    def accepted(self, flight: Flight, info: media.MediaInfo, timing: ClipTiming) -> None:
-        """The clip becomes a take beside the older ones and the scene's clip."""
+    def accepted(
+        self, flight: Flight, info: media.MediaInfo, timing: ClipTiming
+    ) -> PlannedScene | None:
+        """The clip becomes a take beside the older ones, and the scene's clip is its pick; the
+        scene again when it wants more takes."""
         planned, lane = flight.planned, flight.lane
         scene = planned.scene
         entry = self._landed(flight)
-        made = plan_scene(
-            scene, backend_identity=lane.identity, steps=planned.steps, default_seed=planned.seed
-        )
-        take = self.takes.accept(scene, made.fingerprint, flight.partial)
-        point(entry, made, take, info, identity=lane.identity, workdir=self.workdir)
-        entry.takes += 1
+        take = self.takes.accept(scene, planned.fingerprint, flight.partial)
+        record = take_record(take, info, planned, lane.identity, planned.take_seed, self.workdir,
+                             cost_usd=timing.cost_usd)  # fmt: skip
+        result = self.results.pop(flight.partial, None)
+        if result is not None:
+            record.checks = self._remember(scene, record, result)
+        entry.takes.append(record)
+        entry.seed = planned.seed
+        if (
+            picks.repick(scene, entry, workdir=self.workdir, checks=self._known(scene, entry))
+            is None
+        ):
+            point(entry, planned, take, info, identity=lane.identity, workdir=self.workdir)
         self.summary.gpu_seconds += self._add_time(entry, flight.began, timing)
-        entry.cost_usd = round(entry.cost_usd + timing.cost_usd, 4)
-        self.summary.cost_usd += timing.cost_usd
+        self._count_cost(entry, timing.cost_usd)
         entry.clip_queue_seconds = round(timing.queue_seconds, 3)
         entry.clip_seconds = round(self.clock() - flight.began - timing.queue_seconds, 3)
         self.store.save(self.state)
         self.upload(entry)
         self.emit(SceneAccepted(scene, take.path, self.clock() - flight.began))
+        if planned.takes > 1:
+            return replace(planned, takes=planned.takes - 1)
         self.summary.remaining.remove(scene.id)
         self.summary.done.append(scene.id)
+        return None
+
+    def _count_cost(self, entry: SceneState, cost_usd: float) -> None:
+        entry.cost_usd = round(entry.cost_usd + cost_usd, 4)
+        self.summary.cost_usd += cost_usd
+
+    def _remember(self, scene: Scene, record: TakeRecord, result: TakeChecks) -> str:
+        """Keep a take's checks (for the pick and the review page); them in a few words."""
+        from .checks import summary
+
+        assert record.sha256 is not None
+        key = CheckCache.key_of(record.sha256, line=scene.speech, prompt=build_prompt(scene))
+        self.cache.put(key, result)
+        self.cache.save()
+        return summary(result)
+
+    def _known(self, scene: Scene, entry: SceneState) -> dict[str, TakeChecks]:
+        return self.known_checks(self.cache, scene, entry)
+
+    @staticmethod
+    def known_checks(cache: CheckCache, scene: Scene, entry: SceneState) -> dict[str, TakeChecks]:
+        """What is known of each take's checks, by name."""
+        known: dict[str, TakeChecks] = {}
+        for take in entry.takes:
+            if take.checks is None or take.sha256 is None:
+                continue
+            key = CheckCache.key_of(take.sha256, line=scene.speech, prompt=build_prompt(scene))
+            found = cache.get(key)
+            if found is not None:
+                known[take.name] = found
+        return known
 
     def _landed(self, flight: Flight) -> SceneState:
         """The scene's entry, its attempt no longer in flight."""

@@ -18,6 +18,7 @@ MAX_FILE_BYTES = 1024 * 1024
 MAX_SCENES = 500
 MIN_STEPS, MAX_STEPS = 10, 100
 MAX_SEED = 2**31 - 1  # every backend that takes a seed takes a 31-bit one
+MAX_TAKES = 10  # takes of one scene: each is a paid or quota-spending clip
 SPEECH_WORDS_PER_CLIP = 14
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 Fit = Literal["cover", "contain"]
@@ -29,6 +30,7 @@ class _Model(BaseModel):
 
 class _Defaults(_Model):
     sample_steps: int | None = None
+    takes: int | None = None
     atmosphere: str | None = None
     fit: Fit | None = None
 
@@ -44,6 +46,7 @@ class _Scene(_Model):
     sample_steps: int | None = None
     fit: Fit | None = None
     seed: int | None = None
+    takes: int | None = None
 
 
 class _Storyboard(_Model):
@@ -68,6 +71,8 @@ class Scene:
     trim: tuple[float, float] | None = None
     seed: int | None = None  # None: the run's --seed, else the backend's own choice
     board_steps: int | None = None  # defaults.sample_steps: --sample-steps beats it
+    takes: int | None = None  # the scene's own: it beats --takes
+    board_takes: int | None = None  # defaults.takes: --takes beats it
 
     @property
     def label(self) -> str:
@@ -269,6 +274,9 @@ def load(path: Path, *, decode_media: bool = True) -> Loaded:
         problems.append(
             f"defaults.sample_steps: {default_steps} is out of range {MIN_STEPS}-{MAX_STEPS}"
         )
+    default_takes = model.defaults.takes
+    if default_takes is not None and not 1 <= default_takes <= MAX_TAKES:
+        problems.append(f"defaults.takes: {default_takes} is out of range 1-{MAX_TAKES}")
     base = path.parent
     seen: dict[str, int] = {}
     scenes: list[Scene] = []
@@ -290,6 +298,7 @@ def load(path: Path, *, decode_media: bool = True) -> Loaded:
             base=base,
             default_atmosphere=default_atmosphere,
             default_steps=default_steps,
+            default_takes=default_takes,
             default_fit=model.defaults.fit or "cover",
             problems=problems,
             warnings=warnings,
@@ -313,6 +322,7 @@ def _check_scene(
     base: Path,
     default_atmosphere: str | None,
     default_steps: int | None,
+    default_takes: int | None,
     default_fit: Fit,
     problems: list[str],
     warnings: list[str],
@@ -331,6 +341,10 @@ def _check_scene(
         problems.append(f"{label}.seed: {raw.seed} is out of range 0-{MAX_SEED}")
     if raw.seed is not None and raw.footage is not None:
         problems.append(f"{label}.seed: only generated scenes take a seed: remove it")
+    if raw.takes is not None and not 1 <= raw.takes <= MAX_TAKES:
+        problems.append(f"{label}.takes: {raw.takes} is out of range 1-{MAX_TAKES}")
+    if raw.takes is not None and raw.footage is not None:
+        problems.append(f"{label}.takes: only generated scenes have takes: remove it")
     if speech and len(speech.split()) > SPEECH_WORDS_PER_CLIP:
         warnings.append(
             f"{label}.speech: {len(speech.split())} words may not fit 5 seconds "
@@ -375,6 +389,8 @@ def _check_scene(
         trim=trim,
         seed=raw.seed,
         board_steps=default_steps,
+        takes=raw.takes,
+        board_takes=default_takes,
     )
 
 

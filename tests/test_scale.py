@@ -123,7 +123,7 @@ def test_an_endpoint_out_of_quota_leaves_the_rotation_and_the_others_finish(
     )
     assert list(_state()["retry_after"]) == [f"ovi:{spaces[1].url}"]
     assert {c.behaviour for c in spaces[1].calls} == {"quota"}  # not called again after its quota
-    assert all(e["takes"] == 1 for e in _state()["scenes"].values())
+    assert all(len(e["takes"]) == 1 for e in _state()["scenes"].values())
 
 
 def test_when_every_endpoint_is_out_of_quota_the_run_stops_resumable(

@@ -144,6 +144,14 @@ class Factory:
     accepts_seed: bool
     build: Build
     checks: Checks
+    # Whether its clips carry a real voice and picture that the take checks can judge.
+    judged: Callable[[Backend], bool] = lambda lane: True
+
+
+def judges(lane: Backend) -> bool:
+    """True when lane's clips can be judged by the take checks (a backend not registered, such
+    as a test's scripted one, is not judged)."""
+    return lane.name in REGISTRY and factory(lane.name).judged(lane)
 
 
 def factory(name: str) -> Factory:

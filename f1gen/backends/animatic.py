@@ -47,6 +47,11 @@ class AnimaticBackend:
         self._espeak = media.which("espeak-ng")
 
     @property
+    def speaks(self) -> bool:
+        """True when its lines are spoken (espeak-ng), not tones: only then can they be judged."""
+        return self._espeak is not None
+
+    @property
     def identity(self) -> str:
         """Animatic clips depend only on the scene, not on any endpoint."""
         return "animatic:1"
@@ -245,4 +250,5 @@ FACTORY = Factory(
     accepts_seed=False,  # a render depends on the scene alone
     build=_build,
     checks=_checks,
+    judged=lambda lane: bool(getattr(lane, "speaks", False)),
 )

@@ -116,7 +116,7 @@ def kill_campaign(tally: Tally, *, base: Path, kills: int, scenes: int, seed: in
         state = _state(workdir) or {"scenes": {}}
         for scene_id in (f"s{n}" for n in range(1, scenes + 1)):
             entry = state["scenes"].get(scene_id)
-            if not entry or entry["status"] != "done" or entry["takes"] != 1:
+            if not entry or entry["status"] != "done" or len(entry["takes"]) != 1:
                 tally.clips_lost += 1
                 tally.notes.append(
                     f"{scene_id}: {entry and entry['status']}, takes {entry and entry['takes']}"
