@@ -720,6 +720,38 @@ def review(
         webbrowser.open(result.path.resolve().as_uri())
 
 
+@app.command()
+@reports_errors
+def pick(
+    scene: Annotated[str, typer.Argument(help="The scene's id or number.")],
+    take: Annotated[
+        str | None,
+        typer.Argument(
+            help="The take's number (1: the first made) or file name.", show_default=False
+        ),
+    ] = None,
+    auto: Annotated[
+        bool, typer.Option("--auto", help="Go back to the take the checks pick.")
+    ] = False,
+    storyboard: Annotated[
+        Path | None, typer.Option(help="The storyboard (default: the work folder's).")
+    ] = None,
+    workdir: WorkdirOpt = None,
+) -> None:
+    """Pick the take a scene uses in the cut (the stitch, status, review and push follow it)."""
+    from .errors import BadInputError
+    from .picks import pick as pick_take
+    from .workspace import open_workspace
+
+    if (take is None) == (not auto):
+        raise BadInputError("give a take to pick (f1gen pick SCENE TAKE) or --auto, not both")
+    work = open_workspace(storyboard, workdir=workdir, decode_media=False)
+    entry = pick_take(work.storyboard, workdir=work.workdir, scene_ref=scene, take=take)
+    stderr_console().print(
+        f"{entry.id}: {Path(entry.clip or '').name}: {entry.pick_reason}", markup=False
+    )
+
+
 def _storage(settings: Settings, prefix: str) -> Storage | None:
     if not settings.bucket:
         return None

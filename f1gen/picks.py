@@ -13,7 +13,7 @@ from .errors import BadInputError
 from .files import file_digest
 from .plan import plan_scene
 from .state import SceneState, TakeRecord
-from .storyboard import MAX_SEED, Scene
+from .storyboard import MAX_SEED, Scene, Storyboard
 
 BY_HAND = "picked by hand (f1gen pick)"
 
@@ -110,3 +110,52 @@ def find(entry: SceneState, name: str) -> TakeRecord:
         f"scene {entry.id!r} has no take {name!r}: give a number 1-{len(entry.takes)} or a name "
         f"({names})"
     )
+
+
+def pick(storyboard: Storyboard, *, workdir: Path, scene_ref: str, take: str | None) -> SceneState:
+    """Pick a scene's take by hand (take: its number or name), or by its checks again (None);
+    the state saved under the work-folder lock. BadInputError naming the fix when it cannot be."""
+    from .checks.cache import CheckCache
+    from .prompts import build as build_prompt
+    from .state import StateStore, work_lock
+
+    scene = next(
+        (s for s in storyboard.scenes if scene_ref in (s.id, str(s.number)) and s.generated), None
+    )
+    if scene is None:
+        raise BadInputError(f"no generated scene {scene_ref!r}: give a scene's id or number")
+    store = StateStore(workdir)
+    with work_lock(workdir):
+        state = store.load(storyboard=str(storyboard.path), title=storyboard.title)
+        entry = state.scenes.get(scene.id)
+        if entry is None or not entry.takes:
+            raise BadInputError(f"{scene.label} has no takes yet: run 'f1gen generate' first")
+        if take is None:
+            entry.pick = None
+        else:
+            chosen = find(entry, take)
+            if chosen.rejected:
+                raise BadInputError(
+                    f"{scene.label}: take {chosen.name} failed a hard check ({chosen.checks}): "
+                    "pick another, or make more with --takes"
+                )
+            if chosen not in pickable(scene, entry, workdir):
+                raise BadInputError(
+                    f"{scene.label}: take {chosen.name} was made for an earlier version of the "
+                    "scene, or its file changed: pick a current take"
+                )
+            entry.pick = chosen.name
+        cache = CheckCache(workdir)
+        known: dict[str, TakeChecks] = {}
+        for made in entry.takes:
+            if made.sha256 is not None:
+                key = CheckCache.key_of(made.sha256, line=scene.speech, prompt=build_prompt(scene))
+                found = cache.get(key)
+                if found is not None:
+                    known[made.name] = found
+        if repick(scene, entry, workdir=workdir, checks=known) is None:
+            raise BadInputError(
+                f"{scene.label}: no current take to pick: run 'f1gen generate' to make one"
+            )
+        store.save(state)
+    return entry

@@ -146,23 +146,32 @@ def build_page(
         entry = state.scenes.get(scene.id)
         status: str = entry.status if entry else "pending"
         takes: list[TakeView] = []
-        # One take per scene today: the accepted clip. Takes to come add entries here.
         if entry is not None and entry.clip and (workdir / entry.clip).is_file():
             fingerprint = expected_fingerprint(scene, entry)
             if status == "done" and not (
                 fingerprint and clip_is_current(entry, fingerprint, workdir)
             ):
                 status = "changed"  # the scene was edited after this take was made
-            clip = workdir / entry.clip
-            takes.append(
-                _checked(clip, entry.clip, scene.speech, prompt, cache=cache, checker=checker)
-            )
+        # Every take of the scene side by side, rejected ones too (they were paid for).
+        files = [t.clip for t in entry.takes] if entry is not None else []
+        if entry is not None and entry.clip and entry.clip not in files:
+            files.append(entry.clip)  # a state from before takes were recorded
+        for relative in files:
+            if (workdir / relative).is_file():
+                takes.append(
+                    _checked(workdir / relative, relative, scene.speech, prompt, cache=cache,
+                             checker=checker)
+                )  # fmt: skip
         pick = reason = None
         checked = [t for t in takes if t.checks is not None]
         if checked:
             choice = choose([t.checks for t in checked if t.checks is not None])
             pick, reason = checked[choice.index].name, choice.reason
-            takes = [replace(t, picked=t.name == pick) for t in takes]
+        if entry is not None and entry.clip and status == "done":
+            clip = Path(entry.clip).name  # the take the cut uses: the page says so
+            if clip != pick or (entry.pick_reason and "(not checked)" not in entry.pick_reason):
+                pick, reason = clip, entry.pick_reason or reason
+        takes = [replace(t, picked=t.name == pick) for t in takes]
         scenes.append(
             SceneView(
                 scene.number,
