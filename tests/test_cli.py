@@ -27,6 +27,7 @@ def test_every_command_is_listed() -> None:
         "cron",
         "doctor",
         "generate",
+        "pick",
         "prompts",
         "push",
         "review",

@@ -181,7 +181,7 @@ def test_a_busy_space_is_retried_with_backoff_and_each_retry_is_shown(
     board = storyboards.load(write_storyboard(1)).storyboard
 
     summary = Runner(board, workdir=Path("out/board"), lanes=[backend], emit=events.append).run(
-        RunOptions()
+        RunOptions(checks=False)  # marker clips: no voice to judge
     )
 
     assert summary.done == ["s1"]
@@ -202,7 +202,9 @@ def test_a_busy_space_is_given_up_after_the_backoff_time_on_the_backends_clock(
                               sleep=watch.sleep)  # fmt: skip
     board = storyboards.load(write_storyboard(1)).storyboard
 
-    summary = Runner(board, workdir=Path("out/board"), lanes=[backend]).run(RunOptions())
+    summary = Runner(board, workdir=Path("out/board"), lanes=[backend]).run(
+        RunOptions(checks=False)
+    )
 
     assert summary.stopped is not None and "stayed busy or unreachable" in summary.stopped
     assert len(ovi.calls) == 3 and len(watch.slept) == 2  # stopped by time, not by tries
