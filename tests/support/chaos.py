@@ -26,7 +26,7 @@ from typing import Any
 
 from tests.support.seaweedfs import WRITER, SeaweedFS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository: tests/support/chaos.py
 sys.path.insert(0, str(ROOT))
 
 TOKEN = "hf_CHAOSsecretTOKEN0123456789"
