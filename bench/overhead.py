@@ -32,6 +32,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 
 from f1gen import images  # noqa: E402
 from f1gen import storyboard as storyboards  # noqa: E402
+from f1gen.backends.traits import OVI_SPEC  # noqa: E402
 from f1gen.prompts import build  # noqa: E402
 from tests.support.ovi_stand_in import StandIn  # noqa: E402
 
@@ -42,7 +43,7 @@ def minimal(board: Path, space: StandIn, out: Path) -> float:
     """The smallest script that makes the same clips: predict in a loop, copy the file."""
     loaded = storyboards.load(board).storyboard
     prepared = [
-        images.prepare(s.image, fit=s.fit, cache_dir=out / "images")
+        images.prepare(s.image, fit=s.fit, size=OVI_SPEC.size, cache_dir=out / "images")
         for s in loaded.scenes
         if s.image
     ]

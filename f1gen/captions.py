@@ -11,8 +11,10 @@ import textwrap
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PIL import Image, ImageDraw, ImageFont
+if TYPE_CHECKING:
+    from PIL import ImageDraw, ImageFont
 
 FONT_FILE = "Roboto-Bold.ttf"
 LINE_CHARS = 32
@@ -84,6 +86,8 @@ def draw_caption(text: str, path: Path, *, size: tuple[int, int]) -> Path:
     Platforms put their own buttons and captions over the bottom fifth and the right edge, so the
     text sits above that, centred, at most 84% of the width.
     """
+    from PIL import Image, ImageDraw, ImageFont  # only a burned-in caption needs PIL
+
     width, height = size
     layer = Image.new("RGBA", size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)

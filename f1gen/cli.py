@@ -177,13 +177,20 @@ def validate(storyboard: StoryboardArg, as_json: JsonOpt = False) -> None:
 
 @app.command()
 @reports_errors
-def prompts(storyboard: StoryboardArg, as_json: JsonOpt = False) -> None:
-    """Print the Ovi prompt of every generated scene."""
+def prompts(
+    storyboard: StoryboardArg,
+    backend: Annotated[
+        str, typer.Option(help=f"Whose prompt format: {', '.join(BACKENDS)}.")
+    ] = BACKENDS[0],
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the prompt every generated scene is sent with (Ovi's format on every backend today)."""
     from . import storyboard as storyboards
-    from .prompts import build
+    from .backends import factory
 
+    builder = factory(backend).prompt
     board = storyboards.load(storyboard).storyboard
-    rows = [(s.number, s.id, build(s)) for s in board.scenes if s.generated]
+    rows = [(s.number, s.id, builder.build(s)) for s in board.scenes if s.generated]
     if as_json:
         _print_json([{"number": n, "id": i, "prompt": p} for n, i, p in rows])
         return
@@ -197,7 +204,7 @@ def generate(
     storyboard: StoryboardArg,
     backend: Annotated[
         str, typer.Option(help=f"Who makes the clips: {', '.join(BACKENDS)}.")
-    ] = "ovi",
+    ] = BACKENDS[0],
     only: Annotated[
         str | None,
         typer.Option(
@@ -293,13 +300,31 @@ def generate(
         bool,
         typer.Option(help="Send again requests whose sending was cut off (fal: check first)."),
     ] = False,
+    takes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=10,
+            help="Takes per scene for scenes that set none; beats the storyboard's defaults.",
+            show_default=False,
+        ),
+    ] = None,
+    checks: Annotated[
+        bool | None,
+        typer.Option(
+            "--checks/--no-checks",
+            help="Check every take and regenerate one that fails a hard check (env F1GEN_CHECKS; "
+            "default on where the backend's clips can be judged).",
+            show_default=False,
+        ),
+    ] = None,
     workdir: WorkdirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Generate every scene's clip, resumably: in parallel lanes over several endpoints or
     a hosted queue, else one after another."""
     from . import runner
-    from .backends import make_backend
+    from .backends import build_lanes, close_lanes
     from .notify import check_url
     from .pipeline import run_generate
     from .plan import parse_only
@@ -315,6 +340,7 @@ def generate(
             "clip_timeout_minutes": clip_timeout,
             "bucket": bucket,
             "resend_unknown": resend_unknown,
+            "checks": checks,
         }
     )
     if notify is not None:
@@ -336,6 +362,8 @@ def generate(
         default_steps=settings.sample_steps,
         default_seed=seed,
         steps=sample_steps,
+        takes=takes,
+        checks=settings.checks,
         create_bucket=create_bucket,
         limits=Limits(
             window=Window.parse(window, parse_zone(tz)) if window else None,
@@ -345,11 +373,11 @@ def generate(
             max_cost=max_cost,
         ),
     )
-    engine = make_backend(backend, settings=settings, workdir=work.workdir, parallel=parallel)
+    lanes = build_lanes(backend, settings=settings, workdir=work.workdir, parallel=parallel)
     try:
         if dry_run:
             _show_plan(
-                runner.Runner(work.storyboard, workdir=work.workdir, backend=engine),
+                runner.Runner(work.storyboard, workdir=work.workdir, lanes=lanes),
                 options,
                 as_json=as_json,
                 chosen=(backend, parallel),
@@ -359,7 +387,7 @@ def generate(
             outcome = run_generate(
                 work.storyboard,
                 workdir=work.workdir,
-                backend=engine,
+                lanes=lanes,
                 options=options,
                 settings=settings,
                 storage=_storage(settings, work.workdir.resolve().name),
@@ -368,7 +396,7 @@ def generate(
                 notify=notify,
             )
     finally:
-        engine.close()
+        close_lanes(lanes)
     summary = outcome.summary
     if as_json:
         _print_json(outcome.as_dict())
@@ -402,11 +430,12 @@ def _show_plan(
     run: Runner, options: RunOptions, *, as_json: bool, chosen: tuple[str, int | None]
 ) -> None:
     """What a run would make and what it would cost; no quota figures for the offline animatic."""
+    from .backends import factory
     from .estimate import compare, estimate_seconds
 
     todo, skipped = run.preview(options)
     name, parallel = chosen
-    gpu = name != "animatic"
+    gpu = factory(name).price.kind != "free"
     wide = {name: parallel} if parallel else {}
     estimates = compare([p.steps for p in todo], BACKENDS, parallel=wide) if gpu else []
     mine = next((e for e in estimates if e.backend == name), None)
@@ -691,6 +720,38 @@ def review(
         webbrowser.open(result.path.resolve().as_uri())
 
 
+@app.command()
+@reports_errors
+def pick(
+    scene: Annotated[str, typer.Argument(help="The scene's id or number.")],
+    take: Annotated[
+        str | None,
+        typer.Argument(
+            help="The take's number (1: the first made) or file name.", show_default=False
+        ),
+    ] = None,
+    auto: Annotated[
+        bool, typer.Option("--auto", help="Go back to the take the checks pick.")
+    ] = False,
+    storyboard: Annotated[
+        Path | None, typer.Option(help="The storyboard (default: the work folder's).")
+    ] = None,
+    workdir: WorkdirOpt = None,
+) -> None:
+    """Pick the take a scene uses in the cut (the stitch, status, review and push follow it)."""
+    from .errors import BadInputError
+    from .picks import pick as pick_take
+    from .workspace import open_workspace
+
+    if (take is None) == (not auto):
+        raise BadInputError("give a take to pick (f1gen pick SCENE TAKE) or --auto, not both")
+    work = open_workspace(storyboard, workdir=workdir, decode_media=False)
+    entry = pick_take(work.storyboard, workdir=work.workdir, scene_ref=scene, take=take)
+    stderr_console().print(
+        f"{entry.id}: {Path(entry.clip or '').name}: {entry.pick_reason}", markup=False
+    )
+
+
 def _storage(settings: Settings, prefix: str) -> Storage | None:
     if not settings.bucket:
         return None
@@ -757,20 +818,36 @@ def cron(
 @app.command()
 @reports_errors
 def doctor(
+    backend: Annotated[
+        list[str] | None,
+        typer.Option(
+            help=f"A backend to check (repeat for several): {', '.join(BACKENDS)}; "
+            f"default {BACKENDS[0]}.",
+            show_default=False,
+        ),
+    ] = None,
     space: Annotated[
         str | None,
         typer.Option(help="Ovi Space id or URL (env OVI_SPACE).", show_default=False),
     ] = None,
     bucket: BucketOpt = None,
 ) -> None:
-    """Check ffmpeg, the token, the Space, its API and storage: one line each, nothing spent."""
+    """Check ffmpeg, each chosen backend (the Space: the token and every endpoint's API; hosted:
+    the key; ovi-app: the app's API) and storage: one line each, nothing spent."""
     import tempfile
 
+    from .backends import factory
     from .doctor import run_checks
 
+    chosen = [factory(name) for name in dict.fromkeys(backend or [BACKENDS[0]])]
     settings = load_settings({"ovi_space": space, "bucket": bucket})
     with tempfile.TemporaryDirectory(prefix="f1gen-doctor-") as scratch:
-        checks = run_checks(settings, scratch=Path(scratch), storage=lambda: _storage(settings, ""))
+        checks = run_checks(
+            settings,
+            scratch=Path(scratch),
+            backends=chosen,
+            storage=lambda: _storage(settings, ""),
+        )
     for check in checks:
         typer.echo(f"{check.outcome:<4} {check.name}: {settings.redact(check.detail)}")
     if not all(check.ok for check in checks):

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .backends import REGISTRY
 from .errors import ConfigError
 
 DEFAULT_SPACE = "alexnasa/Ovi-ZEROGPU"
-BACKENDS = ("ovi", "animatic", "fal", "replicate", "ovi-app")
+BACKENDS = tuple(REGISTRY)  # the registry's names (backends/__init__.py), the default first
 DEFAULT_FAL_QUEUE_HOST = "queue.fal.run"
 DEFAULT_OVI_APP = "http://127.0.0.1:7891/"  # where Ovi's gradio_app.py serves by default
 DEFAULT_SAMPLE_STEPS = 40
@@ -73,9 +74,7 @@ def parse_endpoints(
 ) -> tuple[Endpoint, ...]:
     """'a/b, http://gpu2:7860/@GPU2_TOKEN' -> endpoints; @NAME names the token's variable."""
     found = []
-    for item in (part.strip() for part in re.split(r"[,\n]", text)):
-        if not item or item.startswith("#"):
-            continue
+    for item in _items(text):
         src, _, variable = item.rpartition("@") if TOKEN_VAR.search(item) else (item, "", "")
         token, source = default_token, token_source
         if variable:
@@ -99,8 +98,11 @@ class Settings:
 
     ffmpeg: str | None = None
     hf_token: Secret | None = None
+    # OVI_SPACE as given (one endpoint, or a list): parsed by endpoints(), when the ovi backend
+    # is built or checked, so that a bad one never stops another backend, status or stitch.
     ovi_space: str = DEFAULT_SPACE
-    endpoints: tuple[Endpoint, ...] = (Endpoint(DEFAULT_SPACE),)
+    endpoint_tokens: tuple[tuple[str, Secret], ...] = ()  # the variables its @NAMEs name
+    spaces_problem: str | None = None  # why F1GEN_SPACES_FILE could not be read
     sample_steps: int = DEFAULT_SAMPLE_STEPS
     token_source: str = "HF_TOKEN"  # where hf_token came from, for messages
     clip_timeout: float = DEFAULT_CLIP_TIMEOUT
@@ -117,6 +119,7 @@ class Settings:
     replicate_base_url: str | None = None
     ovi_app_url: str = DEFAULT_OVI_APP
     resend_unknown: bool = False  # send again requests whose first sending was cut off (fal)
+    checks: bool = True  # check every take in the run (--no-checks, F1GEN_CHECKS=0: off)
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
     def redact(self, text: str) -> str:
@@ -126,6 +129,15 @@ class Settings:
                 text = text.replace(secret, "***")
         return text
 
+    def endpoints(self) -> tuple[Endpoint, ...]:
+        """The Ovi endpoints, each with its token; ConfigError naming what is wrong with them."""
+        if self.spaces_problem:
+            raise ConfigError(self.spaces_problem)
+        tokens = {name: secret.reveal() for name, secret in self.endpoint_tokens}
+        return parse_endpoints(
+            self.ovi_space, tokens, self.hf_token, token_source=self.token_source
+        )
+
     def for_endpoint(self, endpoint: Endpoint) -> Settings:
         """These settings for one endpoint: its address and its own token."""
         return replace(
@@ -134,6 +146,34 @@ class Settings:
             hf_token=endpoint.token,
             token_source=endpoint.token_source,
         )
+
+
+def _items(text: str) -> list[str]:
+    """The entries of an endpoint list: split on commas and lines, comments and blanks out."""
+    items = (part.strip() for part in re.split(r"[,\n]", text))
+    return [item for item in items if item and not item.startswith("#")]
+
+
+def _named_tokens(text: str, env: Mapping[str, str]) -> tuple[tuple[str, Secret], ...]:
+    """The set variables an endpoint list names with @NAME (never raises: parsing comes later)."""
+    found: dict[str, Secret] = {}
+    for item in _items(text):
+        match = TOKEN_VAR.search(item)
+        value = env.get(match.group(0)[1:]) if match else None
+        if match and value:
+            found[match.group(0)[1:]] = Secret(value)
+    return tuple(found.items())
+
+
+def _url_secrets(text: str) -> list[str]:
+    """The passwords in an endpoint list's URLs (never raises)."""
+    found = []
+    for item in _items(text):
+        src = item.rpartition("@")[0] if TOKEN_VAR.search(item) else item
+        credentials = url_credentials(src)
+        if credentials:
+            found.append(credentials)
+    return found
 
 
 def read_environment(dotenv_path: Path | None = None) -> dict[str, str]:
@@ -169,6 +209,22 @@ def _int_setting(name: str, raw: str) -> int:
         raise ConfigError(
             f"{name}={raw!r} is not a whole number: fix it in .env or the environment"
         ) from None
+
+
+def _bool_setting(name: str, option: object, raw: str | None) -> bool:
+    """An on/off setting: the option when given, else the environment (1/0, on/off), else on."""
+    if isinstance(option, bool):
+        return option
+    if raw is None or raw.strip() == "":
+        return True
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(
+        f"{name}={raw!r} is not on or off (1 or 0): fix it in .env or the environment"
+    )
 
 
 def _float_setting(name: str, raw: str) -> float:
@@ -209,24 +265,25 @@ def load_settings(
         )
     space_text = str(opts.get("ovi_space") or env.get("OVI_SPACE") or DEFAULT_SPACE)
     spaces_file = env.get("F1GEN_SPACES_FILE")
+    spaces_problem = None
     if spaces_file and not opts.get("ovi_space"):
         try:
             space_text = Path(spaces_file).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(
-                f"F1GEN_SPACES_FILE={spaces_file}: cannot read ({exc.strerror})"
-            ) from None
-    endpoints = parse_endpoints(space_text, env, token, token_source=token_source)
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            spaces_problem = f"F1GEN_SPACES_FILE={spaces_file}: cannot read ({why})"
+            space_text = ""
+    # Endpoints are parsed when the ovi backend needs them; their secrets are known now, so that
+    # every message is redacted whatever command runs.
+    endpoint_tokens = _named_tokens(space_text, env)
     # Only to keep them out of messages: boto3 reads its own credentials chain.
     s3_secret = env.get("AWS_SECRET_ACCESS_KEY")
-    lane_tokens = [e.token.reveal() for e in endpoints if e.token]
     fal_key, replicate_token = env.get("FAL_KEY"), env.get("REPLICATE_API_TOKEN")
-    url_secrets = [url_credentials(e.src) for e in endpoints]
     known = (
         token.reveal() if token else None,
         s3_secret,
-        *lane_tokens,
-        *url_secrets,
+        *(secret.reveal() for _, secret in endpoint_tokens),
+        *_url_secrets(space_text),
         fal_key,
         replicate_token,
     )
@@ -240,8 +297,9 @@ def load_settings(
     return Settings(
         ffmpeg=str(opts.get("ffmpeg") or env.get("F1GEN_FFMPEG") or "") or None,
         hf_token=token,
-        ovi_space=endpoints[0].src,
-        endpoints=endpoints,
+        ovi_space=space_text,
+        endpoint_tokens=endpoint_tokens,
+        spaces_problem=spaces_problem,
         sample_steps=steps,
         token_source=token_source,
         clip_timeout=timeout,
@@ -263,5 +321,6 @@ def load_settings(
         replicate_base_url=env.get("REPLICATE_BASE_URL") or None,
         ovi_app_url=str(opts.get("ovi_app_url") or env.get("OVI_APP_URL") or DEFAULT_OVI_APP),
         resend_unknown=bool(opts.get("resend_unknown")),
+        checks=_bool_setting("F1GEN_CHECKS", opts.get("checks"), env.get("F1GEN_CHECKS")),
         secrets=secrets,
     )

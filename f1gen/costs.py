@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from .backends import REGISTRY, factory
 from .backends.traits import FREE_PRICE, PriceModel
 from .errors import BadInputError
-from .estimate import PRICES, clip_usd
+from .estimate import clip_usd
 
 if TYPE_CHECKING:
     from .backends import Backend
@@ -16,11 +17,12 @@ if TYPE_CHECKING:
 
 
 def price_for(backend: Backend | object) -> PriceModel:
-    """The price model a backend declares, else the one known for its name."""
+    """The price model a backend declares, else its registered one (free if it has none)."""
     declared = getattr(backend, "price", None)
     if isinstance(declared, PriceModel):
         return declared
-    return PRICES.get(str(getattr(backend, "name", "")), FREE_PRICE)
+    name = str(getattr(backend, "name", ""))
+    return factory(name).price if name in REGISTRY else FREE_PRICE
 
 
 def refuse_over(

@@ -6,16 +6,18 @@ the checks after it still run (a Space that cannot be reached does not hide the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from . import media
 from .config import Settings
-from .errors import F1genError, SpaceBusy
+from .errors import F1genError
 
 if TYPE_CHECKING:
+    from .backends import Factory, Probe
     from .storage import Storage
 
 
@@ -42,32 +44,6 @@ def check_ffmpeg(settings: Settings) -> Check:
     return Check("ffmpeg", "ok", f"{found} ({media.ffmpeg_version(settings.ffmpeg)})")
 
 
-def check_token(settings: Settings) -> Check:
-    """Whether a Hugging Face token is configured (never showing any of it)."""
-    if settings.hf_token:
-        return Check("token", "ok", "HF_TOKEN is set")
-    return Check(
-        "token", "ok", "HF_TOKEN is not set: the anonymous ZeroGPU quota is about 2 minutes a day"
-    )
-
-
-def check_space(settings: Settings, scratch: Path) -> Check:
-    """The Space answers and its /generate_scene takes what f1gen sends."""
-    from .backends.ovi_space import ENDPOINT, OviSpaceBackend, RetryPolicy
-
-    backend = OviSpaceBackend(
-        settings=settings, download_dir=scratch, retry=RetryPolicy(attempts=1, initial=0)
-    )
-    try:
-        backend.prepare(lambda update: None)
-        sent = ", ".join(backend.sends)
-        return Check("space", "ok", f"{settings.ovi_space}: {ENDPOINT} takes {sent}")
-    except SpaceBusy as exc:
-        return Check("space", "FAIL", f"{settings.ovi_space} is busy or unreachable: {exc.last}")
-    finally:
-        backend.close()
-
-
 def check_storage(storage: Storage | None) -> Check:
     """The bucket exists and these credentials may write to it (one object put and deleted)."""
     if storage is None:
@@ -79,24 +55,42 @@ def check_storage(storage: Storage | None) -> Check:
 
 
 def run_checks(
-    settings: Settings, *, scratch: Path, storage: Callable[[], Storage | None]
+    settings: Settings,
+    *,
+    scratch: Path,
+    backends: Sequence[Factory],
+    storage: Callable[[], Storage | None],
 ) -> list[Check]:
-    """Every check, in order, each on its own (storage is made inside its check)."""
-    checks: list[tuple[str, Callable[[], Check]]] = [
-        ("ffmpeg", lambda: check_ffmpeg(settings)),
-        ("token", lambda: check_token(settings)),
-        ("space", lambda: check_space(settings, scratch)),
-        ("storage", lambda: check_storage(storage())),
-    ]
-    return [_on_its_own(name, check) for name, check in checks]
+    """Every check, in order, each on its own: ffmpeg, each backend's probes (the Space's:
+    the token, then every endpoint), storage (made inside its check)."""
+    checks = [_on_its_own("ffmpeg", lambda: check_ffmpeg(settings))]
+    for made in backends:
+        try:
+            probes = made.checks(settings, scratch=scratch / made.name)
+        except Exception as exc:  # nothing to probe, or a bug: its FAIL line, not a crash
+            checks.append(_failed(made.name, exc))
+            continue
+        checks += [_on_its_own(probe.name, partial(_found, probe)) for probe in probes]
+    checks.append(_on_its_own("storage", lambda: check_storage(storage())))
+    return checks
+
+
+def _found(probe: Probe) -> Check:
+    return Check(probe.name, "ok", probe.run())
 
 
 def _on_its_own(name: str, check: Callable[[], Check]) -> Check:
     """Run one check; whatever it raises becomes its FAIL line, never the end of doctor."""
     try:
         return check()
-    except F1genError as exc:
+    except Exception as exc:
+        return _failed(name, exc)
+
+
+def _failed(name: str, exc: Exception) -> Check:
+    """The FAIL line for what a check raised: its message, or an unexpected error to report."""
+    if isinstance(exc, F1genError):
         return Check(name, "FAIL", exc.message)
-    except Exception as exc:  # a bug, but doctor is what users run when things are odd
-        detail = " ".join(f"{type(exc).__name__}: {exc}".split())
-        return Check(name, "FAIL", f"unexpected error ({detail}): please report it")
+    # A bug, but doctor is what users run when things are odd: one line, and the rest still run.
+    detail = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return Check(name, "FAIL", f"unexpected error ({detail}): please report it")

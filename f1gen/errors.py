@@ -70,8 +70,9 @@ class QuotaExceeded(ResumableStop):
         self.retry_at = retry_at
 
 
-class SpaceBusy(ResumableStop):
-    """The Space stayed busy or unreachable through every retry; last is its final answer."""
+class BackendBusy(ResumableStop):
+    """A backend's endpoint stayed busy or unreachable through every retry (the message names
+    the endpoint); last is its final answer."""
 
     def __init__(self, message: str, *, last: str = "") -> None:
         super().__init__(message)

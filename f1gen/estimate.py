@@ -15,14 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from .backends.traits import (
-    FAL_PRICE,
-    FREE_PRICE,
-    OWN_GPU_PRICE,
-    REPLICATE_PRICE,
-    ZEROGPU_PRICE,
-    PriceModel,
-)
+from .backends import factory
+from .backends.traits import PriceModel
 
 if TYPE_CHECKING:
     from .state import RunState
@@ -36,14 +30,6 @@ DAILY_QUOTA_SECONDS = {"free": 5 * 60, "pro": 40 * 60}
 # of the Space: assumed.
 ZEROGPU_SECONDS_PER_STEP = 3
 ZEROGPU_WARMUP_SECONDS = 20
-PRICES: dict[str, PriceModel] = {
-    "ovi": ZEROGPU_PRICE,
-    "animatic": FREE_PRICE,
-    "fal": FAL_PRICE,
-    "replicate": REPLICATE_PRICE,
-    "ovi-app": OWN_GPU_PRICE,
-}
-DEFAULT_PARALLEL = {"ovi": 1, "animatic": 1, "fal": 8, "replicate": 8, "ovi-app": 1}
 
 
 def estimate_seconds(steps: int) -> float:
@@ -113,8 +99,9 @@ class Estimate:
 
 def estimate(name: str, steps: Sequence[int], *, parallel: int | None = None) -> Estimate:
     """The estimate for clips at these steps on backend name."""
-    price = PRICES[name]
-    wide = max(1, parallel or DEFAULT_PARALLEL[name])
+    declared = factory(name)
+    price = declared.price
+    wide = max(1, parallel or declared.default_parallel)
     gpu = [estimate_seconds(s) for s in steps]
     zerogpu = price.kind == "zerogpu"
     reserved = float(sum(reserved_seconds(s) for s in steps)) if zerogpu else 0.0

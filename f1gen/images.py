@@ -1,19 +1,20 @@
-"""Character images: check they decode, prepare them as 576x896 PNGs (cached)."""
+"""Character images: check they decode, prepare them at the backend's frame size (cached PNGs)."""
 
 from __future__ import annotations
 
 import io
 import warnings
 from pathlib import Path
-from typing import Literal
-
-from PIL import Image, ImageOps, UnidentifiedImageError
+from typing import TYPE_CHECKING, Literal
 
 from .errors import BadInputError
 from .files import file_digest, write_atomic
 
-# 9:14 makes Ovi keep a portrait 576x896 output (sides multiples of 32, ~720x720 pixel area).
-WIDTH, HEIGHT = 576, 896
+if TYPE_CHECKING:
+    from PIL import Image
+
+# PIL loads only when an image is decoded: `f1gen status` checks only that images exist.
+
 FORMATS = ("PNG", "JPEG", "WEBP")
 MAX_PIXELS = 50_000_000
 MIN_SIDE = 256  # smaller, and Ovi upscales it into a blur
@@ -29,6 +30,8 @@ def is_file(path: Path) -> bool:
 
 
 def _open(path: Path) -> Image.Image:
+    from PIL import Image
+
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         return Image.open(path, formats=FORMATS)
@@ -60,6 +63,8 @@ def size(path: Path) -> tuple[int, int]:
 
 def inspect(path: Path) -> str | None:
     """None when path is a PNG, JPEG or WebP that decodes; otherwise what is wrong and the fix."""
+    from PIL import Image, UnidentifiedImageError
+
     if not is_file(path):
         return missing(path)
     try:
@@ -76,17 +81,27 @@ def inspect(path: Path) -> str | None:
     return None
 
 
-def prepared_name(source_digest: str, fit: Literal["cover", "contain"]) -> str:
+def prepared_name(
+    source_digest: str, fit: Literal["cover", "contain"], size: tuple[int, int]
+) -> str:
     """The cache file name of a prepared image."""
-    return f"{source_digest[:16]}-{fit}-{WIDTH}x{HEIGHT}.png"
+    return f"{source_digest[:16]}-{fit}-{size[0]}x{size[1]}.png"
 
 
 def prepare(
-    source: Path, *, fit: Literal["cover", "contain"], cache_dir: Path, digest: str | None = None
+    source: Path,
+    *,
+    fit: Literal["cover", "contain"],
+    size: tuple[int, int],
+    cache_dir: Path,
+    digest: str | None = None,
 ) -> Path:
-    """A 576x896 RGB PNG of source, cover-cropped or padded, reused from cache_dir when present."""
+    """An RGB PNG of source at size (the backend's frame size: Ovi keeps the image's aspect),
+    cover-cropped or padded, reused from cache_dir when present."""
+    from PIL import Image, ImageOps
+
     digest = digest or file_digest(source)
-    target = cache_dir / prepared_name(digest, fit)
+    target = cache_dir / prepared_name(digest, fit, size)
     if target.is_file():
         return target
     try:
@@ -94,7 +109,6 @@ def prepare(
             upright = ImageOps.exif_transpose(image).convert("RGB")
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
         raise BadInputError(f"{source}: does not decode ({exc}): re-export it") from None
-    size = (WIDTH, HEIGHT)
     if fit == "cover":
         result = ImageOps.fit(upright, size, method=Image.Resampling.LANCZOS)
     else:

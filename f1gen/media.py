@@ -5,14 +5,16 @@ Other programs (espeak-ng, crontab) go through the same door: run_program and ru
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from .errors import BadInputError, ClipRejected, ConfigError, MediaError
 
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-CLIP_MIN_SECONDS, CLIP_MAX_SECONDS = 4.5, 5.5
+    from .backends.traits import ClipSpec
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class VideoInfo:
     start: float
     pix_fmt: str | None
     profile: str | None
+    index: int = 0  # its place among the file's streams
 
 
 @dataclass(frozen=True)
@@ -85,11 +88,60 @@ def which(program: str) -> str | None:
     return shutil.which(program)
 
 
-def run_ffmpeg(args: Sequence[str | Path], *, ffmpeg: str | None = None, what: str) -> str:
-    """Run ffmpeg with args (never a shell string); return its stderr; MediaError on failure."""
+def run_ffmpeg(
+    args: Sequence[str | Path],
+    *,
+    ffmpeg: str | None = None,
+    what: str,
+    feed: Callable[[IO[bytes]], None] | None = None,
+) -> str:
+    """Run ffmpeg with args (never a shell string); return its stderr; MediaError on failure.
+
+    feed, when given, writes what ffmpeg reads as `pipe:0` while it runs.
+    """
     exe = find_ffmpeg(ffmpeg)
     command = [exe, "-hide_banner", "-nostdin", "-y", *map(str, args)]
-    return run_tool(command, what=what)
+    if feed is None:
+        return run_tool(command, what=what)
+    return _run_fed(command, feed, what=what)
+
+
+def _run_fed(command: list[str], feed: Callable[[IO[bytes]], None], *, what: str) -> str:
+    try:
+        process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+    except OSError as exc:
+        raise MediaError(f"{what}: cannot run {Path(command[0]).name}: {exc.strerror}") from None
+    assert process.stdin is not None and process.stderr is not None
+    stderr = process.stderr
+    chunks: list[bytes] = []
+    # stderr is drained on its own thread: a full pipe would stop ffmpeg, and so the feed.
+    reader = threading.Thread(target=lambda: chunks.append(stderr.read()), daemon=True)
+    reader.start()
+    try:
+        feed(process.stdin)
+    except BrokenPipeError:
+        pass  # ffmpeg stopped reading: its exit status and its last words say why
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            process.stdin.close()
+    returncode = process.wait()
+    reader.join()
+    text = b"".join(chunks).decode(errors="replace")
+    if returncode != 0:
+        raise _failed(what, command[0], returncode, text)
+    return text
+
+
+def _failed(what: str, program: str, returncode: int, stderr: str) -> MediaError:
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    tail = lines[-1] if lines else f"exit status {returncode}"
+    return MediaError(f"{what}: {Path(program).name} failed: {tail}")
 
 
 def ffmpeg_version(ffmpeg: str | None = None) -> str:
@@ -113,9 +165,7 @@ def run_tool(command: Sequence[str], *, what: str, stdout: bool = False) -> str:
     """Run a program; its stderr (or stdout) on success, MediaError naming what failed."""
     done = run_program(command, what=what)
     if done.returncode != 0:
-        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
-        tail = lines[-1] if lines else f"exit status {done.returncode}"
-        raise MediaError(f"{what}: {Path(command[0]).name} failed: {tail}")
+        raise _failed(what, command[0], done.returncode, done.stderr)
     return done.stdout if stdout else done.stderr
 
 
@@ -134,6 +184,10 @@ def probe(path: Path) -> MediaInfo:
             return _info(path, container)
     except (av.error.FFmpegError, OSError, ValueError, IndexError) as exc:
         raise BadInputError(f"not a readable video ({_short(exc)})") from None
+
+
+def _ticks(seconds: float, time_base: Fraction | None) -> int:
+    return round(seconds / (time_base or Fraction(1, 1_000_000)))
 
 
 def _short(exc: BaseException) -> str:
@@ -160,6 +214,7 @@ def _info(path: Path, container: Any) -> MediaInfo:
             start=_seconds(stream.start_time, stream.time_base) or 0.0,
             pix_fmt=ctx.pix_fmt,
             profile=ctx.profile,
+            index=stream.index,
         )
     if container.streams.audio:
         stream = container.streams.audio[0]
@@ -174,33 +229,135 @@ def _info(path: Path, container: Any) -> MediaInfo:
     return MediaInfo(path=path, duration=total, video=video, audio=audio)
 
 
-def frame_at(path: Path, second: float) -> Any:
-    """The decoded frame nearest to second, as a PIL image."""
+def frame_at(path: Path, part: tuple[float, float], *, fit: tuple[int, int] | None = None) -> Any:
+    """A frame of the part (seconds of the file) of path, as a PIL image (scaled to fit inside
+    fit, if given), decoded cheaply: the keyframe at or before the part's middle, or the part's
+    first frame when that keyframe lies before the part.
+
+    A generated clip usually has one keyframe, its first frame: a frame or two is decoded, not
+    the dozens between it and the middle.
+    """
     import av
 
+    start, end = part
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
-            last = None
-            for frame in container.decode(stream):
-                last = frame
-                if frame.time is not None and frame.time >= second:
-                    break
-            if last is None:
+            middle = _ticks((start + end) / 2, stream.time_base)
+            container.seek(middle, stream=stream, backward=True)
+            frame = _first_frame_from(container, stream, start)
+            if frame is None:
                 raise MediaError(f"{path.name}: has no frames")
-            return last.to_image()  # type: ignore[no-untyped-call]
+            if fit is not None:
+                scale = min(fit[0] / frame.width, fit[1] / frame.height)
+                width, height = (
+                    max(1, round(frame.width * scale)),
+                    max(1, round(frame.height * scale)),
+                )
+                frame = frame.reformat(width=width, height=height, format="rgb24")
+            return frame.to_image()
     except (av.error.FFmpegError, OSError, IndexError) as exc:
         raise MediaError(f"{path.name}: cannot read a frame ({_short(exc)})") from None
 
 
-def check_clip(
-    path: Path,
-    *,
-    size: tuple[int, int],
-    min_seconds: float = CLIP_MIN_SECONDS,
-    max_seconds: float = CLIP_MAX_SECONDS,
-) -> MediaInfo:
-    """Accept a generated clip only if it decodes fully, has both streams, the size and duration."""
+def _first_frame_from(container: Any, stream: Any, start: float) -> Any:
+    """The first frame decoded at or after start (or the last one), packet by packet: only
+    what it takes is decoded."""
+    last = None
+    for packet in container.demux(stream):
+        for frame in stream.codec_context.decode(packet):
+            last = frame
+            if frame.time is None or frame.time >= start - 0.001:
+                return frame
+    return last
+
+
+PCM_FORMAT = "flt"  # what audio_pcm and crossfade_pcm carry: 32-bit float, channels interleaved
+PCM_BYTES = 4
+
+
+def audio_pcm(path: Path, chain: str, *, origin: float | None = None) -> Iterator[bytes]:
+    """The first audio stream of path through an ffmpeg filter chain, as raw samples.
+
+    chain is filters separated by commas (no escaping) and must end in a packed format, which
+    decides the bytes. Timestamps are shifted so that origin (seconds of the file's own
+    timeline) is zero; None: the file's start, as the ffmpeg command line does. One file is
+    open at a time, so joining many clips this way takes no more memory than joining two.
+    """
+    import av
+    import av.filter
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.audio[0]
+            start = (container.start_time or 0) / 1_000_000 if origin is None else origin
+            shift = _ticks(start, stream.time_base)
+            graph = av.filter.Graph()
+            nodes = [graph.add_abuffer(template=stream)]
+            for part in chain.split(","):
+                name, _, args = part.partition("=")
+                nodes.append(graph.add(name, args or None))
+            nodes.append(graph.add("abuffersink"))
+            graph.link_nodes(*nodes).configure()
+            source, sink = nodes[0], nodes[-1]
+            for frame in container.decode(stream):
+                if frame.pts is not None:
+                    frame.pts -= shift
+                try:
+                    source.push(frame)
+                except EOFError:
+                    break  # the chain has all it takes (a trim ended): the rest is not decoded
+                yield from _pulled(sink)
+            with contextlib.suppress(EOFError):
+                source.push(None)
+            yield from _pulled(sink)
+    except (av.error.FFmpegError, OSError, ValueError, IndexError) as exc:
+        raise MediaError(f"{path.name}: cannot read its sound ({_short(exc)})") from None
+
+
+def _pulled(sink: Any) -> Iterator[bytes]:
+    """Every frame the sink has ready, as bytes."""
+    while True:
+        try:
+            frame = sink.pull()
+        except (BlockingIOError, EOFError):
+            return
+        size = frame.samples * frame.format.bytes * frame.layout.nb_channels
+        yield bytes(frame.planes[0])[:size]
+
+
+def crossfade_pcm(first: bytes, second: bytes, *, rate: int, spec: str) -> bytes:
+    """first (ending) and second (starting) mixed by ffmpeg's acrossfade with spec, e.g.
+    'c1=tri:c2=tri'; both are float stereo samples of the same length."""
+    import av
+    import av.filter
+
+    samples = len(first) // (2 * PCM_BYTES)
+    graph = av.filter.Graph()
+    inputs = [
+        graph.add_abuffer(
+            format=PCM_FORMAT, layout="stereo", sample_rate=rate, time_base=Fraction(1, rate)
+        )
+        for _ in range(2)
+    ]
+    mixer = graph.add("acrossfade", f"nb_samples={samples}:{spec}")
+    sink = graph.add("abuffersink")
+    for slot, source in enumerate(inputs):
+        source.link_to(mixer, 0, slot)
+    mixer.link_to(sink)
+    graph.configure()
+    for source, data in zip(inputs, (first, second), strict=True):
+        frame = av.AudioFrame(format=PCM_FORMAT, layout="stereo", samples=samples)
+        frame.planes[0].update(data)
+        frame.sample_rate, frame.pts, frame.time_base = rate, 0, Fraction(1, rate)
+        source.push(frame)
+        source.push(None)
+    return b"".join(_pulled(sink))
+
+
+def check_clip(path: Path, *, spec: ClipSpec) -> MediaInfo:
+    """Accept a generated clip only if it decodes fully, has both streams, and has the size and
+    a duration its backend's spec accepts."""
     import av
 
     name = path.name
@@ -218,14 +375,13 @@ def check_clip(
     except (av.error.FFmpegError, OSError, ValueError, IndexError) as exc:
         raise ClipRejected(f"{name}: does not decode ({_short(exc)})") from None
     video = info.video
-    if (video.width, video.height) != size:
-        raise ClipRejected(f"{name}: is {video.width}x{video.height}, expected {size[0]}x{size[1]}")
+    if (video.width, video.height) != spec.size:
+        raise ClipRejected(f"{name}: is {video.width}x{video.height}, expected {spec.size_text}")
     if decoded < video.frames * 0.95:
         raise ClipRejected(f"{name}: only {decoded} of {video.frames} frames decode (truncated)")
-    if not min_seconds <= video.duration <= max_seconds:
-        raise ClipRejected(
-            f"{name}: lasts {video.duration:.2f} s, expected {min_seconds}-{max_seconds} s"
-        )
+    shortest, longest = spec.window
+    if not shortest <= video.duration <= longest:
+        raise ClipRejected(f"{name}: lasts {video.duration:.2f} s, expected {shortest}-{longest} s")
     return info
 
 

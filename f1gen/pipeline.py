@@ -15,7 +15,7 @@ from .runner import Runner, RunOptions
 from .status import table
 
 if TYPE_CHECKING:
-    from .backends import Backend, Pool
+    from .backends import Backend
     from .config import Settings
     from .storage import Storage
     from .storyboard import Storyboard
@@ -44,7 +44,7 @@ def run_generate(
     storyboard: Storyboard,
     *,
     workdir: Path,
-    backend: Backend | Pool,
+    lanes: list[Backend],
     options: RunOptions,
     settings: Settings,
     storage: Storage | None,
@@ -59,7 +59,7 @@ def run_generate(
             log(event)
             emit(event)
 
-        runner = Runner(storyboard, workdir=workdir, backend=backend, emit=both, storage=storage)
+        runner = Runner(storyboard, workdir=workdir, lanes=lanes, emit=both, storage=storage)
         try:
             summary = runner.run(options)
         except F1genError as exc:

@@ -24,7 +24,15 @@ class PlannedScene:
     steps: int
     image_digest: str
     fingerprint: str
-    seed: int | None = None
+    seed: int | None = None  # the scene's seed: part of the fingerprint when set
+    takes: int = 1  # takes still to make in this run
+    slot: int = 1  # this attempt's take number among the fingerprint's takes
+    take_seed: int | None = None  # what this attempt asks the backend for
+
+
+def scene_takes(scene: Scene, *, option: int | None) -> int:
+    """How many takes a scene wants: its own takes, else --takes, else defaults.takes, else 1."""
+    return scene.takes or option or scene.board_takes or 1
 
 
 def scene_steps(scene: Scene, *, option: int | None, default: int) -> int:
@@ -38,7 +46,7 @@ def plan_scene(
 ) -> PlannedScene:
     """Prompt, seed and fingerprint of a generated scene made with steps."""
     assert scene.image is not None
-    prompt = prompts.build(scene)
+    prompt = prompts.build(scene, identity=backend_identity)
     seed = scene.seed if scene.seed is not None else default_seed
     digest = file_digest(scene.image)
     key: dict[str, object] = {

@@ -1,24 +1,19 @@
-"""Ovi prompts: action, speech in <S>...<E>, atmosphere in <AUDCAP>...<ENDAUDCAP>."""
+"""The prompt a scene is sent as, in the prompt format of the backend that makes it.
+
+The formats live with the backends (Ovi's tags in backends/ovi_prompt.py); this is the core's
+one way to ask for a scene's prompt.
+"""
 
 from __future__ import annotations
 
-from .errors import BadInputError
-from .storyboard import OVI_TAG, Scene
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .storyboard import Scene
 
 
-def build(scene: Scene) -> str:
-    """The seed document's prompt format; a scene without speech has no <S> block."""
-    for field, text in (
-        ("action", scene.action),
-        ("speech", scene.speech),
-        ("atmosphere", scene.atmosphere),
-    ):
-        # The storyboard loader already refuses these; this guards scenes built in code.
-        if text and OVI_TAG.search(text):
-            raise BadInputError(f"{scene.label}.{field}: contains an Ovi tag: remove it")
-    parts = [scene.action]
-    if scene.speech:
-        parts.append(f"<S>{scene.speech}<E>.")
-    if scene.atmosphere:
-        parts.append(f"<AUDCAP>{scene.atmosphere}<ENDAUDCAP>.")
-    return " ".join(p for p in parts if p)
+def build(scene: Scene, *, identity: str | None = None) -> str:
+    """scene's prompt for the backend whose identity is given (default: the default backend)."""
+    from .backends import prompt_for
+
+    return prompt_for(identity).build(scene)

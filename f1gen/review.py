@@ -8,8 +8,6 @@ model (scenes -> takes -> checks), so several takes per scene show side by side.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -18,20 +16,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from . import __version__
-from .checks import CHECKS_VERSION, TakeChecks, check_take, choose
+from . import __version__, media
+from .checks import TakeChecks, check_take, choose
+from .checks.cache import CheckCache
 from .errors import MediaError
-from .files import file_digest, write_atomic
+from .files import write_atomic
 from .plan import clip_is_current, expected_fingerprint
 from .prompts import build as build_prompt
-from .sheets import contact_sheet
+from .sheets import THUMB, contact_sheet
 from .state import StateStore
 from .storyboard import Storyboard
 
 PAGE = "review.html"
 SHEET = "review-sheet.png"
-CACHE = "checks.json"
-MIDDLE = 2.5  # seconds: the key frame of a 5-second take on the contact sheet
+MIDDLE = 2.5  # seconds: the key frame nearest the middle of a 5-second take, on the sheet
 Checker = Callable[..., TakeChecks]
 
 
@@ -129,43 +127,6 @@ class ReviewResult:
     side_files: tuple[Path, ...]
 
 
-class CheckCache:
-    """Check results kept in the work folder, keyed by the clip's bytes, the line and the prompt."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.path = workdir / CACHE
-        self._entries: dict[str, Any] = {}
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            if isinstance(data, dict) and data.get("version") == CHECKS_VERSION:
-                self._entries = dict(data.get("takes", {}))
-        except (OSError, ValueError):
-            pass  # no cache yet, or a damaged one: the checks run again
-
-    @staticmethod
-    def key(clip: Path, *, line: str | None, prompt: str | None) -> str:
-        """What decides a take's checks."""
-        text = json.dumps([file_digest(clip), line, prompt])
-        return hashlib.sha256(text.encode()).hexdigest()
-
-    def get(self, key: str) -> TakeChecks | None:
-        """The cached result, if any."""
-        entry = self._entries.get(key)
-        try:
-            return TakeChecks.from_dict(entry) if isinstance(entry, dict) else None
-        except (KeyError, TypeError, ValueError):
-            return None
-
-    def put(self, key: str, result: TakeChecks) -> None:
-        """Remember a result (saved by save())."""
-        self._entries[key] = result.as_dict()
-
-    def save(self) -> None:
-        """Write the cache atomically."""
-        data = {"version": CHECKS_VERSION, "takes": self._entries}
-        write_atomic(self.path, (json.dumps(data, indent=1) + "\n").encode("utf-8"))
-
-
 def _href(relative: str) -> str:
     return "/".join(quote(part) for part in Path(relative).parts)
 
@@ -185,23 +146,32 @@ def build_page(
         entry = state.scenes.get(scene.id)
         status: str = entry.status if entry else "pending"
         takes: list[TakeView] = []
-        # One take per scene today: the accepted clip. Takes to come add entries here.
         if entry is not None and entry.clip and (workdir / entry.clip).is_file():
             fingerprint = expected_fingerprint(scene, entry)
             if status == "done" and not (
                 fingerprint and clip_is_current(entry, fingerprint, workdir)
             ):
                 status = "changed"  # the scene was edited after this take was made
-            clip = workdir / entry.clip
-            takes.append(
-                _checked(clip, entry.clip, scene.speech, prompt, cache=cache, checker=checker)
-            )
+        # Every take of the scene side by side, rejected ones too (they were paid for).
+        files = [t.clip for t in entry.takes] if entry is not None else []
+        if entry is not None and entry.clip and entry.clip not in files:
+            files.append(entry.clip)  # a state from before takes were recorded
+        for relative in files:
+            if (workdir / relative).is_file():
+                takes.append(
+                    _checked(workdir / relative, relative, scene.speech, prompt, cache=cache,
+                             checker=checker)
+                )  # fmt: skip
         pick = reason = None
         checked = [t for t in takes if t.checks is not None]
         if checked:
             choice = choose([t.checks for t in checked if t.checks is not None])
             pick, reason = checked[choice.index].name, choice.reason
-            takes = [replace(t, picked=t.name == pick) for t in takes]
+        if entry is not None and entry.clip and status == "done":
+            clip = Path(entry.clip).name  # the take the cut uses: the page says so
+            if clip != pick or (entry.pick_reason and "(not checked)" not in entry.pick_reason):
+                pick, reason = clip, entry.pick_reason or reason
+        takes = [replace(t, picked=t.name == pick) for t in takes]
         scenes.append(
             SceneView(
                 scene.number,
@@ -247,7 +217,7 @@ def write_review(
     page = build_page(storyboard, workdir, checker=checker)
     side: list[Path] = []
     picks = [
-        (f"{s.number:02d} {s.id}", workdir / t.path, MIDDLE)
+        (f"{s.number:02d} {s.id}", media.frame_at(workdir / t.path, (0.0, 2 * MIDDLE), fit=THUMB))
         for s in page.scenes
         for t in s.takes
         if t.picked
@@ -308,6 +278,8 @@ def render(page: ReviewPage) -> str:
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        # An icon of its own: a bucket has none at its root (and refuses the browser's guess).
+        '<link rel="icon" href="data:,">',
         f"<title>Review: {escape(page.title)}</title>",
         f"<style>{STYLE}</style></head><body>",
         f"<header><h1>{escape(page.title)}</h1>",

@@ -9,22 +9,24 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import costs, images, media
-from .backends import Backend, ClipRequest, ClipTiming, Pool
+from . import costs, images, media, picks
+from .backends import Backend, ClipRequest, ClipTiming, judges
+from .checks import TakeChecks
+from .checks.cache import CheckCache
 from .errors import (
+    BackendBusy,
     ClipRejected,
     F1genError,
     GenerationError,
     MediaError,
     QuotaExceeded,
     ResumableStop,
-    SpaceBusy,
     StorageUnavailable,
 )
 from .estimate import expected_seconds
@@ -39,9 +41,17 @@ from .events import (
 )
 from .files import file_digest
 from .lanes import Flight, Scheduler
-from .plan import PlannedScene, clip_is_current, plan_scene, scene_steps
+from .plan import (
+    PlannedScene,
+    clip_is_current,
+    expected_fingerprint,
+    plan_scene,
+    scene_steps,
+    scene_takes,
+)
+from .prompts import build as build_prompt
 from .schedule import Limits, stop_reason
-from .state import RunState, SceneState, StateStore, unwritable, work_lock
+from .state import RunState, SceneState, StateStore, TakeRecord, now_iso, unwritable, work_lock
 from .storyboard import Scene, Storyboard
 from .sync import Uploader, check_bucket, is_uploaded, upload_state
 from .takes import Take, TakeStore
@@ -63,8 +73,19 @@ class RunOptions:
     default_steps: int = 40  # OVI_SAMPLE_STEPS or 40: the storyboard's defaults beat it
     steps: int | None = None  # --sample-steps: beats the storyboard's defaults, not a scene's own
     default_seed: int | None = None  # --seed: for scenes that set none
+    takes: int | None = None  # --takes: beats the storyboard's defaults, not a scene's own
+    checks: bool = True  # check every take where the backend's clips can be judged
     create_bucket: bool = False
     limits: Limits = field(default_factory=Limits)
+
+
+class TakeRejected(ClipRejected):
+    """A clip that came back and decodes, but failed a hard check: kept (it was paid for), never
+    picked; what it is and what its checks found, for its record."""
+
+    def __init__(self, message: str, *, info: media.MediaInfo, checks: TakeChecks) -> None:
+        super().__init__(message)
+        self.info, self.checks = info, checks
 
 
 def _next_step(limits: Limits) -> str:
@@ -79,7 +100,7 @@ def failure_kind(exc: F1genError) -> str:
         return "rejected"
     if isinstance(exc, QuotaExceeded):
         return "quota"
-    if isinstance(exc, SpaceBusy):
+    if isinstance(exc, BackendBusy):
         return "busy"
     if isinstance(exc, GenerationError):
         return "failed run"
@@ -111,6 +132,33 @@ def point(
     entry.audio_seconds = round(info.audio.duration, 4)
 
 
+def take_record(
+    take: Take,
+    info: media.MediaInfo,
+    made: PlannedScene,
+    identity: str,
+    seed: int | None,
+    workdir: Path,
+    *,
+    cost_usd: float = 0.0,
+) -> TakeRecord:
+    """What the state keeps of a take on disk."""
+    return TakeRecord(
+        name=take.path.name,
+        clip=str(take.path.relative_to(workdir)),
+        fingerprint=made.fingerprint,
+        seed=seed,
+        backend=identity,
+        steps=made.steps,
+        video_seconds=round(info.video.duration, 4) if info.video else None,
+        audio_seconds=round(info.audio.duration, 4) if info.audio else None,
+        sha256=file_digest(take.path),
+        size=take.path.stat().st_size,
+        cost_usd=round(cost_usd, 4),
+        made_at=now_iso(),
+    )
+
+
 class Runner:
     """Generates a storyboard's clips into a work folder, resumably."""
 
@@ -119,7 +167,7 @@ class Runner:
         storyboard: Storyboard,
         *,
         workdir: Path,
-        backend: Backend | Pool,
+        lanes: Sequence[Backend],
         emit: Emit = lambda event: None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
@@ -127,14 +175,13 @@ class Runner:
         storage: Storage | None = None,
     ) -> None:
         self.storyboard = storyboard
-        self.lanes: list[Backend] = list(backend.lanes) if isinstance(backend, Pool) else [backend]
+        self.lanes = list(lanes)  # one backend's lanes: endpoints, or a hosted queue's places
         self.identities = {lane.identity for lane in self.lanes}
         self.now = now
         self.sleep = sleep
         self.clock = clock
         self.storage = storage
         self.workdir = workdir
-        self.backend = backend
         self.emit = emit
         self.store = StateStore(workdir)
         self.takes = TakeStore(workdir / "clips")
@@ -150,15 +197,22 @@ class Runner:
                 continue
             entry = state.scenes.get(scene.id)
             made_by = entry.backend if entry is not None else None
-            identity = made_by if made_by in self.identities else self.backend.identity
+            identity = made_by if made_by in self.identities else self.lanes[0].identity
             steps = scene_steps(scene, option=options.steps, default=options.default_steps)
             planned = plan_scene(
                 scene, backend_identity=identity, steps=steps, default_seed=options.default_seed
             )
-            if not options.force and clip_is_current(entry, planned.fingerprint, self.workdir):
+            wanted = scene_takes(scene, option=options.takes)
+            have = 0
+            if entry is not None and not options.force:
+                current = picks.pickable(scene, entry, self.workdir)
+                have = sum(t.fingerprint == planned.fingerprint for t in current)
+                if clip_is_current(entry, planned.fingerprint, self.workdir):
+                    have = max(have, 1)  # a clip from before takes were recorded
+            if have >= wanted:
                 skipped.append(scene)
             else:
-                todo.append(planned)
+                todo.append(replace(planned, takes=wanted - have))
         return todo, skipped
 
     def preview(self, options: RunOptions) -> tuple[list[PlannedScene], list[Scene]]:
@@ -178,6 +232,7 @@ class Runner:
             for scene in self.storyboard.scenes:
                 state.scene(scene.id, scene.number)
             todo, skipped = self.plan(options, state)
+            self._repick_undone(skipped, state)
             todo, adopted = self._adopt_takes(todo, state, options)
             skipped += adopted
             self.store.save(state)
@@ -305,6 +360,17 @@ class Runner:
             except StorageUnavailable as exc:
                 self.emit(Notice(exc.message))
 
+    def _repick_undone(self, skipped: list[Scene], state: RunState) -> None:
+        """A scene skipped for takes it already has, whose clip is not one of them (an edit
+        undone): its clip becomes its pick among them again."""
+        for scene in skipped:
+            entry = state.scenes.get(scene.id)
+            fingerprint = expected_fingerprint(scene, entry) if entry else None
+            if entry is None or (fingerprint and clip_is_current(entry, fingerprint, self.workdir)):
+                continue
+            known = RunRecord.known_checks(CheckCache(self.workdir), scene, entry)
+            picks.repick(scene, entry, workdir=self.workdir, checks=known)
+
     def _adopt_takes(
         self, todo: list[PlannedScene], state: RunState, options: RunOptions
     ) -> tuple[list[PlannedScene], list[Scene]]:
@@ -322,19 +388,25 @@ class Runner:
             # The file the state already points at was judged changed or broken: never that one.
             judged = self.workdir / known.clip if known and known.clip else None
             found = self._find_take(planned, exclude=judged)
-            if found is None:
+            recorded = {t.name for t in known.takes} if known else set()
+            if found is None or found[1].path.name in recorded:
                 remaining.append(planned)
                 continue
             made, take, info, identity = found
             entry = state.scene(planned.scene.id, planned.scene.number)
+            slot = 1 + sum(t.fingerprint == made.fingerprint for t in entry.takes)
+            seed = picks.take_seed(made.seed, made.fingerprint, slot)
+            entry.takes.append(take_record(take, info, made, identity, seed, self.workdir))
             point(entry, made, take, info, identity=identity, workdir=self.workdir)
-            entry.takes = max(entry.takes, 1)
-            adopted.append(planned.scene)
             self.emit(
                 Notice(
                     f"{planned.scene.id}: its take is already on disk ({take.path.name}): using it"
                 )
             )
+            if planned.takes > 1:
+                remaining.append(replace(planned, takes=planned.takes - 1))
+            else:
+                adopted.append(planned.scene)
         return remaining, adopted
 
     def _find_take(
@@ -350,7 +422,7 @@ class Runner:
                 scene,
                 made.fingerprint,
                 exclude=exclude,
-                check=lambda clip: media.check_clip(clip, size=self.lanes[0].frame_size),
+                check=lambda clip: media.check_clip(clip, spec=self.lanes[0].spec),
             )
             if found is not None:
                 return made, found[0], found[1], identity
@@ -380,9 +452,11 @@ class RunRecord:
         self.options, self.emit, self.now, self.clock = options, emit, now, clock
         self.images_dir, self.price_of, self.upload = images_dir, price_of, upload
         self.workdir = store.path.parent
-        self.kept: dict[str, Take] = {}  # by scene: the take a clip back from its lane got
-        self.back: dict[str, float] = {}  # by scene: when its clip came back (its checks are not
-        # generation time, and the next clip is under way while they run)
+        self.cache = CheckCache(self.workdir)
+        self.results: dict[Path, TakeChecks] = {}  # a flight's partial -> its take's checks
+        # By scene, for a clip back from its lane: the take it got, how it went and when it came
+        # back (its checks are not generation time: the next clip is under way while they run).
+        self.kept: dict[str, tuple[Take, ClipTiming, float]] = {}
         # The clips folder is probed before the first call, and again after a failed attempt
         # (a full disk can look like a broken clip): not before every call, which it slows.
         self.probe_due = True
@@ -404,25 +478,37 @@ class RunRecord:
 
     def begin(self, planned: PlannedScene, lane: Backend, number: int, *, named: bool) -> Flight:
         """Count the attempt (a kill leaves it counted as interrupted), prepare the image and
-        the request: the flight's work makes the clip on the lane, its check judges it here."""
+        the request: the flight's work makes the clip on the lane; its check judges it after."""
         scene = planned.scene
         if self.probe_due:
             self.takes.check_writable()
             self.probe_due = False
         entry = self.state.scene(scene.id, scene.number)
+        made = plan_scene(
+            scene, backend_identity=lane.identity, steps=planned.steps, default_seed=planned.seed
+        )
+        slot = 1 + sum(t.fingerprint == made.fingerprint for t in entry.takes)
+        planned = replace(
+            made,
+            takes=planned.takes,
+            slot=slot,
+            take_seed=picks.take_seed(made.seed, made.fingerprint, slot),
+        )
         self.emit(SceneStarted(scene, number, self.options.max_attempts,
                                lane.identity if named else None))  # fmt: skip
         entry.attempts += 1
         entry.interrupted += 1  # until the attempt lands: a kill leaves it counted apart
         assert scene.image is not None
-        image = images.prepare(scene.image, fit=scene.fit, cache_dir=self.images_dir,
+        image = images.prepare(scene.image, fit=scene.fit, size=lane.spec.size,
+                               cache_dir=self.images_dir,
                                digest=planned.image_digest)  # fmt: skip
         request = ClipRequest(
             scene=scene, prompt=planned.prompt, image=image, sample_steps=planned.steps,
-            fingerprint=planned.fingerprint, seed=planned.seed,
+            fingerprint=planned.fingerprint, seed=planned.take_seed,
         )  # fmt: skip
         partial = self.takes.partial(scene)
         clips = self.takes.folder
+        judged = self.options.checks and judges(lane)
 
         def work(report: Report) -> ClipTiming:
             try:
@@ -430,31 +516,65 @@ class RunRecord:
             except OSError as exc:  # the clip was made but cannot be kept here
                 raise unwritable(clips, exc) from None
 
-        def check() -> media.MediaInfo:
-            return media.check_clip(partial, size=lane.frame_size)
+        def check() -> media.MediaInfo:  # on a thread of its own: the next clip is under way
+            info = media.check_clip(partial, spec=lane.spec)
+            if judged:
+                self.results[partial] = self._judge(planned, partial, info)
+            return info
 
         return Flight(planned, lane, number, self.clock(), partial, work, check)
+
+    def _judge(self, planned: PlannedScene, partial: Path, info: media.MediaInfo) -> TakeChecks:
+        """Every check of a new take; TakeRejected when a hard check fails."""
+        from .checks import check_take
+
+        scene = planned.scene
+        result = check_take(partial, line=scene.speech, prompt=planned.prompt)
+        if not result.rejected:
+            return result
+        take = self.kept[scene.id][0]
+        hard = "; ".join(c.reason for c in result.checks if c.hard and c.level == "fail")
+        raise TakeRejected(
+            f"take {take.path.name} failed a hard check ({hard}): kept, never picked; "
+            "trying a new seed",
+            info=info,
+            checks=result,
+        )
 
     def under_way(self, flight: Flight) -> None:
         """The attempt is counted in the saved state once its request is on its way."""
         self.store.save(self.state)
 
-    def keep(self, flight: Flight) -> None:
+    def keep(self, flight: Flight, timing: ClipTiming) -> None:
         """The clip gets its take's name beside the older takes before it is checked."""
-        scene = flight.planned.scene
-        self.back[scene.id] = self.clock()
-        made = self._made(flight)
-        self.kept[scene.id] = self.takes.keep(scene, made.fingerprint, flight.partial)
+        planned = flight.planned
+        back = self.clock()
+        take = self.takes.keep(planned.scene, planned.fingerprint, flight.partial)
+        self.kept[planned.scene.id] = (take, timing, back)
 
     def failed(self, flight: Flight, exc: F1genError, *, last: bool) -> None:
-        """A failed attempt: recorded; the scene is marked failed after its last."""
+        """A failed attempt: recorded; the scene is marked failed after its last. A clip that
+        came back was paid for: its cost counts, and one that failed a hard check is kept."""
         scene = flight.planned.scene
-        rejected = self.kept.pop(scene.id, None)
-        if rejected is not None:  # it came back but failed its checks: no take of it stays
-            self.takes.discard(rejected, flight.partial)
-        self.probe_due = True
         entry = self._landed(flight)
-        self.summary.gpu_seconds += self._record(entry, exc, flight, failed=last)
+        kept = self.kept.pop(scene.id, None)
+        if kept is not None:
+            take, timing, _ = kept
+            self._count_cost(entry, timing.cost_usd)
+            if isinstance(exc, TakeRejected):
+                self.takes.settle(take, flight.partial)
+                record = take_record(
+                    take, exc.info, flight.planned, flight.lane.identity,
+                    flight.planned.take_seed, self.workdir, cost_usd=timing.cost_usd,
+                )  # fmt: skip
+                record.rejected = True
+                record.checks = self._remember(scene, record, exc.checks)
+                entry.takes.append(record)
+            else:  # it does not decode: nothing of it stays
+                self.takes.discard(take, flight.partial)
+        self.probe_due = True
+        seconds = (kept[2] if kept else self.clock()) - flight.began
+        self.summary.gpu_seconds += self._record(entry, exc, seconds, failed=last)
         self.store.save(self.state)
         self.emit(SceneAttemptFailed(scene, flight.number, exc.message, not last))
         if last:
@@ -464,7 +584,8 @@ class RunRecord:
     def stopped(self, flight: Flight, exc: F1genError) -> None:
         """The lane stopped: recorded against the scene, which stays pending."""
         entry = self._landed(flight)
-        self.summary.gpu_seconds += self._record(entry, exc, flight, failed=False)
+        seconds = self.clock() - flight.began
+        self.summary.gpu_seconds += self._record(entry, exc, seconds, failed=False)
         self.store.save(self.state)
 
     def abandoned(self, flight: Flight) -> None:
@@ -472,31 +593,69 @@ class RunRecord:
         self._landed(flight)
         self.store.save(self.state)
 
-    def accepted(self, flight: Flight, info: media.MediaInfo, timing: ClipTiming) -> None:
-        """The clip passed its checks: its take becomes the scene's clip."""
-        scene, lane = flight.planned.scene, flight.lane
-        take = self.kept.pop(scene.id)
-        self.takes.settle(take, flight.partial)
+    def accepted(self, flight: Flight, info: media.MediaInfo) -> PlannedScene | None:
+        """The clip passed its checks: its take goes beside the older ones, and the scene's clip
+        is its pick; the scene again when it wants more takes."""
+        planned, lane = flight.planned, flight.lane
+        scene = planned.scene
         entry = self._landed(flight)
-        point(entry, self._made(flight), take, info, identity=lane.identity, workdir=self.workdir)
-        entry.takes += 1
-        seconds = self._seconds(flight)
+        take, timing, back = self.kept.pop(scene.id)
+        self.takes.settle(take, flight.partial)
+        record = take_record(take, info, planned, lane.identity, planned.take_seed, self.workdir,
+                             cost_usd=timing.cost_usd)  # fmt: skip
+        result = self.results.pop(flight.partial, None)
+        if result is not None:
+            record.checks = self._remember(scene, record, result)
+        entry.takes.append(record)
+        entry.seed = planned.seed
+        if (
+            picks.repick(scene, entry, workdir=self.workdir, checks=self._known(scene, entry))
+            is None
+        ):
+            point(entry, planned, take, info, identity=lane.identity, workdir=self.workdir)
+        seconds = back - flight.began
         self.summary.gpu_seconds += self._add_time(entry, seconds, timing)
-        entry.cost_usd = round(entry.cost_usd + timing.cost_usd, 4)
-        self.summary.cost_usd += timing.cost_usd
+        self._count_cost(entry, timing.cost_usd)
         entry.clip_queue_seconds = round(timing.queue_seconds, 3)
         entry.clip_seconds = round(seconds - timing.queue_seconds, 3)
         self.store.save(self.state)
         self.upload(entry)
         self.emit(SceneAccepted(scene, take.path, self.clock() - flight.began))
+        if planned.takes > 1:
+            return replace(planned, takes=planned.takes - 1)
         self.summary.remaining.remove(scene.id)
         self.summary.done.append(scene.id)
+        return None
 
-    def _made(self, flight: Flight) -> PlannedScene:
-        """The plan of the clip as its lane made it (its fingerprint names the backend)."""
-        planned = flight.planned
-        return plan_scene(planned.scene, backend_identity=flight.lane.identity,
-                          steps=planned.steps, default_seed=planned.seed)  # fmt: skip
+    def _count_cost(self, entry: SceneState, cost_usd: float) -> None:
+        entry.cost_usd = round(entry.cost_usd + cost_usd, 4)
+        self.summary.cost_usd += cost_usd
+
+    def _remember(self, scene: Scene, record: TakeRecord, result: TakeChecks) -> str:
+        """Keep a take's checks (for the pick and the review page); them in a few words."""
+        from .checks import summary
+
+        assert record.sha256 is not None
+        key = CheckCache.key_of(record.sha256, line=scene.speech, prompt=build_prompt(scene))
+        self.cache.put(key, result)
+        self.cache.save()
+        return summary(result)
+
+    def _known(self, scene: Scene, entry: SceneState) -> dict[str, TakeChecks]:
+        return self.known_checks(self.cache, scene, entry)
+
+    @staticmethod
+    def known_checks(cache: CheckCache, scene: Scene, entry: SceneState) -> dict[str, TakeChecks]:
+        """What is known of each take's checks, by name."""
+        known: dict[str, TakeChecks] = {}
+        for take in entry.takes:
+            if take.checks is None or take.sha256 is None:
+                continue
+            key = CheckCache.key_of(take.sha256, line=scene.speech, prompt=build_prompt(scene))
+            found = cache.get(key)
+            if found is not None:
+                known[take.name] = found
+        return known
 
     def _landed(self, flight: Flight) -> SceneState:
         """The scene's entry, its attempt no longer in flight."""
@@ -504,11 +663,6 @@ class RunRecord:
         entry = self.state.scene(scene.id, scene.number)
         entry.interrupted = max(0, entry.interrupted - 1)
         return entry
-
-    def _seconds(self, flight: Flight) -> float:
-        """How long an attempt took: until its clip came back, or until now."""
-        back = self.back.pop(flight.planned.scene.id, None)
-        return (back if back is not None else self.clock()) - flight.began
 
     def _add_time(
         self, entry: SceneState, seconds: float, timing: ClipTiming | None = None
@@ -520,8 +674,8 @@ class RunRecord:
         entry.gen_seconds += generating
         return generating
 
-    def _record(self, entry: SceneState, exc: F1genError, flight: Flight, *, failed: bool) -> float:
+    def _record(self, entry: SceneState, exc: F1genError, seconds: float, *, failed: bool) -> float:
         entry.add_failure(failure_kind(exc), exc.message)
         if failed:
             entry.status = "failed"
-        return self._add_time(entry, self._seconds(flight))
+        return self._add_time(entry, seconds)

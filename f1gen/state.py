@@ -20,7 +20,7 @@ from filelock import FileLock, Timeout
 from .errors import BadInputError, LockedError, StateError, WriteError
 from .files import write_atomic
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: every take of a scene recorded (1: one clip per scene)
 MAX_FAILURES_KEPT = 20
 Status = Literal["pending", "done", "failed"]
 
@@ -40,6 +40,26 @@ class Failure:
 
 
 @dataclass
+class TakeRecord:
+    """One take of a scene, kept whatever became of it: a rejected take was paid for too."""
+
+    name: str  # the file name in clips/ (TakeStore names it)
+    clip: str  # relative to the work folder
+    fingerprint: str
+    seed: int | None = None  # what the backend was asked for (None: its own choice)
+    backend: str | None = None
+    steps: int | None = None
+    video_seconds: float | None = None
+    audio_seconds: float | None = None
+    sha256: str | None = None
+    size: int | None = None
+    cost_usd: float = 0.0
+    rejected: bool = False  # failed a hard check: kept, never picked
+    checks: str | None = None  # its checks in a few words (None: not checked)
+    made_at: str | None = None
+
+
+@dataclass
 class SceneState:
     """What the run knows about one scene."""
 
@@ -56,7 +76,9 @@ class SceneState:
     video_seconds: float | None = None
     audio_seconds: float | None = None
     attempts: int = 0
-    takes: int = 0
+    takes: list[TakeRecord] = field(default_factory=list)  # every take, in the order made
+    pick: str | None = None  # a take picked by hand (f1gen pick); None: picked by its checks
+    pick_reason: str | None = None  # why the scene's clip is the take it is
     gen_seconds: float = 0.0
     queue_seconds: float = 0.0
     clip_seconds: float | None = None  # the accepted take: generation time
@@ -157,7 +179,13 @@ def _check_value(place: str, value: Any, hint: Any) -> Any:
     if origin is list:
         if not isinstance(value, list):
             raise _Damaged(f"{place}: expected a list")
-        return [_failure(f"{place}[{n}]", item) for n, item in enumerate(value)]
+        (item_type,) = typing.get_args(hint)
+        read = _failure if item_type is Failure else _take
+        return [read(f"{place}[{n}]", item) for n, item in enumerate(value)]
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise _Damaged(f"{place}: expected true or false, found {value!r:.40}")
+        return value
     wanted: tuple[type, ...] = {int: (int,), float: (int, float), str: (str,)}[hint]
     if isinstance(value, bool) or not isinstance(value, wanted):
         raise _Damaged(f"{place}: expected {hint.__name__}, found {value!r:.40}")
@@ -168,6 +196,51 @@ def _failure(place: str, value: Any) -> Failure:
     if not isinstance(value, dict) or set(value) != {"at", "kind", "message"}:
         raise _Damaged(f"{place}: expected a failure with at, kind and message")
     return Failure(**{k: _check_value(f"{place}.{k}", v, str) for k, v in value.items()})
+
+
+_TAKE_HINTS = typing.get_type_hints(TakeRecord)
+
+
+def _take(place: str, value: Any) -> TakeRecord:
+    if not isinstance(value, dict):
+        raise _Damaged(f"{place}: expected a take")
+    unknown = sorted(set(value) - set(_TAKE_HINTS))
+    if unknown:
+        raise _Damaged(f"{place}.{unknown[0]}: unknown field")
+    missing = [name for name in ("name", "clip", "fingerprint") if name not in value]
+    if missing:
+        raise _Damaged(f"{place}.{missing[0]}: is missing")
+    return TakeRecord(
+        **{k: _check_value(f"{place}.{k}", v, _TAKE_HINTS[k]) for k, v in value.items()}
+    )
+
+
+def _migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """A version 1 state as version 2: a scene's one clip becomes its one take."""
+    scenes = data.get("scenes")
+    if isinstance(scenes, dict):
+        for entry in scenes.values():
+            if not isinstance(entry, dict):
+                continue  # found damaged below, with its place
+            entry.pop("takes", None)  # a count in version 1
+            clip = entry.get("clip")
+            if isinstance(clip, str) and entry.get("status") == "done":
+                entry["takes"] = [
+                    {
+                        "name": Path(clip).name,
+                        "clip": clip,
+                        "fingerprint": entry.get("fingerprint") or "",
+                        "seed": entry.get("seed"),
+                        "backend": entry.get("backend"),
+                        "steps": entry.get("steps"),
+                        "video_seconds": entry.get("video_seconds"),
+                        "audio_seconds": entry.get("audio_seconds"),
+                        "sha256": entry.get("sha256"),
+                        "size": entry.get("size"),
+                        "cost_usd": entry.get("cost_usd", 0.0),
+                    }
+                ]
+    return {**data, "version": STATE_VERSION}
 
 
 def _scene_from(key: str, data: Any, workdir: Path) -> SceneState:
@@ -184,11 +257,11 @@ def _scene_from(key: str, data: Any, workdir: Path) -> SceneState:
     if values["id"] != key:
         raise _Damaged(f"{place}.id: {values['id']!r:.40} is not the scene's key")
     entry = SceneState(**values)
-    if entry.clip is not None and not _inside_clips(entry.clip, workdir):
-        raise _Untrusted(
-            f"scene {entry.id!r}, field clip: {entry.clip!r:.80} is not a file in "
-            f"{workdir / 'clips'}"
-        )
+    for clip in [entry.clip, *(take.clip for take in entry.takes)]:
+        if clip is not None and not _inside_clips(clip, workdir):
+            raise _Untrusted(
+                f"scene {entry.id!r}, field clip: {clip!r:.80} is not a file in {workdir / 'clips'}"
+            )
     return entry
 
 
@@ -211,6 +284,9 @@ def parse_state(data: Any, *, origin: str, workdir: Path) -> RunState:
         raise StateError(
             f"{origin}: state version {version} is newer than this f1gen understands: upgrade f1gen"
         )
+    if version == 1 and not isinstance(version, bool):
+        data = _migrate(data)
+        version = STATE_VERSION
     if version != STATE_VERSION or isinstance(version, bool):
         raise StateError(
             f"{origin}: is not an f1gen state file or is damaged (version {version!r:.20}): "

@@ -9,15 +9,17 @@ its first video frame and padded or trimmed to exactly its video's duration.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
+import re
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-from PIL import Image
+from typing import IO, TYPE_CHECKING, Protocol
 
 from . import __version__, media
 from .captions import Cue, draw_caption, to_srt, to_vtt
@@ -25,18 +27,22 @@ from .errors import BadInputError, MediaError, StitchError, WriteError
 from .files import file_digest, move_durably, write_atomic
 from .plan import scene_clip
 from .prompts import build as build_prompt
-from .sheets import contact_sheet, poster
 from .state import RunState, StateStore
 from .storyboard import Storyboard
 from .sync import fetch_missing
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from .storage import Storage
+
+# PIL (captions, review art) loads only when a cut is made: `f1gen status` imports scene_clip.
 
 WIDTH, HEIGHT, FPS = 576, 896, 24
 AUDIO_RATE = 48_000
 AUDIO_BITRATE = "192k"
 PREVIEW = (288, 448)
+LOUDNESS_RANGE = 11  # LU: a wider cut is normalized dynamically, not by one gain
 
 
 @dataclass(frozen=True)
@@ -59,13 +65,12 @@ class CutOptions:
 
 @dataclass(frozen=True)
 class Loudness:
-    """What the first loudnorm pass measured of the joined sound."""
+    """What the first pass measured of the joined sound (EBU R128: LUFS, LU, dBTP)."""
 
     input_i: float
     input_tp: float
     input_lra: float
     input_thresh: float
-    target_offset: float
 
 
 @dataclass(frozen=True)
@@ -99,9 +104,12 @@ class CutClip:
         return self.source.trim
 
     @property
-    def middle(self) -> float:
-        """The second, in the clip's own file, halfway through the part the cut uses."""
-        return (self.trim[0] if self.trim else 0.0) + self.duration / 2
+    def part(self) -> tuple[float, float]:
+        """The seconds of the clip's own file the cut uses, from its first frame."""
+        if self.trim:
+            return self.trim
+        start = self.info.video.start if self.info.video else 0.0
+        return start, start + self.duration
 
 
 @dataclass(frozen=True)
@@ -205,25 +213,148 @@ def can_copy_video(clips: list[CutClip], options: CutOptions) -> bool:
     return not (options.burn_captions or options.crossfade or options.preview) and uniform(clips)
 
 
-class Graph:
-    """Inputs and filter chains of one ffmpeg command, with input numbers handed out in order."""
+def direct(clip: CutClip) -> bool:
+    """True when the joined picture can decode the clip as it is: an untrimmed take, H.264 in
+    the cut's own shape. Anything else is normalized on its own first."""
+    video = clip.info.video
+    assert video is not None
+    return (
+        not clip.trim
+        and not clip.source.footage
+        and video.codec == "h264"
+        and (video.width, video.height, video.pix_fmt) == (WIDTH, HEIGHT, "yuv420p")
+        and video.fps == FPS
+    )
 
-    def __init__(self) -> None:
-        self.args: list[str] = []
-        self.chains: list[str] = []
-        self._count = 0
 
-    def add_input(self, *args: str) -> int:
-        """Add an input (its options then -i PATH); its number."""
-        self.args += args
-        self._count += 1
-        return self._count - 1
+def normalize_chain(clip: CutClip) -> str:
+    """Filters that make a clip's picture 576x896, 24 fps, yuv420p, starting at its first frame."""
+    trim = f"trim=start={clip.trim[0]:.6f}:end={clip.trim[1]:.6f}," if clip.trim else ""
+    return (
+        f"{trim}setpts=PTS-STARTPTS,"
+        f"scale={WIDTH}:{HEIGHT}:force_original_aspect_ratio=decrease,"
+        f"pad={WIDTH}:{HEIGHT}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={FPS},format=yuv420p,"
+        f"trim=duration={clip.duration:.6f}"
+    )
 
 
-def _audio_chain(index: int, clip: CutClip, label: str, options: CutOptions) -> str:
-    """Filters that turn input index's audio into exactly the clip's slot at 48 kHz stereo."""
-    fmt = f"aformat=sample_fmts=fltp:sample_rates={AUDIO_RATE}:channel_layouts=stereo"
-    length = clip.duration
+def normalize_command(clip: CutClip, output: Path) -> list[str]:
+    """One clip's picture alone, normalized, nearly lossless: memory is one clip's, however many
+    clips the cut has."""
+    return ["-i", str(clip.path), "-map", "0:v:0", "-vf", normalize_chain(clip), "-an",
+            "-c:v", "libx264", "-preset", "veryfast", "-crf", "12", "-pix_fmt", "yuv420p",
+            "-f", "mp4", str(output)]  # fmt: skip
+
+
+def remux_command(clip: CutClip, output: Path) -> list[str]:
+    """A take's picture copied alone, for a file whose video is not its first stream."""
+    return ["-i", str(clip.path), "-map", "0:v:0", "-c", "copy", "-f", "mp4", str(output)]
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One entry of an ffconcat list: a file, read from inpoint for duration seconds."""
+
+    path: Path
+    inpoint: float
+    duration: float
+    outpoint: float | None = None
+
+
+def ffconcat(pieces: list[Piece]) -> str:
+    """An ffconcat list (paths absolute: ffconcat resolves them from the list's folder)."""
+    lines = ["ffconcat version 1.0"]
+    for piece in pieces:
+        quoted = str(piece.path.resolve()).replace("'", "'\\''")
+        lines += [f"file '{quoted}'", f"inpoint {piece.inpoint:.6f}"]
+        if piece.outpoint is not None:
+            lines.append(f"outpoint {piece.outpoint:.6f}")
+        lines.append(f"duration {piece.duration:.6f}")
+    return "\n".join(lines) + "\n"
+
+
+def transition_frames(clips: list[CutClip], crossfade: float) -> tuple[list[int], list[int]]:
+    """Where each clip starts in the joined picture (frames, the end appended) and how many
+    frames each transition lasts, rounded so that every clip starts within half a frame of its
+    place on the shortened timeline: nothing drifts, however many transitions."""
+    starts, at = [], 0.0
+    for clip in clips:
+        starts.append(round(at * FPS))
+        at += clip.duration
+    starts.append(round(at * FPS))
+    cut = [starts[k] - round(clip.start * FPS) for k, clip in enumerate(clips)]
+    return starts, [b - a for a, b in itertools.pairwise(cut)]
+
+
+def crossfade_chains(starts: list[int], lengths: list[int], *, joined: int, heads: int) -> str:
+    """The joined picture with every transition, from two decoders whatever the clip count.
+
+    Input joined holds every clip end to end; input heads the first frames of every clip but the
+    first. The heads leave the joined picture, and each is laid, fading in, over the end of the
+    clip before it.
+    """
+    dropped = "+".join(
+        f"between(n,{starts[k + 1]},{starts[k + 1] + n - 1})" for k, n in enumerate(lengths)
+    )
+    chains = [f"[{joined}:v:0]fps={FPS},select='not({dropped})',setpts=N/({FPS}*TB)[bodies]"]
+    offsets = [0, *itertools.accumulate(lengths)]  # heads before each transition
+    tails = [starts[k + 1] - n - offsets[k] for k, n in enumerate(lengths)]
+    windows = [
+        f"between(t,{(tail - 0.5) / FPS:.6f},{(tail + n - 0.5) / FPS:.6f})"
+        for tail, n in zip(tails, lengths, strict=True)
+    ]
+    # the first n frames of each head piece (which has n + 1: see head_pieces)
+    picked = "+".join(
+        f"between(t,{(offsets[k] + k - 0.5) / FPS:.6f},{(offsets[k] + k + n - 0.5) / FPS:.6f})"
+        for k, n in enumerate(lengths)
+    )
+    shift = str(tails[0] - offsets[0]) + "".join(
+        f"+({(tails[k] - offsets[k]) - (tails[k - 1] - offsets[k - 1])})*gte(N,{offsets[k]})"
+        for k in range(1, len(lengths))
+    )
+    fades = "".join(
+        f",fade=t=in:st={tail / FPS:.6f}:d={n / FPS:.6f}:alpha=1:enable='{window}'"
+        for tail, n, window in zip(tails, lengths, windows, strict=True)
+        if n  # a crossfade shorter than half a frame has nothing to fade
+    )
+    chains.append(
+        f"[{heads}:v:0]select='{picked}',setpts='(N+{shift})/({FPS}*TB)',format=yuva420p{fades}[heads]"
+    )
+    chains.append(
+        f"[bodies][heads]overlay=eof_action=pass:repeatlast=0:enable='{'+'.join(windows)}'[vjoined]"
+    )
+    return ";".join(chains)
+
+
+def head_pieces(videos: list[Piece], lengths: list[int]) -> list[Piece]:
+    """The first frames of every clip but the first, one frame more than each transition needs
+    (so that pieces start on whole frames), for the heads input of crossfade_chains."""
+    return [
+        Piece(video.path, video.inpoint, (n + 1) / FPS, video.inpoint + (n + 0.5) / FPS)
+        for video, n in zip(videos[1:], lengths, strict=True)
+    ]
+
+
+SAMPLE_BYTES = 2 * media.PCM_BYTES  # one stereo float sample
+PCM_INPUT = ["-f", "f32le", "-ar", str(AUDIO_RATE), "-ac", "2"]  # -ac: older ffmpegs too
+
+
+def track_spans(clips: list[CutClip]) -> list[tuple[int, int]]:
+    """Each clip's sound in samples: its own length, and how much it shares with the clip before
+    (a crossfade). Rounded from the timeline, so the sound never drifts from the picture."""
+    spans = []
+    previous_end = 0
+    for clip in clips:
+        start = round(clip.start * AUDIO_RATE)
+        end = round((clip.start + clip.duration) * AUDIO_RATE)
+        spans.append((end - start, previous_end - start))
+        previous_end = end
+    return spans
+
+
+def audio_chain(clip: CutClip, samples: int, options: CutOptions) -> str:
+    """Filters that make a clip's sound exactly its slot (samples long), 48 kHz float stereo."""
+    length = samples / AUDIO_RATE
     fade = options.fade_ms / 1000
     # Short fades at each join take the click out of clips' invented ambience, not the sync.
     fades = (
@@ -231,118 +362,103 @@ def _audio_chain(index: int, clip: CutClip, label: str, options: CutOptions) -> 
         if fade and not options.crossfade
         else ""
     )
-    if clip.info.audio is None:
-        return f"anullsrc=r={AUDIO_RATE}:cl=stereo,atrim=duration={length:.6f},{fmt}[{label}]"
-    skip = f"atrim=start={clip.trim[0]:.6f}," if clip.trim else ""
-    # async with first_pts=0 lines the audio up with the clip's first frame (silence where it
+    skip = f"atrim=start={clip.trim[0]:.6f},asetpts=PTS-STARTPTS," if clip.trim else ""
+    # async with first_pts=0 lines the sound up with the picture's first frame (silence where it
     # starts late); apad + atrim makes it exactly as long as the picture.
     return (
-        f"[{index}:a:0]aresample={AUDIO_RATE}:async=1:first_pts=0,{skip}asetpts=PTS-STARTPTS,"
-        f"{fmt},apad,atrim=duration={length:.6f},asetpts=N/SR/TB{fades}[{label}]"
+        f"aresample={AUDIO_RATE}:async=1:first_pts=0,{skip}"
+        f"aformat=sample_fmts={media.PCM_FORMAT}:sample_rates={AUDIO_RATE}:channel_layouts=stereo,"
+        f"apad,atrim=end_sample={samples},asetpts=N/SR/TB{fades}"
     )
 
 
-def _video_chain(index: int, clip: CutClip, label: str) -> str:
-    """Filters that normalize input index's picture to 576x896, 24 fps, yuv420p, from zero."""
-    trim = f"trim=start={clip.trim[0]:.6f}:end={clip.trim[1]:.6f}," if clip.trim else ""
-    chain = (
-        f"[{index}:v:0]{trim}setpts=PTS-STARTPTS,"
-        f"scale={WIDTH}:{HEIGHT}:force_original_aspect_ratio=decrease,"
-        f"pad={WIDTH}:{HEIGHT}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={FPS},format=yuv420p,"
-        f"trim=duration={clip.duration:.6f}"
-    )
-    return f"{chain}[{label}]"
+def _clip_sound(clip: CutClip, samples: int, options: CutOptions) -> Iterator[bytes]:
+    if clip.info.audio is None:
+        for done in range(0, samples, AUDIO_RATE):
+            yield bytes(min(AUDIO_RATE, samples - done) * SAMPLE_BYTES)
+        return
+    video = clip.info.video
+    # An untrimmed clip's time starts at its first frame; a trim counts from the file's start.
+    origin = None if clip.trim or video is None else video.start
+    yield from media.audio_pcm(clip.path, audio_chain(clip, samples, options), origin=origin)
 
 
-def _join_audio(graph: Graph, labels: list[str], clips: list[CutClip], options: CutOptions) -> str:
-    """Join the per-clip tracks (concat, or acrossfade in transitions); the joined label."""
-    if options.crossfade and len(labels) > 1:
-        current = labels[0]
-        for n, label in enumerate(labels[1:], start=1):
-            graph.chains.append(
-                f"[{current}][{label}]acrossfade=d={options.crossfade:.6f}:c1=tri:c2=tri[ax{n}]"
-            )
-            current = f"ax{n}"
-        return current
-    graph.chains.append(
-        f"{''.join(f'[{x}]' for x in labels)}concat=n={len(labels)}:v=0:a=1[ajoined]"
-    )
-    return "ajoined"
+class Sink(Protocol):
+    """Where raw sound goes: ffmpeg's stdin, a file, or both."""
+
+    def write(self, data: bytes | bytearray, /) -> object:
+        """Take data."""
+        ...
 
 
-def _join_video(graph: Graph, labels: list[str], clips: list[CutClip], options: CutOptions) -> str:
-    if options.crossfade and len(labels) > 1:
-        current, length = labels[0], clips[0].duration
-        for n, (label, clip) in enumerate(zip(labels[1:], clips[1:], strict=True), start=1):
-            offset = length - options.crossfade
-            graph.chains.append(
-                f"[{current}][{label}]xfade=transition=fade:duration={options.crossfade:.6f}"
-                f":offset={offset:.6f}[vx{n}]"
-            )
-            current, length = f"vx{n}", offset + clip.duration
-        return current
-    graph.chains.append(
-        f"{''.join(f'[{x}]' for x in labels)}concat=n={len(labels)}:v=1:a=0[vjoined]"
-    )
-    return "vjoined"
+def write_track(clips: list[CutClip], options: CutOptions, sink: Sink) -> None:
+    """The cut's whole sound as raw 48 kHz float stereo, one clip decoded at a time."""
+    spans = track_spans(clips)
+    tail = b""  # the end of the clip before, kept back for its crossfade
+    for index, (clip, (samples, shared)) in enumerate(zip(clips, spans, strict=True)):
+        keep = spans[index + 1][1] * SAMPLE_BYTES if index + 1 < len(spans) else 0
+        head = shared * SAMPLE_BYTES
+        pending = bytearray()
+        for chunk in _clip_sound(clip, samples, options):
+            pending += chunk
+            if head:
+                if len(pending) < head:
+                    continue
+                mixed = media.crossfade_pcm(
+                    tail, bytes(pending[:head]), rate=AUDIO_RATE, spec="c1=tri:c2=tri"
+                )
+                sink.write(mixed)
+                del pending[:head]
+                head = 0
+            if len(pending) > keep:
+                sink.write(pending[: len(pending) - keep])
+                del pending[: len(pending) - keep]
+        tail = bytes(pending)
 
 
-def audio_graph(graph: Graph, clips: list[CutClip], inputs: list[int], options: CutOptions) -> str:
-    """Add the joined-sound chains to graph; the label of the joined (not yet normalized) track."""
-    labels = [f"a{i}" for i in range(len(clips))]
-    for index, clip, label in zip(inputs, clips, labels, strict=True):
-        graph.chains.append(_audio_chain(index, clip, label, options))
-    return _join_audio(graph, labels, clips, options)
+def measure_command() -> list[str]:
+    """The first loudness pass: EBU R128 loudness, range and true peak of the sound on stdin."""
+    return ["-loglevel", "info", *PCM_INPUT, "-i", "pipe:0",
+            "-af", "ebur128=peak=true:framelog=quiet", "-f", "null", "-"]  # fmt: skip
 
 
-def loudnorm_filter(options: CutOptions, measured: Loudness | None) -> str:
-    """EBU R128 loudnorm: the measuring first pass, or the linear second pass."""
-    # Aim a little under the ceiling: the AAC encode can add a few tenths of a dB of true peak.
-    target = f"I={options.loudness}:TP={options.true_peak - 0.5}:LRA=11"
-    if measured is None:
-        return f"loudnorm={target}:print_format=json"
-    return (
-        f"loudnorm={target}:measured_I={measured.input_i}:measured_TP={measured.input_tp}"
-        f":measured_LRA={measured.input_lra}:measured_thresh={measured.input_thresh}"
-        f":offset={measured.target_offset}:linear=true:print_format=summary"
-    )
-
-
-def measure_loudness(clips: list[CutClip], options: CutOptions, *, ffmpeg: str | None) -> Loudness:
-    """The first loudnorm pass over the joined sound (audio only: a fraction of a second)."""
-    graph = Graph()
-    inputs = [graph.add_input("-i", str(clip.path)) for clip in clips]
-    joined = audio_graph(graph, clips, inputs, options)
-    graph.chains.append(f"[{joined}]{loudnorm_filter(options, None)}[measured]")
-    args = [
-        *graph.args,
-        "-filter_complex",
-        ";".join(graph.chains),
-        "-map",
-        "[measured]",
-        "-f",
-        "null",
-        "-",
-    ]
-    stderr = media.run_ffmpeg(["-loglevel", "info", *args], ffmpeg=ffmpeg, what="stitch: loudness")
-    start, end = stderr.rfind("{"), stderr.rfind("}")
-    try:
-        data = json.loads(stderr[start : end + 1])
-        values = {
-            k: float(data[k])
-            for k in ("input_i", "input_tp", "input_lra", "input_thresh", "target_offset")
-        }
-    except (ValueError, KeyError):
+def parse_loudness(stderr: str) -> Loudness | None:
+    """What ebur128's summary says; None for a silent cut (nothing to normalize)."""
+    summary = stderr[stderr.rfind("Summary:") :]
+    found = {
+        key: re.search(pattern, summary, re.DOTALL)
+        for key, pattern in (
+            ("input_i", r"I:\s+(-?[\d.]+|-?inf) LUFS"),
+            ("input_thresh", r"I:.*?Threshold:\s+(-?[\d.]+|-?inf) LUFS"),
+            ("input_lra", r"LRA:\s+(-?[\d.]+|-?inf) LU\b"),
+            ("input_tp", r"Peak:\s+(-?[\d.]+|-?inf) dBFS"),
+        )
+    }
+    if not all(found.values()):
         raise StitchError(
             "stitch: ffmpeg's loudness measurement could not be read: try --no-loudnorm"
-        ) from None
-    if any(math.isinf(v) or math.isnan(v) for v in values.values()):
-        raise _Silent()
+        )
+    values = {key: float(match.group(1)) for key, match in found.items() if match}
+    if values["input_i"] <= -70 or any(math.isinf(v) or math.isnan(v) for v in values.values()):
+        return None  # silence stays silence
     return Loudness(**values)
 
 
-class _Silent(Exception):
-    """The cut has no sound to normalize."""
+def loudness_filter(options: CutOptions, measured: Loudness | None) -> str | None:
+    """The second loudness pass: one gain when that meets the target, as loudnorm's linear mode
+    would; loudnorm's dynamic mode otherwise (a range or a peak too wide for one gain)."""
+    if measured is None:
+        return None
+    ceiling = options.true_peak - 0.5  # the AAC encode can add a few tenths of a dB of true peak
+    gain = options.loudness - measured.input_i
+    if measured.input_tp + gain <= ceiling and measured.input_lra <= LOUDNESS_RANGE:
+        return f"volume={gain:.2f}dB"
+    return (
+        f"loudnorm=I={options.loudness}:TP={ceiling}:LRA={LOUDNESS_RANGE}"
+        f":measured_I={measured.input_i}:measured_TP={measured.input_tp}"
+        f":measured_LRA={measured.input_lra}:measured_thresh={measured.input_thresh}"
+        f":linear=true:print_format=none,aresample={AUDIO_RATE}"
+    )
 
 
 def build_command(
@@ -350,52 +466,56 @@ def build_command(
     *,
     output: Path,
     options: CutOptions,
-    concat_list: Path | None,
+    pictures: Path,
+    heads: Path | None,
     captions: Path | None,
+    sound: Path | None,
     measured: Loudness | None,
     copy: bool,
 ) -> list[str]:
-    """The ffmpeg arguments for the cut.
+    """The ffmpeg arguments for the cut: sound from stdin (or the file sound), raw; the picture
+    from the ffconcat list pictures (and heads, for transitions), copied or decoded once.
 
-    With concat_list the picture comes from one concat demuxer input (copied, or filtered and
-    encoded when captions or a preview need it); without, each clip is normalized on its own.
+    Every input starts at zero by construction, so timestamps are kept as they are (-copyts):
+    nothing can shift the picture against the sound.
     """
-    graph = Graph()
-    if concat_list is not None:
-        graph.add_input("-f", "concat", "-safe", "0", "-i", str(concat_list))
-    inputs = [graph.add_input("-i", str(clip.path)) for clip in clips]
-    joined = audio_graph(graph, clips, inputs, options)
-    loud = f"{loudnorm_filter(options, measured)}," if measured is not None else ""
-    graph.chains.append(
-        f"[{joined}]{loud}aresample={AUDIO_RATE},aformat=channel_layouts=stereo[aout]"
-    )
+    args = ["-copyts", *PCM_INPUT, "-i", str(sound or "pipe:0")]
+    args += ["-f", "concat", "-safe", "0", "-i", str(pictures)]
+    chains: list[str] = []
+    gain = loudness_filter(options, measured)
+    audio_map = "0:a"
+    if gain:
+        chains.append(f"[0:a]{gain}[aout]")
+        audio_map = "[aout]"
     if copy:
-        video_map, video_codec = ["-map", "0:v:0"], ["-c:v", "copy"]
+        video_map, video_codec = "1:v:0", ["-c:v", "copy"]
     else:
-        if concat_list is not None:  # one decoder for all: memory stays flat
-            graph.chains.append("[0:v:0]setpts=PTS-STARTPTS[vjoined]")
-            joined_video = "vjoined"
+        if heads is not None:
+            args += ["-f", "concat", "-safe", "0", "-i", str(heads)]
+            starts, lengths = transition_frames(clips, options.crossfade)
+            chains.append(crossfade_chains(starts, lengths, joined=1, heads=2))
         else:
-            labels = [f"v{i}" for i in range(len(clips))]
-            for index, clip, label in zip(inputs, clips, labels, strict=True):
-                graph.chains.append(_video_chain(index, clip, label))
-            joined_video = _join_video(graph, labels, clips, options)
+            chains.append(f"[1:v:0]fps={FPS}[vjoined]")
+        joined_video = "vjoined"
         if captions is not None:
             # One input carries every caption image, each held for its cue: decoded in order,
             # so memory stays flat however many scenes there are.
-            track = graph.add_input("-f", "concat", "-safe", "0", "-i", str(captions))
-            graph.chains.append(
+            track = 3 if heads is not None else 2
+            args += ["-f", "concat", "-safe", "0", "-i", str(captions)]
+            chains.append(
                 f"[{track}:v]setpts=PTS-STARTPTS[captions];"
                 f"[{joined_video}][captions]overlay=format=auto:eof_action=pass[captioned]"
             )
             joined_video = "captioned"
         scale = f",scale={options.size[0]}:{options.size[1]}" if options.preview else ""
-        graph.chains.append(f"[{joined_video}]format=yuv420p{scale}[vout]")
-        video_map = ["-map", "[vout]"]
+        chains.append(f"[{joined_video}]format=yuv420p{scale}[vout]")
+        video_map = "[vout]"
         preset, crf = ("ultrafast", "30") if options.preview else ("veryfast", "20")
         video_codec = ["-c:v", "libx264", "-preset", preset, "-crf", crf]
         video_codec += ["-pix_fmt", "yuv420p", "-r", str(FPS)]
-    args = [*graph.args, "-filter_complex", ";".join(graph.chains), *video_map, "-map", "[aout]"]
+    if chains:
+        args += ["-filter_complex", ";".join(chains)]
+    args += ["-map", video_map, "-map", audio_map]
     # The fast AAC coder is about 3x quicker than the default twoloop, and transparent at 192k.
     args += [*video_codec, "-c:a", "aac", "-aac_coder", "fast", "-b:a", AUDIO_BITRATE]
     args += ["-ar", str(AUDIO_RATE), "-ac", "2", "-movflags", "+faststart"]
@@ -407,27 +527,6 @@ def _ffconcat_entry(path: Path, seconds: float) -> list[str]:
     """Lines naming path (absolute: ffconcat resolves from the list's folder) for seconds."""
     quoted = str(path.resolve()).replace("'", "'\\''")
     return [f"file '{quoted}'", f"duration {seconds:.6f}"]
-
-
-def _concat_list(videos: list[Path], clips: list[CutClip], path: Path) -> None:
-    lines = ["ffconcat version 1.0"]
-    for video, clip in zip(videos, clips, strict=True):
-        lines += _ffconcat_entry(video, clip.duration)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def video_only_command(clips: list[CutClip], videos: list[Path]) -> list[str]:
-    """One ffmpeg pass that copies each clip's picture into its own video-only file.
-
-    The concat demuxer times each file from its earliest stream, which is the primed audio
-    (negative) in an AAC clip: fed whole clips it starts the picture 64 ms late.
-    """
-    args: list[str] = []
-    for clip in clips:
-        args += ["-i", str(clip.path)]
-    for index, video in enumerate(videos):
-        args += ["-map", f"{index}:v:0", "-c", "copy", "-f", "mp4", str(video)]
-    return args
 
 
 def cues(clips: list[CutClip], options: CutOptions) -> list[Cue]:
@@ -446,6 +545,8 @@ def caption_track(
     clips: list[CutClip], options: CutOptions, *, scratch: Path, tag: str, made: list[Path]
 ) -> Path | None:
     """An ffconcat list of caption images, each for its cue (a blank one between), or None."""
+    from PIL import Image
+
     timeline = cues(clips, options)
     if not timeline:
         return None
@@ -468,6 +569,33 @@ def caption_track(
     return listing
 
 
+def _pictures(
+    clips: list[CutClip],
+    *,
+    copy: bool,
+    scratch: Path,
+    tag: str,
+    ffmpeg: str | None,
+    made: list[Path],
+) -> list[Piece]:
+    """Each clip's picture as the joined input reads it: the take itself when it can, else a
+    normalized (or, for a copy, remuxed) file of its own, made one clip at a time."""
+    pieces = []
+    for n, clip in enumerate(clips):
+        video = clip.info.video
+        assert video is not None
+        if (copy or direct(clip)) and video.index == 0:
+            pieces.append(Piece(clip.path, video.start, clip.duration))
+            continue
+        own = scratch / f".partial-picture-{tag}-{n:03d}.mp4"
+        made.append(own)
+        command = remux_command(clip, own) if copy or direct(clip) else normalize_command(clip, own)
+        media.run_ffmpeg(command, ffmpeg=ffmpeg, what=f"stitch: {clip.source.name}")
+        made_video = media.probe(own).video
+        pieces.append(Piece(own, made_video.start if made_video else 0.0, clip.duration))
+    return pieces
+
+
 def join(
     sources: list[Source],
     *,
@@ -476,7 +604,12 @@ def join(
     ffmpeg: str | None = None,
     options: CutOptions | None = None,
 ) -> StitchResult:
-    """Join sources into output, in order, keeping each one's sound on its picture."""
+    """Join sources into output, in order, keeping each one's sound on its picture.
+
+    One ffmpeg run makes the cut (two with loudness: the first only measures). The sound is
+    decoded here one clip at a time and handed to ffmpeg raw; the picture is read by one
+    decoder (or none, when copied): memory does not grow with the number of clips.
+    """
     options = options or CutOptions()
     clips = layout(sources, crossfade=options.crossfade)
     for folder in (output.parent, scratch):
@@ -489,46 +622,48 @@ def join(
     tag = f"{os.getpid()}"
     partial = output.with_name(f".partial-{tag}-{output.name}")
     copied = can_copy_video(clips, options)
-    demuxed = uniform(clips) and not options.crossfade
-    concat_list = scratch / f".partial-concat-{tag}.txt" if demuxed else None
-    videos = (
-        [scratch / f".partial-video-{tag}-{i:03d}.mp4" for i in range(len(clips))]
-        if demuxed
-        else []
-    )
-    art: list[Path] = []
-    captions = (
-        caption_track(clips, options, scratch=scratch, tag=tag, made=art)
-        if options.burn_captions
-        else None
-    )
+    made: list[Path] = []
     measured = None
+    sound: Path | None = None
     try:
-        if concat_list is not None:
-            media.run_ffmpeg(video_only_command(clips, videos), ffmpeg=ffmpeg, what="stitch: video")
-            _concat_list(videos, clips, concat_list)
+        videos = _pictures(clips, copy=copied, scratch=scratch, tag=tag, ffmpeg=ffmpeg, made=made)
+        pictures = scratch / f".partial-concat-{tag}.txt"
+        made.append(pictures)
+        pictures.write_text(ffconcat(videos), encoding="utf-8")
+        heads = None
+        if options.crossfade and len(clips) > 1:
+            heads = scratch / f".partial-heads-{tag}.txt"
+            made.append(heads)
+            _, lengths = transition_frames(clips, options.crossfade)
+            heads.write_text(ffconcat(head_pieces(videos, lengths)), encoding="utf-8")
+        captions = (
+            caption_track(clips, options, scratch=scratch, tag=tag, made=made)
+            if options.burn_captions
+            else None
+        )
         if options.loudnorm:
-            try:
-                measured = measure_loudness(clips, options, ffmpeg=ffmpeg)
-            except _Silent:
-                measured = None  # silence stays silence
+            sound = scratch / f".partial-sound-{tag}.f32"
+            made.append(sound)
+            measured = _measure(clips, options, sound=sound, ffmpeg=ffmpeg)
         args = build_command(
             clips,
             output=partial,
             options=options,
-            concat_list=concat_list,
+            pictures=pictures,
+            heads=heads,
             captions=captions,
+            sound=sound,
             measured=measured,
             copy=copied,
         )
-        media.run_ffmpeg(args, ffmpeg=ffmpeg, what="stitch")
+        feed = None if sound else lambda sink: write_track(clips, options, sink)
+        media.run_ffmpeg(args, ffmpeg=ffmpeg, what="stitch", feed=feed)
         move_durably(partial, output)
     except MediaError as exc:
         raise StitchError(exc.message) from None
     finally:
-        for leftover in (partial, concat_list, *videos, *art):
-            if leftover is not None:
-                leftover.unlink(missing_ok=True)
+        for leftover in (partial, *made):
+            leftover.unlink(missing_ok=True)
     total = clips[-1].start + clips[-1].duration if clips else 0.0
     return StitchResult(
         output=output, duration=total, clips=tuple(clips), video_copied=copied, loudness=measured
@@ -613,6 +748,31 @@ def check_outputs(storyboard: Storyboard, workdir: Path, paths: Outputs, *, give
         raise BadInputError(f"{flag}: the cut is an MP4 video: give a name ending in .mp4")
 
 
+def _measure(
+    clips: list[CutClip], options: CutOptions, *, sound: Path, ffmpeg: str | None
+) -> Loudness | None:
+    """The first loudness pass; the sound it measured is kept in the file sound for the second,
+    so that nothing is decoded twice."""
+
+    def feed(sink: IO[bytes]) -> None:
+        with sound.open("wb") as kept:
+            write_track(clips, options, _Tee(sink, kept))
+
+    stderr = media.run_ffmpeg(measure_command(), ffmpeg=ffmpeg, what="stitch: loudness", feed=feed)
+    return parse_loudness(stderr)
+
+
+class _Tee:
+    """Writes to two files at once."""
+
+    def __init__(self, first: IO[bytes], second: IO[bytes]) -> None:
+        self.first, self.second = first, second
+
+    def write(self, data: bytes | bytearray) -> int:
+        self.second.write(data)
+        return self.first.write(data)
+
+
 def stitch(
     storyboard: Storyboard,
     *,
@@ -636,14 +796,17 @@ def stitch(
     fetched = fetch_missing(storyboard, workdir=workdir, storage=storage) if storage else []
     if state is None or fetched:
         state = StateStore(workdir).load(storyboard=str(storyboard.path), title=storyboard.title)
-    result = join(
-        collect(storyboard, workdir, state),
-        output=paths.cut,
-        scratch=workdir / "tmp",
-        ffmpeg=ffmpeg,
-        options=options,
+    sources = collect(storyboard, workdir, state)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="f1gen-art") as pool:
+        # The review art comes from the clips, not the cut: it is drawn while ffmpeg works.
+        drawing = None if options.preview else pool.submit(lambda: review_frames(layout(sources)))
+        result = join(
+            sources, output=paths.cut, scratch=workdir / "tmp", ffmpeg=ffmpeg, options=options
+        )
+    frames = drawing.result() if drawing else None
+    side = write_side_files(
+        storyboard, result, state=state, options=options, paths=paths, frames=frames
     )
-    side = write_side_files(storyboard, result, state=state, options=options, paths=paths)
     result = replace(result, side_files=tuple(side), fetched=tuple(fetched))
     if storage is None:
         return result
@@ -653,6 +816,27 @@ def stitch(
     return replace(result, link=storage.link(uploaded.key))
 
 
+@dataclass(frozen=True)
+class ReviewFrames:
+    """The review art's pictures: every clip's key frame, small, and the first one full size."""
+
+    thumbnails: list[tuple[str, Image.Image]]
+    poster: Image.Image
+
+
+def review_frames(clips: Sequence[CutClip]) -> ReviewFrames:
+    """Each clip's key frame (media.frame_at: the cheap one), labelled with its number and id."""
+    from .sheets import THUMB
+
+    first = media.frame_at(clips[0].path, clips[0].part)
+    thumbnails = [("01 " + clips[0].source.name, first)]
+    thumbnails += [
+        (f"{n:02d} {c.source.name}", media.frame_at(c.path, c.part, fit=THUMB))
+        for n, c in enumerate(clips[1:], start=2)
+    ]
+    return ReviewFrames(thumbnails, first)
+
+
 def write_side_files(
     storyboard: Storyboard,
     result: StitchResult,
@@ -660,20 +844,21 @@ def write_side_files(
     state: RunState,
     options: CutOptions,
     paths: Outputs,
+    frames: ReviewFrames | None = None,
 ) -> list[Path]:
-    """Captions, contact sheet, poster and manifest beside the cut (each written atomically)."""
+    """Captions, contact sheet, poster and manifest beside the cut, each written atomically
+    (frames: the review art's pictures, when already drawn)."""
+    from .sheets import contact_sheet, poster
+
     timeline = cues(list(result.clips), options)
     write_atomic(paths.srt, to_srt(timeline).encode("utf-8"))
     write_atomic(paths.vtt, to_vtt(timeline).encode("utf-8"))
     written = [paths.srt, paths.vtt]
     if options.preview:  # a proof: the review art and the manifest describe the real cut
         return written
-    frames = [
-        (f"{n:02d} {c.source.name}", c.path, c.middle) for n, c in enumerate(result.clips, start=1)
-    ]
-    contact_sheet(frames, paths.sheet)
-    first = result.clips[0]
-    poster(first.path, first.middle, paths.poster)
+    frames = frames or review_frames(result.clips)
+    contact_sheet(frames.thumbnails, paths.sheet)
+    poster(frames.poster, paths.poster)
     write_manifest(storyboard, result, state=state, path=paths.manifest)
     return [*written, paths.sheet, paths.poster, paths.manifest]
 

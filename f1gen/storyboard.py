@@ -18,10 +18,9 @@ MAX_FILE_BYTES = 1024 * 1024
 MAX_SCENES = 500
 MIN_STEPS, MAX_STEPS = 10, 100
 MAX_SEED = 2**31 - 1  # every backend that takes a seed takes a 31-bit one
+MAX_TAKES = 10  # takes of one scene: each is a paid or quota-spending clip
 SPEECH_WORDS_PER_CLIP = 14
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-# Ovi's own control tags; user text that opens or closes one makes the character speak the prompt.
-OVI_TAG = re.compile(r"<\s*/?\s*(?:s|e|audcap|endaudcap)\s*>", re.IGNORECASE)
 Fit = Literal["cover", "contain"]
 
 
@@ -31,6 +30,7 @@ class _Model(BaseModel):
 
 class _Defaults(_Model):
     sample_steps: int | None = None
+    takes: int | None = None
     atmosphere: str | None = None
     fit: Fit | None = None
 
@@ -46,6 +46,7 @@ class _Scene(_Model):
     sample_steps: int | None = None
     fit: Fit | None = None
     seed: int | None = None
+    takes: int | None = None
 
 
 class _Storyboard(_Model):
@@ -70,6 +71,8 @@ class Scene:
     trim: tuple[float, float] | None = None
     seed: int | None = None  # None: the run's --seed, else the backend's own choice
     board_steps: int | None = None  # defaults.sample_steps: --sample-steps beats it
+    takes: int | None = None  # the scene's own: it beats --takes
+    board_takes: int | None = None  # defaults.takes: --takes beats it
 
     @property
     def label(self) -> str:
@@ -218,14 +221,26 @@ def _check_text(place: str, value: str | None, problems: list[str]) -> str | Non
     if not text:
         problems.append(f"{place}: is empty: write the text or remove the field")
         return None
-    tag = OVI_TAG.search(text)
-    if tag:
-        problems.append(
-            f"{place}: contains the Ovi tag {tag.group(0)!r}, which breaks the prompt: "
-            "remove it (f1gen adds the tags)"
-        )
-        return None
+    # Every backend's prompt format says which tokens control it (Ovi's <S>...<E> tags): user
+    # text that opens or closes one makes the character speak the prompt.
+    from .backends import reserved_tokens
+
+    for family, reserved in reserved_tokens():
+        tag = reserved.search(text)
+        if tag:
+            problems.append(
+                f"{place}: contains the {family} tag {tag.group(0)!r}, which breaks the prompt: "
+                "remove it (f1gen adds the tags)"
+            )
+            return None
     return text
+
+
+def _ideal_sizes() -> str:
+    """The frame sizes backends make (images are prepared at them): '576x896'."""
+    from .backends import factories
+
+    return " or ".join(sorted({made.spec.size_text for made in factories()}))
 
 
 def _resolve(base: Path, value: str) -> Path:
@@ -259,6 +274,9 @@ def load(path: Path, *, decode_media: bool = True) -> Loaded:
         problems.append(
             f"defaults.sample_steps: {default_steps} is out of range {MIN_STEPS}-{MAX_STEPS}"
         )
+    default_takes = model.defaults.takes
+    if default_takes is not None and not 1 <= default_takes <= MAX_TAKES:
+        problems.append(f"defaults.takes: {default_takes} is out of range 1-{MAX_TAKES}")
     base = path.parent
     seen: dict[str, int] = {}
     scenes: list[Scene] = []
@@ -280,6 +298,7 @@ def load(path: Path, *, decode_media: bool = True) -> Loaded:
             base=base,
             default_atmosphere=default_atmosphere,
             default_steps=default_steps,
+            default_takes=default_takes,
             default_fit=model.defaults.fit or "cover",
             problems=problems,
             warnings=warnings,
@@ -303,6 +322,7 @@ def _check_scene(
     base: Path,
     default_atmosphere: str | None,
     default_steps: int | None,
+    default_takes: int | None,
     default_fit: Fit,
     problems: list[str],
     warnings: list[str],
@@ -321,6 +341,10 @@ def _check_scene(
         problems.append(f"{label}.seed: {raw.seed} is out of range 0-{MAX_SEED}")
     if raw.seed is not None and raw.footage is not None:
         problems.append(f"{label}.seed: only generated scenes take a seed: remove it")
+    if raw.takes is not None and not 1 <= raw.takes <= MAX_TAKES:
+        problems.append(f"{label}.takes: {raw.takes} is out of range 1-{MAX_TAKES}")
+    if raw.takes is not None and raw.footage is not None:
+        problems.append(f"{label}.takes: only generated scenes have takes: remove it")
     if speech and len(speech.split()) > SPEECH_WORDS_PER_CLIP:
         warnings.append(
             f"{label}.speech: {len(speech.split())} words may not fit 5 seconds "
@@ -344,7 +368,7 @@ def _check_scene(
             warnings.append(
                 f"{label}.image: {raw.image} is only {width}x{height}: under "
                 f"{images.MIN_SIDE} px on a side it comes out blurry; use a larger image "
-                f"({images.WIDTH}x{images.HEIGHT} is ideal)"
+                f"({_ideal_sizes()} is ideal)"
             )
     else:
         assert raw.footage is not None
@@ -365,6 +389,8 @@ def _check_scene(
         trim=trim,
         seed=raw.seed,
         board_steps=default_steps,
+        takes=raw.takes,
+        board_takes=default_takes,
     )
 
 
@@ -401,7 +427,7 @@ def _check_footage(
             )
             return None
         try:
-            media.frame_at(footage, 0.0)
+            media.frame_at(footage, (0.0, 0.0))  # its first frame
         except MediaError as exc:
             problems.append(
                 f"{label}.footage: {given}: its picture does not decode ({exc.message})"

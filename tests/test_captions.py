@@ -50,7 +50,7 @@ def _caption_pixels(speech: str, tmp_path: Path) -> np.ndarray:
     dest = tmp_path / f"{abs(hash(speech))}.mp4"
     backend = AnimaticBackend(ffmpeg=None, scratch=tmp_path / "scratch")
     backend.generate(ClipRequest(scene, "p", tmp_path / "p.png", 40), dest, lambda update: None)
-    frame = np.asarray(media.frame_at(dest, 0.0).convert("L"), dtype=np.int16)
+    frame = np.asarray(media.frame_at(dest, (0.0, 0.0)).convert("L"), dtype=np.int16)
     return frame[600:700]  # the caption's band
 
 

@@ -27,6 +27,7 @@ def test_every_command_is_listed() -> None:
         "cron",
         "doctor",
         "generate",
+        "pick",
         "prompts",
         "push",
         "review",
@@ -146,7 +147,7 @@ def test_status_shows_failures_and_changed_scenes(
     backend = ScriptedBackend(
         [good(marker_clips[0]), failing("GPU task aborted"), good(marker_clips[2])]
     )
-    Runner(loaded, workdir=Path("out/board"), backend=backend).run(RunOptions(max_attempts=1))
+    Runner(loaded, workdir=Path("out/board"), lanes=[backend]).run(RunOptions(max_attempts=1))
     board.write_text(board.read_text().replace("Line number 3.", "Something new."))
 
     result = cli("status", board)

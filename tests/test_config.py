@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -118,7 +119,47 @@ def test_a_url_password_is_a_secret() -> None:
         == "cannot reach http://***@gpu3.lan:7860/"
     )
     with pytest.raises(ConfigError) as caught:
-        load_settings(environ={"OVI_SPACE": "http://studio:Pa55word@gpu3.lan/@GPU3"})
+        load_settings(environ={"OVI_SPACE": "http://studio:Pa55word@gpu3.lan/@GPU3"}).endpoints()
     assert caught.value.message == (
         "OVI_SPACE names GPU3 for http://***@gpu3.lan/ but it is not set: set it in .env"
     )
+
+
+BAD_SPACES = [
+    ({"OVI_SPACE": "http://gpu9/@GPU9_TOKEN"},
+     "OVI_SPACE names GPU9_TOKEN for http://gpu9/ but it is not set: set it in .env"),
+    ({"OVI_SPACE": " , "},
+     "OVI_SPACE is empty: give a Space id or a URL, e.g. alexnasa/Ovi-ZEROGPU"),
+    ({"F1GEN_SPACES_FILE": "missing.txt"},
+     "F1GEN_SPACES_FILE=missing.txt: cannot read (No such file or directory)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("environ", "message"), BAD_SPACES)
+def test_a_bad_ovi_space_is_reported_when_the_space_is_needed(
+    environ: dict[str, str], message: str, write_storyboard: Callable[..., Path],
+    cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+
+    settings = load_settings()  # reading the settings does not parse the endpoints
+    result = cli("generate", write_storyboard(1))
+
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
+        settings.endpoints()
+    assert (result.exit_code, result.stderr.splitlines()[-1]) == (3, f"error: {message}")
+    assert not Path("out/board/clips").exists()
+
+
+def test_a_bad_ovi_space_does_not_stop_the_animatic_status_or_stitch(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OVI_SPACE", "http://gpu9/@GPU9_TOKEN")
+    board = write_storyboard(1)
+
+    runs = [cli("generate", board, "--backend", "animatic"), cli("status"),
+            cli("stitch", "--no-loudnorm")]  # fmt: skip
+
+    assert [r.exit_code for r in runs] == [0, 0, 0], [r.stderr for r in runs]
+    assert Path("out/board/final.mp4").is_file()

@@ -1,13 +1,17 @@
-"""f1gen doctor: one line per check (ok / FAIL with the fix / skip), each check on its own."""
+"""f1gen doctor: one line per check (ok / FAIL with the fix / skip), each check on its own;
+every endpoint with its own token, and the hosted backends chosen with --backend."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from f1gen import media
+from tests.support.mediatools import MarkerClip
+from tests.support.ovi_app_stand_in import OviAppStandIn
+from tests.support.ovi_stand_in import StandIn
 from tests.support.seaweedfs import READER, WRITER, SeaweedFS
 
 CLOSED = "http://127.0.0.1:9/"  # nothing listens there
@@ -103,3 +107,107 @@ def test_an_unexpected_error_in_one_check_is_its_fail_line_and_the_rest_still_ru
         "FAIL ffmpeg: unexpected error (RuntimeError: ffmpeg printed nothing): please report it"
     )
     assert list(lines) == ["ffmpeg", "token", "space", "storage"]
+
+
+@pytest.fixture
+def two_spaces(marker_clips: list[MarkerClip]) -> Iterator[list[StandIn]]:
+    """Two Space stand-ins, each accepting only its own token."""
+    spaces = [
+        StandIn(marker_clips[0].path, token=token).start() for token in ("hf_AAAA1", "hf_BBBB2")
+    ]
+    yield spaces
+    for space in spaces:
+        space.stop()
+
+
+def test_every_endpoint_is_checked_with_its_own_token(
+    two_spaces: list[StandIn], cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = two_spaces
+    monkeypatch.setenv("OVI_SPACE", f"{first.url}@TOKEN_A, {second.url}@TOKEN_B")
+    monkeypatch.setenv("TOKEN_A", "hf_AAAA1")
+    monkeypatch.setenv("TOKEN_B", "hf_BBBB2")
+
+    result = cli("doctor")
+
+    assert result.exit_code == 0, result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("ok   ffmpeg: ")
+    assert lines[1:] == [
+        "ok   token: HF_TOKEN is not set: the anonymous ZeroGPU quota is about 2 minutes a day",
+        f"ok   space: {first.url}: /generate_scene takes text_prompt, sample_steps, image",
+        f"ok   space: {second.url}: /generate_scene takes text_prompt, sample_steps, image",
+        "skip storage: no bucket configured (F1GEN_BUCKET): clips stay local",
+    ]
+    assert (first.tokens_seen, second.tokens_seen) == ({"Bearer hf_AAAA1"}, {"Bearer hf_BBBB2"})
+    assert "hf_AAAA1" not in result.stdout + result.stderr
+
+
+def test_a_bad_ovi_space_is_the_space_line_and_the_rest_still_run(
+    cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OVI_SPACE", "http://gpu9/@GPU9_TOKEN")
+
+    result = cli("doctor")
+
+    assert result.exit_code == 3
+    assert list(_lines(result)) == ["ffmpeg", "token", "space", "storage"]
+    assert _lines(result)["space"] == (
+        "FAIL space: OVI_SPACE names GPU9_TOKEN for http://gpu9/ but it is not set: set it in .env"
+    )
+
+
+def test_the_chosen_hosted_backends_are_checked_for_their_keys(
+    cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAL_KEY", "fal-SECRET-key")
+
+    result = cli("doctor", "--backend", "fal", "--backend", "replicate")
+
+    assert result.exit_code == 3
+    lines = _lines(result)
+    assert list(lines) == ["ffmpeg", "fal", "replicate", "storage"]  # no Space: not chosen
+    assert lines["fal"] == (
+        "ok   fal: FAL_KEY is set; requests go to fal-ai/ovi/image-to-video at queue.fal.run "
+        "(nothing was sent)"
+    )
+    assert lines["replicate"] == (
+        "FAIL replicate: no REPLICATE_API_TOKEN set: add your token "
+        "(replicate.com/account/api-tokens) to .env"
+    )
+    assert "fal-SECRET-key" not in result.stdout + result.stderr
+
+
+def test_ovi_app_is_checked_by_asking_its_api(
+    marker_clips: list[MarkerClip], cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = OviAppStandIn(marker_clips[0].path).start()
+    try:
+        monkeypatch.setenv("OVI_APP_URL", app.url)
+        up = cli("doctor", "--backend", "ovi-app")
+    finally:
+        app.stop()
+    monkeypatch.setenv("OVI_APP_URL", CLOSED)
+    down = cli("doctor", "--backend", "ovi-app")
+
+    assert up.exit_code == 0, up.stdout
+    assert _lines(up)["ovi-app"].startswith(
+        f"ok   ovi-app: {app.url}: /generate_video takes text_prompt, image, sample_steps, "
+        "video_seed, video_frame_height"
+    )
+    assert app.calls == []  # asked for its API only: nothing generated
+    assert down.exit_code == 3
+    assert _lines(down)["ovi-app"] == (
+        f"FAIL ovi-app: {CLOSED} is busy or unreachable: ConnectError: [Errno 111] Connection "
+        "refused: start the app (python gradio_app.py) or check OVI_APP_URL"
+    )
+
+
+def test_an_unknown_backend_is_bad_input(cli: Callable[..., Any]) -> None:
+    result = cli("doctor", "--backend", "magic")
+
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "error: --backend 'magic' is unknown: use one of ovi, animatic, fal, replicate, ovi-app\n",
+    )
+    assert result.stdout == ""

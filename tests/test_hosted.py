@@ -15,7 +15,7 @@ from fal_client import FalClientHTTPError, FalClientTimeoutError
 from replicate.exceptions import ModelError, ReplicateError
 
 from f1gen import storyboard as storyboards
-from f1gen.backends import ClipRequest, make_backend
+from f1gen.backends import ClipRequest, build_lanes
 from f1gen.backends.fal import FalProvider
 from f1gen.backends.hosted import ReplyLost
 from f1gen.backends.replicate import ReplicateProvider
@@ -109,7 +109,7 @@ def test_a_fal_request_left_waiting_is_followed_by_the_next_run_not_sent_again(
 ) -> None:
     fal.script.queue_seconds = 0.5
     request = _request(write_storyboard, tmp_path)
-    first = make_backend("fal", settings=load_settings(), workdir=tmp_path / "work", parallel=1)
+    [first] = build_lanes("fal", settings=load_settings(), workdir=tmp_path / "work", parallel=1)
 
     def stop_when_queued(update: Any) -> None:
         if update.message.startswith("queue"):
@@ -119,7 +119,9 @@ def test_a_fal_request_left_waiting_is_followed_by_the_next_run_not_sent_again(
         GenerationError, match=r"^interrupted: \w+ goes on at fal; the next run fetches it$"
     ):
         first.generate(request, tmp_path / "a.mp4", stop_when_queued)
-    following = make_backend("fal", settings=load_settings(), workdir=tmp_path / "work", parallel=1)
+    [following] = build_lanes(
+        "fal", settings=load_settings(), workdir=tmp_path / "work", parallel=1
+    )
     timing = following.generate(request, tmp_path / "b.mp4", lambda update: None)
 
     assert fal.script.submissions == {"Driver 1 waves.": 1}

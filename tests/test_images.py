@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from f1gen import images
+from f1gen.backends.traits import OVI_SPEC
 from tests.support.images import draw_portrait
 
 
@@ -15,7 +16,7 @@ from tests.support.images import draw_portrait
 def test_cover_fills_the_frame_without_bars(size: tuple[int, int], tmp_path: Path) -> None:
     source = draw_portrait(tmp_path / "in.png", size=size, color="red")
 
-    prepared = images.prepare(source, fit="cover", cache_dir=tmp_path / "cache")
+    prepared = images.prepare(source, fit="cover", size=OVI_SPEC.size, cache_dir=tmp_path / "cache")
 
     with Image.open(prepared) as image:
         assert (image.size, image.mode, image.format) == ((576, 896), "RGB", "PNG")
@@ -25,7 +26,9 @@ def test_cover_fills_the_frame_without_bars(size: tuple[int, int], tmp_path: Pat
 def test_contain_pads_a_landscape_image_with_bars(tmp_path: Path) -> None:
     source = draw_portrait(tmp_path / "in.png", size=(1920, 1080), color="red")
 
-    prepared = images.prepare(source, fit="contain", cache_dir=tmp_path / "cache")
+    prepared = images.prepare(
+        source, fit="contain", size=OVI_SPEC.size, cache_dir=tmp_path / "cache"
+    )
 
     with Image.open(prepared) as image:
         assert image.size == (576, 896)
@@ -40,7 +43,9 @@ def test_exif_rotation_is_applied(tmp_path: Path) -> None:
     exif[0x0112] = 6  # rotate 90 degrees on display: a portrait photo stored sideways
     image.save(source, exif=exif)
 
-    prepared = images.prepare(source, fit="contain", cache_dir=tmp_path / "cache")
+    prepared = images.prepare(
+        source, fit="contain", size=OVI_SPEC.size, cache_dir=tmp_path / "cache"
+    )
 
     with Image.open(prepared) as result:
         assert result.getpixel((288, 5)) != images.PAD_COLOR  # portrait now: no bars top and bottom
@@ -48,12 +53,12 @@ def test_exif_rotation_is_applied(tmp_path: Path) -> None:
 
 def test_prepared_images_are_cached_by_content(tmp_path: Path) -> None:
     source = draw_portrait(tmp_path / "in.png")
-    first = images.prepare(source, fit="cover", cache_dir=tmp_path / "cache")
+    first = images.prepare(source, fit="cover", size=OVI_SPEC.size, cache_dir=tmp_path / "cache")
     stamp = first.stat().st_mtime_ns
 
-    again = images.prepare(source, fit="cover", cache_dir=tmp_path / "cache")
+    again = images.prepare(source, fit="cover", size=OVI_SPEC.size, cache_dir=tmp_path / "cache")
     draw_portrait(source, color="blue")
-    changed = images.prepare(source, fit="cover", cache_dir=tmp_path / "cache")
+    changed = images.prepare(source, fit="cover", size=OVI_SPEC.size, cache_dir=tmp_path / "cache")
 
     assert again == first and first.stat().st_mtime_ns == stamp
     assert changed != first

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from f1gen import storyboard as storyboards
-from f1gen.backends import BackendUpdate, Pool, Report
+from f1gen.backends import BackendUpdate, Report
 from f1gen.backends.ovi_space import OviSpaceBackend, RetryPolicy
 from f1gen.config import Secret, load_settings
-from f1gen.errors import SpaceBusy
+from f1gen.errors import BackendBusy
 from f1gen.events import Notice
 from f1gen.runner import Runner, RunOptions
 from f1gen.state import StateStore
@@ -29,9 +29,9 @@ from tests.support.scripted import ScriptedBackend, good
 NOON = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def _runner(board: Path, backend: Any, events: list[Any]) -> Runner:
+def _runner(board: Path, lanes: list[Any], events: list[Any]) -> Runner:
     loaded = storyboards.load(board).storyboard
-    return Runner(loaded, workdir=Path("out") / loaded.stem, backend=backend, emit=events.append)
+    return Runner(loaded, workdir=Path("out") / loaded.stem, lanes=lanes, emit=events.append)
 
 
 def test_each_retry_of_a_dead_endpoint_is_shown_when_it_happens_with_the_next_try_time(
@@ -48,7 +48,7 @@ def test_each_retry_of_a_dead_endpoint_is_shown_when_it_happens_with_the_next_tr
     backend = OviSpaceBackend(settings=settings, download_dir=Path("tmp"), sleep=sleep,
                               retry=RetryPolicy(attempts=3, initial=10), now=lambda: NOON)  # fmt: skip
 
-    summary = _runner(write_storyboard(1), backend, events).run(RunOptions())
+    summary = _runner(write_storyboard(1), [backend], events).run(RunOptions())
 
     assert summary.stopped is not None and "stayed busy or unreachable" in summary.stopped
     assert shown_before_sleeping == [True, True]  # live, not all at once when the backoff ends
@@ -83,7 +83,7 @@ class Lane(ScriptedBackend):
             report(BackendUpdate("busy; retry 1/5 in 300 s", notable=True))
             if not self.held.wait(timeout=5):  # a long backoff, cut short by the test
                 self.held_too_long = True
-            raise SpaceBusy("stayed busy")
+            raise BackendBusy("stayed busy")
 
 
 def test_one_endpoints_backoff_never_holds_up_another(
@@ -95,7 +95,7 @@ def test_one_endpoints_backoff_never_holds_up_another(
     events: list[Any] = []
 
     try:
-        summary = _runner(write_storyboard(4), Pool([healthy, dead]), events).run(RunOptions())
+        summary = _runner(write_storyboard(4), [healthy, dead], events).run(RunOptions())
     finally:
         release.set()
 
@@ -120,7 +120,7 @@ def test_a_quota_stop_holds_for_the_same_account(
     _quota_stop("anonymous")
     lane = Lane("a", [good(marker_clips[0])])
 
-    summary = _runner(board, lane, []).run(RunOptions())
+    summary = _runner(board, [lane], []).run(RunOptions())
 
     assert lane.calls == [] and summary.stopped is not None
     assert summary.stopped.startswith("ZeroGPU quota exhausted until ")
@@ -134,7 +134,7 @@ def test_another_account_is_not_held_by_the_anonymous_quota_stop(
     lane = Lane("a", [good(marker_clips[0])], account="token-0123456789ab")
     events: list[Any] = []
 
-    summary = _runner(board, lane, events).run(RunOptions())
+    summary = _runner(board, [lane], events).run(RunOptions())
 
     assert lane.calls == ["s1"] and summary.done == ["s1"]
     assert any(isinstance(e, Notice) and e.message.endswith(
@@ -150,7 +150,7 @@ def test_force_tries_despite_a_stored_quota_stop_with_a_warning(
     lane = Lane("a", [good(marker_clips[0])])
     events: list[Any] = []
 
-    summary = _runner(board, lane, events).run(RunOptions(force=True))
+    summary = _runner(board, [lane], events).run(RunOptions(force=True))
 
     assert lane.calls == ["s1"] and summary.done == ["s1"]
     warnings = [e.message for e in events if isinstance(e, Notice) and "--force" in e.message]
@@ -179,8 +179,8 @@ def test_an_interrupted_attempt_is_counted_apart(
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        _runner(board, ScriptedBackend([killed]), []).run(RunOptions())
-    _runner(board, ScriptedBackend([good(marker_clips[0])]), []).run(RunOptions())
+        _runner(board, [ScriptedBackend([killed])], []).run(RunOptions())
+    _runner(board, [ScriptedBackend([good(marker_clips[0])])], []).run(RunOptions())
 
     status = cli("status", board, "--json")
     table = cli("status", board)

@@ -181,8 +181,8 @@ def test_a_busy_space_is_retried_with_backoff_and_each_retry_is_shown(
     events: list[Any] = []
     board = storyboards.load(write_storyboard(1)).storyboard
 
-    summary = Runner(board, workdir=Path("out/board"), backend=backend, emit=events.append).run(
-        RunOptions()
+    summary = Runner(board, workdir=Path("out/board"), lanes=[backend], emit=events.append).run(
+        RunOptions(checks=False)  # marker clips: no voice to judge
     )
 
     assert summary.done == ["s1"]
@@ -203,7 +203,9 @@ def test_a_busy_space_is_given_up_after_the_backoff_time_on_the_backends_clock(
                               sleep=watch.sleep)  # fmt: skip
     board = storyboards.load(write_storyboard(1)).storyboard
 
-    summary = Runner(board, workdir=Path("out/board"), backend=backend).run(RunOptions())
+    summary = Runner(board, workdir=Path("out/board"), lanes=[backend]).run(
+        RunOptions(checks=False)
+    )
 
     assert summary.stopped is not None and "stayed busy or unreachable" in summary.stopped
     assert len(ovi.calls) == 3 and len(watch.slept) == 2  # stopped by time, not by tries
@@ -438,6 +440,40 @@ def test_a_new_optional_parameter_is_left_to_its_default(
     assert space.calls[0].extra == {"seed": 0}
 
 
+def test_a_space_that_declares_video_seed_gets_the_scenes_seed(
+    variant: Callable[..., StandIn], write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    space = variant("seeded")
+    board = write_storyboard(
+        [{"id": "a", "image": "images/p0.png", "action": "Waves.", "seed": 4242},
+         {"id": "b", "image": "images/p1.png", "action": "Nods."}]
+    )  # fmt: skip
+
+    result = cli("generate", board, "--seed", "77")
+    doctor = cli("doctor")
+
+    assert result.exit_code == 0, result.stderr
+    assert {c.text_prompt: c.extra for c in space.calls} == {
+        "Waves.": {"video_seed": 4242},
+        "Nods.": {"video_seed": 77},
+    }  # its own, else --seed
+    assert doctor.stdout.splitlines()[2] == (
+        f"ok   space: {space.url}: /generate_scene takes text_prompt, sample_steps, image, "
+        "video_seed"
+    )
+
+
+def test_without_a_seed_the_space_keeps_its_own(
+    variant: Callable[..., StandIn], write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    space = variant("seeded")
+
+    result = cli("generate", write_storyboard(1))
+
+    assert result.exit_code == 0, result.stderr
+    assert space.calls[0].extra == {"video_seed": 100}
+
+
 def test_a_clip_past_the_time_limit_is_cancelled(ovi: StandIn, tmp_path: Path) -> None:
     ovi.then("slow:30")
     settings = replace(load_settings({"ovi_space": ovi.url}, environ={}), clip_timeout=0.5)
@@ -569,7 +605,7 @@ def test_a_24_scene_run_with_a_fault_on_every_third_call_finishes(
     assert len(json.loads(result.stdout)["generated"]) == 24
     clips = list(Path("out/board/clips").glob("*.mp4"))
     assert len(clips) == 24
-    assert all(entry["takes"] == 1 for entry in _state()["scenes"].values())
+    assert all(len(entry["takes"]) == 1 for entry in _state()["scenes"].values())
     assert sum(c.behaviour != "ok" for c in ovi.calls) >= 8
     accepted = ovi.prompts()  # calls that returned a good clip: exactly one per scene
     assert len(accepted) == len(set(accepted)) == 24

@@ -78,6 +78,29 @@ def test_the_moviepy_baseline_leaves_nothing_behind(
         ["out", "out/moviepy.mp4", *(s.name for s in squatters)])  # fmt: skip
 
 
+# One door per external system (style.md): the only module that imports each.
+DOORS = {"gradio_client": "f1gen/backends/gradio_door.py", "boto3": "f1gen/storage.py",
+         "botocore": "f1gen/storage.py", "subprocess": "f1gen/media.py",
+         "fal_client": "f1gen/backends/fal.py", "replicate": "f1gen/backends/replicate.py"}  # fmt: skip
+
+
+def test_each_external_system_has_one_door() -> None:
+    importers: dict[str, set[str]] = {name: set() for name in DOORS}
+    for source in (ROOT / "f1gen").rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                if name.split(".")[0] in importers:
+                    importers[name.split(".")[0]].add(source.relative_to(ROOT).as_posix())
+
+    assert importers == {name: {door} for name, door in DOORS.items()}
+
+
 def test_the_view_and_the_log_need_no_runner_and_the_status_no_stitch() -> None:
     code = (
         "import sys, f1gen.ui, f1gen.runlog, f1gen.status\n"

@@ -31,7 +31,7 @@ F1GEN = [sys.executable, "-m", "f1gen"]
 def _runner(board: Path, backend: Any, events: list[Any] | None = None) -> Runner:
     loaded = storyboards.load(board).storyboard
     sink = events.append if events is not None else (lambda event: None)
-    return Runner(loaded, workdir=Path("out") / loaded.stem, backend=backend, emit=sink)
+    return Runner(loaded, workdir=Path("out") / loaded.stem, lanes=[backend], emit=sink)
 
 
 def test_every_scene_gets_a_checked_clip_and_a_state_entry(
@@ -43,9 +43,9 @@ def test_every_scene_gets_a_checked_clip_and_a_state_entry(
 
     assert (summary.done, summary.failed, summary.skipped) == (["s1", "s2", "s3"], [], [])
     state = json.loads(Path("out/board/state.json").read_text())
-    assert state["version"] == 1
+    assert state["version"] == 2
     entry = state["scenes"]["s2"]
-    assert entry["status"] == "done" and entry["attempts"] == 1 and entry["takes"] == 1
+    assert entry["status"] == "done" and entry["attempts"] == 1 and len(entry["takes"]) == 1
     assert entry["clip"].startswith("clips/02-s2-") and Path("out/board", entry["clip"]).is_file()
     assert entry["video_seconds"] == pytest.approx(121 / 24, abs=0.001)
     assert entry["audio_seconds"] == pytest.approx(4.992, abs=0.01)
@@ -94,7 +94,7 @@ def test_force_makes_a_new_take_beside_the_old_one(
 
     clips = sorted(p.name for p in Path("out/board/clips").iterdir())
     assert len(clips) == 2 and clips[0].endswith("-take2.mp4")
-    assert json.loads(Path("out/board/state.json").read_text())["scenes"]["s1"]["takes"] == 2
+    assert len(json.loads(Path("out/board/state.json").read_text())["scenes"]["s1"]["takes"]) == 2
 
 
 def test_a_changed_or_deleted_clip_file_is_made_again(
@@ -225,7 +225,7 @@ def test_animatic_clip_meets_the_ovi_spec(write_storyboard: Callable[..., Path])
     board = write_storyboard(1)
     loaded = storyboards.load(board).storyboard
     runner = Runner(
-        loaded, workdir=Path("out/board"), backend=AnimaticBackend(ffmpeg=None, scratch=Path("tmp"))
+        loaded, workdir=Path("out/board"), lanes=[AnimaticBackend(ffmpeg=None, scratch=Path("tmp"))]
     )
 
     runner.run(RunOptions())
@@ -330,7 +330,7 @@ def test_a_take_left_on_disk_by_a_killed_run_is_used_not_made_again(
     _runner(board, ScriptedBackend([good(c) for c in marker_clips[:2]])).run(RunOptions())
     state = json.loads(Path("out/board/state.json").read_text())
     state["scenes"]["s2"].update(
-        status="pending", clip=None, sha256=None, takes=0
+        status="pending", clip=None, sha256=None, takes=[]
     )  # killed before the save
     Path("out/board/state.json").write_text(json.dumps(state))
     backend = ScriptedBackend([])
@@ -339,7 +339,8 @@ def test_a_take_left_on_disk_by_a_killed_run_is_used_not_made_again(
 
     assert backend.calls == [] and sorted(summary.skipped) == ["s1", "s2"]
     entry = StateStore(Path("out/board")).read().scenes["s2"]
-    assert (entry.status, entry.takes) == ("done", 1) and entry.clip is not None
+    assert (entry.status, len(entry.takes)) == ("done", 1) and entry.clip is not None
+    assert entry.takes[0].clip == entry.clip
 
 
 def test_undoing_an_edit_brings_back_the_earlier_take_without_generating(

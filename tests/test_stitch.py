@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from f1gen.stitch import Source, join
+from f1gen.stitch import CutOptions, Source, build_command, join, layout
 from tests.support import mediatools
 from tests.support.mediatools import FRAME, MarkerClip
 
@@ -128,3 +128,60 @@ def test_trimmed_footage_uses_only_its_range(
     worst, frames, _ = mediatools.worst_offset(result.output)
     assert frames[0] == pytest.approx(1.0, abs=FRAME)  # marker at 3.0 s, trimmed from 2.0 s
     assert worst <= FRAME
+
+
+def test_a_picture_that_starts_after_its_sound_keeps_its_sync(
+    marker_clips: list[MarkerClip], tmp_path: Path
+) -> None:
+    late = mediatools.rewrite(marker_clips[1], tmp_path / "late.mp4", drop_frames=3)
+    clips = [marker_clips[0], late, marker_clips[2]]
+
+    result = join([Source(c.path.stem, c.path) for c in clips], output=tmp_path / "cut.mp4",
+                  scratch=tmp_path / "tmp")  # fmt: skip
+
+    assert result.video_copied
+    worst, frames, _ = mediatools.worst_offset(result.output)
+    assert len(frames) == 3 and worst <= FRAME, f"worst A/V offset {worst * 1000:.1f} ms"
+    # the late picture's slot starts at its first frame, 3 frames into the clip's own time
+    assert frames[1] == pytest.approx(
+        result.clips[1].start + late.marker - 3 * FRAME, abs=FRAME / 2
+    )
+
+
+def test_a_take_whose_sound_is_its_first_stream_is_copied_in_sync(
+    marker_clips: list[MarkerClip], tmp_path: Path
+) -> None:
+    swapped = mediatools.rewrite(marker_clips[1], tmp_path / "swapped.mp4", audio_first=True)
+    clips = [marker_clips[0], swapped, marker_clips[2]]
+
+    result = join([Source(c.path.stem, c.path) for c in clips], output=tmp_path / "cut.mp4",
+                  scratch=tmp_path / "tmp")  # fmt: skip
+
+    assert result.video_copied
+    worst, frames, _ = mediatools.worst_offset(result.output)
+    assert len(frames) == 3 and worst <= FRAME
+    assert not list((tmp_path / "tmp").iterdir())  # its picture's own copy is gone too
+
+
+@pytest.mark.parametrize(
+    ("options", "inputs"),
+    [
+        (CutOptions(), 2),  # the sound (raw, on stdin) and the picture (one ffconcat list)
+        (CutOptions(burn_captions=True), 3),  # and the caption track
+        (CutOptions(crossfade=0.5, burn_captions=True), 4),  # and every clip's first frames
+    ],
+)
+def test_ffmpeg_reads_the_cut_from_the_same_few_inputs_however_many_clips(
+    marker_clips: list[MarkerClip], tmp_path: Path, options: CutOptions, inputs: int
+) -> None:
+    clips = layout([Source(c.path.stem, c.path) for c in marker_clips], crossfade=options.crossfade)
+    lists = {name: tmp_path / f"{name}.txt" for name in ("pictures", "heads", "captions")}
+
+    args = build_command(clips, output=tmp_path / "cut.mp4", options=options,
+                         pictures=lists["pictures"],
+                         heads=lists["heads"] if options.crossfade else None,
+                         captions=lists["captions"] if options.burn_captions else None,
+                         sound=None, measured=None, copy=False)  # fmt: skip
+
+    assert len(clips) == 24 and args.count("-i") == inputs
+    assert args[args.index("-i") + 1] == "pipe:0"

@@ -347,7 +347,7 @@ def test_storage_outage_mid_run_loses_nothing_and_push_completes(
     notices: list[Any] = []
     settings = load_settings()
     loaded = storyboards.load(board).storyboard
-    runner = Runner(loaded, workdir=Path("out/board"), backend=backend, emit=notices.append,
+    runner = Runner(loaded, workdir=Path("out/board"), lanes=[backend], emit=notices.append,
                     storage=from_settings(settings, prefix="board"))  # fmt: skip
 
     summary = runner.run(RunOptions())

@@ -164,7 +164,7 @@ def test_a_state_in_the_bucket_that_names_paths_outside_clips_is_refused(
 
 def _runner(board: Path, backend: Any) -> Runner:
     loaded = storyboards.load(board).storyboard
-    return Runner(loaded, workdir=Path("out") / loaded.stem, backend=backend)
+    return Runner(loaded, workdir=Path("out") / loaded.stem, lanes=[backend])
 
 
 def test_a_clips_folder_that_cannot_be_written_stops_before_any_call(

@@ -1,15 +1,40 @@
-"""Clip backends: one small protocol, each backend an equal citizen behind it."""
+"""Clip backends: one small protocol, and a registry of factories by name.
+
+Every backend, the default included, is one module and one line in REGISTRY. The module declares
+what varies per backend in its FACTORY: the clips it makes (ClipSpec), its prompt format, its
+price, its failure table, how many clips it keeps in flight, whether it takes a seed, how it is
+built (a list of lanes: one per endpoint, or one object shared by N lanes of a hosted queue), and
+what `f1gen doctor` checks. The registry and the declarations import no client library: those
+load only when a backend is built or checked.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ..config import BACKENDS, Settings
 from ..errors import BadInputError
-from ..storyboard import Scene
+from .traits import ClipSpec, PriceModel, PromptBuilder, Verdict
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..storyboard import Scene
+
+# The registry: a backend's name and the module whose FACTORY builds it, in the order help and
+# the dry run's comparison show them. A new backend is its module and one line here.
+REGISTRY: dict[str, str] = {
+    "ovi": ".ovi_space",
+    "animatic": ".animatic",
+    "fal": ".fal",
+    "replicate": ".replicate",
+    "ovi-app": ".ovi_app",
+}
+DEFAULT = "ovi"  # what `generate` and `doctor` use without --backend
 
 
 @dataclass(frozen=True)
@@ -48,14 +73,15 @@ Report = Callable[[BackendUpdate], None]
 
 
 class Backend(Protocol):
-    """Makes one clip at a time from a ClipRequest."""
+    """One lane: makes one clip at a time from a ClipRequest."""
 
     name: str
-    frame_size: tuple[int, int]
+    spec: ClipSpec
 
     @property
     def identity(self) -> str:
-        """What makes two backends produce different clips (name and endpoint)."""
+        """What makes two backends produce different clips: the registry name, a colon, and
+        the endpoint or model ('ovi:alexnasa/Ovi-ZEROGPU', 'animatic:1')."""
         ...
 
     @property
@@ -80,76 +106,100 @@ class Backend(Protocol):
         ...
 
 
-class Pool:
-    """Several backends used at once, one clip in flight on each (several Ovi endpoints)."""
+@dataclass(frozen=True)
+class Probe:
+    """One line of `f1gen doctor`: run returns what was found, or raises F1genError naming the
+    fix. Nothing it does may cost money or quota."""
 
-    def __init__(self, lanes: list[Backend]) -> None:
-        if not lanes:
-            raise BadInputError("no endpoints configured: set OVI_SPACE")
-        self.lanes = lanes
-        self.name = lanes[0].name
-        self.frame_size = lanes[0].frame_size
+    name: str
+    run: Callable[[], str]
 
-    @property
-    def identity(self) -> str:
-        """The identity a scene no lane has made yet is planned under."""
-        return self.lanes[0].identity
 
-    def close(self) -> None:
-        """Close every lane."""
-        for lane in self.lanes:
+class Build(Protocol):
+    """Makes a backend's lanes from the settings (a client library may load now)."""
+
+    def __call__(self, settings: Settings, *, workdir: Path, parallel: int | None) -> list[Backend]:
+        """The lanes; parallel: clips in flight at once where the backend can widen."""
+        ...
+
+
+class Checks(Protocol):
+    """What `f1gen doctor` checks for a backend, one Probe per line."""
+
+    def __call__(self, settings: Settings, *, scratch: Path) -> list[Probe]:
+        """The probes (making them spends nothing; F1genError when there is nothing to probe)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Factory:
+    """A registered backend: what it declares about itself, how it is built and checked."""
+
+    name: str
+    spec: ClipSpec
+    prompt: PromptBuilder
+    price: PriceModel
+    failures: Callable[[BaseException], Verdict | None]  # its failure table (None: a bug)
+    default_parallel: int  # clips in flight without --parallel (per endpoint for the Space)
+    accepts_seed: bool
+    build: Build
+    checks: Checks
+    # Whether its clips carry a real voice and picture that the take checks can judge.
+    judged: Callable[[Backend], bool] = lambda lane: True
+
+
+def judges(lane: Backend) -> bool:
+    """True when lane's clips can be judged by the take checks (a backend not registered, such
+    as a test's scripted one, is not judged)."""
+    return lane.name in REGISTRY and factory(lane.name).judged(lane)
+
+
+def factory(name: str) -> Factory:
+    """The registered backend called name; BadInputError naming the choices if there is none."""
+    if name not in REGISTRY:
+        raise BadInputError(f"--backend {name!r} is unknown: use one of {', '.join(REGISTRY)}")
+    return _load(name)
+
+
+@cache
+def _load(name: str) -> Factory:
+    made = importlib.import_module(REGISTRY[name], __name__).FACTORY
+    assert isinstance(made, Factory) and made.name == name, f"{REGISTRY[name]}: FACTORY"
+    return made
+
+
+def factories() -> list[Factory]:
+    """Every registered backend, in the registry's order."""
+    return [factory(name) for name in REGISTRY]
+
+
+def build_lanes(
+    name: str, *, settings: Settings, workdir: Path, parallel: int | None = None
+) -> list[Backend]:
+    """The lanes of the backend called name: one per endpoint, or N sharing a hosted queue."""
+    return factory(name).build(settings, workdir=workdir, parallel=parallel)
+
+
+def close_lanes(lanes: Sequence[Backend]) -> None:
+    """Close every lane once (the lanes of a hosted queue are one object)."""
+    closed: set[int] = set()
+    for lane in lanes:
+        if id(lane) not in closed:
+            closed.add(id(lane))
             lane.close()
 
 
-def make_backend(
-    name: str, *, settings: Settings, workdir: Path, parallel: int | None = None
-) -> Backend | Pool:
-    """The backend called name, configured from settings (a Pool for several endpoints).
+def prompt_for(identity: str | None) -> PromptBuilder:
+    """The prompt format of the backend an identity belongs to; the default backend's when the
+    identity is none or not registered (a test's scripted backend)."""
+    name = (identity or "").partition(":")[0]
+    return factory(name if name in REGISTRY else DEFAULT).prompt
 
-    parallel: clips in flight at once on a hosted or self-hosted backend (default: its own).
-    """
-    if name in ("fal", "replicate"):
-        from ..ledger import Ledger
-        from .hosted import HostedBackend, Provider
 
-        if name == "fal":
-            from .fal import FalProvider
-
-            provider: Provider = FalProvider(settings)
-        else:
-            from .replicate import ReplicateProvider
-
-            provider = ReplicateProvider(settings)
-        hosted: Backend = HostedBackend(provider, settings=settings, ledger=Ledger(workdir))
-        wide = parallel or provider.default_parallel
-        return Pool([hosted] * wide) if wide > 1 else hosted  # one object, thread-safe
-    if name == "ovi-app":
-        from .ovi_app import OviAppBackend
-
-        apps: list[Backend] = [
-            OviAppBackend(settings=settings, download_dir=workdir / "tmp" / f"ovi-app-{index}")
-            for index in range(parallel or 1)
-        ]
-        return Pool(apps) if len(apps) > 1 else apps[0]
-    if name == "animatic":
-        from .animatic import AnimaticBackend
-
-        return AnimaticBackend(ffmpeg=settings.ffmpeg, scratch=workdir / "tmp")
-    if name == "ovi":
-        from .ovi_space import OviSpaceBackend
-
-        endpoints = settings.endpoints
-        if len(endpoints) == 1:  # its @NAME token too
-            single: Backend = OviSpaceBackend(
-                settings=settings.for_endpoint(endpoints[0]), download_dir=workdir / "tmp"
-            )
-            return single
-        lanes: list[Backend] = [
-            OviSpaceBackend(
-                settings=settings.for_endpoint(endpoint),
-                download_dir=workdir / "tmp" / f"lane-{index}",
-            )
-            for index, endpoint in enumerate(endpoints)
-        ]
-        return Pool(lanes)
-    raise BadInputError(f"--backend {name!r} is unknown: use one of {', '.join(BACKENDS)}")
+def reserved_tokens() -> list[tuple[str, re.Pattern[str]]]:
+    """Every registered prompt format's control tokens, with whose they are: user text may use
+    none of them, since a storyboard may be made on any backend."""
+    found: dict[str, tuple[str, re.Pattern[str]]] = {}
+    for made in factories():
+        found.setdefault(made.prompt.reserved.pattern, (made.prompt.family, made.prompt.reserved))
+    return list(found.values())

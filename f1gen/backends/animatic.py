@@ -1,8 +1,10 @@
-"""The offline animatic: Ovi-spec clips (576x896, 24 fps, ~5 s, H.264 + AAC) with no GPU.
+"""The offline animatic: clips in Ovi's form (its ClipSpec: 576x896, 24 fps, 121 frames, H.264 +
+AAC 16 kHz mono) with no GPU.
 
 Each clip is the prepared character image with a slow zoom, the speech as a caption, and a
 sound track: speech from espeak-ng when it is on PATH, otherwise a syllable-like tone pattern,
-over the atmosphere as soft noise. A team rehearses a storyboard's timing with it for free.
+over the atmosphere as soft noise. A team rehearses a storyboard's timing with it for free; its
+clips are fingerprinted with the Ovi prompt they stand in for.
 """
 
 from __future__ import annotations
@@ -14,17 +16,21 @@ import textwrap
 import wave
 import zlib
 from pathlib import Path
-
-from PIL import Image, ImageDraw, ImageFont
+from typing import TYPE_CHECKING
 
 from .. import media
-from ..captions import font_path
 from ..errors import WriteError
-from . import BackendUpdate, ClipRequest, ClipTiming, Report
+from . import Backend, BackendUpdate, ClipRequest, ClipTiming, Factory, Probe, Report
+from .ovi_prompt import OVI_PROMPT
+from .traits import FREE_PRICE, OVI_SPEC
 
-FPS = 24
-FRAMES = 121  # Ovi's 5-second checkpoint: 121 frames at 24 fps
-SAMPLE_RATE = 16_000
+if TYPE_CHECKING:
+    from ..config import Settings
+
+SPEC = OVI_SPEC
+FPS = SPEC.fps
+FRAMES = SPEC.frames[0]  # Ovi's 5-second checkpoint as the model writes it
+SAMPLE_RATE = SPEC.sample_rates[0]
 SPEECH_START = 0.4
 WORD_SECONDS = 0.3
 
@@ -33,12 +39,17 @@ class AnimaticBackend:
     """Renders rehearsal clips locally with ffmpeg."""
 
     name = "animatic"
-    frame_size = (576, 896)
+    spec = SPEC
 
     def __init__(self, *, ffmpeg: str | None, scratch: Path) -> None:
         self._ffmpeg = ffmpeg
         self._scratch = scratch
         self._espeak = media.which("espeak-ng")
+
+    @property
+    def speaks(self) -> bool:
+        """True when its lines are spoken (espeak-ng), not tones: only then can they be judged."""
+        return self._espeak is not None
 
     @property
     def identity(self) -> str:
@@ -93,7 +104,8 @@ class AnimaticBackend:
             zoom = (
                 "[0:v]scale=1152:1792,"
                 f"zoompan=z='1+0.1*on/{FRAMES}':x='iw/2-iw/zoom/2':y='ih/2-ih/zoom/2'"
-                f":d={FRAMES}:s=576x896:fps={FPS}[z];[z][1:v]overlay=format=auto,format=yuv420p[v]"
+                f":d={FRAMES}:s={SPEC.size_text}:fps={FPS}[z];"
+                "[z][1:v]overlay=format=auto,format=yuv420p[v]"
             )
             media.run_ffmpeg(
                 [
@@ -149,7 +161,11 @@ def _words(speech: str | None) -> int:
 
 
 def _draw_caption(path: Path, number: int, scene_id: str, speech: str | None) -> None:
-    width, height = AnimaticBackend.frame_size
+    from PIL import Image, ImageDraw, ImageFont
+
+    from ..captions import font_path
+
+    width, height = SPEC.size
     layer = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)
     # The shipped font, as everywhere: Pillow's built-in one draws accented letters as boxes.
@@ -208,3 +224,31 @@ def _write_atmosphere(path: Path, *, seed: int, words: int) -> None:
         out.setsampwidth(2)
         out.setframerate(SAMPLE_RATE)
         out.writeframes(samples.tobytes())
+
+
+def _build(settings: Settings, *, workdir: Path, parallel: int | None) -> list[Backend]:
+    """One lane: renders are quick and use every core already."""
+    return [AnimaticBackend(ffmpeg=settings.ffmpeg, scratch=workdir / "tmp")]
+
+
+def _checks(settings: Settings, *, scratch: Path) -> list[Probe]:
+    def renders() -> str:
+        found = media.find_ffmpeg(settings.ffmpeg)
+        voice = "espeak-ng" if media.which("espeak-ng") else "tones (espeak-ng is not on PATH)"
+        return f"renders offline with {found}; voice: {voice}"
+
+    return [Probe("animatic", renders)]
+
+
+FACTORY = Factory(
+    name="animatic",
+    spec=SPEC,
+    prompt=OVI_PROMPT,  # it rehearses Ovi: its clips carry the prompt Ovi would be sent
+    price=FREE_PRICE,
+    failures=lambda exc: None,  # it calls nothing outside: ffmpeg's failures are MediaError
+    default_parallel=1,
+    accepts_seed=False,  # a render depends on the scene alone
+    build=_build,
+    checks=_checks,
+    judged=lambda lane: bool(getattr(lane, "speaks", False)),
+)

@@ -16,76 +16,80 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from functools import cached_property
-from typing import Any
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import fal_client
-import httpx
-from fal_client.client import USER_AGENT, BackupDomainTransport, Completed, InProgress, Queued
-
-from ..config import Settings
 from ..errors import BadInputError, ConfigError
-from ..ledger import PaidRequest
-from . import ClipRequest
+from . import Backend, ClipRequest, Factory, Probe, hosted
 from .hosted import Poll, ReplyLost, Submitted, sent_but_unanswered
-from .traits import FAL_PRICE, OVI_AUDIO_NEGATIVE, OVI_VIDEO_NEGATIVE, ClipSpec, Verdict
+from .ovi_prompt import OVI_PROMPT
+from .traits import FAL_PRICE, OVI_AUDIO_NEGATIVE, OVI_SPEC, OVI_VIDEO_NEGATIVE, Verdict
+
+if TYPE_CHECKING:
+    import fal_client
+
+    from ..config import Settings
+    from ..ledger import PaidRequest
 
 APP = "fal-ai/ovi/image-to-video"
 MAX_STEPS = 50  # the model's num_inference_steps accepts 1-50
 LOCKED = ("exhausted balance", "insufficient", "top up")
 
 
-class _NoBlindResend(httpx.BaseTransport):
-    """Raises ReplyLost when a submit went out but no reply came (fal-client won't retry it)."""
+@cache
+def _client_type() -> type[fal_client.SyncClient]:
+    """fal-client's SyncClient whose submits are never re-sent after a lost reply (made on first
+    use: fal-client and httpx load only when fal is used)."""
+    from functools import cached_property
 
-    def __init__(self, inner: httpx.BaseTransport) -> None:
-        self.inner = inner
+    import fal_client
+    import httpx
+    from fal_client.client import USER_AGENT, BackupDomainTransport
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        try:
-            response = self.inner.handle_request(request)
-            if request.method == "POST":
-                response.read()  # a reply cut short fails here, not later in fal-client
-            return response
-        except httpx.TransportError as exc:
-            if request.method == "POST" and sent_but_unanswered(exc):
-                raise ReplyLost(f"{type(exc).__name__} after sending") from exc
-            raise
+    class NoBlindResend(httpx.BaseTransport):
+        """Raises ReplyLost when a submit went out but no reply came (fal-client won't retry)."""
 
-    def close(self) -> None:
-        self.inner.close()
+        def __init__(self, inner: httpx.BaseTransport) -> None:
+            self.inner = inner
 
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            try:
+                response = self.inner.handle_request(request)
+                if request.method == "POST":
+                    response.read()  # a reply cut short fails here, not later in fal-client
+                return response
+            except httpx.TransportError as exc:
+                if request.method == "POST" and sent_but_unanswered(exc):
+                    raise ReplyLost(f"{type(exc).__name__} after sending") from exc
+                raise
 
-class _Client(fal_client.SyncClient):
-    """fal-client's SyncClient whose submits are never re-sent after a lost reply."""
+        def close(self) -> None:
+            self.inner.close()
 
-    @cached_property
-    def _client(self) -> httpx.Client:
-        return httpx.Client(
-            transport=_NoBlindResend(BackupDomainTransport()),
-            headers={"Authorization": self._auth.header_value, "User-Agent": USER_AGENT},
-            timeout=self.default_timeout,
-            follow_redirects=True,
-        )
+    class Client(fal_client.SyncClient):
+        @cached_property
+        def _client(self) -> httpx.Client:
+            return httpx.Client(
+                transport=NoBlindResend(BackupDomainTransport()),
+                headers={"Authorization": self._auth.header_value, "User-Agent": USER_AGENT},
+                timeout=self.default_timeout,
+                follow_redirects=True,
+            )
+
+    return Client
 
 
 class FalProvider:
     """fal.ai's queue for Ovi image-to-video."""
 
     name = "fal"
-    spec = ClipSpec()
-    price = FAL_PRICE
-    accepts_seed = True
     can_search = False
-    default_parallel = 8
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.host = settings.fal_queue_host
-        # fal-client builds its queue URLs from this module constant (set from the environment
-        # at import): point it at the configured host, whenever fal_client was first imported.
-        fal_client.client.QUEUE_URL_FORMAT = f"https://{self.host}/"
-        self._client: _Client | None = None
+        self._client: fal_client.SyncClient | None = None
 
     @property
     def identity(self) -> str:
@@ -93,17 +97,23 @@ class FalProvider:
         default = self.host == "queue.fal.run"
         return f"fal:{APP}" if default else f"fal:{self.host}/{APP}"
 
-    def check(self) -> None:
+    def check(self) -> str:
         """A key must be configured (fal-client would otherwise look for a login file)."""
         if not self.settings.fal_key:
             raise ConfigError("no FAL_KEY set: add your fal.ai key (fal.ai/dashboard/keys) to .env")
+        return f"FAL_KEY is set; requests go to {APP} at {self.host} (nothing was sent)"
 
     @property
-    def client(self) -> _Client:
+    def client(self) -> fal_client.SyncClient:
         """The fal client, made on first use."""
         if self._client is None:
+            import fal_client
+
             assert self.settings.fal_key is not None
-            self._client = _Client(key=self.settings.fal_key.reveal(), default_timeout=60.0)
+            # fal-client builds its queue URLs from this module constant (set from the
+            # environment at import): point it at the configured host.
+            fal_client.client.QUEUE_URL_FORMAT = f"https://{self.host}/"
+            self._client = _client_type()(key=self.settings.fal_key.reveal(), default_timeout=60.0)
         return self._client
 
     def inputs(self, request: ClipRequest, *, seed: int | None) -> dict[str, Any]:
@@ -113,6 +123,8 @@ class FalProvider:
                 f"{request.scene.label}.sample_steps: {request.sample_steps} is more than fal's "
                 f"Ovi accepts (1-{MAX_STEPS}): lower it, or use another backend"
             )
+        import fal_client
+
         inputs: dict[str, Any] = {
             "prompt": request.prompt,
             "image_url": fal_client.encode_file(request.image),  # uploads go to fixed hosts
@@ -134,6 +146,8 @@ class FalProvider:
 
     def poll(self, entry: PaidRequest) -> Poll:
         """The request's status; once completed, its result."""
+        from fal_client.client import Completed, InProgress, Queued
+
         assert entry.request_id is not None
         status = self.client.status(APP, entry.request_id)
         if isinstance(status, Queued):
@@ -160,40 +174,30 @@ class FalProvider:
 
     def cancel(self, entry: PaidRequest) -> None:
         """Cancel a queued request (fal only cancels what has not started)."""
+        import fal_client
+        import httpx
+
         if entry.request_id is None:
             return
         with contextlib.suppress(fal_client.FalClientError, httpx.HTTPError):
             self.client.cancel(APP, entry.request_id)
 
     def classify(self, exc: BaseException) -> Verdict | None:
-        """fal's failure table (client exceptions after fal-client's own retries)."""
-        if isinstance(exc, fal_client.FalClientHTTPError):
-            code = exc.status_code
-            text = _message(exc).lower()
-            if code == 402 or (code == 403 and any(word in text for word in LOCKED)):
-                return Verdict.QUOTA
-            if code in (401, 403, 404):
-                return Verdict.FATAL
-            if code == 422:
-                kinds = {e.get("type") for e in _details(exc)}
-                return Verdict.FAILED_RUN if "content_policy_violation" in kinds else Verdict.FATAL
-            if code in (408, 409, 429) or code >= 500:
-                return Verdict.BUSY
-            return Verdict.FATAL
-        if isinstance(exc, fal_client.FalClientTimeoutError):
-            return Verdict.BUSY
-        if isinstance(exc, ReplyLost | httpx.TransportError | ConnectionError | TimeoutError):
-            return Verdict.BUSY
-        return None
+        """fal's failure table."""
+        return classify(exc)
 
     def describe(self, exc: BaseException) -> str:
         """One line: HTTP status and fal's own words (a 422 lists its fields)."""
+        import fal_client
+
         if isinstance(exc, fal_client.FalClientHTTPError):
             return f"HTTP {exc.status_code}: {_message(exc)}"
         return " ".join(f"{type(exc).__name__}: {exc}".split())
 
     def fatal_message(self, exc: BaseException, detail: str) -> str:
         """What to fix."""
+        import fal_client
+
         code = exc.status_code if isinstance(exc, fal_client.FalClientHTTPError) else None
         if code in (401, 403):
             return f"FAL_KEY was refused by fal ({detail}): check the key in .env"
@@ -217,6 +221,31 @@ class FalProvider:
         self._client = None
 
 
+def classify(exc: BaseException) -> Verdict | None:
+    """fal's failure table (client exceptions after fal-client's own retries)."""
+    import fal_client
+    import httpx
+
+    if isinstance(exc, fal_client.FalClientHTTPError):
+        code = exc.status_code
+        text = _message(exc).lower()
+        if code == 402 or (code == 403 and any(word in text for word in LOCKED)):
+            return Verdict.QUOTA
+        if code in (401, 403, 404):
+            return Verdict.FATAL
+        if code == 422:
+            kinds = {e.get("type") for e in _details(exc)}
+            return Verdict.FAILED_RUN if "content_policy_violation" in kinds else Verdict.FATAL
+        if code in (408, 409, 429) or code >= 500:
+            return Verdict.BUSY
+        return Verdict.FATAL
+    if isinstance(exc, fal_client.FalClientTimeoutError):
+        return Verdict.BUSY
+    if isinstance(exc, ReplyLost | httpx.TransportError | ConnectionError | TimeoutError):
+        return Verdict.BUSY
+    return None
+
+
 def _details(exc: fal_client.FalClientHTTPError) -> list[dict[str, Any]]:
     message: Any = exc.message
     return [d for d in message if isinstance(d, dict)] if isinstance(message, list) else []
@@ -235,3 +264,27 @@ def _message(exc: fal_client.FalClientHTTPError) -> str:
                 parts.append(str(item))
         return "; ".join(parts)
     return " ".join(str(message).split())
+
+
+def _build(settings: Settings, *, workdir: Path, parallel: int | None) -> list[Backend]:
+    return hosted.lanes(
+        FalProvider(settings), declared=FACTORY, settings=settings, workdir=workdir,
+        parallel=parallel,
+    )  # fmt: skip
+
+
+def _checks(settings: Settings, *, scratch: Path) -> list[Probe]:
+    return hosted.probes(FalProvider(settings))
+
+
+FACTORY = Factory(
+    name="fal",
+    spec=OVI_SPEC,
+    prompt=OVI_PROMPT,
+    price=FAL_PRICE,
+    failures=classify,
+    default_parallel=8,
+    accepts_seed=True,
+    build=_build,
+    checks=_checks,
+)

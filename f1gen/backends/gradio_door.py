@@ -1,8 +1,10 @@
-"""The door to Gradio apps (gradio_client) for backends that drive a Gradio API: connect with
-telemetry off, read the API, submit and follow a job, classify what goes wrong.
+"""The door to Gradio apps: the only module that imports gradio_client.
 
-ovi_space.py still imports gradio_client itself (it is being edited for issue 11); moving it
-onto this module makes this the only importer of gradio_client again (issue 13).
+Backends that drive a Gradio API (the Ovi Space, Ovi's own app) connect here with telemetry off,
+read the app's API, submit and follow a job, take its file, and classify what goes wrong at the
+Gradio level; each backend classifies its own app's error messages (its failure table) through
+the app_error it passes to classify. gradio_client loads on first use, not at import, so that the
+registry can read a backend's declarations without it.
 """
 
 from __future__ import annotations
@@ -13,26 +15,41 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import wait
+from functools import cache
 from pathlib import Path
-from typing import Any
-
-import httpx
-from gradio_client import Client, handle_file
-from gradio_client.exceptions import AppError, AuthenticationError
-from gradio_client.utils import QueueError, Status, TooManyRequestsError
+from typing import TYPE_CHECKING, Any
 
 from ..errors import GenerationError
 from . import BackendUpdate, Report
 from .traits import Verdict
 
-__all__ = ["Client", "api", "classify", "connect", "describe", "follow", "handle_file", "take"]
-WORKING = {Status.PROCESSING, Status.ITERATING, Status.PROGRESS, Status.LOG}
+if TYPE_CHECKING:
+    from gradio_client import Client
+
+__all__ = [
+    "Client",
+    "api",
+    "app_error",
+    "classify",
+    "connect",
+    "credentials_refused",
+    "describe",
+    "follow",
+    "handle_file",
+    "span",
+    "take",
+]
+AppVerdict = Callable[[str, str], Verdict]  # an app's own error (title, message) -> its verdict
 
 
 def connect(src: str, *, token: str | None, download_dir: Path) -> Client:
     """A client for the app at src; its files land in download_dir; no telemetry."""
+    from gradio_client import Client
+    from httpx import Timeout
+
     download_dir.mkdir(parents=True, exist_ok=True)
-    # gradio_client 2.x reports the app's address to Hugging Face unless the environment says no.
+    # gradio_client 2.x reports the app's address to Hugging Face unless the environment says no
+    # (its analytics_enabled argument alone is not enough): a studio's private URL stays private.
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
     return Client(
@@ -41,7 +58,7 @@ def connect(src: str, *, token: str | None, download_dir: Path) -> Client:
         verbose=False,
         download_files=str(download_dir),
         analytics_enabled=False,
-        httpx_kwargs={"timeout": httpx.Timeout(60.0, connect=15.0)},
+        httpx_kwargs={"timeout": Timeout(60.0, connect=15.0)},
     )
 
 
@@ -55,20 +72,56 @@ def api(client: Client) -> dict[str, dict[str, dict[str, Any]]]:
     }
 
 
-def classify(exc: BaseException) -> Verdict | None:
-    """What an exception from gradio_client means (None: one f1gen never expects)."""
-    if isinstance(exc, AppError):  # before ValueError: AppError subclasses it in 2.x
-        lowered = f"{exc.title or ''} {exc.message or ''}".lower()
-        if "quota" in lowered:
-            return Verdict.QUOTA
-        if "no gpu was available" in lowered or "queue timeout" in lowered:
-            return Verdict.BUSY
-        return Verdict.FAILED_RUN
-    if isinstance(exc, AuthenticationError):
-        return Verdict.FATAL
-    if isinstance(exc, QueueError | TooManyRequestsError | httpx.TransportError | ConnectionError):
+def handle_file(path: str) -> Any:
+    """A file argument as gradio_client uploads it."""
+    from gradio_client import handle_file as wrap
+
+    return wrap(path)
+
+
+def app_error(exc: BaseException) -> tuple[str, str] | None:
+    """(title, message) of an error the app raised (gr.Error), or None for any other."""
+    from gradio_client.exceptions import AppError
+
+    if isinstance(exc, AppError):
+        return exc.title or "", exc.message or str(exc)
+    return None
+
+
+def credentials_refused(exc: BaseException) -> bool:
+    """True when the app refused the token (or wanted one and got none)."""
+    from gradio_client.exceptions import AuthenticationError
+
+    return isinstance(exc, AuthenticationError)
+
+
+def _generic_app_verdict(title: str, message: str) -> Verdict:
+    """An app's error with no table of its own: quota words, no GPU, else a failed run."""
+    lowered = f"{title} {message}".lower()
+    if "quota" in lowered:
+        return Verdict.QUOTA
+    if "no gpu was available" in lowered or "queue timeout" in lowered:
         return Verdict.BUSY
-    if isinstance(exc, TimeoutError):
+    return Verdict.FAILED_RUN
+
+
+def classify(exc: BaseException, *, app: AppVerdict = _generic_app_verdict) -> Verdict | None:
+    """What an exception from gradio_client means (None: one f1gen never expects).
+
+    The app's own errors go to app; refused credentials are fatal; a full queue, 429, the
+    network and timeouts are busy; a ValueError or TypeError (an unknown app, an API that
+    changed) is fatal.
+    """
+    import httpx
+    from gradio_client.utils import QueueError, TooManyRequestsError
+
+    raised = app_error(exc)  # before ValueError: AppError subclasses it in 2.x
+    if raised is not None:
+        return app(*raised)
+    if credentials_refused(exc):
+        return Verdict.FATAL
+    busy = (QueueError, TooManyRequestsError, httpx.TransportError, ConnectionError, TimeoutError)
+    if isinstance(exc, busy):
         return Verdict.BUSY
     if isinstance(exc, ValueError | TypeError):
         return Verdict.FATAL
@@ -76,11 +129,17 @@ def classify(exc: BaseException) -> Verdict | None:
 
 
 def describe(exc: BaseException) -> str:
-    """One line for an exception from gradio_client."""
-    if isinstance(exc, AppError):
-        title = f"{exc.title}: " if exc.title else ""
-        return " ".join(f"{title}{exc.message or exc}".split())
+    """One line for an exception from gradio_client: an app's error as 'title: message'."""
+    raised = app_error(exc)
+    if raised is not None:
+        title, message = raised
+        return " ".join(f"{title + ': ' if title else ''}{message}".split())
     return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def span(seconds: float) -> str:
+    """A duration for a message: '0.5 s', '12 s', '15 min'."""
+    return f"{seconds / 60:.3g} min" if seconds >= 60 else f"{seconds:.2g} s"
 
 
 def follow(
@@ -92,7 +151,8 @@ def follow(
     poll_seconds: float = 0.5,
     clock: Callable[[], float] = time.monotonic,
 ) -> tuple[Any, float]:
-    """Wait for a job, reporting queue and progress; cancel it past limit or when interrupted.
+    """Wait for a job, reporting queue and progress; cancel it past limit or when interrupted
+    (Ctrl-C too: our place in the app's queue is freed).
 
     Returns the job's result and the seconds it spent queued.
     """
@@ -104,9 +164,9 @@ def follow(
             if interrupted.is_set():
                 raise GenerationError("interrupted: the job was cancelled")
             if clock() - started > limit:
-                raise GenerationError(f"no clip after {limit / 60:g} min: the job was cancelled")
+                raise GenerationError(f"no clip after {span(limit)}: the job was cancelled")
             status = job.status()
-            if processing_at is None and status.code in WORKING:
+            if processing_at is None and status.code in _working():
                 processing_at = clock()
             update = _update(status)
             if update is not None and update.message != last:
@@ -119,14 +179,24 @@ def follow(
     return job.result(), (processing_at or clock()) - started
 
 
-def take(result: Any, dest: Path, *, download_dir: Path, what: str) -> None:
-    """Move a downloaded video result to dest; None or no file is a failed run."""
+def take(
+    result: Any,
+    dest: Path,
+    *,
+    download_dir: Path,
+    what: str,
+    swallowed: str = "the app swallowed an error: see its log",
+) -> None:
+    """Move a downloaded video result to dest; None or no file is a failed run.
+
+    A result is a path (Gradio 6), {"video": path} (Gradio 5) or a list holding one.
+    """
     if isinstance(result, dict):
         result = result.get("video")
     if isinstance(result, list | tuple) and result:
         result = result[0]
     if not isinstance(result, str | Path) or not result:
-        raise GenerationError(f"{what} returned no clip (the app swallowed an error: see its log)")
+        raise GenerationError(f"{what} returned no clip ({swallowed})")
     source = Path(result).resolve()
     if not source.is_file():
         raise GenerationError(f"{what}'s clip was not downloaded ({source.name})")
@@ -136,17 +206,32 @@ def take(result: Any, dest: Path, *, download_dir: Path, what: str) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@cache
+def _working() -> frozenset[Any]:
+    from gradio_client.utils import Status
+
+    return frozenset({Status.PROCESSING, Status.ITERATING, Status.PROGRESS, Status.LOG})
+
+
 def _update(status: Any) -> BackendUpdate | None:
+    """What a job's status is worth showing: queue place and ETA, steps, or a stage."""
+    from gradio_client.utils import Status
+
     code = status.code
     if code == Status.IN_QUEUE:
         rank = status.rank
         where = f"queue {rank + 1}/{status.queue_size}" if rank is not None else "queued"
-        return BackendUpdate(where)
+        eta = f", eta {status.eta:.0f} s" if status.eta else ""
+        return BackendUpdate(f"{where}{eta}")
     if code == Status.PROGRESS and status.progress_data:
         unit = status.progress_data[0]
         if unit.index is not None and unit.length:
             label = unit.desc or unit.unit or "steps"
             return BackendUpdate(f"{label} {unit.index}/{unit.length}", unit.index / unit.length)
-    if code in WORKING:
+        if unit.progress is not None:
+            return BackendUpdate(unit.desc or "generating", unit.progress)
+    if code in _working():
         return BackendUpdate("generating")
+    if code in (Status.STARTING, Status.JOINING_QUEUE, Status.SENDING_DATA):
+        return BackendUpdate("submitting")
     return None

@@ -17,15 +17,15 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import httpx
-
-from ..config import Settings
-from ..errors import ConfigError, F1genError, GenerationError, QuotaExceeded, SpaceBusy
+from ..errors import BackendBusy, ConfigError, F1genError, GenerationError, QuotaExceeded
 from ..ledger import Ledger, PaidRequest, request_key
-from . import BackendUpdate, ClipRequest, ClipTiming, Report
-from .traits import ClipSpec, PriceModel, Verdict
+from . import Backend, BackendUpdate, ClipRequest, ClipTiming, Factory, Probe, Report
+from .traits import Verdict
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 
 @dataclass(frozen=True)
@@ -52,19 +52,16 @@ class Provider(Protocol):
     """One hosted service behind its client library (the only code that imports it)."""
 
     name: str
-    spec: ClipSpec
-    price: PriceModel
-    accepts_seed: bool
     can_search: bool  # can a request whose id was never seen be found by its marker?
-    default_parallel: int
 
     @property
     def identity(self) -> str:
         """What makes two providers' clips differ (model and address)."""
         ...
 
-    def check(self) -> None:
-        """Raise ConfigError when the provider cannot be used (no key); spends nothing."""
+    def check(self) -> str:
+        """What doctor shows when the provider can be used (a key is set, never shown); raise
+        ConfigError with the fix when it cannot. Spends nothing."""
         ...
 
     def inputs(self, request: ClipRequest, *, seed: int | None) -> dict[str, Any]:
@@ -114,6 +111,8 @@ class ReplyLost(Exception):
 
 def sent_but_unanswered(exc: BaseException) -> bool:
     """True when a request may have reached the server although no reply came back."""
+    import httpx
+
     if isinstance(exc, ReplyLost):
         return True
     not_sent = (
@@ -125,15 +124,32 @@ def sent_but_unanswered(exc: BaseException) -> bool:
     return isinstance(exc, httpx.TransportError) and not isinstance(exc, not_sent)
 
 
-class HostedBackend:
-    """Makes clips on a hosted provider; one object serves every lane of a Pool."""
+def lanes(
+    provider: Provider,
+    *,
+    declared: Factory,
+    settings: Settings,
+    workdir: Path,
+    parallel: int | None,
+) -> list[Backend]:
+    """N lanes of one hosted backend: one object, thread-safe, sharing the key and the ledger."""
+    hosted = HostedBackend(provider, declared=declared, settings=settings, ledger=Ledger(workdir))
+    return [hosted] * (parallel or declared.default_parallel)
 
-    frame_size = (576, 896)
+
+def probes(provider: Provider) -> list[Probe]:
+    """What doctor checks of a hosted backend: its key (nothing is sent)."""
+    return [Probe(provider.name, provider.check)]
+
+
+class HostedBackend:
+    """Makes clips on a hosted provider; one object serves every lane."""
 
     def __init__(
         self,
         provider: Provider,
         *,
+        declared: Factory,
         settings: Settings,
         ledger: Ledger,
         poll_seconds: float = 0.5,
@@ -141,10 +157,10 @@ class HostedBackend:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.provider = provider
-        self.name = provider.name
-        self.spec = provider.spec
-        self.price = provider.price
-        self.accepts_seed = provider.accepts_seed
+        self.name = declared.name
+        self.spec = declared.spec
+        self.price = declared.price
+        self.accepts_seed = declared.accepts_seed
         self.settings = settings
         self.ledger = ledger
         self.poll_seconds = poll_seconds
@@ -314,6 +330,8 @@ class HostedBackend:
 
     def _fetch(self, entry: PaidRequest, url: str, report: Report) -> Path:
         """Download the output, without credentials, into requests/ (kept until a take holds it)."""
+        import httpx
+
         self.results.mkdir(parents=True, exist_ok=True)
         name = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(entry.request_id))
         target = self.results / f"{name}.mp4"
@@ -366,6 +384,8 @@ class HostedBackend:
         raise self._translate(exc, verdict, detail) from None
 
     def _classify(self, exc: BaseException) -> Verdict | None:
+        import httpx
+
         if isinstance(exc, F1genError):
             return None
         verdict = self.provider.classify(exc)
@@ -382,7 +402,7 @@ class HostedBackend:
         if isinstance(exc, F1genError):
             return exc
         if verdict is Verdict.BUSY:
-            return SpaceBusy(
+            return BackendBusy(
                 f"{self.name} stayed busy or unreachable through {self.settings.busy_retries} "
                 f"tries (last: {detail}): the run is saved; re-run later",
                 last=detail,

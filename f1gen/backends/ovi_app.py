@@ -13,22 +13,27 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..config import Settings
-from ..errors import BadInputError, ConfigError, F1genError, GenerationError, SpaceBusy
-from . import BackendUpdate, ClipRequest, ClipTiming, Report, gradio_door
-from .traits import OVI_AUDIO_NEGATIVE, OVI_VIDEO_NEGATIVE, OWN_GPU_PRICE, ClipSpec, Verdict
+from ..errors import BackendBusy, BadInputError, ConfigError, F1genError, GenerationError
+from . import Backend, BackendUpdate, ClipRequest, ClipTiming, Factory, Probe, Report, gradio_door
+from .ovi_prompt import OVI_PROMPT
+from .traits import OVI_AUDIO_NEGATIVE, OVI_SPEC, OVI_VIDEO_NEGATIVE, OWN_GPU_PRICE, Verdict
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 T = TypeVar("T")
 ENDPOINT = "/generate_video"
 REQUIRED = ("text_prompt", "image", "sample_steps")
 SEED_MAX = 100_000  # the app's Video Seed field: 0-100000
+SPEC = OVI_SPEC  # the app keeps the image's aspect; sent as height and width, portrait
 # What f1gen sends besides prompt, image, steps and seed (gradio_app.py's defaults, portrait).
 FIXED: dict[str, Any] = {
-    "video_frame_height": 896,
-    "video_frame_width": 576,
+    "video_frame_height": SPEC.size[1],
+    "video_frame_width": SPEC.size[0],
     "solver_name": "unipc",
     "shift": 5.0,
     "video_guidance_scale": 4.0,
@@ -43,11 +48,7 @@ class OviAppBackend:
     """Makes clips on a server running Ovi's gradio_app.py (OVI_APP_URL)."""
 
     name = "ovi-app"
-    frame_size = (576, 896)
-    spec = ClipSpec()
-    price = OWN_GPU_PRICE
-    accepts_seed = True
-    default_parallel = 1
+    spec = SPEC
 
     def __init__(
         self,
@@ -177,7 +178,7 @@ class OviAppBackend:
                     failures += 1
                     continue
                 if verdict is Verdict.BUSY:
-                    raise SpaceBusy(
+                    raise BackendBusy(
                         f"the Ovi app at {self.url} stayed busy or unreachable ({detail}): "
                         "the run is saved; start the app (python gradio_app.py) and re-run",
                         last=detail,
@@ -189,3 +190,44 @@ class OviAppBackend:
                         f"the Ovi app at {self.url} refused the call ({detail}): check OVI_APP_URL"
                     ) from None
                 raise
+
+
+def _build(settings: Settings, *, workdir: Path, parallel: int | None) -> list[Backend]:
+    """One lane per clip in flight (the app queues them; one at a time unless it was started
+    with more workers)."""
+    return [
+        OviAppBackend(settings=settings, download_dir=workdir / "tmp" / f"ovi-app-{index}")
+        for index in range(parallel or FACTORY.default_parallel)
+    ]
+
+
+def _checks(settings: Settings, *, scratch: Path) -> list[Probe]:
+    """The app answers at OVI_APP_URL and its API takes what f1gen sends (one try)."""
+
+    def app() -> str:
+        backend = OviAppBackend(settings=replace(settings, busy_retries=1), download_dir=scratch)
+        try:
+            backend.prepare(lambda update: None)
+            return f"{backend.url}: {ENDPOINT} takes {', '.join(backend.sends)}"
+        except BackendBusy as exc:
+            raise BackendBusy(
+                f"{backend.url} is busy or unreachable: {exc.last}: start the app "
+                "(python gradio_app.py) or check OVI_APP_URL"
+            ) from None
+        finally:
+            backend.close()
+
+    return [Probe("ovi-app", app)]
+
+
+FACTORY = Factory(
+    name="ovi-app",
+    spec=SPEC,
+    prompt=OVI_PROMPT,
+    price=OWN_GPU_PRICE,
+    failures=gradio_door.classify,
+    default_parallel=1,
+    accepts_seed=True,
+    build=_build,
+    checks=_checks,
+)

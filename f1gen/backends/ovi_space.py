@@ -1,15 +1,19 @@
-"""The Ovi ZeroGPU Space through gradio_client and the Hugging Face Hub: the only module that
-imports either.
+"""The Ovi ZeroGPU Space, through the Gradio door (gradio_door.py) and the Hugging Face Hub.
 
 A Space id is resolved on the Hub first (its address and its stage), with a bounded wait while it
 builds or wakes: gradio_client's own wait has no limit. A URL goes straight to the app.
 
-Every failure is classified before anything is done about it:
+Every failure is classified before anything is done about it (classify: the Space's failure
+table):
 busy (queue full, 429, 5xx, no GPU, network from any HTTP stack, a Space still building)
     -> backoff and retry, then stop resumable (75);
 failed run (worker error, no clip) -> a failed attempt; the runner retries a few times;
 quota exceeded -> stop at once, resumable, with the Space's retry time;
 token refused, Space missing or stopped, API changed -> stop with exit 3 and what to fix.
+
+Endpoints (OVI_SPACE, several allowed) are parsed when this backend is built or checked, so that
+a bad OVI_SPACE never stops another backend or a command that makes no clip. The Hub's client,
+httpx and tenacity load on first use, not at import.
 """
 
 from __future__ import annotations
@@ -18,76 +22,43 @@ import contextlib
 import errno
 import hashlib
 import json
-import os
 import re
-import shutil
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import Enum
+from functools import cache, partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
-from gradio_client import Client, handle_file
-from gradio_client.exceptions import AppError, AuthenticationError
-from gradio_client.utils import QueueError, Status, TooManyRequestsError
-from huggingface_hub import HfApi
-from huggingface_hub.errors import (
-    HfHubHTTPError,
-    HFValidationError,
-    OfflineModeIsEnabled,
-    RepositoryNotFoundError,
-)
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-)
-from tenacity.stop import stop_base
-from tenacity.wait import wait_exponential_jitter
+from ..errors import BackendBusy, ConfigError, F1genError, GenerationError, QuotaExceeded
+from . import Backend, BackendUpdate, ClipRequest, ClipTiming, Factory, Probe, Report, gradio_door
+from .gradio_door import span as _span
+from .ovi_prompt import OVI_PROMPT
+from .traits import OVI_SPEC, ZEROGPU_PRICE, Verdict
 
-from ..config import Settings
-from ..errors import ConfigError, F1genError, GenerationError, QuotaExceeded, SpaceBusy
-from . import BackendUpdate, ClipRequest, ClipTiming, Report
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
+    from tenacity.stop import stop_base
+
+    from ..config import Settings
 
 T = TypeVar("T")
 ENDPOINT = "/generate_scene"
-PARAMETERS = ("text_prompt", "sample_steps", "image")
+PARAMETERS = ("text_prompt", "sample_steps", "image")  # f1gen needs these
+OPTIONAL = ("video_seed",)  # sent when the Space declares it (and the scene has a seed)
 QUOTA = re.compile(r"exceeded your .*quota|runs limit|reached its GPU limit", re.IGNORECASE)
 RETRY_IN = re.compile(r"(\d+):(\d\d):(\d\d)")
-WORKING = {Status.PROCESSING, Status.ITERATING, Status.PROGRESS, Status.LOG}
 # A Space id as the Hub spells them: owner/name, letters, digits, '-', '_', '.'.
 SPACE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")
 # Stages of a Space on the Hub (huggingface_hub.SpaceStage, and SLEEPING, which it lacks).
 READY = {"RUNNING", "RUNNING_BUILDING", "RUNNING_APP_STARTING"}
 STARTING = {"BUILDING", "APP_STARTING", "SLEEPING"}
 HUB_TIMEOUT = 30.0
-# Network failures, whichever HTTP stack raised them (huggingface_hub 2.x speaks httpx2).
-NETWORK: tuple[type[BaseException], ...] = (httpx.TransportError, ConnectionError, TimeoutError)
-try:
-    import httpx2
-
-    NETWORK = (*NETWORK, httpx2.TransportError)
-    STATUS_ERRORS: tuple[type[Exception], ...] = (httpx.HTTPStatusError, httpx2.HTTPStatusError)
-except ImportError:  # huggingface_hub 1.x speaks httpx
-    STATUS_ERRORS = (httpx.HTTPStatusError,)
 # OSErrors about local files, not the network: a full disk is not a busy Space.
 LOCAL_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.ENOENT,
                 errno.EISDIR, errno.ENOTDIR, errno.EEXIST}  # fmt: skip
-
-
-class Verdict(Enum):
-    """What kind of failure an exception from the Space is."""
-
-    BUSY = "busy"
-    FAILED_RUN = "failed run"
-    QUOTA = "quota"
-    FATAL = "fatal"
 
 
 @dataclass(frozen=True)
@@ -113,35 +84,69 @@ class RetryPolicy:
         return self.initial / 3
 
 
+@cache
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """Network failures, whichever HTTP stack raised them (huggingface_hub 2.x speaks httpx2)."""
+    import httpx
+
+    found: tuple[type[BaseException], ...] = (httpx.TransportError, ConnectionError, TimeoutError)
+    try:
+        import httpx2
+    except ImportError:  # huggingface_hub 1.x speaks httpx
+        return found
+    return (*found, httpx2.TransportError)
+
+
+@cache
+def _status_errors() -> tuple[type[BaseException], ...]:
+    """Errors that carry an HTTP answer: the Hub's (httpx2) and an app's (httpx)."""
+    import httpx
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        import httpx2
+    except ImportError:
+        return (HfHubHTTPError, httpx.HTTPStatusError)
+    return (HfHubHTTPError, httpx.HTTPStatusError, httpx2.HTTPStatusError)
+
+
+def _space_verdict(title: str, message: str) -> Verdict:
+    """The ZeroGPU errors a Space raises (gr.Error with a title)."""
+    text = f"{title} {message}"
+    lowered = text.lower()
+    if QUOTA.search(text):
+        return Verdict.QUOTA
+    if "illegal duration" in lowered or "larger than the maximum allowed" in lowered:
+        return Verdict.FATAL
+    if "no gpu was available" in lowered or "queue timeout" in lowered:
+        return Verdict.BUSY
+    return Verdict.FAILED_RUN
+
+
 def classify(exc: BaseException) -> Verdict | None:
     """The verdict for an exception raised by gradio_client or the Hub, or None for a bug."""
-    if isinstance(exc, AppError):  # before ValueError: AppError subclasses it in 2.x
-        text = f"{exc.title or ''} {exc.message or ''}"
-        lowered = text.lower()
-        if QUOTA.search(text):
-            return Verdict.QUOTA
-        if "illegal duration" in lowered or "larger than the maximum allowed" in lowered:
-            return Verdict.FATAL
-        if "no gpu was available" in lowered or "queue timeout" in lowered:
-            return Verdict.BUSY
-        return Verdict.FAILED_RUN
-    if isinstance(exc, AuthenticationError | OfflineModeIsEnabled):
+    from huggingface_hub.errors import OfflineModeIsEnabled
+
+    if gradio_door.app_error(exc) is not None:
+        return gradio_door.classify(exc, app=_space_verdict)
+    if isinstance(exc, OfflineModeIsEnabled):  # before the network: it is a ConnectionError
         return Verdict.FATAL
     status = _status_of(exc)
     if status is not None:  # an HTTP answer (Hub or Space): 5xx, 408 and 429 pass
         return Verdict.BUSY if status >= 500 or status in (408, 429) else Verdict.FATAL
-    if isinstance(exc, (QueueError, TooManyRequestsError, *NETWORK)):
+    verdict = gradio_door.classify(exc, app=_space_verdict)
+    if verdict is not None:
+        return verdict
+    if isinstance(exc, _network_errors()):
         return Verdict.BUSY
     if isinstance(exc, OSError):  # requests' errors, sockets, TLS; but not local files
         return None if exc.errno in LOCAL_ERRNOS else Verdict.BUSY
-    if isinstance(exc, ValueError | TypeError):
-        return Verdict.FATAL
     return None
 
 
 def _status_of(exc: BaseException) -> int | None:
     """The HTTP status an error carries, from the Hub (httpx2) or a Space (httpx)."""
-    if isinstance(exc, (HfHubHTTPError, *STATUS_ERRORS)):
+    if isinstance(exc, _status_errors()):
         response = getattr(exc, "response", None)
         status = getattr(response, "status_code", None)
         return status if isinstance(status, int) else None
@@ -158,9 +163,10 @@ def retry_at_from(message: str, now: datetime) -> datetime | None:
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, AppError):
-        title = f"{exc.title}: " if exc.title else ""
-        return " ".join(f"{title}{exc.message or exc}".split())
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if gradio_door.app_error(exc) is not None:
+        return gradio_door.describe(exc)
     status = _status_of(exc)
     if isinstance(exc, HfHubHTTPError) and status is not None:
         return f"the Hub answered HTTP {status}"
@@ -173,7 +179,7 @@ class OviSpaceBackend:
     """Makes clips on the Ovi Space (or any server with the same Gradio API)."""
 
     name = "ovi"
-    frame_size = (576, 896)
+    spec = OVI_SPEC
 
     def __init__(
         self,
@@ -194,7 +200,7 @@ class OviSpaceBackend:
         self.poll_seconds = poll_seconds
         self.clock, self.now = clock, now
         self.sleep = sleep or self._pause
-        self._client: Client | None = None
+        self._client: gradio_door.Client | None = None
         self._send: tuple[str, ...] = PARAMETERS
         self._interrupted = threading.Event()
 
@@ -230,30 +236,30 @@ class OviSpaceBackend:
             self._client = client
             self.check_api(api)
 
-    def check_api(self, api: Any) -> None:
+    def check_api(self, endpoints: dict[str, dict[str, dict[str, Any]]]) -> None:
         """Stop with exit 3 unless the endpoint exists and takes what f1gen sends."""
-        endpoints = (api or {}).get("named_endpoints", {}) if isinstance(api, dict) else {}
         if ENDPOINT not in endpoints:
             offered = ", ".join(sorted(endpoints)) or "no named endpoints"
             raise ConfigError(
                 f"the Space {self.space} has no {ENDPOINT} endpoint (it offers: {offered}): "
                 "check OVI_SPACE"
             )
-        params = {p.get("parameter_name"): p for p in endpoints[ENDPOINT].get("parameters", [])}
+        params = endpoints[ENDPOINT]
         missing = [name for name in PARAMETERS if name not in params]
+        known = (*PARAMETERS, *OPTIONAL)
         unknown = [
-            str(name)
+            name
             for name, p in params.items()
-            if name not in PARAMETERS and not p.get("parameter_has_default", False)
+            if name not in known and not p.get("parameter_has_default", False)
         ]
         if missing or unknown:
-            signature = ", ".join(str(name) for name in params) or "nothing"
+            signature = ", ".join(params) or "nothing"
             what = f"lacks {', '.join(missing)}" if missing else f"requires {', '.join(unknown)}"
             raise ConfigError(
                 f"{ENDPOINT} on {self.space} takes ({signature}) and {what}: "
                 "f1gen cannot drive it; check OVI_SPACE or update f1gen"
             )
-        self._send = tuple(name for name in PARAMETERS if name in params)
+        self._send = tuple(name for name in known if name in params)
 
     def interrupt(self) -> None:
         """Cancel the job being followed at its next poll (called from another thread)."""
@@ -268,19 +274,28 @@ class OviSpaceBackend:
     def generate(self, request: ClipRequest, dest: Path, report: Report) -> ClipTiming:
         """Submit the scene, follow its job, and move the clip to dest."""
         self.prepare(report)
-        arguments = {
+        arguments: dict[str, Any] = {
             "text_prompt": request.prompt,
             "sample_steps": request.sample_steps,
-            "image": handle_file(str(request.image)),
+            "image": gradio_door.handle_file(str(request.image)),
         }
-        sent = {name: arguments[name] for name in self._send}
+        if request.seed is not None:
+            arguments["video_seed"] = request.seed
+        sent = {name: arguments[name] for name in self._send if name in arguments}
 
         def attempt() -> tuple[Any, float]:
             assert self._client is not None
             if self._interrupted.is_set():  # woken from a backoff by Ctrl-C: send nothing more
                 raise GenerationError("interrupted: no job was sent")
             job = self._client.submit(**sent, api_name=ENDPOINT)
-            return self._follow(job, report)
+            return gradio_door.follow(
+                job,
+                report=report,
+                limit=self.settings.clip_timeout,
+                interrupted=self._interrupted,
+                poll_seconds=self.poll_seconds,
+                clock=self.clock,
+            )
 
         result, queue_seconds = self._with_backoff(attempt, "the Space", report=report)
         self._take(result, dest)
@@ -288,30 +303,18 @@ class OviSpaceBackend:
 
     # The rest is private: connection, backoff, job following, results.
 
-    def _connect(self, report: Report) -> tuple[Client, Any]:
-        """A client for the Space's app and the app's API description."""
-        self.download_dir.mkdir(parents=True, exist_ok=True)
-        # The Space id or URL is nobody else's business: gradio_client 2.x reports it to Hugging
-        # Face unless analytics are off in the environment (its argument alone is not enough).
-        os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-        os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+    def _connect(self, report: Report) -> tuple[gradio_door.Client, Any]:
+        """A client for the Space's app and the app's API."""
         token = self.settings.hf_token.reveal() if self.settings.hf_token else None
         src = self._resolve(token, report)
         try:
-            client = Client(
-                src,
-                token=token,
-                verbose=False,
-                download_files=str(self.download_dir),
-                analytics_enabled=False,
-                httpx_kwargs={"timeout": httpx.Timeout(60.0, connect=15.0)},
-            )
+            client = gradio_door.connect(src, token=token, download_dir=self.download_dir)
         except ValueError as exc:
             if "Could not fetch config" in str(exc):
                 self._raise_config_status(src, token)  # 5xx: busy; 4xx: not a Gradio app
             raise
         try:
-            return client, client.view_api(print_info=False, return_format="dict")
+            return client, gradio_door.api(client)
         except BaseException:
             client.close()
             raise
@@ -330,6 +333,8 @@ class OviSpaceBackend:
                 f"OVI_SPACE {self.space!r} is neither a Space id (owner/name) nor a URL "
                 "(http://... or https://...): fix it in .env or pass --space"
             )
+        from huggingface_hub import HfApi
+
         hub = HfApi()
         started = self.clock()
         limit = self.retry.max_seconds
@@ -347,7 +352,7 @@ class OviSpaceBackend:
                 )
             waited = self.clock() - started
             if waited >= limit:
-                raise SpaceBusy(
+                raise BackendBusy(
                     f"the Space {self.space} is still {stage.lower()} after {_span(waited)}: "
                     "the run is saved; re-run later",
                     last=f"the Hub says {stage}",
@@ -372,16 +377,27 @@ class OviSpaceBackend:
 
     def _wake(self, host: str, token: str | None) -> None:
         """Visit a sleeping Space's address, which wakes it; its answer does not matter."""
+        import httpx
+
         with contextlib.suppress(httpx.HTTPError):
             httpx.get(host, headers=_space_headers(token), timeout=HUB_TIMEOUT)
 
     def _raise_config_status(self, src: str, token: str | None) -> None:
         """Raise the HTTP status the app answers its config with (the client hides it)."""
+        import httpx
+
         url = src.rstrip("/") + "/config"
         httpx.get(url, headers=_space_headers(token), timeout=HUB_TIMEOUT).raise_for_status()
 
     def _with_backoff(self, call: Callable[[], T], what: str, *, report: Report | None) -> T:
         """Run call, retrying busy failures with exponential backoff; map every failure."""
+        from tenacity import (
+            Retrying,
+            retry_if_exception,
+            stop_after_attempt,
+        )
+        from tenacity.wait import wait_exponential_jitter
+
         policy = self.retry
 
         def before_sleep(state: RetryCallState) -> None:
@@ -399,7 +415,7 @@ class OviSpaceBackend:
                 )
 
         retrying = Retrying(
-            stop=stop_after_attempt(policy.attempts) | _OutOfTime(self.clock, policy.max_seconds),
+            stop=stop_after_attempt(policy.attempts) | _out_of_time(self.clock, policy.max_seconds),
             wait=wait_exponential_jitter(
                 initial=policy.initial, max=policy.maximum, jitter=policy.jitter
             ),
@@ -419,7 +435,7 @@ class OviSpaceBackend:
         verdict = classify(exc)
         detail = self._redact(_describe(exc))
         if verdict is Verdict.BUSY:
-            return SpaceBusy(
+            return BackendBusy(
                 f"the Space {self.space} stayed busy or unreachable through {tries} tries "
                 f"(last: {detail}): the run is saved; re-run later, off-peak",
                 last=detail,
@@ -439,8 +455,15 @@ class OviSpaceBackend:
         raise exc
 
     def _fatal_message(self, exc: Exception, detail: str) -> str:
+        from huggingface_hub.errors import (
+            HfHubHTTPError,
+            HFValidationError,
+            OfflineModeIsEnabled,
+            RepositoryNotFoundError,
+        )
+
         space = self.space
-        if isinstance(exc, AuthenticationError):
+        if gradio_door.credentials_refused(exc):
             if self.anonymous:
                 return f"the Space {space} needs a Hugging Face token: set HF_TOKEN in .env"
             source = self.settings.token_source
@@ -488,53 +511,21 @@ class OviSpaceBackend:
             return f"the Space {space} is not running ({detail}): wait for it, or use another"
         if "not a valid key-word argument" in text or isinstance(exc, TypeError):
             return f"the Space's API changed ({detail}): run 'f1gen doctor' and update f1gen"
-        if isinstance(exc, AppError):  # the illegal-duration family: the GPU time asked for
+        if gradio_door.app_error(exc) is not None:  # illegal duration: the GPU time asked for
             return (
                 f"the Space refused the request ({detail}): lower sample_steps or check OVI_SPACE"
             )
         return f"the Space {space} answered what f1gen cannot use ({detail}): check OVI_SPACE"
 
-    def _follow(self, job: Any, report: Report) -> tuple[Any, float]:
-        """Wait for a job, reporting its queue and progress; cancel it past the time limit."""
-        started = self.clock()
-        processing_at: float | None = None
-        limit = self.settings.clip_timeout
-        last = ""
-        try:
-            while not job.done():
-                if self._interrupted.is_set():
-                    raise GenerationError("interrupted: the job was cancelled")
-                if self.clock() - started > limit:
-                    raise GenerationError(f"no clip after {_span(limit)}: the job was cancelled")
-                status = job.status()
-                if processing_at is None and status.code in WORKING:
-                    processing_at = self.clock()
-                update = _status_update(status)
-                if update is not None and update.message != last:
-                    report(update)
-                    last = update.message
-                wait([job.future], timeout=self.poll_seconds)  # wakes as soon as it is done
-        except BaseException:
-            job.cancel()  # Ctrl-C or the time limit: free our place on the Space
-            raise
-        queue_seconds = (processing_at or self.clock()) - started
-        return job.result(), queue_seconds
-
     def _take(self, result: Any, dest: Path) -> None:
         """Move the downloaded clip to dest; a missing clip is a failed run."""
-        if isinstance(result, dict):
-            result = result.get("video")
-        if isinstance(result, list | tuple) and result:
-            result = result[0]
-        if not isinstance(result, str | Path) or not result:
-            raise GenerationError("the Space returned no clip (its app swallowed an error)")
-        source = Path(result).resolve()
-        if not source.is_file():
-            raise GenerationError(f"the Space's clip was not downloaded ({source.name})")
-        shutil.move(str(source), dest)
-        folder = source.parent
-        if folder != self.download_dir and self.download_dir in folder.parents:
-            shutil.rmtree(folder, ignore_errors=True)
+        gradio_door.take(
+            result,
+            dest,
+            download_dir=self.download_dir,
+            what="the Space",
+            swallowed="its app swallowed an error",
+        )
 
     def _pause(self, seconds: float) -> None:
         """A backoff's wait, cut short by interrupt(): the clip runs on a lane's thread."""
@@ -544,21 +535,19 @@ class OviSpaceBackend:
         return self.settings.redact(text)
 
 
-class _OutOfTime(stop_base):
-    """Stop retrying once limit seconds have passed since the first try, on the backend's own
-    clock (the one its sleeps advance), not on tenacity's."""
+def _out_of_time(clock: Callable[[], float], limit: float) -> stop_base:
+    """A tenacity stop: once limit seconds have passed since the first try, on the backend's own
+    clock (the one its sleeps advance), not on tenacity's (which tests cannot move)."""
+    from tenacity.stop import stop_base
 
-    def __init__(self, clock: Callable[[], float], limit: float) -> None:
-        self.clock, self.limit = clock, limit
-        self.started = clock()
+    class OutOfTime(stop_base):
+        def __init__(self) -> None:
+            self.started = clock()
 
-    def __call__(self, retry_state: RetryCallState) -> bool:
-        return self.clock() - self.started >= self.limit
+        def __call__(self, retry_state: RetryCallState) -> bool:
+            return clock() - self.started >= limit
 
-
-def _span(seconds: float) -> str:
-    """A duration for a message: '0.5 s', '12 s', '15 min'."""
-    return f"{seconds / 60:.3g} min" if seconds >= 60 else f"{seconds:.2g} s"
+    return OutOfTime()
 
 
 def _space_headers(token: str | None) -> dict[str, str]:
@@ -566,23 +555,67 @@ def _space_headers(token: str | None) -> dict[str, str]:
     return {"x-hf-authorization": f"Bearer {token}"} if token else {}
 
 
-def _status_update(status: Any) -> BackendUpdate | None:
-    code = status.code
-    if code == Status.IN_QUEUE:
-        where = (
-            f"queue {status.rank + 1}/{status.queue_size}" if status.rank is not None else "queued"
+def _build(settings: Settings, *, workdir: Path, parallel: int | None) -> list[Backend]:
+    """One lane per endpoint, each with its own token (one clip in flight on each)."""
+    endpoints = settings.endpoints()  # OVI_SPACE is parsed now, not for every command
+    if len(endpoints) == 1:
+        only = settings.for_endpoint(endpoints[0])  # its @NAME token too
+        return [OviSpaceBackend(settings=only, download_dir=workdir / "tmp")]
+    return [
+        OviSpaceBackend(
+            settings=settings.for_endpoint(endpoint),
+            download_dir=workdir / "tmp" / f"lane-{index}",
         )
-        eta = f", eta {status.eta:.0f} s" if status.eta else ""
-        return BackendUpdate(f"{where}{eta}")
-    if code == Status.PROGRESS and status.progress_data:
-        unit = status.progress_data[0]
-        if unit.index is not None and unit.length:
-            label = unit.desc or unit.unit or "steps"
-            return BackendUpdate(f"{label} {unit.index}/{unit.length}", unit.index / unit.length)
-        if unit.progress is not None:
-            return BackendUpdate(unit.desc or "generating", unit.progress)
-    if code in WORKING:
-        return BackendUpdate("generating")
-    if code in (Status.STARTING, Status.JOINING_QUEUE, Status.SENDING_DATA):
-        return BackendUpdate("submitting")
-    return None
+        for index, endpoint in enumerate(endpoints)
+    ]
+
+
+def _checks(settings: Settings, *, scratch: Path) -> list[Probe]:
+    """The token, then each endpoint with its own token: it answers, and its API takes what f1gen
+    sends (one try, no backoff; nothing is generated)."""
+    probes = [Probe("token", partial(_token_line, settings))]
+    try:
+        endpoints = settings.endpoints()
+    except ConfigError as exc:
+        problem = exc
+
+        def unusable() -> str:
+            raise problem
+
+        return [*probes, Probe("space", unusable)]
+    return probes + [
+        Probe("space", partial(_space_line, settings.for_endpoint(endpoint), scratch / str(index)))
+        for index, endpoint in enumerate(endpoints)
+    ]
+
+
+def _token_line(settings: Settings) -> str:
+    if settings.hf_token:
+        return "HF_TOKEN is set"
+    return "HF_TOKEN is not set: the anonymous ZeroGPU quota is about 2 minutes a day"
+
+
+def _space_line(settings: Settings, scratch: Path) -> str:
+    backend = OviSpaceBackend(
+        settings=settings, download_dir=scratch, retry=RetryPolicy(attempts=1, initial=0)
+    )
+    try:
+        backend.prepare(lambda update: None)
+        return f"{backend.space}: {ENDPOINT} takes {', '.join(backend.sends)}"
+    except BackendBusy as exc:
+        raise BackendBusy(f"{backend.space} is busy or unreachable: {exc.last}") from None
+    finally:
+        backend.close()
+
+
+FACTORY = Factory(
+    name="ovi",
+    spec=OVI_SPEC,
+    prompt=OVI_PROMPT,
+    price=ZEROGPU_PRICE,
+    failures=classify,
+    default_parallel=1,  # per endpoint: a Space runs one clip of ours at a time
+    accepts_seed=True,  # as video_seed, when the Space's live API declares it
+    build=_build,
+    checks=_checks,
+)

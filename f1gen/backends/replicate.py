@@ -18,18 +18,20 @@ import contextlib
 import mimetypes
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import httpx
-from replicate.client import Client
-from replicate.exceptions import ModelError, ReplicateError
-
-from ..config import Settings
 from ..errors import ConfigError
-from ..ledger import PaidRequest
-from . import ClipRequest
+from . import Backend, ClipRequest, Factory, Probe, hosted
 from .hosted import Poll, Submitted
-from .traits import OVI_AUDIO_NEGATIVE, OVI_VIDEO_NEGATIVE, REPLICATE_PRICE, ClipSpec, Verdict
+from .ovi_prompt import OVI_PROMPT
+from .traits import OVI_AUDIO_NEGATIVE, OVI_SPEC, OVI_VIDEO_NEGATIVE, REPLICATE_PRICE, Verdict
+
+if TYPE_CHECKING:
+    from replicate.client import Client
+
+    from ..config import Settings
+    from ..ledger import PaidRequest
 
 MODEL = "character-ai/ovi-i2v"
 SEARCH_PAGES = 5
@@ -40,11 +42,7 @@ class ReplicateProvider:
     """Replicate's predictions API for Ovi image-to-video."""
 
     name = "replicate"
-    spec = ClipSpec()
-    price = REPLICATE_PRICE
-    accepts_seed = True
     can_search = True
-    default_parallel = 8
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -56,18 +54,23 @@ class ReplicateProvider:
         """Clips depend on the model (and on the API's address, for a stand-in)."""
         return f"replicate:{MODEL}" if not self.base_url else f"replicate:{self.base_url}/{MODEL}"
 
-    def check(self) -> None:
+    def check(self) -> str:
         """A token must be configured."""
         if not self.settings.replicate_token:
             raise ConfigError(
                 "no REPLICATE_API_TOKEN set: add your token (replicate.com/account/api-tokens) "
                 "to .env"
             )
+        where = self.base_url or "api.replicate.com"
+        return f"REPLICATE_API_TOKEN is set; predictions of {MODEL} at {where} (nothing was sent)"
 
     @property
     def client(self) -> Client:
         """The Replicate client, made on first use."""
         if self._client is None:
+            import httpx
+            from replicate.client import Client
+
             assert self.settings.replicate_token is not None
             self._client = Client(
                 api_token=self.settings.replicate_token.reveal(),
@@ -137,6 +140,9 @@ class ReplicateProvider:
 
     def cancel(self, entry: PaidRequest) -> None:
         """Cancel a prediction (best effort)."""
+        import httpx
+        from replicate.exceptions import ReplicateError
+
         if entry.request_id is None:
             return
         with contextlib.suppress(ReplicateError, httpx.HTTPError):
@@ -144,21 +150,12 @@ class ReplicateProvider:
 
     def classify(self, exc: BaseException) -> Verdict | None:
         """Replicate's failure table."""
-        if isinstance(exc, ReplicateError):
-            status = exc.status or 0
-            if status == 402:
-                return Verdict.QUOTA
-            if status in (429, 408) or status >= 500:
-                return Verdict.BUSY
-            return Verdict.FATAL
-        if isinstance(exc, ModelError):
-            return Verdict.FAILED_RUN
-        if isinstance(exc, httpx.TransportError | ConnectionError | TimeoutError):
-            return Verdict.BUSY
-        return None
+        return classify(exc)
 
     def describe(self, exc: BaseException) -> str:
         """One line: status, title and detail (ReplicateError's str() spans several lines)."""
+        from replicate.exceptions import ModelError, ReplicateError
+
         if isinstance(exc, ReplicateError):
             words = ": ".join(str(p) for p in (exc.title, exc.detail) if p)
             return _one_line(f"HTTP {exc.status}: {words}")
@@ -168,6 +165,8 @@ class ReplicateProvider:
 
     def fatal_message(self, exc: BaseException, detail: str) -> str:
         """What to fix."""
+        from replicate.exceptions import ReplicateError
+
         status = exc.status if isinstance(exc, ReplicateError) else None
         if status in (401, 403):
             return f"REPLICATE_API_TOKEN was refused by Replicate ({detail}): check it in .env"
@@ -189,6 +188,25 @@ class ReplicateProvider:
         self._client = None
 
 
+def classify(exc: BaseException) -> Verdict | None:
+    """Replicate's failure table."""
+    import httpx
+    from replicate.exceptions import ModelError, ReplicateError
+
+    if isinstance(exc, ReplicateError):
+        status = exc.status or 0
+        if status == 402:
+            return Verdict.QUOTA
+        if status in (429, 408) or status >= 500:
+            return Verdict.BUSY
+        return Verdict.FATAL
+    if isinstance(exc, ModelError):
+        return Verdict.FAILED_RUN
+    if isinstance(exc, httpx.TransportError | ConnectionError | TimeoutError):
+        return Verdict.BUSY
+    return None
+
+
 def _when(text: str | None) -> datetime | None:
     if not text:
         return None
@@ -201,3 +219,27 @@ def _when(text: str | None) -> datetime | None:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def _build(settings: Settings, *, workdir: Path, parallel: int | None) -> list[Backend]:
+    return hosted.lanes(
+        ReplicateProvider(settings), declared=FACTORY, settings=settings, workdir=workdir,
+        parallel=parallel,
+    )  # fmt: skip
+
+
+def _checks(settings: Settings, *, scratch: Path) -> list[Probe]:
+    return hosted.probes(ReplicateProvider(settings))
+
+
+FACTORY = Factory(
+    name="replicate",
+    spec=OVI_SPEC,
+    prompt=OVI_PROMPT,
+    price=REPLICATE_PRICE,
+    failures=classify,
+    default_parallel=8,
+    accepts_seed=True,
+    build=_build,
+    checks=_checks,
+)

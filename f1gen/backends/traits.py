@@ -1,14 +1,20 @@
-"""What a backend declares about itself: its clip spec, its price model, how it fails.
+"""What a backend declares about itself: its clip spec, its prompt format, its price model, how
+it fails.
 
-Plain values, so that the planner, the cost estimate and `--dry-run` can read them without
-connecting to anything. (Issue 13 folds these into the backend registry.)
+Plain values, so that the planner, the clip checks, the cost estimate, `--dry-run` and the
+storyboard lint can read them without connecting to anything or importing a client library.
+Each backend's module hands them to the registry (backends/__init__.py) in its FACTORY.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from ..storyboard import Scene
 
 # Ovi's own negative prompts (ovi/configs/inference/inference_fusion.yaml in character-ai/Ovi).
 OVI_VIDEO_NEGATIVE = "jitter, bad hands, blur, distortion"
@@ -26,12 +32,56 @@ class Verdict(Enum):
 
 @dataclass(frozen=True)
 class ClipSpec:
-    """The clips a backend makes: frame size, rate, frame counts and durations it accepts."""
+    """The clips a backend makes: what a clip must be to be accepted, and what it may vary in.
 
-    size: tuple[int, int] = (576, 896)
-    fps: int = 24
-    frames: tuple[int, ...] = (121, 122)  # Ovi's 5 s checkpoint; MoviePy sometimes adds one
-    seconds: tuple[float, ...] = (5.0,)  # durations the backend can be asked for
+    size: width x height of the picture (the character image is prepared at this size too);
+    window: the durations accepted, in seconds; frames, sample_rates and channels: the forms
+    the backend's files come in (the first is what an offline renderer writes).
+    """
+
+    size: tuple[int, int]
+    fps: int
+    frames: tuple[int, ...]
+    window: tuple[float, float]
+    sample_rates: tuple[int, ...]
+    channels: tuple[int, ...]
+
+    @property
+    def size_text(self) -> str:
+        """The frame size as people write it: '576x896'."""
+        return f"{self.size[0]}x{self.size[1]}"
+
+
+# Ovi's 5-second checkpoint from a 9:14 portrait image (ovi-space.md, "What real Ovi files look
+# like"): 121 frames at 24 fps, 16 kHz mono as the model makes it, or 122 frames and 44.1 kHz
+# stereo when MoviePy writes the file, as Ovi's own app does. Accepted: 4.5-5.5 s.
+OVI_SPEC = ClipSpec(
+    size=(576, 896),
+    fps=24,
+    frames=(121, 122),
+    window=(4.5, 5.5),
+    sample_rates=(16_000, 44_100),
+    channels=(1, 2),
+)
+
+
+class PromptBuilder(Protocol):
+    """A model's prompt format: the text a scene is sent as, and the tokens that control it."""
+
+    @property
+    def family(self) -> str:
+        """Whose format it is, for messages ('Ovi')."""
+        ...
+
+    @property
+    def reserved(self) -> re.Pattern[str]:
+        """Matches the format's control tokens, in every spelling the model would read as one:
+        user text must never contain them."""
+        ...
+
+    def build(self, scene: Scene) -> str:
+        """The prompt for scene."""
+        ...
 
 
 PriceKind = Literal["free", "zerogpu", "per_clip", "per_gpu_second", "own_gpu"]

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -135,7 +136,10 @@ class Page:
 @contextmanager
 def chromium(binary: str) -> Iterator[Page]:
     """A headless Chromium with one tab whose console and network errors are recorded."""
-    with tempfile.TemporaryDirectory(prefix="f1gen-chromium-") as scratch:
+    # Chromium's helper processes may still touch the profile as the group goes down.
+    with tempfile.TemporaryDirectory(
+        prefix="f1gen-chromium-", ignore_cleanup_errors=True
+    ) as scratch:
         log = Path(scratch) / "chromium.log"  # a file, not a pipe: a full pipe would stall it
         with log.open("w") as sink:
             process = subprocess.Popen(
@@ -143,6 +147,7 @@ def chromium(binary: str) -> Iterator[Page]:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=sink,
+                start_new_session=True,  # its own group: every helper process goes with it
             )
         try:
             url = _devtools_url(process, log)
@@ -157,11 +162,11 @@ def chromium(binary: str) -> Iterator[Page]:
                     page.send(f"{domain}.enable")
                 yield page
         finally:
-            process.terminate()
+            os.killpg(process.pid, signal.SIGTERM)
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
 
 

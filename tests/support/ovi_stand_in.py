@@ -142,6 +142,12 @@ class StandIn:
                                   progress: gr.Progress = gr.Progress()) -> str | None:  # fmt: skip
             return stand_in._generate(text_prompt, int(sample_steps), image, progress, seed=seed)
 
+        def generate_scene_video_seed(text_prompt: str, sample_steps: int, image: str,
+                                      video_seed: int,
+                                      progress: gr.Progress = gr.Progress()) -> str | None:  # fmt: skip
+            return stand_in._generate(text_prompt, int(sample_steps), image, progress,
+                                      video_seed=int(video_seed))  # fmt: skip
+
         def generate_scene_no_steps(text_prompt: str, image: str,
                                     progress: gr.Progress = gr.Progress()) -> str | None:  # fmt: skip
             return stand_in._generate(text_prompt, None, image, progress)
@@ -151,6 +157,7 @@ class StandIn:
             steps = gr.Number(value=40, precision=0, label="Steps")
             image = gr.Image(type="filepath", label="Image")
             seed = gr.Number(value=0, precision=0, label="Seed")
+            video_seed = gr.Number(value=100, precision=0, label="Video Seed")  # the Space's
             video = gr.Video(label="Video")
             button = gr.Button()
             if self.variant == "standard":
@@ -159,6 +166,9 @@ class StandIn:
                 )
             elif self.variant == "extra":  # a new optional parameter f1gen does not send
                 button.click(generate_scene_seeded, [prompt, steps, image, seed], video,
+                             api_name="generate_scene")  # fmt: skip
+            elif self.variant == "seeded":  # takes video_seed, as the Space's own code does
+                button.click(generate_scene_video_seed, [prompt, steps, image, video_seed], video,
                              api_name="generate_scene")  # fmt: skip
             elif self.variant == "missing":  # a parameter f1gen needs is gone
                 button.click(

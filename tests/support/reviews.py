@@ -54,7 +54,7 @@ def make_run(folder: Path) -> tuple[Path, Path]:
     workdir = folder / "out" / "review"
     backend = ScriptedBackend([_copy(line), _copy(mute), _copy(line), failing("the Space said no")])
     with contextlib.chdir(folder):  # the project folder: a copy of it is the same project
-        Runner(loaded, workdir=workdir, backend=backend, emit=lambda event: None).run(
+        Runner(loaded, workdir=workdir, lanes=[backend], emit=lambda event: None).run(
             RunOptions(max_attempts=1)
         )
     return board, workdir

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from f1gen.backends import BackendUpdate, ClipRequest, ClipTiming, Report
+from f1gen.backends.traits import OVI_SPEC
 from f1gen.errors import F1genError, GenerationError
 from tests.support.mediatools import MarkerClip
 
@@ -15,7 +16,7 @@ class ScriptedBackend:
     """A real backend that writes real files: takes come from a script, one per call."""
 
     name = "scripted"
-    frame_size = (576, 896)
+    spec = OVI_SPEC
 
     def __init__(self, takes: list[Callable[[Path], None]]) -> None:
         self.takes = list(takes)

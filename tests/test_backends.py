@@ -1,0 +1,123 @@
+"""The backend registry: every backend, the default included, is one module and one line; what
+varies per backend (clip spec, prompt format, price, lanes) comes from its declaration."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from f1gen import media
+from f1gen.backends import REGISTRY, build_lanes, factories, factory
+from f1gen.backends.traits import OVI_SPEC
+from f1gen.config import BACKENDS, load_settings
+from f1gen.errors import BadInputError, ClipRejected
+from tests.support import echo_backend
+
+CLIENT_LIBRARIES = ("gradio_client", "fal_client", "replicate", "httpx", "huggingface_hub",
+                    "tenacity", "PIL", "av", "boto3")  # fmt: skip
+
+
+@pytest.fixture
+def echo(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The test's own backend, registered by one line; the calls it received."""
+    monkeypatch.setitem(REGISTRY, "echo", "tests.support.echo_backend")
+    echo_backend.CALLS.clear()
+    return echo_backend.CALLS
+
+
+def test_the_default_is_registered_like_every_other() -> None:
+    assert BACKENDS == tuple(REGISTRY) == ("ovi", "animatic", "fal", "replicate", "ovi-app")
+    assert [made.name for made in factories()] == list(BACKENDS)
+    assert {made.spec for made in factories()} == {OVI_SPEC}
+
+
+def test_an_unknown_backend_names_the_choices() -> None:
+    with pytest.raises(
+        BadInputError,
+        match=r"^--backend 'magic' is unknown: use one of ovi, animatic, fal, replicate, ovi-app$",
+    ):
+        factory("magic")
+
+
+def test_the_declarations_load_without_any_client_library() -> None:
+    probe = (
+        "import sys\n"
+        "from f1gen.backends import factories, prompt_for, reserved_tokens\n"
+        "for made in factories(): made.prompt.build, made.price, made.spec\n"
+        "reserved_tokens(); prompt_for('fal:x')\n"
+        f"print(sorted(m for m in {CLIENT_LIBRARIES!r} if m in sys.modules))\n"
+    )
+
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+
+    assert loaded.strip() == "[]"  # status and validate read them: they must stay quick
+
+
+def test_every_backend_is_built_as_a_list_of_lanes(tmp_path: Path) -> None:
+    settings = load_settings(
+        environ={"OVI_SPACE": "http://gpu1:7860/, http://gpu2:7860/", "FAL_KEY": "fal-key"}
+    )
+
+    def lanes(name: str, parallel: int | None = None) -> list[Any]:
+        return build_lanes(name, settings=settings, workdir=tmp_path, parallel=parallel)
+
+    assert [lane.identity for lane in lanes("ovi")] == [
+        "ovi:http://gpu1:7860/", "ovi:http://gpu2:7860/"]  # fmt: skip
+    assert [lane.identity for lane in lanes("animatic")] == ["animatic:1"]
+    hosted = lanes("fal")
+    assert len(hosted) == factory("fal").default_parallel == 8
+    assert len({id(lane) for lane in hosted}) == 1  # one object shares the key and the ledger
+    assert len(lanes("replicate", parallel=3)) == 3
+    apps = lanes("ovi-app", parallel=2)
+    assert len(apps) == 2 and apps[0] is not apps[1]
+
+
+def test_a_new_backend_is_one_module_and_one_registry_line(
+    echo: list[dict[str, Any]], write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(2)
+
+    made = cli("generate", board, "--backend", "echo", "--json")
+    prompts = cli("prompts", board, "--backend", "echo")
+    doctor = cli("doctor", "--backend", "echo")
+
+    assert made.exit_code == 0, made.stderr
+    assert json.loads(made.stdout)["generated"] == ["s1", "s2"]
+    # Its prompt format, and the character image prepared at its frame size.
+    assert echo == [
+        {"prompt": "[[Driver 1 waves.]] says [[Line number 1.]]", "image_size": (480, 832)},
+        {"prompt": "[[Driver 2 waves.]] says [[Line number 2.]]", "image_size": (480, 832)},
+    ]
+    assert prompts.stdout.splitlines()[0] == "01 s1: [[Driver 1 waves.]] says [[Line number 1.]]"
+    assert doctor.stdout.splitlines()[1] == "ok   echo: answers every request"
+    # Its 2 s 480x832 clips were accepted by its own spec; Ovi's would refuse them.
+    state = json.loads(Path("out/board/state.json").read_text())
+    clip = Path("out/board") / state["scenes"]["s1"]["clip"]
+    assert media.check_clip(clip, spec=echo_backend.SPEC).video is not None
+    with pytest.raises(ClipRejected, match=r"is 480x832, expected 576x896$"):
+        media.check_clip(clip, spec=OVI_SPEC)
+
+
+def test_the_storyboard_lint_refuses_every_registered_formats_tokens(
+    monkeypatch: pytest.MonkeyPatch, write_storyboard: Callable[..., Path],
+    cli: Callable[..., Any],
+) -> None:  # fmt: skip
+    board = write_storyboard(
+        [{"id": "a", "image": "images/p0.png", "action": "Waves.", "speech": "Say [[this]]"}]
+    )
+    assert cli("validate", board).exit_code == 0  # nothing Ovi reads as a tag
+
+    monkeypatch.setitem(REGISTRY, "echo", "tests.support.echo_backend")
+    result = cli("validate", board)
+
+    assert (result.exit_code, result.stderr) == (2, (
+        f"error: {board}: scenes[1] (a).speech: contains the Echo tag '[[', which breaks "
+        "the prompt: remove it (f1gen adds the tags)\n"))  # fmt: skip

@@ -1,0 +1,98 @@
+"""The media door: ffmpeg fed while it runs, sound decoded a clip at a time, cheap key frames."""
+
+from __future__ import annotations
+
+import array
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import pytest
+
+from f1gen import media
+from f1gen.errors import MediaError
+from tests.support.mediatools import MarkerClip
+
+
+def _silence(seconds: float) -> Callable[[IO[bytes]], None]:
+    def feed(sink: IO[bytes]) -> None:
+        sink.write(bytes(round(seconds * 48_000) * 8))
+
+    return feed
+
+
+RAW = ["-f", "f32le", "-ar", "48000", "-ac", "2", "-i", "pipe:0"]
+
+
+def test_ffmpeg_reads_what_the_feed_writes(tmp_path: Path) -> None:
+    out = tmp_path / "sound.wav"
+
+    media.run_ffmpeg([*RAW, str(out)], what="test", feed=_silence(2.0))
+
+    assert media.probe(out).audio.duration == pytest.approx(2.0, abs=0.001)  # type: ignore[union-attr]
+
+
+def test_a_failing_fed_ffmpeg_says_why_in_one_line(tmp_path: Path) -> None:
+    with pytest.raises(MediaError, match=r"^test: ffmpeg.* failed: .*No such file or directory$"):
+        media.run_ffmpeg([*RAW, str(tmp_path / "missing" / "x.wav")], what="test",
+                         feed=_silence(30.0))  # fmt: skip
+
+
+def test_a_failing_feed_stops_ffmpeg_and_surfaces(tmp_path: Path) -> None:
+    def feed(sink: IO[bytes]) -> None:
+        sink.write(bytes(48_000 * 8))
+        raise MediaError("clip.mp4: cannot read its sound (broken)")
+
+    with pytest.raises(MediaError, match=r"^clip.mp4: cannot read its sound \(broken\)$"):
+        media.run_ffmpeg([*RAW, str(tmp_path / "x.wav")], what="test", feed=feed)
+
+
+def _samples(chunks: list[bytes]) -> array.array[float]:
+    samples = array.array("f")
+    samples.frombytes(b"".join(chunks))
+    return samples
+
+
+def test_sound_comes_through_the_chain_exactly_as_long_as_asked(
+    marker_clips: list[MarkerClip],
+) -> None:
+    chain = "aresample=48000,aformat=sample_fmts=flt:channel_layouts=stereo,apad,atrim=end_sample=300000"
+
+    samples = _samples(list(media.audio_pcm(marker_clips[0].path, chain)))
+
+    assert len(samples) == 2 * 300_000  # 6.25 s: the clip's 4.99 s of sound, padded
+    loud = np.flatnonzero(np.abs(np.asarray(samples[::2])) > 0.3)
+    assert loud[0] / 48_000 == pytest.approx(marker_clips[0].marker, abs=0.005)  # the beep
+
+
+def test_sound_of_a_file_that_is_not_media_is_a_media_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "clip.mp4"
+    bogus.write_bytes(b"not a video")
+
+    with pytest.raises(MediaError, match=r"^clip.mp4: cannot read its sound \("):
+        list(media.audio_pcm(bogus, "anull"))
+
+
+def _white(image: object) -> float:
+    return float((np.asarray(image.convert("L")) > 200).mean())  # type: ignore[attr-defined]
+
+
+def test_a_clip_with_one_keyframe_gives_its_first_frame(marker_clips: list[MarkerClip]) -> None:
+    clip = marker_clips[0]  # one keyframe (the first frame), a white flash at its marker
+
+    whole = media.frame_at(clip.path, (0.0, 121 / 24))
+    small = media.frame_at(clip.path, (0.0, 121 / 24), fit=(144, 224))
+
+    assert whole.size == (576, 896) and _white(whole) == 0.0
+    assert small.size == (144, 224)
+
+
+def test_a_part_after_the_keyframe_gives_the_parts_first_frame(
+    marker_clips: list[MarkerClip],
+) -> None:
+    clip = marker_clips[0]
+
+    frame = media.frame_at(clip.path, (clip.marker, clip.marker + 2.0))
+
+    assert _white(frame) > 0.9  # the flash is the part's first frame

@@ -1,0 +1,212 @@
+"""Takes in the run: N per scene with distinct recorded seeds, resumable mid-takes, a take that
+fails a hard check kept and regenerated with a new seed (its cost counted), the pick and its
+override, and a state from before takes were recorded."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from f1gen import storyboard as storyboards
+from f1gen.backends import ClipRequest, ClipTiming, Report
+from f1gen.plan import scene_clip
+from f1gen.runner import Runner, RunOptions
+from f1gen.state import StateStore
+from tests.support.images import draw_portrait
+from tests.support.mediatools import MarkerClip
+from tests.support.scripted import ScriptedBackend
+from tests.support.takes import fixture_scene, make_take, speech_fixture
+
+WORK = Path("out/board")
+
+
+class SeededBackend(ScriptedBackend):
+    """A scripted backend that records the seed of every request and charges for each clip."""
+
+    def __init__(self, takes: list[Callable[[Path], None]], *, price: float = 0.0) -> None:
+        super().__init__(takes)
+        self.seeds: list[int | None] = []
+        self.price = price
+
+    def generate(self, request: ClipRequest, dest: Path, report: Report) -> ClipTiming:
+        self.seeds.append(request.seed)
+        super().generate(request, dest, report)
+        return ClipTiming(cost_usd=self.price)
+
+
+def _copy(source: Path) -> Callable[[Path], None]:
+    return lambda dest: shutil.copyfile(source, dest)
+
+
+def _interrupt(dest: Path) -> None:
+    raise KeyboardInterrupt
+
+
+def _runner(board: Path, backend: Any) -> Runner:
+    loaded = storyboards.load(board).storyboard
+    return Runner(loaded, workdir=WORK, lanes=[backend], emit=lambda event: None)
+
+
+def test_takes_get_distinct_recorded_seeds_and_a_killed_run_makes_only_the_missing_ones(
+    write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip]
+) -> None:
+    board = write_storyboard(
+        [{"id": "s1", "image": "images/p0.png", "action": "Waves.", "seed": 7, "takes": 3}]
+    )
+    first = SeededBackend([_copy(marker_clips[0].path), _interrupt])
+    with pytest.raises(KeyboardInterrupt):
+        _runner(board, first).run(RunOptions())
+
+    again = SeededBackend([_copy(marker_clips[1].path), _copy(marker_clips[2].path)])
+    summary = _runner(board, again).run(RunOptions())
+
+    takes = StateStore(WORK).read().scenes["s1"].takes
+    assert summary.done == ["s1"] and len(takes) == 3
+    assert [t.seed for t in takes] == [7, *again.seeds] and first.seeds[0] == 7
+    assert len({t.seed for t in takes}) == 3 and first.seeds[1] == again.seeds[0]
+    assert all((WORK / t.clip).is_file() for t in takes)
+    assert _runner(board, SeededBackend([])).run(RunOptions()).skipped == ["s1"]
+
+
+def test_takes_option_beats_the_defaults_and_a_scene_s_own_beats_the_option(
+    write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip]
+) -> None:
+    scenes = [
+        {"id": "own", "image": "images/p0.png", "action": "Waves.", "takes": 1},
+        {"id": "other", "image": "images/p1.png", "action": "Nods."},
+    ]
+    board = write_storyboard(scenes, extra={"defaults": {"takes": 3}})
+    backend = SeededBackend([_copy(m.path) for m in marker_clips[:3]])
+
+    _runner(board, backend).run(RunOptions(takes=2))
+
+    state = StateStore(WORK).read()
+    assert backend.calls == ["own", "other", "other"]
+    assert (len(state.scenes["own"].takes), len(state.scenes["other"].takes)) == (1, 2)
+    assert state.scenes["other"].takes[0].seed is None  # the backend's own, as before takes
+    assert state.scenes["other"].takes[1].seed is not None
+
+
+@pytest.fixture
+def spoken_board(tmp_path: Path) -> Path:
+    """A one-scene storyboard whose line is the one the speech fixtures say."""
+    scene = fixture_scene()
+    draw_portrait(tmp_path / "images" / "p.png")
+    data = {"title": "Spoken", "scenes": [{"id": "s1", "image": "images/p.png",
+            "action": scene["action"], "speech": scene["line"]}]}  # fmt: skip
+    board = tmp_path / "board.yaml"
+    board.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return board
+
+
+def test_a_take_failing_a_hard_check_is_kept_regenerated_with_a_new_seed_and_paid_for(
+    spoken_board: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("f1gen.runner.judges", lambda lane: True)
+    mute = make_take(tmp_path / "mute.mp4", sound=speech_fixture("silence"), size=(576, 896))
+    line = make_take(tmp_path / "line.mp4", sound=speech_fixture("line"), size=(576, 896))
+    backend = SeededBackend([_copy(mute), _copy(line)], price=0.2)
+
+    summary = _runner(spoken_board, backend).run(RunOptions())
+
+    entry = StateStore(WORK).read().scenes["s1"]
+    bad, good = entry.takes
+    assert summary.done == ["s1"] and summary.cost_usd == pytest.approx(0.4)
+    assert entry.cost_usd == pytest.approx(0.4) and bad.cost_usd == good.cost_usd == 0.2
+    assert bad.rejected and (WORK / bad.clip).is_file() and not good.rejected
+    assert bad.seed != good.seed and backend.seeds == [bad.seed, good.seed]
+    assert entry.clip == good.clip and entry.failures[-1].kind == "rejected"
+    assert entry.failures[-1].message.startswith(f"take {bad.name} failed a hard check (")
+    assert bad.checks is not None and bad.checks.startswith("fails ")
+
+
+def test_without_checks_no_take_is_judged(
+    spoken_board: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("f1gen.runner.judges", lambda lane: True)
+    mute = make_take(tmp_path / "mute.mp4", sound=speech_fixture("silence"), size=(576, 896))
+
+    _runner(spoken_board, SeededBackend([_copy(mute)])).run(RunOptions(checks=False))
+
+    (take,) = StateStore(WORK).read().scenes["s1"].takes
+    assert not take.rejected and take.checks is None
+
+
+def test_a_pick_by_hand_is_what_the_cut_uses_until_auto(
+    write_storyboard: Callable[..., Path],
+    marker_clips: list[MarkerClip],
+    cli: Callable[..., Any],
+) -> None:
+    board = write_storyboard(1)
+    _runner(board, SeededBackend([_copy(m.path) for m in marker_clips[:2]])).run(
+        RunOptions(takes=2)
+    )
+    loaded = storyboards.load(board).storyboard
+    first, second = StateStore(WORK).read().scenes["s1"].takes
+    assert scene_clip(loaded.scenes[0], StateStore(WORK).read(), WORK) == WORK / second.clip
+
+    picked = cli("pick", "s1", "1", "--storyboard", board)
+
+    assert picked.exit_code == 0, picked.stderr
+    assert picked.stderr.strip() == f"s1: {first.name}: picked by hand (f1gen pick)"
+    state = StateStore(WORK).read()
+    assert scene_clip(loaded.scenes[0], state, WORK) == WORK / first.clip
+    assert state.scenes["s1"].pick == first.name
+    assert _runner(board, SeededBackend([])).run(RunOptions(takes=2)).skipped == ["s1"]
+    assert StateStore(WORK).read().scenes["s1"].clip == first.clip
+
+    back = cli("pick", "s1", "--auto", "--storyboard", board)
+
+    assert back.exit_code == 0 and StateStore(WORK).read().scenes["s1"].clip == second.clip
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["s1"], "give a take to pick (f1gen pick SCENE TAKE) or --auto, not both"),
+        (["s1", "9"], "scene 's1' has no take '9': give a number 1-1 or a name ("),
+        (["nope", "1"], "no generated scene 'nope': give a scene's id or number"),
+    ],
+)
+def test_a_pick_that_cannot_be_says_why(
+    write_storyboard: Callable[..., Path],
+    marker_clips: list[MarkerClip],
+    cli: Callable[..., Any],
+    args: list[str],
+    message: str,
+) -> None:
+    board = write_storyboard(1)
+    _runner(board, SeededBackend([_copy(marker_clips[0].path)])).run(RunOptions())
+
+    result = cli("pick", *args, "--storyboard", board)
+
+    assert result.exit_code == 2 and result.stderr.startswith(f"error: {message}")
+
+
+def test_a_state_from_before_takes_loads_with_its_clip_as_the_one_take(tmp_path: Path) -> None:
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "01-s1-abcdef12.mp4").write_bytes(b"clip")
+    old = {"version": 1, "storyboard": "b", "title": "t", "scenes": {"s1": {
+        "id": "s1", "number": 1, "status": "done", "fingerprint": "abcdef12" * 8,
+        "backend": "ovi:x", "steps": 40, "seed": 3, "clip": "clips/01-s1-abcdef12.mp4",
+        "sha256": "d" * 64, "size": 4, "takes": 1, "cost_usd": 0.2}}}  # fmt: skip
+    (tmp_path / "state.json").write_text(json.dumps(old))
+
+    state = StateStore(tmp_path).read()
+
+    (take,) = state.scenes["s1"].takes
+    assert state.version == 2
+    assert (take.name, take.clip, take.seed, take.size, take.cost_usd) == (
+        "01-s1-abcdef12.mp4",
+        "clips/01-s1-abcdef12.mp4",
+        3,
+        4,
+        0.2,
+    )
+    assert take.fingerprint == "abcdef12" * 8 and take.backend == "ovi:x" and not take.rejected
