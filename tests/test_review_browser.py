@@ -16,7 +16,7 @@ import pytest
 from f1gen import storyboard as storyboards
 from f1gen.review import write_review
 from f1gen.state import StateStore
-from tests.support.browser import Page, chromium, find_chromium
+from tests.support.browser import chromium, find_chromium, wait_for_videos
 from tests.support.reviews import BUCKET, make_run, make_takes_run, serve_bucket
 from tests.support.seaweedfs import SeaweedFS
 
@@ -26,19 +26,6 @@ pytestmark = pytest.mark.skipif(
     CHROMIUM is None,
     reason="chromium is not installed (apt-get install chromium): the page is not tested in a browser",
 )
-VIDEOS = "Array.from(document.querySelectorAll('video'))"
-
-
-def wait_for_videos(page: Page, *, seconds: float = 30.0) -> list[list[object]]:
-    """readyState, error code and source of every video, once each has its metadata or an error."""
-    deadline = time.monotonic() + seconds
-    while True:
-        states: list[list[object]] = page.evaluate(
-            f"{VIDEOS}.map(v => [v.readyState, v.error && v.error.code, v.currentSrc])"
-        )
-        if all(int(s[0]) >= 1 or s[1] for s in states) or time.monotonic() > deadline:  # type: ignore[call-overload]
-            return states
-        time.sleep(0.1)
 
 
 def test_the_review_page_loads_plays_every_take_and_shows_the_checks(tmp_path: Path) -> None:

@@ -14,8 +14,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from f1gen import storyboard as storyboards
 from f1gen.cli import app
+from f1gen.review import write_review
 from f1gen.state import RunState, StateStore
+from tests.support.browser import chromium, find_chromium, wait_for_videos
 from tests.support.images import draw_portrait
 from tests.support.ovi_stand_in import StandIn
 from tests.support.takes import fixture_scene, space_takes
@@ -157,3 +160,27 @@ def test_the_cut_is_made_of_the_picks_and_its_manifest_lists_every_take(
             speech = next(c for c in take["results"] if c["name"] == "speech")
             assert speech["level"] == ("fail" if take["rejected"] else "pass")
             assert speech["reason"] and speech["value"] is not None
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="chromium is not installed: not tested here")
+def test_the_runs_review_page_plays_every_take_and_marks_each_pick(space_run: SpaceRun) -> None:
+    binary = find_chromium()
+    assert binary is not None
+    state = _state(space_run)
+    result = write_review(storyboards.load(space_run.board).storyboard, workdir=space_run.workdir)
+
+    with chromium(binary) as page:
+        page.open(result.path.resolve().as_uri())
+        states = wait_for_videos(page, seconds=60)
+        errors = page.errors()
+        picked = page.evaluate(
+            "Array.from(document.querySelectorAll('section.scene')).map(s => [s.dataset.scene, "
+            "Array.from(s.querySelectorAll('figure.take.picked')).map(f => f.dataset.take)])"
+        )
+        checks = page.evaluate("document.querySelectorAll('tr.check').length")
+    assert errors == []
+    assert len(states) == sum(len(e.takes) for e in state.scenes.values())
+    assert all(s[0] >= 1 and s[1] is None for s in states), states  # type: ignore[operator]
+    assert picked == [[f"s{n}", [Path(state.scenes[f"s{n}"].clip or "").name]]
+                      for n in range(1, SCENES + 1)]  # fmt: skip
+    assert checks >= 5 * len(states)
