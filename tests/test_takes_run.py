@@ -126,6 +126,23 @@ def test_a_take_failing_a_hard_check_is_kept_regenerated_with_a_new_seed_and_pai
     assert bad.checks is not None and bad.checks.startswith("fails ")
 
 
+def test_the_pick_says_why_naming_the_other_takes_by_their_names(
+    spoken_board: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("f1gen.runner.judges", lambda lane: True)
+    aloud = make_take(tmp_path / "aloud.mp4", sound=speech_fixture("prompt"), size=(576, 896))
+    line = make_take(tmp_path / "line.mp4", sound=speech_fixture("line"), size=(576, 896))
+
+    _runner(spoken_board, SeededBackend([_copy(aloud), _copy(line)])).run(RunOptions(takes=2))
+
+    entry = StateStore(WORK).read().scenes["s1"]
+    first, second = entry.takes
+    assert entry.clip == second.clip
+    assert entry.pick_reason == (
+        f"passes every check (others: {first.name}: fails duration, cut-off, extra speech)"
+    )
+
+
 def test_without_checks_no_take_is_judged(
     spoken_board: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
