@@ -5,19 +5,27 @@ hosted queue). The scheduler connects lanes, hands pending scenes to free ones, 
 back, takes a lane out of rotation when it stops (a quota, an outage, a refused key) and brings
 it back when its quota returns (--wait). What an attempt does and where its outcome is written
 down is not its business: it asks its Attempts for that.
+
+Each attempt runs on a thread of its own, even with one lane: when a clip comes back, it is
+kept under its take's name, the lane is given its next scene, and the clip is checked (a full
+decode) and accepted here while the next one is being made: once that request had a moment to
+reach its endpoint (the decode would slow its sending), or as soon as nothing is being sent.
+Only this thread writes the state; lanes report progress through a queue.
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .errors import (
     ConfigError,
@@ -37,19 +45,36 @@ if TYPE_CHECKING:
     from .schedule import Limits
     from .state import RunState
 
-Landed = tuple["MediaInfo", "ClipTiming"]
+T = TypeVar("T")
+# After Ctrl-C or a stop, how long lanes get to give up their clip (cancel a job, end a render)
+# before what they were writing is removed and the run ends without them.
+GRACE_SECONDS = 10.0
+# How long a clip that came back waits for its checks while the next request is being sent.
+SETTLE_SECONDS = 0.3
 
 
 @dataclass(frozen=True)
 class Flight:
-    """One attempt at a scene on a lane: work is what runs there (report: its progress)."""
+    """One attempt at a scene on a lane: work makes the clip there (report: its progress) and
+    check judges it here, once it is back."""
 
     planned: PlannedScene
     lane: Backend
     number: int  # the scene's attempt number in this run
     began: float
     partial: Path
-    work: Callable[[Report], Landed]
+    work: Callable[[Report], ClipTiming]
+    check: Callable[[ClipTiming], MediaInfo]  # given what the clip cost
+
+
+@dataclass(frozen=True)
+class Back:
+    """A clip back from its lane and kept, waiting for its checks."""
+
+    flight: Flight
+    lane: int
+    timing: ClipTiming
+    due: float  # when it is checked at the latest (time.monotonic)
 
 
 class Attempts(Protocol):
@@ -61,11 +86,20 @@ class Attempts(Protocol):
         ...
 
     def begin(self, planned: PlannedScene, lane: Backend, number: int, *, named: bool) -> Flight:
-        """Record that an attempt starts; the flight to run (named: say which lane)."""
+        """An attempt starts: the flight to run (named: say which lane)."""
+        ...
+
+    def under_way(self, flight: Flight) -> None:
+        """The attempt is on its lane: write it down (off the request's path)."""
+        ...
+
+    def keep(self, flight: Flight) -> None:
+        """The clip is back: give it its take's name before anything else happens to it."""
         ...
 
     def failed(self, flight: Flight, exc: F1genError, *, last: bool) -> None:
-        """A failed attempt (a failed run, a rejected clip); last: the scene is given up."""
+        """A failed attempt (a failed run, a rejected clip: nothing of it stays); last: the
+        scene is given up."""
         ...
 
     def stopped(self, flight: Flight, exc: F1genError) -> None:
@@ -102,8 +136,9 @@ class Scheduler:
         self.now, self.sleep = now, sleep
         self.several = len({lane.identity for lane in lanes}) > 1
         self.pending: deque[PlannedScene] = deque()
-        self.running: dict[Future[Landed], Flight] = {}
-        self.lane_of: dict[Future[Landed], int] = {}
+        self.running: dict[Future[ClipTiming], Flight] = {}
+        self.lane_of: dict[Future[ClipTiming], int] = {}
+        self.back: deque[Back] = deque()  # clips back from their lanes, not checked yet
         self.connecting: dict[Future[None], int] = {}  # lanes being prepared, on their own thread
         self.free = list(range(len(lanes)))
         self.out: dict[int, F1genError] = {}
@@ -114,43 +149,56 @@ class Scheduler:
         self.stopped: str | None = None  # why no more clips were started, when a limit said so
 
     def run(self, todo: list[PlannedScene]) -> None:
-        """Hand scenes to free lanes (one clip in flight each) and land what comes back.
-
-        Only this thread changes the state; lanes report progress through a queue. With one
-        lane everything runs right here, one clip after another.
-        """
+        """Hand scenes to free lanes (one clip in flight each) and land what comes back."""
         self.check_quota()
-        pool = (
-            ThreadPoolExecutor(len(self.lanes), thread_name_prefix="f1gen-lane")
-            if len(self.lanes) > 1
-            else None
-        )
         self.pending.extend(todo)
         try:
-            while self.pending or self.running:
-                self.launch(pool)
-                # A lane still connecting is waited for only while new clips may start.
-                if not self.running and (not self.connecting or not self.launching):
-                    if self.pending and self.launching and not self.free:
+            while True:
+                self.launch()
+                if not self.running:
+                    if self.back:  # nothing is being sent: what came back is checked now
+                        self.judge(all_of_them=True)
+                        continue  # a rejected clip's scene may be pending again
+                    if self.pending and self.launching and not self.free and not self.connecting:
                         self.wait_for_lanes()  # raises when no lane can come back
                         continue
-                    break
+                    # A lane still connecting is waited for only while new clips may start.
+                    if not (self.pending and self.launching and self.connecting):
+                        break
                 watched: set[Future[Any]] = {*self.running, *self.connecting}
-                done, _ = wait(watched, timeout=0.1, return_when=FIRST_COMPLETED)
+                done, _ = wait(watched, timeout=self._patience(), return_when=FIRST_COMPLETED)
                 self.drain()
                 for future in done:
                     if future in self.connecting:
                         self.connected(future)
                     else:
                         self.land(future)
-        except BaseException:
+                self.judge(all_of_them=False)
+        except BaseException as exc:
             for lane in self.lanes:
                 lane.interrupt()
+            if not isinstance(exc, KeyboardInterrupt):  # a stop: what came back still counts
+                with contextlib.suppress(F1genError):
+                    self.judge(all_of_them=True)
+            self._let_go()
             raise
         finally:
             self.drain()
-            if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
+
+    def _patience(self) -> float:
+        """How long to wait for the lanes before looking again: until the next check is due."""
+        if not self.back:
+            return 0.1
+        return min(0.1, max(0.0, self.back[0].due - time.monotonic()))
+
+    def _let_go(self) -> None:
+        """The run ends early: give the lanes a moment to give up their clips, then leave no
+        half-made or unchecked partial file behind (a clip kept under its take's name stays:
+        the next run checks it before it uses it)."""
+        if self.running:
+            wait(self.running, timeout=GRACE_SECONDS)
+        for flight in [*self.running.values(), *(back.flight for back in self.back)]:
+            flight.partial.unlink(missing_ok=True)
 
     # Lanes in and out of rotation.
 
@@ -243,21 +291,22 @@ class Scheduler:
 
     # Launching and landing attempts.
 
-    def launch(self, pool: ThreadPoolExecutor | None) -> None:
+    def launch(self) -> None:
         """Start attempts on free lanes while there is work and nothing says stop."""
         while self.launching and self.pending and self.free:
             planned = self.pending[0]
-            reason = self.attempts.stop_reason(planned, in_flight=len(self.running))
+            in_flight = len(self.running) + len(self.back)
+            reason = self.attempts.stop_reason(planned, in_flight=in_flight)
             if reason is not None:
                 self.stopped = reason
                 self.launching = False
                 return
             index = self.free.pop(0)
             if index not in self.prepared:  # outside the window nothing is even connected
-                self._connect(index, alone=pool is None)
+                self._connect(index, alone=len(self.lanes) == 1)
                 continue
             self.pending.popleft()
-            self._start(planned, index, pool)
+            self._start(planned, index)
 
     def _connect(self, index: int, *, alone: bool) -> None:
         """Prepare a lane. Alone, right here, each retry shown as it happens; with several
@@ -287,7 +336,7 @@ class Scheduler:
         self.prepared.add(index)
         self.free.append(index)
 
-    def _start(self, planned: PlannedScene, index: int, pool: ThreadPoolExecutor | None) -> None:
+    def _start(self, planned: PlannedScene, index: int) -> None:
         scene = planned.scene
         number = self.tries[scene.id] = self.tries.get(scene.id, 0) + 1
         flight = self.attempts.begin(planned, self.lanes[index], number, named=len(self.lanes) > 1)
@@ -295,39 +344,46 @@ class Scheduler:
         def progress(update: BackendUpdate) -> None:
             self.events.put(SceneProgress(scene, update))
 
-        future: Future[Landed]
-        if pool is not None:
-            future = pool.submit(flight.work, progress)
-        else:
-            future = Future()
-            try:
-                future.set_result(flight.work(lambda u: self.emit(SceneProgress(scene, u))))
-            except Exception as exc:  # landed below, like a thread's
-                future.set_exception(exc)
-            except BaseException:  # Ctrl-C, SIGTERM: no half-made take stays behind
-                flight.partial.unlink(missing_ok=True)
-                raise
+        future = in_background(lambda: flight.work(progress), name="f1gen-lane")
         self.running[future] = flight
         self.lane_of[future] = index
+        self.attempts.under_way(flight)
 
-    def land(self, future: Future[Landed]) -> None:
-        """Pass on what an attempt came back with; free its lane, or take the lane out."""
+    def land(self, future: Future[ClipTiming]) -> None:
+        """Take what an attempt came back with: keep the clip, give the lane its next scene,
+        then check the clip and accept it; or free the lane, or take it out, by what failed."""
         flight, index = self.running.pop(future), self.lane_of.pop(future)
+        self.judge(all_of_them=True)  # a later clip is back: the earlier ones wait no longer
         try:
-            info, timing = future.result()
+            timing = future.result()
+            self.attempts.keep(flight)
         except F1genError as exc:
-            flight.partial.unlink(missing_ok=True)  # no half-made or rejected clip stays behind
+            flight.partial.unlink(missing_ok=True)  # no half-made clip stays behind
             self._no_clip(flight, index, exc)
             return
-        again = self.attempts.accepted(flight, info, timing)
-        if again is not None:  # its next take, after the other scenes' pending ones
-            self.tries[again.scene.id] = 0
-            self.pending.append(again)
+        self.back.append(Back(flight, index, timing, time.monotonic() + SETTLE_SECONDS))
         self._release(index)
+        # The next request goes out before this clip is checked.
 
-    def _no_clip(self, flight: Flight, index: int, exc: F1genError) -> None:
+    def judge(self, *, all_of_them: bool) -> None:
+        """Check the clips that came back (those whose time is due, or all): accept each, or
+        count a failed attempt."""
+        now = time.monotonic()
+        while self.back and (all_of_them or self.back[0].due <= now):
+            back = self.back.popleft()
+            try:
+                info = back.flight.check(back.timing)
+            except MediaError as exc:  # a clip that fails its checks
+                self._no_clip(back.flight, back.lane, exc, freed=True)
+                continue
+            again = self.attempts.accepted(back.flight, info, back.timing)
+            if again is not None:  # its next take, after the other scenes' pending ones
+                self.tries[again.scene.id] = 0
+                self.pending.append(again)
+
+    def _no_clip(self, flight: Flight, index: int, exc: F1genError, *, freed: bool = False) -> None:
         """An attempt came back without a clip: stop, retry, give up on the scene, or take the
-        lane out of rotation, by what went wrong."""
+        lane out of rotation, by what went wrong (freed: its lane took other work already)."""
         planned = flight.planned
         if isinstance(exc, WriteError):  # the folder cannot hold clips: nothing more is spent
             self.attempts.abandoned(flight)
@@ -335,7 +391,8 @@ class Scheduler:
         if isinstance(exc, GenerationError | MediaError):  # a failed attempt: retried
             last = flight.number >= self.max_attempts
             self.attempts.failed(flight, exc, last=last)
-            self._release(index)
+            if not freed:
+                self._release(index)
             if not last:
                 self.pending.appendleft(planned)
             return
@@ -358,17 +415,17 @@ class Scheduler:
             self.emit(event)
 
 
-def in_background(call: Callable[[], None]) -> Future[None]:
+def in_background(call: Callable[[], T], *, name: str = "f1gen-connect") -> Future[T]:
     """Run call on a daemon thread: a lane still backing off never keeps the process alive."""
-    future: Future[None] = Future()
+    future: Future[T] = Future()
 
     def run() -> None:
         try:
-            call()
-        except BaseException as exc:  # handed to the run's thread, like a pool's future
+            result = call()
+        except BaseException as exc:  # handed to the run's thread, which judges it
             future.set_exception(exc)
         else:
-            future.set_result(None)
+            future.set_result(result)
 
-    threading.Thread(target=run, name="f1gen-connect", daemon=True).start()
+    threading.Thread(target=run, name=name, daemon=True).start()
     return future

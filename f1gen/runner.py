@@ -439,7 +439,7 @@ class Runner:
 
 class RunRecord:
     """What one run writes down: each attempt in the state (saved after every change), the
-    takes it accepts, and the summary. The scheduler's Attempts."""
+    takes it keeps, and the summary. The scheduler's Attempts."""
 
     def __init__(
         self,
@@ -462,6 +462,12 @@ class RunRecord:
         self.workdir = store.path.parent
         self.cache = CheckCache(self.workdir)
         self.results: dict[Path, TakeChecks] = {}  # a flight's partial -> its take's checks
+        self.kept: dict[str, Take] = {}  # by scene: the take a clip back from its lane got
+        self.back: dict[str, float] = {}  # by scene: when its clip came back (its checks are not
+        # generation time, and the next clip is under way while they run)
+        # The clips folder is probed before the first call, and again after a failed attempt
+        # (a full disk can look like a broken clip): not before every call, which it slows.
+        self.probe_due = True
 
     def stop_reason(self, planned: PlannedScene, *, in_flight: int) -> str | None:
         """Why the next clip must not start: --max-clips, --budget, the window, --max-cost."""
@@ -479,10 +485,12 @@ class RunRecord:
         )  # fmt: skip
 
     def begin(self, planned: PlannedScene, lane: Backend, number: int, *, named: bool) -> Flight:
-        """Count the attempt in the state (a kill leaves it counted as interrupted), prepare
-        the image and the request; the flight's work makes the clip and checks it."""
+        """Count the attempt (a kill leaves it counted as interrupted), prepare the image and
+        the request: the flight's work makes the clip on the lane, its check judges it here."""
         scene = planned.scene
-        self.takes.check_writable()
+        if self.probe_due:
+            self.takes.check_writable()
+            self.probe_due = False
         entry = self.state.scene(scene.id, scene.number)
         made = plan_scene(
             scene, backend_identity=lane.identity, steps=planned.steps, default_seed=planned.seed
@@ -498,7 +506,6 @@ class RunRecord:
                                lane.identity if named else None))  # fmt: skip
         entry.attempts += 1
         entry.interrupted += 1  # until the attempt lands: a kill leaves it counted apart
-        self.store.save(self.state)
         assert scene.image is not None
         image = images.prepare(scene.image, fit=scene.fit, size=lane.spec.size,
                                cache_dir=self.images_dir,
@@ -511,22 +518,32 @@ class RunRecord:
         clips = self.takes.folder
         judged = self.options.checks and judges(lane)
 
-        def work(report: Report) -> tuple[media.MediaInfo, ClipTiming]:
+        def work(report: Report) -> ClipTiming:
             try:
-                timing = lane.generate(request, partial, report)
+                return lane.generate(request, partial, report)
             except OSError as exc:  # the clip was made but cannot be kept here
                 raise unwritable(clips, exc) from None
+
+        def check(timing: ClipTiming) -> media.MediaInfo:
             try:
                 info = media.check_clip(partial, spec=lane.spec)
-                if judged:  # on the lane's thread: other lanes' requests stay in flight
-                    self.results[partial] = self._judge(planned, partial, info, timing)
-            except TakeRejected:
-                raise
             except MediaError as exc:  # paid for all the same: its cost is counted
                 raise TakeRejected(exc.message, cost_usd=timing.cost_usd) from None
-            return info, timing
+            if judged:  # here too, while the lane's next request is on its way
+                self.results[partial] = self._judge(planned, partial, info, timing)
+            return info
 
-        return Flight(planned, lane, number, self.clock(), partial, work)
+        return Flight(planned, lane, number, self.clock(), partial, work, check)
+
+    def under_way(self, flight: Flight) -> None:
+        """The attempt is counted in the saved state once its request is on its way."""
+        self.store.save(self.state)
+
+    def keep(self, flight: Flight) -> None:
+        """The clip gets its take's name beside the older takes before it is checked."""
+        scene = flight.planned.scene
+        self.back[scene.id] = self.clock()
+        self.kept[scene.id] = self.takes.keep(scene, flight.planned.fingerprint, flight.partial)
 
     def _judge(
         self, planned: PlannedScene, partial: Path, info: media.MediaInfo, timing: ClipTiming
@@ -538,7 +555,7 @@ class RunRecord:
         result = check_take(partial, line=scene.speech, prompt=planned.prompt)
         if not result.rejected:
             return result
-        take = self.takes.accept(scene, planned.fingerprint, partial)  # paid for: kept
+        take = self.kept[scene.id]  # paid for: kept (failed() makes it durable)
         hard = "; ".join(c.reason for c in result.checks if c.hard and c.level == "fail")
         raise TakeRejected(
             f"take {take.path.name} failed a hard check ({hard}): kept, never picked; "
@@ -552,6 +569,12 @@ class RunRecord:
     def failed(self, flight: Flight, exc: F1genError, *, last: bool) -> None:
         """A failed attempt: recorded; the scene is marked failed after its last."""
         scene = flight.planned.scene
+        kept = self.kept.pop(scene.id, None)
+        if isinstance(exc, TakeRejected) and exc.take is not None:
+            self.takes.settle(exc.take, flight.partial)  # failed a hard check: kept, never picked
+        elif kept is not None:  # it came back but failed its clip checks: no take of it stays
+            self.takes.discard(kept, flight.partial)
+        self.probe_due = True
         entry = self._landed(flight)
         if isinstance(exc, TakeRejected):
             self._count_cost(entry, exc.cost_usd)
@@ -564,7 +587,7 @@ class RunRecord:
                 if exc.checks is not None:
                     record.checks = self._remember(scene, record, exc.checks)
                 entry.takes.append(record)
-        self.summary.gpu_seconds += self._record(entry, exc, flight.began, failed=last)
+        self.summary.gpu_seconds += self._record(entry, exc, flight, failed=last)
         self.store.save(self.state)
         self.emit(SceneAttemptFailed(scene, flight.number, exc.message, not last))
         if last:
@@ -574,7 +597,7 @@ class RunRecord:
     def stopped(self, flight: Flight, exc: F1genError) -> None:
         """The lane stopped: recorded against the scene, which stays pending."""
         entry = self._landed(flight)
-        self.summary.gpu_seconds += self._record(entry, exc, flight.began, failed=False)
+        self.summary.gpu_seconds += self._record(entry, exc, flight, failed=False)
         self.store.save(self.state)
 
     def abandoned(self, flight: Flight) -> None:
@@ -585,12 +608,13 @@ class RunRecord:
     def accepted(
         self, flight: Flight, info: media.MediaInfo, timing: ClipTiming
     ) -> PlannedScene | None:
-        """The clip becomes a take beside the older ones, and the scene's clip is its pick; the
-        scene again when it wants more takes."""
+        """The clip passed its checks: its take joins the older ones, and the scene's clip is
+        their pick; the scene again when it wants more takes."""
         planned, lane = flight.planned, flight.lane
         scene = planned.scene
+        take = self.kept.pop(scene.id)
+        self.takes.settle(take, flight.partial)
         entry = self._landed(flight)
-        take = self.takes.accept(scene, planned.fingerprint, flight.partial)
         record = take_record(take, info, planned, lane.identity, planned.take_seed, self.workdir,
                              cost_usd=timing.cost_usd)  # fmt: skip
         result = self.results.pop(flight.partial, None)
@@ -603,10 +627,11 @@ class RunRecord:
             is None
         ):
             point(entry, planned, take, info, identity=lane.identity, workdir=self.workdir)
-        self.summary.gpu_seconds += self._add_time(entry, flight.began, timing)
+        seconds = self._seconds(flight)
+        self.summary.gpu_seconds += self._add_time(entry, seconds, timing)
         self._count_cost(entry, timing.cost_usd)
         entry.clip_queue_seconds = round(timing.queue_seconds, 3)
-        entry.clip_seconds = round(self.clock() - flight.began - timing.queue_seconds, 3)
+        entry.clip_seconds = round(seconds - timing.queue_seconds, 3)
         self.store.save(self.state)
         self.upload(entry)
         self.emit(SceneAccepted(scene, take.path, self.clock() - flight.began))
@@ -653,16 +678,23 @@ class RunRecord:
         entry.interrupted = max(0, entry.interrupted - 1)
         return entry
 
-    def _add_time(self, entry: SceneState, began: float, timing: ClipTiming | None = None) -> float:
+    def _seconds(self, flight: Flight) -> float:
+        """How long an attempt took: until its clip came back, or until now."""
+        back = self.back.pop(flight.planned.scene.id, None)
+        return (back if back is not None else self.clock()) - flight.began
+
+    def _add_time(
+        self, entry: SceneState, seconds: float, timing: ClipTiming | None = None
+    ) -> float:
         """Add an attempt's queue and generation time to entry; the generation seconds."""
         queued = timing.queue_seconds if timing is not None else 0.0
-        generating = max(0.0, self.clock() - began - queued)
+        generating = max(0.0, seconds - queued)
         entry.queue_seconds += queued
         entry.gen_seconds += generating
         return generating
 
-    def _record(self, entry: SceneState, exc: F1genError, began: float, *, failed: bool) -> float:
+    def _record(self, entry: SceneState, exc: F1genError, flight: Flight, *, failed: bool) -> float:
         entry.add_failure(failure_kind(exc), exc.message)
         if failed:
             entry.status = "failed"
-        return self._add_time(entry, began)
+        return self._add_time(entry, self._seconds(flight))

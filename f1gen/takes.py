@@ -2,8 +2,11 @@
 
 A take is named `<number>-<scene id>-<fingerprint[:8]>.mp4`, and the next takes of the same
 fingerprint `...-take2.mp4`, `...-take3.mp4`: this module alone writes and reads that name. An
-attempt writes its clip to a partial file first (`.partial-<scene id>-<pid>.mp4`); only a clip
-that passed its checks becomes a take, beside the older ones.
+attempt writes its clip to a partial file first (`.partial-<scene id>-<pid>.mp4`). A clip that
+comes back gets its take's name at once (kept), beside the older takes, so that nothing paid for
+is lost if the run dies while the clip is checked; one that fails its checks is discarded, and
+only one that passed them enters the state (settled). A take found on disk is checked before it
+is used.
 """
 
 from __future__ import annotations
@@ -11,13 +14,14 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from .errors import MediaError, WriteError
-from .files import move_durably
+from .files import fsync_dir
 from .storyboard import Scene
 
 T = TypeVar("T")
@@ -82,14 +86,42 @@ class TakeStore:
         """Where an attempt at scene writes its clip until the clip passes its checks."""
         return self.folder / f"{PARTIAL}{scene.id}-{os.getpid()}.mp4"
 
-    def accept(self, scene: Scene, fingerprint: str, partial: Path) -> Take:
-        """Give a checked clip its own name beside the older takes, durably."""
+    def keep(self, scene: Scene, fingerprint: str, partial: Path) -> Take:
+        """Give a clip that came back its own take's name beside the older takes (a second
+        name for the partial's bytes: the partial keeps its name until the checks are done)."""
         number = 1
-        while (self.folder / self.name(scene, fingerprint, number)).exists():
-            number += 1
-        final = self.folder / self.name(scene, fingerprint, number)
-        move_durably(partial, final)
-        return Take(number, final, fingerprint)
+        while True:
+            final = self.folder / self.name(scene, fingerprint, number)
+            try:
+                _link_new(partial, final)
+            except FileExistsError:
+                number += 1
+                continue
+            except OSError as exc:
+                raise WriteError(
+                    f"{final}: cannot write ({exc.strerror}): free disk space or fix "
+                    "permissions; the previous takes are intact"
+                ) from None
+            return Take(number, final, fingerprint)
+
+    def settle(self, take: Take, partial: Path) -> None:
+        """The take passed its checks: make it durable and drop the partial's name."""
+        try:
+            with take.path.open("rb") as handle:
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise WriteError(
+                f"{take.path}: cannot write ({exc.strerror}): free disk space or fix permissions"
+            ) from None
+        fsync_dir(self.folder)
+        with contextlib.suppress(OSError):  # else the next run cleans it away
+            partial.unlink(missing_ok=True)
+
+    def discard(self, take: Take, partial: Path) -> None:
+        """The clip failed its checks: neither of its names stays."""
+        for path in (take.path, partial):
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
 
     def clean_partials(self) -> None:
         """Remove what a killed run left half-written; takes are never touched."""
@@ -118,3 +150,23 @@ class TakeStore:
 
     def _base(self, scene: Scene, fingerprint: str) -> str:
         return f"{scene.number:02d}-{scene.id}-{fingerprint[:8]}"
+
+
+def _link_new(source: Path, target: Path) -> None:
+    """A second name for source's bytes; a copy where the file system has no hard links.
+    FileExistsError when target exists: nothing is ever replaced."""
+    try:
+        os.link(source, target)
+        return
+    except FileExistsError:
+        raise
+    except OSError:
+        pass  # no hard links here (FAT, some network shares): a copy
+    with source.open("rb") as reader:
+        writer = target.open("xb")  # FileExistsError before anything is written
+        try:
+            with writer:
+                shutil.copyfileobj(reader, writer)
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from gradio_client.exceptions import AppError, AuthenticationError
 from gradio_client.utils import QueueError, TooManyRequestsError
 
 from f1gen import storyboard as storyboards
-from f1gen.backends import ClipRequest
+from f1gen.backends import BackendUpdate, ClipRequest
 from f1gen.backends.ovi_space import (
     OviSpaceBackend,
     RetryPolicy,
@@ -227,6 +228,41 @@ def test_a_space_that_stays_busy_stops_the_run_resumable(
     )
     assert result.stderr.splitlines()[-1].endswith("the run is saved; re-run later, off-peak")
     assert _state()["scenes"]["s1"]["failures"][0]["kind"] == "busy"
+
+
+def test_ctrl_c_during_a_backoff_ends_the_wait_and_sends_nothing_more(
+    ovi: StandIn, tmp_path: Path
+) -> None:
+    ovi.then("busy")
+    backend = OviSpaceBackend(settings=load_settings(), download_dir=tmp_path / "dl",
+                              retry=RetryPolicy(attempts=6, initial=3600))  # fmt: skip
+    image = draw_portrait(tmp_path / "p.png", size=(576, 896))
+    scene = Scene(number=1, id="a", action="x", speech=None, atmosphere=None, sample_steps=None,
+                  fit="cover", image=image)  # fmt: skip
+    request = ClipRequest(scene, "x", image, 40)
+    waiting = threading.Event()
+    outcome: list[BaseException] = []
+
+    def report(update: BackendUpdate) -> None:
+        if "retry 1/5" in update.message:
+            waiting.set()  # the backoff's hour-long wait begins
+
+    def make() -> None:
+        try:
+            backend.generate(request, tmp_path / "out.mp4", report)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    lane = threading.Thread(target=make, daemon=True)
+    lane.start()
+    assert waiting.wait(60)
+    backend.interrupt()  # what the run does on Ctrl-C, from its own thread
+    lane.join(60)
+
+    assert not lane.is_alive()  # the hour was not waited for
+    assert [str(e) for e in outcome] == ["interrupted: no job was sent"]
+    assert [c.behaviour for c in ovi.calls] == ["busy"]
+    backend.close()
 
 
 def test_an_unreachable_space_is_busy_not_a_crash(

@@ -30,6 +30,14 @@ def _partial(store: TakeStore, scene: Scene, content: bytes) -> Path:
     return partial
 
 
+def _take(store: TakeStore, scene: Scene, content: bytes, fingerprint: str = FINGERPRINT) -> Take:
+    """A clip come back, kept and checked."""
+    partial = _partial(store, scene, content)
+    take = store.keep(scene, fingerprint, partial)
+    store.settle(take, partial)
+    return take
+
+
 def test_a_take_is_named_by_scene_number_id_and_fingerprint(scene: Scene) -> None:
     store = TakeStore(Path("clips"))
 
@@ -41,8 +49,8 @@ def test_a_take_is_named_by_scene_number_id_and_fingerprint(scene: Scene) -> Non
 def test_a_new_take_goes_beside_the_older_ones(scene: Scene) -> None:
     store = TakeStore(Path("clips"))
 
-    first = store.accept(scene, FINGERPRINT, _partial(store, scene, b"one"))
-    second = store.accept(scene, FINGERPRINT, _partial(store, scene, b"two"))
+    first = _take(store, scene, b"one")
+    second = _take(store, scene, b"two")
 
     assert first == Take(1, Path("clips/02-s2-abcdef12.mp4"), FINGERPRINT)
     assert second == Take(2, Path("clips/02-s2-abcdef12-take2.mp4"), FINGERPRINT)
@@ -50,12 +58,27 @@ def test_a_new_take_goes_beside_the_older_ones(scene: Scene) -> None:
     assert not store.partial(scene).exists()
 
 
+def test_a_clip_is_kept_under_its_take_name_before_its_checks_and_discarded_if_it_fails(
+    scene: Scene,
+) -> None:
+    store = TakeStore(Path("clips"))
+    older = _take(store, scene, b"older")
+    partial = _partial(store, scene, b"came back")
+
+    kept = store.keep(scene, FINGERPRINT, partial)
+
+    assert kept == Take(2, Path("clips/02-s2-abcdef12-take2.mp4"), FINGERPRINT)
+    assert kept.path.read_bytes() == partial.read_bytes() == b"came back"  # a run killed now
+    store.discard(kept, partial)  # loses nothing it paid for; a rejected clip leaves nothing
+    assert sorted(Path("clips").iterdir()) == [older.path]
+
+
 def test_takes_on_disk_are_listed_newest_first_for_their_fingerprint_only(scene: Scene) -> None:
     store = TakeStore(Path("clips"))
-    old = store.accept(scene, FINGERPRINT, _partial(store, scene, b"old"))
-    new = store.accept(scene, FINGERPRINT, _partial(store, scene, b"new"))
+    old = _take(store, scene, b"old")
+    new = _take(store, scene, b"new")
     os.utime(old.path, (1_000_000, 1_000_000))
-    store.accept(scene, OTHER, _partial(store, scene, b"another fingerprint"))
+    _take(store, scene, b"another fingerprint", OTHER)
     Path("clips/02-s2-abcdef12-notes.mp4").write_bytes(b"not a take")
 
     assert store.takes(scene, FINGERPRINT) == [new, old]
@@ -63,9 +86,9 @@ def test_takes_on_disk_are_listed_newest_first_for_their_fingerprint_only(scene:
 
 def test_the_newest_sound_take_is_found_never_the_excluded_one(scene: Scene) -> None:
     store = TakeStore(Path("clips"))
-    sound = store.accept(scene, FINGERPRINT, _partial(store, scene, b"sound"))
-    broken = store.accept(scene, FINGERPRINT, _partial(store, scene, b"broken"))
-    excluded = store.accept(scene, FINGERPRINT, _partial(store, scene, b"sound too"))
+    sound = _take(store, scene, b"sound")
+    broken = _take(store, scene, b"broken")
+    excluded = _take(store, scene, b"sound too")
     for age, take in enumerate((sound, broken, excluded)):
         os.utime(take.path, (1_000_000 + age, 1_000_000 + age))
 
@@ -80,7 +103,7 @@ def test_the_newest_sound_take_is_found_never_the_excluded_one(scene: Scene) -> 
 
 def test_partials_are_cleaned_and_takes_are_kept(scene: Scene) -> None:
     store = TakeStore(Path("clips"))
-    take = store.accept(scene, FINGERPRINT, _partial(store, scene, b"take"))
+    take = _take(store, scene, b"take")
     left = _partial(store, scene, b"half a clip")
 
     store.clean_partials()

@@ -15,6 +15,7 @@ import yaml
 
 from f1gen import storyboard as storyboards
 from f1gen.backends import ClipRequest, ClipTiming, Report
+from f1gen.files import file_digest
 from f1gen.plan import scene_clip
 from f1gen.runner import Runner, RunOptions
 from f1gen.state import StateStore
@@ -120,6 +121,9 @@ def test_a_take_failing_a_hard_check_is_kept_regenerated_with_a_new_seed_and_pai
     assert summary.done == ["s1"] and summary.cost_usd == pytest.approx(0.4)
     assert entry.cost_usd == pytest.approx(0.4) and bad.cost_usd == good.cost_usd == 0.2
     assert bad.rejected and (WORK / bad.clip).is_file() and not good.rejected
+    # Kept under its take's name alone: the next attempt's partial file never writes over it.
+    assert file_digest(WORK / bad.clip) == bad.sha256 == file_digest(mute)
+    assert not list((WORK / "clips").glob(".partial-*"))
     assert bad.seed != good.seed and backend.seeds == [bad.seed, good.seed]
     assert entry.clip == good.clip and entry.failures[-1].kind == "rejected"
     assert entry.failures[-1].message.startswith(f"take {bad.name} failed a hard check (")

@@ -190,7 +190,7 @@ class OviSpaceBackend:
         poll_seconds: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.settings = settings
         self._address = settings.ovi_space  # what the client connects to
@@ -198,7 +198,8 @@ class OviSpaceBackend:
         self.download_dir = download_dir.resolve()
         self.retry = retry or RetryPolicy(settings.busy_retries, settings.backoff_seconds)
         self.poll_seconds = poll_seconds
-        self.clock, self.now, self.sleep = clock, now, sleep
+        self.clock, self.now = clock, now
+        self.sleep = sleep or self._pause
         self._client: gradio_door.Client | None = None
         self._send: tuple[str, ...] = PARAMETERS
         self._interrupted = threading.Event()
@@ -284,6 +285,8 @@ class OviSpaceBackend:
 
         def attempt() -> tuple[Any, float]:
             assert self._client is not None
+            if self._interrupted.is_set():  # woken from a backoff by Ctrl-C: send nothing more
+                raise GenerationError("interrupted: no job was sent")
             job = self._client.submit(**sent, api_name=ENDPOINT)
             return gradio_door.follow(
                 job,
@@ -363,6 +366,8 @@ class OviSpaceBackend:
             if stage == "SLEEPING" and info.host:
                 self._wake(info.host, token)
             self.sleep(max(self.retry.initial, 0.01))
+            if self._interrupted.is_set():
+                raise GenerationError("interrupted: the Space was not waited for")
         if not info.host:
             raise ConfigError(
                 f"the Hub gives no address for the Space {self.space}: check OVI_SPACE, "
@@ -521,6 +526,10 @@ class OviSpaceBackend:
             what="the Space",
             swallowed="its app swallowed an error",
         )
+
+    def _pause(self, seconds: float) -> None:
+        """A backoff's wait, cut short by interrupt(): the clip runs on a lane's thread."""
+        self._interrupted.wait(seconds)
 
     def _redact(self, text: str) -> str:
         return self.settings.redact(text)
