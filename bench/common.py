@@ -43,7 +43,8 @@ def timed_run(board: Path, workdir: Path, urls: list[str], *, storage: Any = Non
     runner = Runner(loaded, workdir=workdir, lanes=lanes, storage=storage)
     started = time.perf_counter()
     try:
-        summary = runner.run(RunOptions(checks=False))  # marker clips: no voice to judge
+        # The stand-in's marker clips are a flash on black with a beep: no take checks for them.
+        summary = runner.run(RunOptions(checks=False))
     finally:
         close_lanes(lanes)
     seconds = time.perf_counter() - started

@@ -43,9 +43,7 @@ def hosted(scenes: int, seconds: float, parallel: int) -> float:
             lanes = build_lanes("fal", settings=settings, workdir=workdir, parallel=parallel)
             started = time.perf_counter()
             try:
-                summary = Runner(board, workdir=workdir, lanes=lanes).run(
-                    RunOptions(checks=False)  # marker clips: no voice to judge
-                )
+                summary = Runner(board, workdir=workdir, lanes=lanes).run(RunOptions(checks=False))
             finally:
                 close_lanes(lanes)
             wall = time.perf_counter() - started

@@ -6,6 +6,7 @@ The stitch, status, review and push read the scene's clip; this module alone dec
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 from .checks import TakeChecks, choose
@@ -76,7 +77,8 @@ def repick(
     if by_hand is not None:
         chosen, reason = by_hand, BY_HAND
     elif all(t.name in checks for t in takes):
-        choice = choose([checks[t.name] for t in takes])
+        # Named by the take: a take checked in the run was checked under its partial's name.
+        choice = choose([replace(checks[t.name], take=t.name) for t in takes])
         chosen, reason = takes[choice.index], choice.reason
     else:
         chosen = takes[-1]  # not checked: the newest, as before takes were compared

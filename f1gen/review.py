@@ -207,7 +207,8 @@ def _checked(
         except MediaError as exc:
             return TakeView(clip.name, relative, error=exc.message)
         cache.put(key, result)
-    return TakeView(clip.name, relative, checks=result)
+    # Named by the take: a take checked in the run was checked under its partial's name.
+    return TakeView(clip.name, relative, checks=replace(result, take=clip.name))
 
 
 def write_review(
@@ -249,11 +250,12 @@ h2 { margin: 0; font-size: 18px; display: flex; gap: 10px; align-items: center; 
 .line.none { color: var(--dim); font-style: italic; }
 details { margin: 6px 0 12px; color: var(--dim); }
 .takes { display: flex; gap: 16px; flex-wrap: wrap; align-items: flex-start; }
-.take { margin: 0; width: 640px; max-width: 100%; display: flex; gap: 12px;
+.take { margin: 0; width: 570px; max-width: 100%; display: flex; gap: 12px;
   border: 1px solid var(--line); border-radius: 10px; padding: 10px; background: #191a1f; }
 .about { flex: 1; min-width: 0; }
 .take.picked { border-color: var(--pass); box-shadow: 0 0 0 1px var(--pass); }
-.take video { width: 200px; flex: none; aspect-ratio: 576 / 896; background: #000;
+.take video { width: 200px; flex: none; align-self: flex-start; aspect-ratio: 576 / 896;
+  background: #000;
   border-radius: 6px; }
 figcaption { margin: 0 0 6px; font-size: 13px; word-break: break-all; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 12px;

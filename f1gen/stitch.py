@@ -805,8 +805,9 @@ def stitch(
         )
     frames = drawing.result() if drawing else None
     side = write_side_files(
-        storyboard, result, state=state, options=options, paths=paths, frames=frames
-    )
+        storyboard, result, state=state, options=options, paths=paths, frames=frames,
+        workdir=workdir,
+    )  # fmt: skip
     result = replace(result, side_files=tuple(side), fetched=tuple(fetched))
     if storage is None:
         return result
@@ -845,9 +846,11 @@ def write_side_files(
     options: CutOptions,
     paths: Outputs,
     frames: ReviewFrames | None = None,
+    workdir: Path | None = None,
 ) -> list[Path]:
     """Captions, contact sheet, poster and manifest beside the cut, each written atomically
-    (frames: the review art's pictures, when already drawn)."""
+    (frames: the review art's pictures, when already drawn; workdir: where the takes' checks
+    are kept)."""
     from .sheets import contact_sheet, poster
 
     timeline = cues(list(result.clips), options)
@@ -859,17 +862,43 @@ def write_side_files(
     frames = frames or review_frames(result.clips)
     contact_sheet(frames.thumbnails, paths.sheet)
     poster(frames.poster, paths.poster)
-    write_manifest(storyboard, result, state=state, path=paths.manifest)
+    write_manifest(storyboard, result, state=state, path=paths.manifest, workdir=workdir)
     return [*written, paths.sheet, paths.poster, paths.manifest]
 
 
 def write_manifest(
-    storyboard: Storyboard, result: StitchResult, *, state: RunState, path: Path
+    storyboard: Storyboard,
+    result: StitchResult,
+    *,
+    state: RunState,
+    path: Path,
+    workdir: Path | None = None,
 ) -> None:
-    """What the cut is made of: every scene's fingerprint, prompt, take, durations, checksums."""
+    """What the cut is made of: every scene's fingerprint, prompt, take, durations, checksums,
+    and every take of it with its seed, its checks (each with its number and reason, when the
+    work folder keeps them) and which one is the pick, and why."""
+    from .checks.cache import CheckCache
+
+    cache = CheckCache(workdir) if workdir is not None else None
     scenes = []
     for clip, scene in zip(result.clips, storyboard.scenes, strict=True):
-        entry = state.scenes.get(scene.id)
+        entry = state.scenes.get(scene.id) if scene.generated else None
+        takes = []
+        for take in entry.takes if entry else []:
+            found = None
+            if cache is not None and take.checks is not None and take.sha256 is not None:
+                key = CheckCache.key_of(take.sha256, line=scene.speech, prompt=build_prompt(scene))
+                found = cache.get(key)
+            takes.append(
+                {
+                    "name": take.name,
+                    "seed": take.seed,
+                    "picked": take.clip == entry.clip if entry else False,
+                    "rejected": take.rejected,
+                    "checks": take.checks,
+                    "results": [asdict(c) for c in found.checks] if found else None,
+                }
+            )
         scenes.append(
             {
                 "number": scene.number,
@@ -884,6 +913,9 @@ def write_manifest(
                 "duration": round(clip.duration, 4),
                 "video_seconds": round(clip.info.video.duration, 4) if clip.info.video else None,
                 "audio_seconds": round(clip.info.audio.duration, 4) if clip.info.audio else None,
+                "takes": takes,
+                "picked_by": ("hand" if entry.pick else "checks") if entry else None,
+                "pick_reason": entry.pick_reason if entry else None,
             }
         )
     manifest = {

@@ -15,7 +15,7 @@ import pytest
 from f1gen import storyboard as storyboards
 from f1gen.checks import TakeChecks
 from f1gen.review import build_page, write_review
-from tests.support.reviews import BUCKET, HOSTILE, make_run, serve_bucket
+from tests.support.reviews import BUCKET, HOSTILE, make_run, make_takes_run, serve_bucket
 from tests.support.seaweedfs import SeaweedFS
 
 EMPTY_ICON = '<link rel="icon" href="data:,">'
@@ -164,3 +164,13 @@ def test_review_uploads_the_page_beside_the_clips_in_the_bucket(
     html = (workdir / "review.html").read_text(encoding="utf-8")
     for link in re.findall(r'(?:src|href)="([^"]+)"', html.replace(EMPTY_ICON, "")):
         assert f"review/{link}" in keys  # every relative link resolves under the prefix
+
+
+def test_takes_checked_in_the_run_are_shown_by_their_names(tmp_path: Path) -> None:
+    board, workdir = make_takes_run(tmp_path)
+
+    page = build_page(storyboards.load(board).storyboard, workdir).as_dict()
+
+    for scene in page["scenes"]:
+        assert [t["checks"]["take"] for t in scene["takes"]] == [t["name"] for t in scene["takes"]]
+        assert ".partial" not in json.dumps(scene)

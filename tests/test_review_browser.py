@@ -15,8 +15,9 @@ import pytest
 
 from f1gen import storyboard as storyboards
 from f1gen.review import write_review
-from tests.support.browser import Page, chromium, find_chromium
-from tests.support.reviews import BUCKET, make_run, serve_bucket
+from f1gen.state import StateStore
+from tests.support.browser import chromium, find_chromium, wait_for_videos
+from tests.support.reviews import BUCKET, make_run, make_takes_run, serve_bucket
 from tests.support.seaweedfs import SeaweedFS
 
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
@@ -25,19 +26,6 @@ pytestmark = pytest.mark.skipif(
     CHROMIUM is None,
     reason="chromium is not installed (apt-get install chromium): the page is not tested in a browser",
 )
-VIDEOS = "Array.from(document.querySelectorAll('video'))"
-
-
-def wait_for_videos(page: Page, *, seconds: float = 30.0) -> list[list[object]]:
-    """readyState, error code and source of every video, once each has its metadata or an error."""
-    deadline = time.monotonic() + seconds
-    while True:
-        states: list[list[object]] = page.evaluate(
-            f"{VIDEOS}.map(v => [v.readyState, v.error && v.error.code, v.currentSrc])"
-        )
-        if all(int(s[0]) >= 1 or s[1] for s in states) or time.monotonic() > deadline:  # type: ignore[call-overload]
-            return states
-        time.sleep(0.1)
 
 
 def test_the_review_page_loads_plays_every_take_and_shows_the_checks(tmp_path: Path) -> None:
@@ -62,6 +50,47 @@ def test_the_review_page_loads_plays_every_take_and_shows_the_checks(tmp_path: P
         assert "5 of 5 words of the line heard" in text
         sheet = page.evaluate("document.querySelector('.sheet img').naturalWidth")
         assert sheet > 0
+    assert shot.stat().st_size > 10_000
+
+
+def test_every_take_of_every_scene_plays_with_its_checks_and_the_pick_marked(
+    tmp_path: Path,
+) -> None:
+    assert CHROMIUM is not None
+    board, workdir = make_takes_run(tmp_path)
+    state = StateStore(workdir).read()
+    result = write_review(storyboards.load(board).storyboard, workdir=workdir)
+
+    with chromium(CHROMIUM) as page:
+        page.open(result.path.resolve().as_uri())
+        states = wait_for_videos(page)
+        time.sleep(0.5)  # let the first frames paint for the screenshot
+        shot = page.screenshot(ARTIFACTS / "review-takes.png")
+        errors = page.errors()
+        takes = page.evaluate(
+            "Array.from(document.querySelectorAll('section.scene')).map(s => [s.dataset.scene, "
+            "Array.from(s.querySelectorAll('figure.take')).map(f => f.dataset.take), "
+            "Array.from(s.querySelectorAll('figure.take.picked')).map(f => f.dataset.take), "
+            "s.querySelectorAll('tr.check').length])"
+        )
+        rows = page.evaluate(  # the top of each take: takes side by side share a row
+            "Array.from(document.querySelectorAll('section.scene')).map(s => "
+            "Array.from(s.querySelectorAll('figure.take')).map(f => f.offsetTop))"
+        )
+        text = page.evaluate("document.body.innerText")
+    assert errors == []
+    assert len(states) == 7  # 2 + 3 (one rejected) + 2
+    assert all(s[0] >= 1 and s[1] is None for s in states), states  # type: ignore[operator]
+    assert [row[0] for row in takes] == ["aloud", "mute", "spoken"]
+    for scene, names, picked, checks in takes:
+        entry = state.scenes[scene]
+        assert names == [t.name for t in entry.takes]
+        assert picked == [Path(entry.clip or "").name]  # the take the cut uses, and only it
+        assert checks >= 6 * len(names)  # every take shows its checks
+        assert f"Pick: {picked[0]}: {entry.pick_reason}" in text
+    assert all(row[0] == row[1] for row in rows), rows  # in a 1280-pixel-wide window
+    assert text.count("failed a hard check") == 1
+    assert "no speech, but the scene has a line" in text
     assert shot.stat().st_size > 10_000
 
 

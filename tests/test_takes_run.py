@@ -15,6 +15,7 @@ import yaml
 
 from f1gen import storyboard as storyboards
 from f1gen.backends import ClipRequest, ClipTiming, Report
+from f1gen.files import file_digest
 from f1gen.plan import scene_clip
 from f1gen.runner import Runner, RunOptions
 from f1gen.state import StateStore
@@ -120,10 +121,30 @@ def test_a_take_failing_a_hard_check_is_kept_regenerated_with_a_new_seed_and_pai
     assert summary.done == ["s1"] and summary.cost_usd == pytest.approx(0.4)
     assert entry.cost_usd == pytest.approx(0.4) and bad.cost_usd == good.cost_usd == 0.2
     assert bad.rejected and (WORK / bad.clip).is_file() and not good.rejected
+    # Kept under its take's name alone: the next attempt's partial file never writes over it.
+    assert file_digest(WORK / bad.clip) == bad.sha256 == file_digest(mute)
+    assert not list((WORK / "clips").glob(".partial-*"))
     assert bad.seed != good.seed and backend.seeds == [bad.seed, good.seed]
     assert entry.clip == good.clip and entry.failures[-1].kind == "rejected"
     assert entry.failures[-1].message.startswith(f"take {bad.name} failed a hard check (")
     assert bad.checks is not None and bad.checks.startswith("fails ")
+
+
+def test_the_pick_says_why_naming_the_other_takes_by_their_names(
+    spoken_board: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("f1gen.runner.judges", lambda lane: True)
+    aloud = make_take(tmp_path / "aloud.mp4", sound=speech_fixture("prompt"), size=(576, 896))
+    line = make_take(tmp_path / "line.mp4", sound=speech_fixture("line"), size=(576, 896))
+
+    _runner(spoken_board, SeededBackend([_copy(aloud), _copy(line)])).run(RunOptions(takes=2))
+
+    entry = StateStore(WORK).read().scenes["s1"]
+    first, second = entry.takes
+    assert entry.clip == second.clip
+    assert entry.pick_reason == (
+        f"passes every check (others: {first.name}: fails duration, cut-off, extra speech)"
+    )
 
 
 def test_without_checks_no_take_is_judged(

@@ -19,7 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import GenerationError
+from ..errors import ConfigError, GenerationError
 from . import BackendUpdate, Report
 from .traits import Verdict
 
@@ -235,3 +235,27 @@ def _update(status: Any) -> BackendUpdate | None:
     if code in (Status.STARTING, Status.JOINING_QUEUE, Status.SENDING_DATA):
         return BackendUpdate("submitting")
     return None
+
+
+def parameters_to_send(
+    params: dict[str, dict[str, Any]],
+    *,
+    required: tuple[str, ...],
+    optional: tuple[str, ...],
+    where: str,
+    fix: str,
+) -> tuple[str, ...]:
+    """Which of f1gen's parameters an endpoint declaring params takes; ConfigError (exit 3) when
+    it lacks a required one or requires one f1gen does not know (naming where, then fix)."""
+    missing = [name for name in required if name not in params]
+    known = (*required, *optional)
+    unknown = [
+        name
+        for name, p in params.items()
+        if name not in known and not p.get("parameter_has_default", False)
+    ]
+    if missing or unknown:
+        signature = ", ".join(params) or "nothing"
+        what = f"lacks {', '.join(missing)}" if missing else f"requires {', '.join(unknown)}"
+        raise ConfigError(f"{where} takes ({signature}) and {what}: f1gen cannot drive it; {fix}")
+    return tuple(name for name in known if name in params)

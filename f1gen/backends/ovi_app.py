@@ -96,19 +96,13 @@ class OviAppBackend:
                 f"{self.url} has no {ENDPOINT} endpoint (it offers: {offered}): is it Ovi's "
                 "gradio_app.py? check OVI_APP_URL"
             )
-        params = endpoints[ENDPOINT]
-        missing = [name for name in REQUIRED if name not in params]
-        known = (*REQUIRED, "video_seed", *FIXED)
-        unknown = [
-            n for n, p in params.items() if n not in known and not p.get("parameter_has_default")
-        ]
-        if missing or unknown:
-            what = f"lacks {', '.join(missing)}" if missing else f"requires {', '.join(unknown)}"
-            raise ConfigError(
-                f"{ENDPOINT} on {self.url} takes ({', '.join(params)}) and {what}: "
-                "f1gen cannot drive it; check OVI_APP_URL or update f1gen"
-            )
-        self._send = tuple(name for name in known if name in params)
+        self._send = gradio_door.parameters_to_send(
+            endpoints[ENDPOINT],
+            required=REQUIRED,
+            optional=("video_seed", *FIXED),
+            where=f"{ENDPOINT} on {self.url}",
+            fix="check OVI_APP_URL or update f1gen",
+        )
 
     def interrupt(self) -> None:
         """Cancel the job being followed at its next poll."""

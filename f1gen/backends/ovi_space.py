@@ -244,22 +244,13 @@ class OviSpaceBackend:
                 f"the Space {self.space} has no {ENDPOINT} endpoint (it offers: {offered}): "
                 "check OVI_SPACE"
             )
-        params = endpoints[ENDPOINT]
-        missing = [name for name in PARAMETERS if name not in params]
-        known = (*PARAMETERS, *OPTIONAL)
-        unknown = [
-            name
-            for name, p in params.items()
-            if name not in known and not p.get("parameter_has_default", False)
-        ]
-        if missing or unknown:
-            signature = ", ".join(params) or "nothing"
-            what = f"lacks {', '.join(missing)}" if missing else f"requires {', '.join(unknown)}"
-            raise ConfigError(
-                f"{ENDPOINT} on {self.space} takes ({signature}) and {what}: "
-                "f1gen cannot drive it; check OVI_SPACE or update f1gen"
-            )
-        self._send = tuple(name for name in known if name in params)
+        self._send = gradio_door.parameters_to_send(
+            endpoints[ENDPOINT],
+            required=PARAMETERS,
+            optional=OPTIONAL,
+            where=f"{ENDPOINT} on {self.space}",
+            fix="check OVI_SPACE or update f1gen",
+        )
 
     def interrupt(self) -> None:
         """Cancel the job being followed at its next poll (called from another thread)."""

@@ -194,3 +194,18 @@ def _devtools_url(process: subprocess.Popen[bytes], log: Path) -> str:
     process.kill()
     tail = " | ".join(text.strip().splitlines()[-5:])
     raise RuntimeError(f"chromium did not start: {tail}")
+
+
+VIDEOS = "Array.from(document.querySelectorAll('video'))"
+
+
+def wait_for_videos(page: Page, *, seconds: float = 30.0) -> list[list[object]]:
+    """readyState, error code and source of every video, once each has its metadata or an error."""
+    deadline = time.monotonic() + seconds
+    while True:
+        states: list[list[object]] = page.evaluate(
+            f"{VIDEOS}.map(v => [v.readyState, v.error && v.error.code, v.currentSrc])"
+        )
+        if all(int(s[0]) >= 1 or s[1] for s in states) or time.monotonic() > deadline:  # type: ignore[call-overload]
+            return states
+        time.sleep(0.1)

@@ -1,7 +1,9 @@
 """A real Gradio server on 127.0.0.1 that serves /generate_scene like the Ovi Space.
 
 Tests script it call by call (busy, worker error, quota, None, a truncated file, slow...), and
-read its call log to prove what f1gen sent and how often. The real gradio_client talks to it
+read its call log to prove what f1gen sent and how often. Given takes (clips made by
+tests/support/takes.py: a moving picture with a spoken line, or a silent one), it returns them
+in turn, one per clip made, as Ovi returns a different take for every call. The real gradio_client talks to it
 over HTTP, so f1gen's real code path runs.
 """
 
@@ -13,6 +15,7 @@ import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +50,7 @@ class Call:
     behaviour: str
     started: float
     finished: float = 0.0
+    clip: str = ""  # the name of the clip it returned
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -61,8 +65,11 @@ class StandIn:
         token: str | None = None,
         gen_seconds: float = 0.0,
         progress_steps: int = 0,
+        takes: Sequence[Path] = (),
     ) -> None:
         self.clip = clip
+        self.takes = list(takes)  # when given, the clips made in turn instead of clip
+        self.made = 0  # clips returned so far
         self.variant = variant
         self.token = token
         self.gen_seconds = gen_seconds
@@ -92,6 +99,7 @@ class StandIn:
         self.calls.clear()
         self.requests.clear()
         self.tokens_seen.clear()
+        self.made = 0
 
     def prompts(self) -> list[str]:
         """The prompts of every call that produced a clip."""
@@ -125,7 +133,11 @@ class StandIn:
             if behaviour == "none":
                 return None
             target = self._files / f"clip-{len(self.calls)}.mp4"
-            data = self.clip.read_bytes()
+            with self._lock:
+                source = self.takes[self.made % len(self.takes)] if self.takes else self.clip
+                self.made += 1
+            call.clip = source.name
+            data = source.read_bytes()
             target.write_bytes(data[: len(data) // 3] if behaviour == "truncated" else data)
             return str(target)
         finally:

@@ -60,6 +60,39 @@ def make_run(folder: Path) -> tuple[Path, Path]:
     return board, workdir
 
 
+def make_takes_run(folder: Path) -> tuple[Path, Path]:
+    """A storyboard of three scenes of the fixture line made with two takes each, checked in the
+    run: the prompt read aloud then the line (the second picked), a silent take rejected and made
+    again, the line then the prompt read aloud. Returns (storyboard, workdir)."""
+    scene = fixture_scene()
+    draw_portrait(folder / "images" / "p.png")
+    made = folder / "takes"
+    made.mkdir(exist_ok=True)
+    line, aloud, mute = (
+        make_take(made / f"{name}.mp4", sound=speech_fixture(name), size=(576, 896))
+        for name in ("line", "prompt", "silence")
+    )
+    base = {"image": "images/p.png", "action": scene["action"], "atmosphere": scene["atmosphere"],
+            "speech": scene["line"]}  # fmt: skip
+    scenes = [{"id": name, **base} for name in ("aloud", "mute", "spoken")]
+    board = folder / "takes.yaml"
+    board.write_text(
+        yaml.safe_dump({"title": "Takes", "scenes": scenes}, sort_keys=False), encoding="utf-8"
+    )
+    loaded = storyboards.load(board).storyboard
+    workdir = folder / "out" / "takes"
+    # One lane: each scene's first take in turn (a rejected one made again at once), then the
+    # second takes.
+    order = [aloud, mute, line, line, line, line, aloud]
+    backend = ScriptedBackend([_copy(clip) for clip in order])
+    with contextlib.chdir(folder), pytest.MonkeyPatch.context() as patch:
+        patch.setattr("f1gen.runner.judges", lambda lane: True)  # judge the scripted lane too
+        Runner(loaded, workdir=workdir, lanes=[backend], emit=lambda event: None).run(
+            RunOptions(takes=2, default_seed=5)
+        )
+    return board, workdir
+
+
 @contextmanager
 def serve_bucket(
     server: SeaweedFS, monkeypatch: pytest.MonkeyPatch, tmp_path: Path

@@ -31,11 +31,13 @@ def make_take(
     sound: Path | str | None,
     picture: Picture = "moving",
     size: tuple[int, int] = (288, 448),
+    hue: int = 0,
 ) -> Path:
     """A 121-frame clip at 24 fps with AAC mono 16 kHz sound, as Ovi makes them.
 
     sound: a file, or an ffmpeg lavfi audio source (e.g. "anullsrc"), or None for no track.
     picture: a moving test pattern, black, a still, or moving after one second of black.
+    hue: turns the pattern's colours by so many degrees, so that takes alike still differ.
     """
     w, h = size
     video = {
@@ -43,7 +45,7 @@ def make_take(
         "black": f"color=c=black:s={w}x{h}:r=24",
         "still": f"testsrc2=s={w}x{h}:r=24,trim=end_frame=1,loop=loop=-1:size=1,setpts=N/24/TB",
         "dark-start": f"testsrc2=s={w}x{h}:r=24,drawbox=c=black:t=fill:enable='lt(t,1)'",
-    }[picture]
+    }[picture] + (f",hue=h={hue}" if hue else "")
     args = [find_ffmpeg(None), "-v", "error", "-y", "-f", "lavfi", "-i", video]
     if isinstance(sound, Path):
         args += ["-i", str(sound)]
@@ -57,3 +59,23 @@ def make_take(
              "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)]  # fmt: skip
     subprocess.run(args, check=True)
     return path
+
+
+def space_takes(folder: Path) -> list[Path]:
+    """Ovi-like takes of the fixture scene for the Space stand-in to return in turn: the line
+    said (over three pictures), the whole prompt read aloud (usable, but the checks prefer the
+    line), and a silent take that fails the hard speech check."""
+    folder.mkdir(parents=True, exist_ok=True)
+    line, prompt, silence = (speech_fixture(n) for n in ("line", "prompt", "silence"))
+    made = [
+        ("line-1", line, 0),
+        ("prompt", prompt, 120),
+        ("line-2", line, 240),
+        ("line-3", line, 60),
+        ("silent", silence, 180),
+        ("line-4", line, 300),
+    ]
+    return [
+        make_take(folder / f"{name}.mp4", sound=sound, size=(576, 896), hue=hue)
+        for name, sound, hue in made
+    ]
