@@ -10,7 +10,10 @@ Each attempt runs on a thread of its own, even with one lane: when a clip comes 
 kept under its take's name, the lane is given its next scene, and the clip is checked (a full
 decode, and the take checks) on a thread of its own while the next one is being made: once that
 request had a moment to reach its endpoint (the checks would slow its sending), or as soon as
-nothing is being sent. Only this thread writes the state; lanes report progress through a queue.
+nothing is being sent. Clips are accepted in the order they came back, and a lane back again
+before its last clip was judged waits for that judgement (what the clip took informs the run's
+limits); other lanes never wait for a check. Only this thread writes the state; lanes report
+progress through a queue.
 """
 
 from __future__ import annotations
@@ -139,6 +142,7 @@ class Scheduler:
         self.lane_of: dict[Future[ClipTiming], int] = {}
         self.back: deque[Back] = deque()  # clips back from their lanes, not checked yet
         self.checking: dict[Future[MediaInfo], Back] = {}  # their checks, on threads of their own
+        self.held: set[int] = set()  # lanes back again before their last clip was judged
         self.connecting: dict[Future[None], int] = {}  # lanes being prepared, on their own thread
         self.free = list(range(len(lanes)))
         self.out: dict[int, F1genError] = {}
@@ -362,9 +366,6 @@ class Scheduler:
         then check the clip and accept it; or free the lane, or take it out, by what failed."""
         flight, index = self.running.pop(future), self.lane_of.pop(future)
         self.check(all_of_them=True)  # a later clip is back: the earlier ones wait no longer
-        # The lane's earlier clip is judged before this one: what it took informs the limits.
-        wait([f for f, back in self.checking.items() if back.lane == index])
-        self.judge()
         try:
             timing = future.result()
             self.attempts.keep(flight, timing)
@@ -373,8 +374,16 @@ class Scheduler:
             self._no_clip(flight, index, exc)
             return
         self.back.append(Back(flight, index, time.monotonic() + SETTLE_SECONDS))
-        self._release(index)
-        # The next request goes out before this clip is checked.
+        # The next request goes out before this clip is checked; but a lane whose last clip is
+        # not judged yet waits for it (what that clip took informs the limits of the next).
+        if self._unjudged(index) > 1:
+            self.held.add(index)
+        else:
+            self._release(index)
+
+    def _unjudged(self, index: int) -> int:
+        """How many of a lane's clips are back and not judged yet."""
+        return sum(back.lane == index for back in [*self.back, *self.checking.values()])
 
     def check(self, *, all_of_them: bool) -> None:
         """Start the checks of the clips that came back (those whose time is due, or all)."""
@@ -395,11 +404,14 @@ class Scheduler:
                 info = future.result()
             except MediaError as exc:  # a clip that fails its checks
                 self._no_clip(back.flight, back.lane, exc, freed=True)
-                continue
-            again = self.attempts.accepted(back.flight, info)
-            if again is not None:  # its next take, after the other scenes' pending ones
-                self.tries[again.scene.id] = 0
-                self.pending.append(again)
+            else:
+                again = self.attempts.accepted(back.flight, info)
+                if again is not None:  # its next take, after the other scenes' pending ones
+                    self.tries[again.scene.id] = 0
+                    self.pending.append(again)
+            if back.lane in self.held and self._unjudged(back.lane) <= 1:
+                self.held.discard(back.lane)  # its last clip is judged: the one back since waits
+                self._release(back.lane)
 
     def _no_clip(self, flight: Flight, index: int, exc: F1genError, *, freed: bool = False) -> None:
         """An attempt came back without a clip: stop, retry, give up on the scene, or take the
