@@ -8,9 +8,12 @@ down is not its business: it asks its Attempts for that.
 
 Each attempt runs on a thread of its own, even with one lane: when a clip comes back, it is
 kept under its take's name, the lane is given its next scene, and the clip is checked (a full
-decode) and accepted here while the next one is being made: once that request had a moment to
-reach its endpoint (the decode would slow its sending), or as soon as nothing is being sent.
-Only this thread writes the state; lanes report progress through a queue.
+decode, and the take checks) on a thread of its own while the next one is being made: once that
+request had a moment to reach its endpoint (the checks would slow its sending), or as soon as
+nothing is being sent. Clips are accepted in the order they came back, and a lane back again
+before its last clip was judged waits for that judgement (what the clip took informs the run's
+limits); other lanes never wait for a check. Only this thread writes the state; lanes report
+progress through a queue.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ T = TypeVar("T")
 # After Ctrl-C or a stop, how long lanes get to give up their clip (cancel a job, end a render)
 # before what they were writing is removed and the run ends without them.
 GRACE_SECONDS = 10.0
-# How long a clip that came back waits for its checks while the next request is being sent.
+# How long a clip that came back waits before its checks start while the next request is sent.
 SETTLE_SECONDS = 0.3
 
 
@@ -64,7 +67,7 @@ class Flight:
     began: float
     partial: Path
     work: Callable[[Report], ClipTiming]
-    check: Callable[[ClipTiming], MediaInfo]  # given what the clip cost
+    check: Callable[[], MediaInfo]
 
 
 @dataclass(frozen=True)
@@ -73,8 +76,7 @@ class Back:
 
     flight: Flight
     lane: int
-    timing: ClipTiming
-    due: float  # when it is checked at the latest (time.monotonic)
+    due: float  # when its checks start at the latest (time.monotonic)
 
 
 class Attempts(Protocol):
@@ -93,7 +95,7 @@ class Attempts(Protocol):
         """The attempt is on its lane: write it down (off the request's path)."""
         ...
 
-    def keep(self, flight: Flight) -> None:
+    def keep(self, flight: Flight, timing: ClipTiming) -> None:
         """The clip is back: give it its take's name before anything else happens to it."""
         ...
 
@@ -110,7 +112,7 @@ class Attempts(Protocol):
         """The clips folder cannot hold the clip: the run stops."""
         ...
 
-    def accepted(self, flight: Flight, info: MediaInfo, timing: ClipTiming) -> PlannedScene | None:
+    def accepted(self, flight: Flight, info: MediaInfo) -> PlannedScene | None:
         """The clip passed its checks; the scene again when it wants another take."""
         ...
 
@@ -139,6 +141,8 @@ class Scheduler:
         self.running: dict[Future[ClipTiming], Flight] = {}
         self.lane_of: dict[Future[ClipTiming], int] = {}
         self.back: deque[Back] = deque()  # clips back from their lanes, not checked yet
+        self.checking: dict[Future[MediaInfo], Back] = {}  # their checks, on threads of their own
+        self.held: set[int] = set()  # lanes back again before their last clip was judged
         self.connecting: dict[Future[None], int] = {}  # lanes being prepared, on their own thread
         self.free = list(range(len(lanes)))
         self.out: dict[int, F1genError] = {}
@@ -156,34 +160,41 @@ class Scheduler:
             while True:
                 self.launch()
                 if not self.running:
-                    if self.back:  # nothing is being sent: what came back is checked now
-                        self.judge(all_of_them=True)
-                        continue  # a rejected clip's scene may be pending again
+                    self.check(all_of_them=True)  # nothing is being sent: check what came back
+                if not self.running and not self.checking:
                     if self.pending and self.launching and not self.free and not self.connecting:
                         self.wait_for_lanes()  # raises when no lane can come back
                         continue
                     # A lane still connecting is waited for only while new clips may start.
                     if not (self.pending and self.launching and self.connecting):
                         break
-                watched: set[Future[Any]] = {*self.running, *self.connecting}
+                watched: set[Future[Any]] = {*self.running, *self.connecting, *self.checking}
                 done, _ = wait(watched, timeout=self._patience(), return_when=FIRST_COMPLETED)
                 self.drain()
                 for future in done:
                     if future in self.connecting:
                         self.connected(future)
-                    else:
+                    elif future not in self.checking:
                         self.land(future)
-                self.judge(all_of_them=False)
+                self.judge()
+                self.check(all_of_them=False)
         except BaseException as exc:
             for lane in self.lanes:
                 lane.interrupt()
             if not isinstance(exc, KeyboardInterrupt):  # a stop: what came back still counts
-                with contextlib.suppress(F1genError):
-                    self.judge(all_of_them=True)
+                self._finish_checks()
             self._let_go()
             raise
         finally:
             self.drain()
+
+    def _finish_checks(self) -> None:
+        """The run stops: the clips that came back are still checked, and kept if they pass."""
+        self.check(all_of_them=True)
+        if self.checking:
+            wait(self.checking, timeout=GRACE_SECONDS)
+        with contextlib.suppress(F1genError):
+            self.judge()
 
     def _patience(self) -> float:
         """How long to wait for the lanes before looking again: until the next check is due."""
@@ -197,7 +208,8 @@ class Scheduler:
         the next run checks it before it uses it)."""
         if self.running:
             wait(self.running, timeout=GRACE_SECONDS)
-        for flight in [*self.running.values(), *(back.flight for back in self.back)]:
+        unchecked = [*self.back, *self.checking.values()]
+        for flight in [*self.running.values(), *(back.flight for back in unchecked)]:
             flight.partial.unlink(missing_ok=True)
 
     # Lanes in and out of rotation.
@@ -295,7 +307,7 @@ class Scheduler:
         """Start attempts on free lanes while there is work and nothing says stop."""
         while self.launching and self.pending and self.free:
             planned = self.pending[0]
-            in_flight = len(self.running) + len(self.back)
+            in_flight = len(self.running) + len(self.back) + len(self.checking)
             reason = self.attempts.stop_reason(planned, in_flight=in_flight)
             if reason is not None:
                 self.stopped = reason
@@ -353,33 +365,53 @@ class Scheduler:
         """Take what an attempt came back with: keep the clip, give the lane its next scene,
         then check the clip and accept it; or free the lane, or take it out, by what failed."""
         flight, index = self.running.pop(future), self.lane_of.pop(future)
-        self.judge(all_of_them=True)  # a later clip is back: the earlier ones wait no longer
+        self.check(all_of_them=True)  # a later clip is back: the earlier ones wait no longer
         try:
             timing = future.result()
-            self.attempts.keep(flight)
+            self.attempts.keep(flight, timing)
         except F1genError as exc:
             flight.partial.unlink(missing_ok=True)  # no half-made clip stays behind
             self._no_clip(flight, index, exc)
             return
-        self.back.append(Back(flight, index, timing, time.monotonic() + SETTLE_SECONDS))
-        self._release(index)
-        # The next request goes out before this clip is checked.
+        self.back.append(Back(flight, index, time.monotonic() + SETTLE_SECONDS))
+        # The next request goes out before this clip is checked; but a lane whose last clip is
+        # not judged yet waits for it (what that clip took informs the limits of the next).
+        if self._unjudged(index) > 1:
+            self.held.add(index)
+        else:
+            self._release(index)
 
-    def judge(self, *, all_of_them: bool) -> None:
-        """Check the clips that came back (those whose time is due, or all): accept each, or
-        count a failed attempt."""
+    def _unjudged(self, index: int) -> int:
+        """How many of a lane's clips are back and not judged yet."""
+        return sum(back.lane == index for back in [*self.back, *self.checking.values()])
+
+    def check(self, *, all_of_them: bool) -> None:
+        """Start the checks of the clips that came back (those whose time is due, or all)."""
         now = time.monotonic()
         while self.back and (all_of_them or self.back[0].due <= now):
             back = self.back.popleft()
+            self.checking[in_background(back.flight.check, name="f1gen-check")] = back
+
+    def judge(self) -> None:
+        """Accept each clip whose checks are done, or count a failed attempt, in the order the
+        clips came back."""
+        while self.checking:
+            future, back = next(iter(self.checking.items()))
+            if not future.done():
+                return
+            del self.checking[future]
             try:
-                info = back.flight.check(back.timing)
+                info = future.result()
             except MediaError as exc:  # a clip that fails its checks
                 self._no_clip(back.flight, back.lane, exc, freed=True)
-                continue
-            again = self.attempts.accepted(back.flight, info, back.timing)
-            if again is not None:  # its next take, after the other scenes' pending ones
-                self.tries[again.scene.id] = 0
-                self.pending.append(again)
+            else:
+                again = self.attempts.accepted(back.flight, info)
+                if again is not None:  # its next take, after the other scenes' pending ones
+                    self.tries[again.scene.id] = 0
+                    self.pending.append(again)
+            if back.lane in self.held and self._unjudged(back.lane) <= 1:
+                self.held.discard(back.lane)  # its last clip is judged: the one back since waits
+                self._release(back.lane)
 
     def _no_clip(self, flight: Flight, index: int, exc: F1genError, *, freed: bool = False) -> None:
         """An attempt came back without a clip: stop, retry, give up on the scene, or take the

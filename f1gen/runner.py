@@ -80,20 +80,12 @@ class RunOptions:
 
 
 class TakeRejected(ClipRejected):
-    """A clip that came back and was paid for, but is not a usable take: its cost still counts,
-    and a take that failed a hard check is kept (never picked)."""
+    """A clip that came back and decodes, but failed a hard check: kept (it was paid for), never
+    picked; what it is and what its checks found, for its record."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        cost_usd: float,
-        take: Take | None = None,
-        info: media.MediaInfo | None = None,
-        checks: TakeChecks | None = None,
-    ) -> None:
+    def __init__(self, message: str, *, info: media.MediaInfo, checks: TakeChecks) -> None:
         super().__init__(message)
-        self.cost_usd, self.take, self.info, self.checks = cost_usd, take, info, checks
+        self.info, self.checks = info, checks
 
 
 def _next_step(limits: Limits) -> str:
@@ -462,9 +454,9 @@ class RunRecord:
         self.workdir = store.path.parent
         self.cache = CheckCache(self.workdir)
         self.results: dict[Path, TakeChecks] = {}  # a flight's partial -> its take's checks
-        self.kept: dict[str, Take] = {}  # by scene: the take a clip back from its lane got
-        self.back: dict[str, float] = {}  # by scene: when its clip came back (its checks are not
-        # generation time, and the next clip is under way while they run)
+        # By scene, for a clip back from its lane: the take it got, how it went and when it came
+        # back (its checks are not generation time: the next clip is under way while they run).
+        self.kept: dict[str, tuple[Take, ClipTiming, float]] = {}
         # The clips folder is probed before the first call, and again after a failed attempt
         # (a full disk can look like a broken clip): not before every call, which it slows.
         self.probe_due = True
@@ -486,7 +478,7 @@ class RunRecord:
 
     def begin(self, planned: PlannedScene, lane: Backend, number: int, *, named: bool) -> Flight:
         """Count the attempt (a kill leaves it counted as interrupted), prepare the image and
-        the request: the flight's work makes the clip on the lane, its check judges it here."""
+        the request: the flight's work makes the clip on the lane; its check judges it after."""
         scene = planned.scene
         if self.probe_due:
             self.takes.check_writable()
@@ -524,70 +516,65 @@ class RunRecord:
             except OSError as exc:  # the clip was made but cannot be kept here
                 raise unwritable(clips, exc) from None
 
-        def check(timing: ClipTiming) -> media.MediaInfo:
-            try:
-                info = media.check_clip(partial, spec=lane.spec)
-            except MediaError as exc:  # paid for all the same: its cost is counted
-                raise TakeRejected(exc.message, cost_usd=timing.cost_usd) from None
-            if judged:  # here too, while the lane's next request is on its way
-                self.results[partial] = self._judge(planned, partial, info, timing)
+        def check() -> media.MediaInfo:  # on a thread of its own: the next clip is under way
+            info = media.check_clip(partial, spec=lane.spec)
+            if judged:
+                self.results[partial] = self._judge(planned, partial, info)
             return info
 
         return Flight(planned, lane, number, self.clock(), partial, work, check)
 
-    def under_way(self, flight: Flight) -> None:
-        """The attempt is counted in the saved state once its request is on its way."""
-        self.store.save(self.state)
-
-    def keep(self, flight: Flight) -> None:
-        """The clip gets its take's name beside the older takes before it is checked."""
-        scene = flight.planned.scene
-        self.back[scene.id] = self.clock()
-        self.kept[scene.id] = self.takes.keep(scene, flight.planned.fingerprint, flight.partial)
-
-    def _judge(
-        self, planned: PlannedScene, partial: Path, info: media.MediaInfo, timing: ClipTiming
-    ) -> TakeChecks:
-        """Every check of a new take; TakeRejected, the take kept, when a hard check fails."""
+    def _judge(self, planned: PlannedScene, partial: Path, info: media.MediaInfo) -> TakeChecks:
+        """Every check of a new take; TakeRejected when a hard check fails."""
         from .checks import check_take
 
         scene = planned.scene
         result = check_take(partial, line=scene.speech, prompt=planned.prompt)
         if not result.rejected:
             return result
-        take = self.kept[scene.id]  # paid for: kept (failed() makes it durable)
+        take = self.kept[scene.id][0]
         hard = "; ".join(c.reason for c in result.checks if c.hard and c.level == "fail")
         raise TakeRejected(
             f"take {take.path.name} failed a hard check ({hard}): kept, never picked; "
             "trying a new seed",
-            cost_usd=timing.cost_usd,
-            take=take,
             info=info,
             checks=result,
         )
 
+    def under_way(self, flight: Flight) -> None:
+        """The attempt is counted in the saved state once its request is on its way."""
+        self.store.save(self.state)
+
+    def keep(self, flight: Flight, timing: ClipTiming) -> None:
+        """The clip gets its take's name beside the older takes before it is checked."""
+        planned = flight.planned
+        back = self.clock()
+        take = self.takes.keep(planned.scene, planned.fingerprint, flight.partial)
+        self.kept[planned.scene.id] = (take, timing, back)
+
     def failed(self, flight: Flight, exc: F1genError, *, last: bool) -> None:
-        """A failed attempt: recorded; the scene is marked failed after its last."""
+        """A failed attempt: recorded; the scene is marked failed after its last. A clip that
+        came back was paid for: its cost counts, and one that failed a hard check is kept."""
         scene = flight.planned.scene
-        kept = self.kept.pop(scene.id, None)
-        if isinstance(exc, TakeRejected) and exc.take is not None:
-            self.takes.settle(exc.take, flight.partial)  # failed a hard check: kept, never picked
-        elif kept is not None:  # it came back but failed its clip checks: no take of it stays
-            self.takes.discard(kept, flight.partial)
-        self.probe_due = True
         entry = self._landed(flight)
-        if isinstance(exc, TakeRejected):
-            self._count_cost(entry, exc.cost_usd)
-            if exc.take is not None and exc.info is not None:
+        kept = self.kept.pop(scene.id, None)
+        if kept is not None:
+            take, timing, _ = kept
+            self._count_cost(entry, timing.cost_usd)
+            if isinstance(exc, TakeRejected):
+                self.takes.settle(take, flight.partial)
                 record = take_record(
-                    exc.take, exc.info, flight.planned, flight.lane.identity,
-                    flight.planned.take_seed, self.workdir, cost_usd=exc.cost_usd,
+                    take, exc.info, flight.planned, flight.lane.identity,
+                    flight.planned.take_seed, self.workdir, cost_usd=timing.cost_usd,
                 )  # fmt: skip
                 record.rejected = True
-                if exc.checks is not None:
-                    record.checks = self._remember(scene, record, exc.checks)
+                record.checks = self._remember(scene, record, exc.checks)
                 entry.takes.append(record)
-        self.summary.gpu_seconds += self._record(entry, exc, flight, failed=last)
+            else:  # it does not decode: nothing of it stays
+                self.takes.discard(take, flight.partial)
+        self.probe_due = True
+        seconds = (kept[2] if kept else self.clock()) - flight.began
+        self.summary.gpu_seconds += self._record(entry, exc, seconds, failed=last)
         self.store.save(self.state)
         self.emit(SceneAttemptFailed(scene, flight.number, exc.message, not last))
         if last:
@@ -597,7 +584,8 @@ class RunRecord:
     def stopped(self, flight: Flight, exc: F1genError) -> None:
         """The lane stopped: recorded against the scene, which stays pending."""
         entry = self._landed(flight)
-        self.summary.gpu_seconds += self._record(entry, exc, flight, failed=False)
+        seconds = self.clock() - flight.began
+        self.summary.gpu_seconds += self._record(entry, exc, seconds, failed=False)
         self.store.save(self.state)
 
     def abandoned(self, flight: Flight) -> None:
@@ -605,16 +593,14 @@ class RunRecord:
         self._landed(flight)
         self.store.save(self.state)
 
-    def accepted(
-        self, flight: Flight, info: media.MediaInfo, timing: ClipTiming
-    ) -> PlannedScene | None:
-        """The clip passed its checks: its take joins the older ones, and the scene's clip is
-        their pick; the scene again when it wants more takes."""
+    def accepted(self, flight: Flight, info: media.MediaInfo) -> PlannedScene | None:
+        """The clip passed its checks: its take goes beside the older ones, and the scene's clip
+        is its pick; the scene again when it wants more takes."""
         planned, lane = flight.planned, flight.lane
         scene = planned.scene
-        take = self.kept.pop(scene.id)
-        self.takes.settle(take, flight.partial)
         entry = self._landed(flight)
+        take, timing, back = self.kept.pop(scene.id)
+        self.takes.settle(take, flight.partial)
         record = take_record(take, info, planned, lane.identity, planned.take_seed, self.workdir,
                              cost_usd=timing.cost_usd)  # fmt: skip
         result = self.results.pop(flight.partial, None)
@@ -627,7 +613,7 @@ class RunRecord:
             is None
         ):
             point(entry, planned, take, info, identity=lane.identity, workdir=self.workdir)
-        seconds = self._seconds(flight)
+        seconds = back - flight.began
         self.summary.gpu_seconds += self._add_time(entry, seconds, timing)
         self._count_cost(entry, timing.cost_usd)
         entry.clip_queue_seconds = round(timing.queue_seconds, 3)
@@ -678,11 +664,6 @@ class RunRecord:
         entry.interrupted = max(0, entry.interrupted - 1)
         return entry
 
-    def _seconds(self, flight: Flight) -> float:
-        """How long an attempt took: until its clip came back, or until now."""
-        back = self.back.pop(flight.planned.scene.id, None)
-        return (back if back is not None else self.clock()) - flight.began
-
     def _add_time(
         self, entry: SceneState, seconds: float, timing: ClipTiming | None = None
     ) -> float:
@@ -693,8 +674,8 @@ class RunRecord:
         entry.gen_seconds += generating
         return generating
 
-    def _record(self, entry: SceneState, exc: F1genError, flight: Flight, *, failed: bool) -> float:
+    def _record(self, entry: SceneState, exc: F1genError, seconds: float, *, failed: bool) -> float:
         entry.add_failure(failure_kind(exc), exc.message)
         if failed:
             entry.status = "failed"
-        return self._add_time(entry, self._seconds(flight))
+        return self._add_time(entry, seconds)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from f1gen import media
 from f1gen import storyboard as storyboards
 from f1gen.backends import BackendUpdate, Report
 from f1gen.backends.ovi_space import OviSpaceBackend, RetryPolicy
@@ -103,6 +104,38 @@ def test_one_endpoints_backoff_never_holds_up_another(
     assert not dead.held_too_long  # the run finished while the dead endpoint was still waiting
     assert any(isinstance(e, Notice) and e.message == "scripted:b: busy; retry 1/5 in 300 s"
                for e in events)  # fmt: skip
+
+
+def test_a_slow_check_never_holds_up_the_other_lanes(
+    write_storyboard: Callable[..., Path],
+    marker_clips: list[MarkerClip],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    last = threading.Event()
+    calls: list[str] = []
+
+    class Counting(Lane):
+        def generate(self, request: Any, dest: Path, report: Report) -> Any:
+            calls.append(request.scene.id)
+            if len(calls) == 4:
+                last.set()
+            return super().generate(request, dest, report)
+
+    a = Counting("a", [good(c) for c in marker_clips[:4]])
+    b = Counting("b", [good(c) for c in marker_clips[4:8]])
+    real, waited = media.check_clip, []
+
+    def slow(path: Path, **spec: Any) -> Any:
+        if not waited:  # the first clip back is checked only once the last scene was asked for
+            waited.append(last.wait(timeout=60))
+        return real(path, **spec)
+
+    monkeypatch.setattr(media, "check_clip", slow)
+
+    summary = _runner(write_storyboard(4), [a, b], []).run(RunOptions())
+
+    assert sorted(summary.done) == ["s1", "s2", "s3", "s4"]
+    assert waited == [True]  # the other lane went on while the first clip was being checked
 
 
 def _quota_stop(account: str) -> None:

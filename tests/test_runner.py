@@ -18,10 +18,11 @@ import yaml
 from f1gen import storyboard as storyboards
 from f1gen.backends.animatic import AnimaticBackend
 from f1gen.errors import BadInputError, ConfigError, LockedError
-from f1gen.events import SceneAttemptFailed
+from f1gen.events import SceneAccepted, SceneAttemptFailed, SceneStarted
 from f1gen.plan import parse_only
 from f1gen.runner import Runner, RunOptions
 from f1gen.state import StateStore, work_lock
+from f1gen.takes import TakeStore
 from tests.support.mediatools import MarkerClip
 from tests.support.scripted import ScriptedBackend, failing, good, truncated
 
@@ -177,6 +178,45 @@ def test_a_clip_of_the_wrong_size_or_length_is_rejected(
             (f".partial-s1-{os.getpid()}.mp4", "lasts 2.00 s, expected 4.5-5.5 s"),
         ]
     ]  # fmt: skip
+
+
+def test_the_next_clip_is_asked_for_before_the_last_one_is_checked_and_accepted(
+    write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip]
+) -> None:
+    events: list[Any] = []
+    backend = ScriptedBackend([good(c) for c in marker_clips[:3]])
+
+    summary = _runner(write_storyboard(3), backend, events).run(RunOptions())
+
+    order = [
+        f"{type(e).__name__} {e.scene.id}"
+        for e in events
+        if isinstance(e, SceneStarted | SceneAccepted)
+    ]
+    assert summary.done == ["s1", "s2", "s3"]  # accepted in the order they came back
+    assert order.index("SceneStarted s2") < order.index("SceneAccepted s1")
+
+
+def test_the_clips_folder_is_probed_once_and_again_after_a_failed_attempt(
+    write_storyboard: Callable[..., Path],
+    marker_clips: list[MarkerClip],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    probes: list[int] = []
+    real = TakeStore.check_writable
+
+    def counted(store: TakeStore) -> None:
+        probes.append(1)
+        real(store)
+
+    monkeypatch.setattr(TakeStore, "check_writable", counted)
+    takes = [good(marker_clips[0]), good(marker_clips[1]), failing("GPU task aborted"),
+             good(marker_clips[2]), good(marker_clips[3])]  # fmt: skip
+
+    summary = _runner(write_storyboard(4), ScriptedBackend(takes)).run(RunOptions())
+
+    assert summary.done == ["s1", "s2", "s3", "s4"]
+    assert len(probes) == 2  # before the first call; before the call after the failure
 
 
 def test_a_scene_that_keeps_failing_is_marked_failed_and_the_run_goes_on(
