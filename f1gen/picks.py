@@ -77,7 +77,7 @@ def repick(
     if by_hand is not None:
         chosen, reason = by_hand, BY_HAND
     elif all(t.name in checks for t in takes):
-        # Named by the take: a take checked in the run was checked under its partial's name.
+        # Named by the take: the checks are kept by the clip's bytes, whatever its name was.
         choice = choose([replace(checks[t.name], take=t.name) for t in takes])
         chosen, reason = takes[choice.index], choice.reason
     else:

@@ -207,7 +207,7 @@ def _checked(
         except MediaError as exc:
             return TakeView(clip.name, relative, error=exc.message)
         cache.put(key, result)
-    # Named by the take: a take checked in the run was checked under its partial's name.
+    # Named by the take: the checks are kept by the clip's bytes, whatever its name was.
     return TakeView(clip.name, relative, checks=replace(result, take=clip.name))
 
 

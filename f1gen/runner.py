@@ -637,6 +637,8 @@ class RunRecord:
 
         assert record.sha256 is not None
         key = CheckCache.key_of(record.sha256, line=scene.speech, prompt=build_prompt(scene))
+        # Checked while it had its partial's name: kept under the take's own.
+        result = replace(result, take=record.name)
         self.cache.put(key, result)
         self.cache.save()
         return summary(result)

@@ -128,6 +128,9 @@ def test_a_take_failing_a_hard_check_is_kept_regenerated_with_a_new_seed_and_pai
     assert entry.clip == good.clip and entry.failures[-1].kind == "rejected"
     assert entry.failures[-1].message.startswith(f"take {bad.name} failed a hard check (")
     assert bad.checks is not None and bad.checks.startswith("fails ")
+    # The checks ran on the clip under its partial's name; they are kept under the take's own.
+    kept = json.loads((WORK / "checks.json").read_text())["takes"].values()
+    assert sorted(result["take"] for result in kept) == sorted([bad.name, good.name])
 
 
 def test_the_pick_says_why_naming_the_other_takes_by_their_names(
