@@ -23,6 +23,7 @@ from f1gen.backends.traits import Verdict
 from f1gen.config import load_settings
 from f1gen.errors import GenerationError, StateError
 from f1gen.ledger import Ledger
+from tests.support.faults import ctrl_c_during
 from tests.support.hosted_stand_in import FalStandIn, ReplicateStandIn
 from tests.support.mediatools import MarkerClip
 
@@ -422,3 +423,22 @@ def test_a_damaged_ledger_stops_the_run_rather_than_risk_paying_twice(tmp_path: 
         match=r"requests.json: damaged request ledger: it lists requests already paid for",
     ):
         Ledger(tmp_path).get("s1@f")
+
+
+def test_ctrl_c_during_a_busy_wait_ends_it_and_leaves_nothing_recorded_as_sent(
+    fal: FalStandIn, write_storyboard: Callable[..., Path], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("F1GEN_BACKOFF_SECONDS", "3600")  # a wait no test could sit through
+    monkeypatch.setenv("F1GEN_BUSY_RETRIES", "5")
+    fal.script.then("500")
+    [lane] = build_lanes("fal", settings=load_settings(), workdir=tmp_path / "work", parallel=1)
+
+    raised = ctrl_c_during(lane, _request(write_storyboard, tmp_path), tmp_path / "a.mp4",
+                           when="retry 1 in")  # fmt: skip
+
+    assert isinstance(raised, GenerationError)
+    assert raised.message == "interrupted while fal was busy: re-run to go on"
+    assert not fal.script.next and not fal.script.submissions  # asked once (the 500), not again
+    ledger = json.loads((tmp_path / "work" / "requests.json").read_text())
+    assert ledger["requests"] == {}  # fal answered 500: nothing of it is paid

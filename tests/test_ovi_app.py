@@ -9,6 +9,11 @@ from typing import Any
 
 import pytest
 
+from f1gen import storyboard as storyboards
+from f1gen.backends import ClipRequest, build_lanes
+from f1gen.config import load_settings
+from f1gen.errors import GenerationError
+from tests.support.faults import ctrl_c_during
 from tests.support.mediatools import MarkerClip
 from tests.support.ovi_app_stand_in import OviAppStandIn
 
@@ -88,3 +93,22 @@ def test_a_server_that_is_not_ovis_app_stops_with_exit_3(
         f"error: {space.url} has no /generate_video endpoint (it offers: /generate_scene): is it Ovi's gradio_app.py? check OVI_APP_URL"
         in result.stderr
     )
+
+
+def test_ctrl_c_while_waiting_for_the_app_to_come_back_ends_the_wait_and_sends_nothing(
+    app: OviAppStandIn, write_storyboard: Callable[..., Path], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("F1GEN_BACKOFF_SECONDS", "3600")  # a wait no test could sit through
+    [lane] = build_lanes("ovi-app", settings=load_settings(), workdir=tmp_path, parallel=1)
+    lane.prepare(lambda update: None)
+    app.stop()  # the app goes away (restarted, say): unreachable is busy, and waited out
+    scene = storyboards.load(write_storyboard(1)).storyboard.scenes[0]
+    assert scene.image is not None
+    request = ClipRequest(scene=scene, prompt="Driver waves.", image=scene.image, sample_steps=40)
+
+    raised = ctrl_c_during(lane, request, tmp_path / "a.mp4", when="retry in")
+
+    assert isinstance(raised, GenerationError)
+    assert raised.message == "interrupted: no job was sent"
+    assert app.calls == []

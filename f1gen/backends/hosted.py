@@ -154,7 +154,7 @@ class HostedBackend:
         ledger: Ledger,
         poll_seconds: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.provider = provider
         self.name = declared.name
@@ -164,9 +164,9 @@ class HostedBackend:
         self.settings = settings
         self.ledger = ledger
         self.poll_seconds = poll_seconds
-        self.clock, self.sleep = clock, sleep
-        self.results = ledger.workdir / "requests"
         self._interrupted = threading.Event()
+        self.clock, self.sleep = clock, sleep or self._pause
+        self.results = ledger.workdir / "requests"
         self._pruned = False
         self._prune_lock = threading.Lock()
 
@@ -378,10 +378,18 @@ class HostedBackend:
                 )
             )
             self.sleep(wait)
+            if self._interrupted.is_set():  # woken from the wait by Ctrl-C: ask nothing more
+                if forget is not None:
+                    self.ledger.forget(forget)
+                raise GenerationError(f"interrupted while {self.name} was busy: re-run to go on")
             return failures + 1
         if forget is not None:  # the provider answered: the request was not taken
             self.ledger.forget(forget)
         raise self._translate(exc, verdict, detail) from None
+
+    def _pause(self, seconds: float) -> None:
+        """A wait (a poll, a backoff), cut short by interrupt(): requests run on lane threads."""
+        self._interrupted.wait(seconds)
 
     def _classify(self, exc: BaseException) -> Verdict | None:
         import httpx

@@ -11,7 +11,6 @@ a failed run, retried like any other.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -56,16 +55,16 @@ class OviAppBackend:
         settings: Settings,
         download_dir: Path,
         poll_seconds: float = 0.5,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.settings = settings
         self.url = settings.ovi_app_url
         self.download_dir = download_dir.resolve()
         self.poll_seconds = poll_seconds
-        self.sleep = sleep
         self._client: gradio_door.Client | None = None
         self._send: tuple[str, ...] = ()
         self._interrupted = threading.Event()
+        self.sleep = sleep or self._interrupted.wait  # a backoff's wait, cut short by Ctrl-C
 
     @property
     def identity(self) -> str:
@@ -169,6 +168,8 @@ class OviAppBackend:
                         )
                     )
                     self.sleep(pause)
+                    if self._interrupted.is_set():  # woken from the wait: send nothing more
+                        raise GenerationError("interrupted: no job was sent") from None
                     failures += 1
                     continue
                 if verdict is Verdict.BUSY:

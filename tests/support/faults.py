@@ -1,4 +1,5 @@
-"""Faults a test can switch on: a folder that refuses to be written, whoever runs the tests."""
+"""Faults a test can switch on: a folder that refuses to be written, whoever runs the tests;
+Ctrl-C in the middle of a clip."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ import builtins
 import errno
 import io
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from f1gen.backends import Backend, BackendUpdate, ClipRequest
 
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
@@ -74,3 +78,30 @@ def refuse_writes(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
     monkeypatch.setattr(os, "replace", replace)
     monkeypatch.setattr(os, "rename", rename)
     monkeypatch.setattr(os, "unlink", unlink)
+
+
+def ctrl_c_during(lane: Backend, request: ClipRequest, dest: Path, *, when: str) -> BaseException:
+    """Run lane.generate on a thread of its own, as the runner does, and interrupt the lane (as
+    Ctrl-C does) at its first update containing when: what generate raised.
+
+    The wait for it is bounded, so a lane that does not hear the interrupt fails the test
+    rather than hanging it.
+    """
+    raised: list[BaseException] = []
+
+    def report(update: BackendUpdate) -> None:
+        if when in update.message:
+            lane.interrupt()
+
+    def work() -> None:
+        try:
+            lane.generate(request, dest, report)
+        except BaseException as exc:  # handed back to the test
+            raised.append(exc)
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), f"the lane went on waiting after the interrupt at {when!r}"
+    assert raised, "the lane finished its clip although it was interrupted"
+    return raised[0]
