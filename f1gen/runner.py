@@ -159,6 +159,25 @@ def take_record(
     )
 
 
+def check(made: PlannedScene, clip: Path) -> TakeChecks:
+    """Every check of a take of made's scene (a clip that decodes); MediaError if unreadable."""
+    from .checks import check_take
+
+    return check_take(clip, line=made.scene.speech, prompt=made.prompt)
+
+
+def remember(cache: CheckCache, scene: Scene, record: TakeRecord, result: TakeChecks) -> str:
+    """Keep a take's checks (for the pick and the review page); them in a few words."""
+    from .checks import summary
+
+    assert record.sha256 is not None
+    key = CheckCache.key_of(record.sha256, line=scene.speech, prompt=build_prompt(scene))
+    # Checked under whatever name the clip had then (a partial's): kept under the take's own.
+    cache.put(key, replace(result, take=record.name))
+    cache.save()
+    return summary(result)
+
+
 class Runner:
     """Generates a storyboard's clips into a work folder, resumably."""
 
@@ -383,6 +402,7 @@ class Runner:
             return todo, []
         remaining: list[PlannedScene] = []
         adopted: list[Scene] = []
+        cache = CheckCache(self.workdir)
         for planned in todo:
             known = state.scenes.get(planned.scene.id)
             # The file the state already points at was judged changed or broken: never that one.
@@ -396,7 +416,23 @@ class Runner:
             entry = state.scene(planned.scene.id, planned.scene.number)
             slot = 1 + sum(t.fingerprint == made.fingerprint for t in entry.takes)
             seed = picks.take_seed(made.seed, made.fingerprint, slot)
-            entry.takes.append(take_record(take, info, made, identity, seed, self.workdir))
+            record = take_record(take, info, made, identity, seed, self.workdir)
+            entry.takes.append(record)
+            # Killed before its checks ran, perhaps: it is judged like any new take.
+            lane = next(lane for lane in self.lanes if lane.identity == identity)
+            if options.checks and judges(lane):
+                result = check(made, take.path)
+                record.checks = remember(cache, planned.scene, record, result)
+                if result.rejected:
+                    record.rejected = True
+                    self.emit(
+                        Notice(
+                            f"{planned.scene.id}: the take on disk ({take.path.name}) "
+                            f"{record.checks}: kept, never picked; making another"
+                        )
+                    )
+                    remaining.append(planned)
+                    continue
             point(entry, made, take, info, identity=identity, workdir=self.workdir)
             self.emit(
                 Notice(
@@ -526,10 +562,8 @@ class RunRecord:
 
     def _judge(self, planned: PlannedScene, partial: Path, info: media.MediaInfo) -> TakeChecks:
         """Every check of a new take; TakeRejected when a hard check fails."""
-        from .checks import check_take
-
         scene = planned.scene
-        result = check_take(partial, line=scene.speech, prompt=planned.prompt)
+        result = check(planned, partial)
         if not result.rejected:
             return result
         take = self.kept[scene.id][0]
@@ -632,16 +666,7 @@ class RunRecord:
         self.summary.cost_usd += cost_usd
 
     def _remember(self, scene: Scene, record: TakeRecord, result: TakeChecks) -> str:
-        """Keep a take's checks (for the pick and the review page); them in a few words."""
-        from .checks import summary
-
-        assert record.sha256 is not None
-        key = CheckCache.key_of(record.sha256, line=scene.speech, prompt=build_prompt(scene))
-        # Checked while it had its partial's name: kept under the take's own.
-        result = replace(result, take=record.name)
-        self.cache.put(key, result)
-        self.cache.save()
-        return summary(result)
+        return remember(self.cache, scene, record, result)
 
     def _known(self, scene: Scene, entry: SceneState) -> dict[str, TakeChecks]:
         return self.known_checks(self.cache, scene, entry)

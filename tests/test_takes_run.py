@@ -234,3 +234,25 @@ def test_a_state_from_before_takes_loads_with_its_clip_as_the_one_take(tmp_path:
         0.2,
     )
     assert take.fingerprint == "abcdef12" * 8 and take.backend == "ovi:x" and not take.rejected
+
+
+def test_a_take_left_on_disk_before_its_checks_ran_is_judged_before_it_is_used(
+    spoken_board: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("f1gen.runner.judges", lambda lane: True)
+    mute = make_take(tmp_path / "mute.mp4", sound=speech_fixture("silence"), size=(576, 896))
+    line = make_take(tmp_path / "line.mp4", sound=speech_fixture("line"), size=(576, 896))
+    _runner(spoken_board, SeededBackend([_copy(mute)])).run(RunOptions(checks=False))
+    state = json.loads((WORK / "state.json").read_text())
+    state["scenes"]["s1"].update(status="pending", clip=None, sha256=None, takes=[])
+    (WORK / "state.json").write_text(json.dumps(state))  # killed before its checks and the save
+    backend = SeededBackend([_copy(line)])
+
+    summary = _runner(spoken_board, backend).run(RunOptions())
+
+    entry = StateStore(WORK).read().scenes["s1"]
+    left, made = entry.takes
+    assert backend.calls == ["s1"] and summary.done == ["s1"]
+    assert left.rejected and left.checks is not None and left.checks.startswith("fails ")
+    assert file_digest(WORK / left.clip) == file_digest(mute)  # kept, never picked
+    assert entry.clip == made.clip and made.checks is not None and not made.rejected
