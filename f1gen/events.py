@@ -86,6 +86,7 @@ class Summary:
     seconds: float = 0.0
     gpu_seconds: float = 0.0
     cost_usd: float = 0.0
+    clips: int = 0  # clips that came back (every take, rejected ones too): what --max-clips counts
     stopped: str | None = None  # why the run stopped early (resumable), if it did
     retry_at: datetime | None = None
 
@@ -97,6 +98,7 @@ class Summary:
             "gpu_seconds": round(self.gpu_seconds, 1),
             "cost_usd": round(self.cost_usd, 4),
             "generated": self.done,
+            "clips": self.clips,
             "skipped": self.skipped,
             "failed": self.failed,
             "remaining": self.remaining,

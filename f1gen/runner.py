@@ -504,7 +504,7 @@ class RunRecord:
         return stop_reason(
             limits,
             now=self.now(),
-            made=len(self.summary.done) + in_flight,
+            made=self.summary.clips + in_flight,
             spent=self.summary.gpu_seconds + in_flight * history.gpu,
             expected=history.total if limits.window else history.gpu,
         ) or costs.stop_reason(
@@ -592,7 +592,8 @@ class RunRecord:
         scene = flight.planned.scene
         entry = self._landed(flight)
         kept = self.kept.pop(scene.id, None)
-        if kept is not None:
+        if kept is not None:  # a clip came back: made, and paid for
+            self.summary.clips += 1
             take, timing, _ = kept
             self._count_cost(entry, timing.cost_usd)
             if isinstance(exc, TakeRejected):
@@ -634,6 +635,7 @@ class RunRecord:
         scene = planned.scene
         entry = self._landed(flight)
         take, timing, back = self.kept.pop(scene.id)
+        self.summary.clips += 1
         self.takes.settle(take, flight.partial)
         record = take_record(take, info, planned, lane.identity, planned.take_seed, self.workdir,
                              cost_usd=timing.cost_usd)  # fmt: skip

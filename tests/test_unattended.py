@@ -179,6 +179,23 @@ def test_max_clips_and_budget_stop_the_run(
     )
 
 
+def test_max_clips_counts_every_take_not_scenes(
+    write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip]
+) -> None:
+    clock = FakeClock(at("2026-11-25T01:00"))
+    board = write_storyboard(3, extra={"defaults": {"takes": 2}})
+    backend = ScriptedBackend([slow(c, clock) for c in marker_clips[:6]])
+
+    summary = _run(board, backend, clock, Limits(max_clips=3))
+
+    takes = {k: len(v.takes) for k, v in StateStore(Path("out/board")).read().scenes.items()}
+    # Every scene's first take, then the second ones: three clips, and no scene has both yet.
+    assert summary.clips == 3 and takes == {"s1": 1, "s2": 1, "s3": 1}
+    assert summary.done == [] and backend.calls == ["s1", "s2", "s3"]
+    assert summary.stopped is not None
+    assert summary.stopped.startswith("made 3 clips, the --max-clips limit")
+
+
 # Quota on the injected clock, against the real local Space.
 
 
