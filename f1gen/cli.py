@@ -691,7 +691,7 @@ def review(
     as_json: JsonOpt = False,
 ) -> None:
     """Check every take and write review.html: takes side by side, checks, picks, contact sheet."""
-    from .review import write_review
+    from .review import publish_review, write_review
     from .workspace import open_workspace
 
     settings = load_settings({"bucket": bucket})
@@ -700,9 +700,7 @@ def review(
     storage = _storage(settings, work.storyboard.stem)
     link = None
     if storage is not None:
-        for path in result.side_files:
-            storage.upload(path, path.name)
-        link = storage.link(storage.upload(result.path, result.path.name).key)
+        link = publish_review(result, workdir=work.workdir, storage=storage)
     if as_json:
         _print_json({"page": str(result.path), "link": link, **result.page.as_dict()})
     counts = result.page.counts()

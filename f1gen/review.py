@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from . import __version__, media
@@ -26,6 +26,9 @@ from .prompts import build as build_prompt
 from .sheets import THUMB, contact_sheet
 from .state import StateStore
 from .storyboard import Storyboard
+
+if TYPE_CHECKING:
+    from .storage import Storage
 
 PAGE = "review.html"
 SHEET = "review-sheet.png"
@@ -231,6 +234,18 @@ def write_review(
     path = workdir / PAGE
     write_atomic(path, render(page).encode("utf-8"))
     return ReviewResult(path, page, tuple(side))
+
+
+def publish_review(result: ReviewResult, *, workdir: Path, storage: Storage) -> str:
+    """Put the page in the bucket beside the clips, with every take it plays (runs upload only
+    the picks) and its side files; the page's link. What is already there is not sent again."""
+    for scene in result.page.scenes:
+        for take in scene.takes:
+            if (workdir / take.path).is_file():
+                storage.upload(workdir / take.path, Path(take.path).as_posix())
+    for path in result.side_files:
+        storage.upload(path, path.name)
+    return storage.link(storage.upload(result.path, result.path.name).key)
 
 
 STYLE = """

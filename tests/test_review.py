@@ -166,6 +166,23 @@ def test_review_uploads_the_page_beside_the_clips_in_the_bucket(
         assert f"review/{link}" in keys  # every relative link resolves under the prefix
 
 
+def test_a_review_uploaded_from_a_run_with_takes_plays_the_unpicked_ones_too(
+    tmp_path: Path, cli: Callable[..., Any], bucket: str
+) -> None:
+    board, workdir = make_takes_run(tmp_path)
+    assert cli("push", board, "--workdir", workdir).exit_code == 0  # the picks alone
+
+    result = cli("review", board, "--workdir", workdir)
+
+    assert result.exit_code == 0, result.stderr
+    s3 = boto3.client("s3", endpoint_url=bucket)
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
+    html = (workdir / "review.html").read_text(encoding="utf-8")
+    takes = re.findall(r'<video[^>]* src="([^"]+)"', html)
+    assert len(takes) == 7  # three scenes, two takes each, and the rejected silent one
+    assert {f"takes/{link}" for link in takes} <= keys
+
+
 def test_takes_checked_in_the_run_are_shown_by_their_names(tmp_path: Path) -> None:
     board, workdir = make_takes_run(tmp_path)
 
