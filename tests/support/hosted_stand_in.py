@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import tempfile
 import threading
 import time
@@ -26,9 +25,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
+
+from tests.support.net import Served
 
 
 @dataclass
@@ -89,34 +89,6 @@ class Script:
         return sum(n - 1 for n in self.submissions.values() if n > 1)
 
 
-class _Served:
-    """uvicorn on 127.0.0.1 at a port picked now, in a thread; TLS when given a certificate."""
-
-    def __init__(self, app: FastAPI, *, certfile: Path | None = None) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            app, log_level="error", lifespan="off",
-            ssl_certfile=str(certfile) if certfile else None,
-        )  # fmt: skip
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [sock]}, daemon=True
-        )
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the stand-in did not start")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
 class _Drop(Exception):
     """Raised after the response has started: the client sees the connection cut mid-reply."""
 
@@ -166,7 +138,7 @@ class FalStandIn:
         self.script = Script(clip, key, queue_seconds, gen_seconds)
         self._files = Path(tempfile.mkdtemp(prefix="fal-stand-in-"))
         self.ca_file = self._files / "ca.pem"
-        self._served: _Served | None = None
+        self._served: Served | None = None
         self.host = ""
 
     def start(self) -> FalStandIn:
@@ -178,7 +150,7 @@ class FalStandIn:
         chain = self._files / "server.pem"
         cert.private_key_and_cert_chain_pem.write_to_path(str(chain))
         app = _dropping(self._app(), self.script, f"/{self.APP}")
-        self._served = _Served(app, certfile=chain)
+        self._served = Served(app, what="the fal stand-in", certfile=chain)
         self.host = f"127.0.0.1:{self._served.port}"
         return self
 
@@ -317,13 +289,13 @@ class ReplicateStandIn:
         self, clip: Path, *, token: str, queue_seconds: float = 0.0, gen_seconds: float = 0.0
     ) -> None:
         self.script = Script(clip, token, queue_seconds, gen_seconds)
-        self._served: _Served | None = None
+        self._served: Served | None = None
         self.url = ""
         self.list_calls = 0
 
     def start(self) -> ReplicateStandIn:
         app = _dropping(self._app(), self.script, f"/v1/models/{self.MODEL}/predictions")
-        self._served = _Served(app)
+        self._served = Served(app, what="the Replicate stand-in")
         self.url = f"http://127.0.0.1:{self._served.port}"
         return self
 

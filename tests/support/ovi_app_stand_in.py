@@ -8,17 +8,16 @@ calls ("ok", "none") and read what each call received.
 from __future__ import annotations
 
 import shutil
-import socket
 import tempfile
-import threading
 import time
 from collections import deque
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
-import uvicorn
 from fastapi import FastAPI
+
+from tests.support.net import Served
 
 
 class OviAppStandIn:
@@ -30,8 +29,7 @@ class OviAppStandIn:
         self.script: deque[str] = deque()
         self.calls: list[dict[str, Any]] = []
         self._files = Path(tempfile.mkdtemp(prefix="ovi-app-stand-in-"))
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._served: Served | None = None
         self.url = ""
 
     def then(self, *behaviours: str) -> OviAppStandIn:
@@ -104,27 +102,12 @@ class OviAppStandIn:
         app = gr.mount_gradio_app(
             FastAPI(), self._blocks(), path="/", allowed_paths=[str(self._files)]
         )
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        self._server = uvicorn.Server(uvicorn.Config(app, log_level="error", lifespan="on"))
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 30
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the Ovi app stand-in did not start")
-            time.sleep(0.02)
-        self.url = f"http://127.0.0.1:{port}/"
+        self._served = Served(app, what="the Ovi app stand-in", lifespan=True)
+        self.url = f"http://127.0.0.1:{self._served.port}/"
         return self
 
     def stop(self) -> None:
         """Stop serving and remove its files."""
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        if self._served is not None:
+            self._served.stop()
         shutil.rmtree(self._files, ignore_errors=True)

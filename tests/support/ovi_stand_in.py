@@ -10,7 +10,6 @@ over HTTP, so f1gen's real code path runs.
 from __future__ import annotations
 
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -21,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from PIL import Image
+
+from tests.support.net import Served
 
 QUOTA_MESSAGE = (
     "You have exceeded your free ZeroGPU quota (90s requested vs. 12s left). Try again in 0:41:10."
@@ -81,8 +81,7 @@ class StandIn:
         self.tokens_seen: set[str] = set()  # every Authorization / x-hf-authorization received
         self._files = Path(tempfile.mkdtemp(prefix="ovi-stand-in-"))
         self._lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._served: Served | None = None
         self.url = ""
 
     # Scripting
@@ -218,28 +217,12 @@ class StandIn:
             return response
 
         app = gr.mount_gradio_app(app, self._blocks(), path="/", allowed_paths=[str(self._files)])
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="error", lifespan="on")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 30
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the Ovi stand-in did not start")
-            time.sleep(0.02)
-        self.url = f"http://127.0.0.1:{port}/"
+        self._served = Served(app, what="the Ovi stand-in", lifespan=True)
+        self.url = f"http://127.0.0.1:{self._served.port}/"
         return self
 
     def stop(self) -> None:
         """Stop serving and remove its files."""
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        if self._served is not None:
+            self._served.stop()
         shutil.rmtree(self._files, ignore_errors=True)
