@@ -298,9 +298,8 @@ def caption_track(
     made.append(blank)
     art = []
     for n, cue in enumerate(timeline):
-        drawn = draw_caption(cue.text, scratch / f".partial-caption-{tag}-{n:03d}.png",
-                             size=shape.size)  # fmt: skip
-        made.append(drawn)
+        drawn = scratch / f".partial-caption-{tag}-{n:03d}.png"
+        made.append(draw_caption(cue.text, drawn, size=shape.size))
         art.append(drawn)
     listing = scratch / f".partial-captions-{tag}.txt"
     listing.write_text(caption_listing(timeline, art=art, blank=blank), encoding="utf-8")
@@ -333,9 +332,10 @@ def _pictures(
         command = (
             remux_command(clip.path, own)
             if as_it_is
-            else normalize_command(clip.path, own, shape=shape, duration=clip.duration,
-                                   trim=clip.trim)
-        )  # fmt: skip
+            else normalize_command(
+                clip.path, own, shape=shape, duration=clip.duration, trim=clip.trim
+            )
+        )
         media.run_ffmpeg(command, ffmpeg=ffmpeg, what=f"stitch: {clip.source.name}")
         made_video = media.probe(own).video
         pieces.append(Piece(own, made_video.start if made_video else 0.0, clip.duration))
@@ -343,9 +343,14 @@ def _pictures(
 
 
 def _transitions(
-    clips: list[CutClip], videos: list[Piece], *, shape: Shape, scratch: Path, tag: str,
+    clips: list[CutClip],
+    videos: list[Piece],
+    *,
+    shape: Shape,
+    scratch: Path,
+    tag: str,
     made: list[Path],
-) -> Transitions:  # fmt: skip
+) -> Transitions:
     """The crossfades' heads list, written to scratch, and their frame math."""
     heads = scratch / f".partial-heads-{tag}.txt"
     made.append(heads)
@@ -387,8 +392,9 @@ def join(
     measured = None
     sound: Path | None = None
     try:
-        videos = _pictures(clips, copy=copied, shape=shape, scratch=scratch, tag=tag,
-                           ffmpeg=ffmpeg, made=made)  # fmt: skip
+        videos = _pictures(
+            clips, copy=copied, shape=shape, scratch=scratch, tag=tag, ffmpeg=ffmpeg, made=made
+        )
         pictures = scratch / f".partial-concat-{tag}.txt"
         made.append(pictures)
         pictures.write_text(ffconcat(videos), encoding="utf-8")

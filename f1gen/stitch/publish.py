@@ -164,8 +164,14 @@ def stitch(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="f1gen-art") as pool:
         # The review art comes from the clips, not the cut: it is drawn while ffmpeg works.
         drawing = None if options.preview else pool.submit(lambda: review_frames(layout(sources)))
-        result = join(sources, output=paths.cut, scratch=workdir / "tmp", ffmpeg=ffmpeg,
-                      options=options, shape=shape)  # fmt: skip
+        result = join(
+            sources,
+            output=paths.cut,
+            scratch=workdir / "tmp",
+            ffmpeg=ffmpeg,
+            options=options,
+            shape=shape,
+        )
     frames = drawing.result() if drawing else None
     side = write_side_files(
         storyboard, result, state=state, options=options, paths=paths, frames=frames,
