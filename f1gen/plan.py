@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import prompts
+from .backends import spec_of
+from .backends.traits import ClipSpec
 from .errors import BadInputError
 from .files import file_digest
 from .state import RunState, SceneState
@@ -102,6 +104,17 @@ def scene_clip(scene: Scene, state: RunState, workdir: Path) -> Path | None:
     if fingerprint is None or not clip_is_current(entry, fingerprint, workdir):
         return None
     return workdir / str(entry.clip)
+
+
+def cut_spec(storyboard: Storyboard, state: RunState) -> ClipSpec:
+    """The clips the cut takes its shape (size, fps) from: those of the backend that made the
+    first generated scene's clip (any other clip is normalized to it, as footage is); the default
+    backend's when no generated clip is recorded (footage alone)."""
+    for scene in storyboard.scenes:
+        entry = state.scenes.get(scene.id) if scene.generated else None
+        if entry is not None and entry.backend is not None:
+            return spec_of(entry.backend)
+    return spec_of(None)
 
 
 def parse_only(spec: str, storyboard: Storyboard) -> frozenset[int]:

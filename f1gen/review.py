@@ -21,7 +21,7 @@ from .checks import TakeChecks, check_take, choose
 from .checks.cache import CheckCache
 from .errors import MediaError
 from .files import write_atomic
-from .plan import clip_is_current, expected_fingerprint
+from .plan import clip_is_current, cut_spec, expected_fingerprint
 from .prompts import build as build_prompt
 from .sheets import THUMB, contact_sheet
 from .state import StateStore
@@ -75,6 +75,7 @@ class ReviewPage:
     storyboard: str
     scenes: tuple[SceneView, ...]
     created: str
+    frame: tuple[int, int]  # the takes' picture size (width, height): their backend's
     contact_sheet: str | None = None
 
     def counts(self) -> dict[str, int]:
@@ -190,7 +191,8 @@ def build_page(
         )
     cache.save()
     created = datetime.now(UTC).isoformat(timespec="seconds")
-    return ReviewPage(storyboard.title, str(storyboard.path), tuple(scenes), created)
+    frame = cut_spec(storyboard, state).size
+    return ReviewPage(storyboard.title, str(storyboard.path), tuple(scenes), created, frame)
 
 
 def _checked(
@@ -269,8 +271,7 @@ details { margin: 6px 0 12px; color: var(--dim); }
   border: 1px solid var(--line); border-radius: 10px; padding: 10px; background: #191a1f; }
 .about { flex: 1; min-width: 0; }
 .take.picked { border-color: var(--pass); box-shadow: 0 0 0 1px var(--pass); }
-.take video { width: 200px; flex: none; align-self: flex-start; aspect-ratio: 576 / 896;
-  background: #000;
+.take video { width: 200px; flex: none; align-self: flex-start; background: #000;
   border-radius: 6px; }
 figcaption { margin: 0 0 6px; font-size: 13px; word-break: break-all; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 12px;
@@ -298,7 +299,9 @@ def render(page: ReviewPage) -> str:
         # An icon of its own: a bucket has none at its root (and refuses the browser's guess).
         '<link rel="icon" href="data:,">',
         f"<title>Review: {escape(page.title)}</title>",
-        f"<style>{STYLE}</style></head><body>",
+        # The players keep the takes' shape before their first frame is loaded.
+        f"<style>{STYLE}.take video {{ aspect-ratio: {page.frame[0]} / {page.frame[1]}; }}\n"
+        "</style></head><body>",
         f"<header><h1>{escape(page.title)}</h1>",
         f'<p class="meta">{escape(page.storyboard)}</p>',
         '<p class="counts">'

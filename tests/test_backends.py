@@ -4,6 +4,7 @@ varies per backend (clip spec, prompt format, price, lanes) comes from its decla
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -13,11 +14,11 @@ from typing import Any
 import pytest
 
 from f1gen import media
-from f1gen.backends import REGISTRY, build_lanes, factories, factory
+from f1gen.backends import REGISTRY, build_lanes, factories, factory, spec_of
 from f1gen.backends.traits import OVI_SPEC
 from f1gen.config import BACKENDS, load_settings
 from f1gen.errors import BadInputError, ClipRejected
-from tests.support import echo_backend
+from tests.support import echo_backend, mediatools
 
 CLIENT_LIBRARIES = ("gradio_client", "fal_client", "replicate", "httpx", "huggingface_hub",
                     "tenacity", "PIL", "av", "boto3")  # fmt: skip
@@ -121,3 +122,53 @@ def test_the_storyboard_lint_refuses_every_registered_formats_tokens(
     assert (result.exit_code, result.stderr) == (2, (
         f"error: {board}: scenes[1] (a).speech: contains the Echo tag '[[', which breaks "
         "the prompt: remove it (f1gen adds the tags)\n"))  # fmt: skip
+
+
+def test_a_clip_spec_is_found_by_identity_or_name_and_is_the_defaults_when_unknown(
+    echo: list[dict[str, Any]],
+) -> None:
+    assert spec_of("echo:1") == spec_of("echo") == echo_backend.SPEC
+    assert spec_of("animatic:1") == spec_of(None) == spec_of("scripted:x") == OVI_SPEC
+
+
+def _picture(path: Path) -> tuple[int, int, float]:
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return stream.codec_context.width, stream.codec_context.height, float(stream.average_rate)
+
+
+def test_the_cut_takes_the_shape_of_the_backend_that_made_its_clips(
+    echo: list[dict[str, Any]], write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    mediatools.make_marker_clip(Path("phone.mp4"), marker_frame=20, size=(640, 360), fps=30,
+                                frames=90, audio_rate=44_100)  # fmt: skip
+    board = write_storyboard([
+        {"id": "s1", "image": "images/p0.png", "action": "Waves.", "speech": "One."},
+        {"id": "phone", "footage": "phone.mp4"},
+        {"id": "s2", "image": "images/p1.png", "action": "Waves.", "speech": "Two."},
+    ])  # fmt: skip
+    assert cli("generate", board, "--backend", "echo").exit_code == 0
+
+    made = cli("stitch", board, "--json")
+    preview = cli("stitch", board, "--preview")
+
+    assert made.exit_code == 0, made.stderr
+    # The footage is normalized to the echo clips' 480x832, not to Ovi's 576x896.
+    assert _picture(Path("out/board/final.mp4")) == (480, 832, 24.0)
+    assert preview.exit_code == 0, preview.stderr
+    assert _picture(Path("out/board/final-preview.mp4")) == (240, 416, 24.0)
+
+
+def test_the_review_page_shows_takes_in_their_backends_shape(
+    echo: list[dict[str, Any]], write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(1)
+    assert cli("generate", board, "--backend", "echo").exit_code == 0
+
+    result = cli("review", board)
+
+    assert result.exit_code == 0, result.stderr
+    page = Path("out/board/review.html").read_text(encoding="utf-8")
+    assert re.findall(r"aspect-ratio: [^;]*;", page) == ["aspect-ratio: 480 / 832;"]

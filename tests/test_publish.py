@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from f1gen.stitch import CutOptions, Loudness, Source, StitchResult, join, loudness_filter
+from f1gen.stitch.cut import CutOptions, Source, StitchResult, cues, join
 from tests.support import mediatools
 from tests.support.mediatools import FRAME, MarkerClip
 
@@ -150,8 +150,6 @@ def test_crossfaded_captions_meet_halfway_through_each_transition(
 ) -> None:
     result = join(_sources(marker_clips[:3]), output=tmp_path / "cut.mp4", scratch=tmp_path / "tmp",
                   options=CutOptions(crossfade=0.4, loudnorm=False))  # fmt: skip
-    from f1gen.stitch import cues
-
     found = cues(list(result.clips), CutOptions(crossfade=0.4))
 
     assert (
@@ -329,32 +327,6 @@ def test_o_naming_a_folder_says_it_is_a_folder(
         2,
         "error: -o cuts: is a folder: name the cut's file, e.g. -o cuts/cut.mp4\n",
     )
-
-
-@pytest.mark.parametrize(
-    ("measured", "second_pass"),
-    [
-        (
-            Loudness(input_i=-20.0, input_tp=-9.0, input_lra=6.0, input_thresh=-30.0),
-            "volume=6.00dB",
-        ),
-        # one gain would push the peaks over -1.5 dBTP, or the range is too wide for one gain:
-        # loudnorm's dynamic mode, told what the first pass measured
-        (Loudness(input_i=-20.0, input_tp=-3.0, input_lra=6.0, input_thresh=-30.0), "loudnorm="),
-        (Loudness(input_i=-20.0, input_tp=-9.0, input_lra=14.0, input_thresh=-30.0), "loudnorm="),
-        (None, None),  # silence stays silence
-    ],
-)
-def test_the_second_loudness_pass_is_one_gain_when_one_gain_meets_the_target(
-    measured: Loudness | None, second_pass: str | None
-) -> None:
-    found = loudness_filter(CutOptions(), measured)
-
-    if second_pass is None or second_pass.startswith("volume"):
-        assert found == second_pass
-    else:
-        assert found is not None and found.startswith(second_pass)
-        assert ":measured_I=-20.0:measured_TP=" in found and found.endswith(",aresample=48000")
 
 
 def test_crossfades_of_part_of_a_frame_do_not_drift(

@@ -110,3 +110,34 @@ def test_the_view_and_the_log_need_no_runner_and_the_status_no_stitch() -> None:
                            text=True, check=True)  # fmt: skip
 
     assert shown.stdout == "[]\n"
+
+
+def _imports(layer: str) -> dict[str, set[str]]:
+    """What a module of f1gen/stitch/ imports: module (relative ones with their dots) -> names."""
+    found: dict[str, set[str]] = {}
+    for node in ast.walk(ast.parse((ROOT / "f1gen" / "stitch" / f"{layer}.py").read_text())):
+        if isinstance(node, ast.ImportFrom):
+            module = "." * node.level + (node.module or "")
+            found.setdefault(module, set()).update(alias.name for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update({alias.name: set() for alias in node.names})
+    return found
+
+
+def test_the_stitchs_layers_depend_one_way_and_its_builders_on_no_media_code() -> None:
+    layers = {name: {m for m in _imports(name) if m.count(".") == 1 and m.startswith(".")}
+              for name in ("ffargs", "cut", "publish")}  # fmt: skip
+    builders = _imports("ffargs")
+
+    assert layers == {"ffargs": set(), "cut": {".ffargs"}, "publish": {".cut", ".ffargs"}}
+    # The builders run nothing, touch no file, draw nothing: from the rest of f1gen they take an
+    # error, the raw sound's format and types.
+    assert not {"subprocess", "os", "shutil", "io", "PIL", "av"} & {
+        m.split(".")[0] for m in builders
+    }
+    assert {m: n for m, n in builders.items() if m.startswith("..")} == {
+        "..errors": {"StitchError"},
+        "..media": {"PCM_BYTES", "PCM_FORMAT"},
+        "..backends.traits": {"ClipSpec"},
+        "..captions": {"Cue"},
+    }

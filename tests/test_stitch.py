@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from f1gen.stitch import CutOptions, Source, build_command, join, layout
+from f1gen.stitch.cut import Source, join
 from tests.support import mediatools
 from tests.support.mediatools import FRAME, MarkerClip
 
@@ -161,27 +161,3 @@ def test_a_take_whose_sound_is_its_first_stream_is_copied_in_sync(
     worst, frames, _ = mediatools.worst_offset(result.output)
     assert len(frames) == 3 and worst <= FRAME
     assert not list((tmp_path / "tmp").iterdir())  # its picture's own copy is gone too
-
-
-@pytest.mark.parametrize(
-    ("options", "inputs"),
-    [
-        (CutOptions(), 2),  # the sound (raw, on stdin) and the picture (one ffconcat list)
-        (CutOptions(burn_captions=True), 3),  # and the caption track
-        (CutOptions(crossfade=0.5, burn_captions=True), 4),  # and every clip's first frames
-    ],
-)
-def test_ffmpeg_reads_the_cut_from_the_same_few_inputs_however_many_clips(
-    marker_clips: list[MarkerClip], tmp_path: Path, options: CutOptions, inputs: int
-) -> None:
-    clips = layout([Source(c.path.stem, c.path) for c in marker_clips], crossfade=options.crossfade)
-    lists = {name: tmp_path / f"{name}.txt" for name in ("pictures", "heads", "captions")}
-
-    args = build_command(clips, output=tmp_path / "cut.mp4", options=options,
-                         pictures=lists["pictures"],
-                         heads=lists["heads"] if options.crossfade else None,
-                         captions=lists["captions"] if options.burn_captions else None,
-                         sound=None, measured=None, copy=False)  # fmt: skip
-
-    assert len(clips) == 24 and args.count("-i") == inputs
-    assert args[args.index("-i") + 1] == "pipe:0"

@@ -189,11 +189,22 @@ def close_lanes(lanes: Sequence[Backend]) -> None:
             lane.close()
 
 
-def prompt_for(identity: str | None) -> PromptBuilder:
-    """The prompt format of the backend an identity belongs to; the default backend's when the
-    identity is none or not registered (a test's scripted backend)."""
+def _made_by(identity: str | None) -> Factory:
+    """The backend an identity ('ovi:...') or a registry name belongs to; the default backend
+    when it is none or not registered (a test's scripted backend)."""
     name = (identity or "").partition(":")[0]
-    return factory(name if name in REGISTRY else DEFAULT).prompt
+    return factory(name if name in REGISTRY else DEFAULT)
+
+
+def prompt_for(identity: str | None) -> PromptBuilder:
+    """The prompt format of the backend an identity belongs to (the default's when unknown)."""
+    return _made_by(identity).prompt
+
+
+def spec_of(identity: str | None) -> ClipSpec:
+    """The clips of the backend an identity or a name belongs to: the default backend's when it
+    is none (footage alone) or not registered."""
+    return _made_by(identity).spec
 
 
 def reserved_tokens() -> list[tuple[str, re.Pattern[str]]]:

@@ -1,0 +1,27 @@
+"""The final cut, in three layers, each depending only on the one below it:
+
+- publish: where the cut and its side files go, what they must never replace, the side files
+  (captions, contact sheet, poster, manifest), fetching and uploading: `stitch()`;
+- cut: the clips laid out, their sound and pictures joined in sync, captions drawn, loudness;
+- ffargs: the ffmpeg arguments, ffconcat lists and filter graphs, built as text.
+
+What the rest of f1gen uses is re-exported here.
+"""
+
+from __future__ import annotations
+
+from .cut import CutOptions, Source, StitchResult, join
+from .ffargs import Loudness, Shape
+from .publish import Outputs, outputs, stitch
+
+__all__ = [
+    "CutOptions",
+    "Loudness",
+    "Outputs",
+    "Shape",
+    "Source",
+    "StitchResult",
+    "join",
+    "outputs",
+    "stitch",
+]

@@ -1,0 +1,439 @@
+"""The cut: clips joined in order with sound and picture in sync at every boundary.
+
+Why not `ffmpeg -f concat -c copy`: each AAC track is a little shorter than its video (1024-sample
+frames) and carries encoder priming, so joined as they are the sound drifts by seconds over 24
+clips. Here the picture is stream-copied when every clip shares its parameters (otherwise encoded
+once, in the shape of the backend that made the clips), and the sound is rebuilt as one
+continuous track in which each clip's audio is aligned to its first video frame and padded or
+trimmed to exactly its video's duration.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, Protocol
+
+from .. import media
+from ..backends import spec_of
+from ..captions import Cue, draw_caption
+from ..errors import BadInputError, MediaError, StitchError, WriteError
+from ..files import move_durably
+from .ffargs import (
+    AUDIO_RATE,
+    SAMPLE_BYTES,
+    Loudness,
+    Piece,
+    Shape,
+    Transitions,
+    audio_chain,
+    build_command,
+    caption_listing,
+    ffconcat,
+    head_pieces,
+    loudness_filter,
+    measure_command,
+    normalize_command,
+    parse_loudness,
+    remux_command,
+    track_spans,
+    transition_frames,
+)
+
+# PIL (captions) loads only when a cut is drawn on.
+
+
+@dataclass(frozen=True)
+class CutOptions:
+    """How the cut is finished: captions, loudness, joins, and a quick preview."""
+
+    burn_captions: bool = False
+    loudnorm: bool = True
+    loudness: float = -14.0  # LUFS integrated
+    true_peak: float = -1.0  # dBTP ceiling
+    fade_ms: int = 20
+    crossfade: float = 0.0
+    preview: bool = False
+
+
+@dataclass(frozen=True)
+class Source:
+    """A clip to put in the cut: a generated take, or footage (always normalized)."""
+
+    name: str
+    path: Path
+    trim: tuple[float, float] | None = None
+    footage: bool = False
+    caption: str | None = None
+
+
+@dataclass(frozen=True)
+class CutClip:
+    """One clip in the cut, with its real measured durations."""
+
+    source: Source
+    info: media.MediaInfo
+    start: float  # where the clip starts in the cut
+    duration: float  # its video duration, and so its slot
+
+    @property
+    def path(self) -> Path:
+        """The clip file."""
+        return self.source.path
+
+    @property
+    def trim(self) -> tuple[float, float] | None:
+        """The part of the clip used, if not all of it."""
+        return self.source.trim
+
+    @property
+    def part(self) -> tuple[float, float]:
+        """The seconds of the clip's own file the cut uses, from its first frame."""
+        if self.trim:
+            return self.trim
+        start = self.info.video.start if self.info.video else 0.0
+        return start, start + self.duration
+
+
+@dataclass(frozen=True)
+class StitchResult:
+    """What the stitch made."""
+
+    output: Path
+    duration: float
+    clips: tuple[CutClip, ...]
+    video_copied: bool
+    loudness: Loudness | None = None
+    side_files: tuple[Path, ...] = ()
+    fetched: tuple[str, ...] = ()
+    link: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready view."""
+        return {
+            "output": str(self.output),
+            "duration": round(self.duration, 3),
+            "video_copied": self.video_copied,
+            "loudness": asdict(self.loudness) if self.loudness else None,
+            "side_files": [str(p) for p in self.side_files],
+            "fetched": list(self.fetched),
+            "link": self.link,
+            "clips": [
+                {
+                    "scene": c.source.name,
+                    "path": str(c.path),
+                    "start": round(c.start, 4),
+                    "duration": round(c.duration, 4),
+                }
+                for c in self.clips
+            ],
+        }
+
+
+def default_shape() -> Shape:
+    """The shape of the default backend's clips: a cut of footage alone takes it."""
+    return Shape.of(spec_of(None))
+
+
+def layout(sources: list[Source], *, crossfade: float = 0.0) -> list[CutClip]:
+    """Probe every source and give it its slot: each starts where the earlier ones end
+    (less the crossfade, when clips overlap in transitions)."""
+    laid: list[CutClip] = []
+    start = 0.0
+    for source in sources:
+        try:
+            info = media.probe(source.path)
+        except BadInputError as exc:
+            raise StitchError(f"{source.name}: {source.path}: {exc.message}") from None
+        if info.video is None:
+            raise StitchError(f"{source.name}: {source.path}: has no video stream")
+        trim = source.trim
+        duration = (trim[1] - trim[0]) if trim else info.video.duration
+        if crossfade and duration <= 2 * crossfade:
+            raise StitchError(
+                f"{source.name}: {duration:.2f} s is too short for a {crossfade} s crossfade"
+            )
+        laid.append(CutClip(source, info, start, duration))
+        start += duration - crossfade
+    return laid
+
+
+def uniform(clips: list[CutClip]) -> bool:
+    """True when every clip is an untrimmed generated take with one and the same H.264 shape,
+    so that the concat demuxer can read them as one stream."""
+    shapes = set()
+    for clip in clips:
+        video = clip.info.video
+        assert video is not None
+        if clip.trim or clip.source.footage or video.codec != "h264":
+            return False
+        shapes.add((video.width, video.height, video.fps, video.pix_fmt, video.profile))
+    return len(shapes) == 1
+
+
+def can_copy_video(clips: list[CutClip], options: CutOptions) -> bool:
+    """True when the picture can be stream-copied: uniform takes, nothing drawn on them."""
+    return not (options.burn_captions or options.crossfade or options.preview) and uniform(clips)
+
+
+def direct(clip: CutClip, shape: Shape) -> bool:
+    """True when the joined picture can decode the clip as it is: an untrimmed take, H.264 in
+    the cut's own shape. Anything else is normalized on its own first."""
+    video = clip.info.video
+    assert video is not None
+    return (
+        not clip.trim
+        and not clip.source.footage
+        and video.codec == "h264"
+        and (video.width, video.height, video.pix_fmt) == (*shape.size, "yuv420p")
+        and video.fps == shape.fps
+    )
+
+
+def _clip_sound(clip: CutClip, samples: int, options: CutOptions) -> Iterator[bytes]:
+    if clip.info.audio is None:
+        for done in range(0, samples, AUDIO_RATE):
+            yield bytes(min(AUDIO_RATE, samples - done) * SAMPLE_BYTES)
+        return
+    video = clip.info.video
+    # An untrimmed clip's time starts at its first frame; a trim counts from the file's start.
+    origin = None if clip.trim or video is None else video.start
+    # Short fades at each join take the click out of clips' invented ambience, not the sync;
+    # a crossfade blends the sound instead.
+    fade = 0.0 if options.crossfade else options.fade_ms / 1000
+    chain = audio_chain(samples, trim=clip.trim, fade=fade)
+    yield from media.audio_pcm(clip.path, chain, origin=origin)
+
+
+class Sink(Protocol):
+    """Where raw sound goes: ffmpeg's stdin, a file, or both."""
+
+    def write(self, data: bytes | bytearray, /) -> object:
+        """Take data."""
+        ...
+
+
+def write_track(clips: list[CutClip], options: CutOptions, sink: Sink) -> None:
+    """The cut's whole sound as raw 48 kHz float stereo, one clip decoded at a time."""
+    spans = track_spans(clips)
+    tail = b""  # the end of the clip before, kept back for its crossfade
+    for index, (clip, (samples, shared)) in enumerate(zip(clips, spans, strict=True)):
+        keep = spans[index + 1][1] * SAMPLE_BYTES if index + 1 < len(spans) else 0
+        head = shared * SAMPLE_BYTES
+        pending = bytearray()
+        for chunk in _clip_sound(clip, samples, options):
+            pending += chunk
+            if head:
+                if len(pending) < head:
+                    continue
+                mixed = media.crossfade_pcm(
+                    tail, bytes(pending[:head]), rate=AUDIO_RATE, spec="c1=tri:c2=tri"
+                )
+                sink.write(mixed)
+                del pending[:head]
+                head = 0
+            if len(pending) > keep:
+                sink.write(pending[: len(pending) - keep])
+                del pending[: len(pending) - keep]
+        tail = bytes(pending)
+
+
+def _measure(
+    clips: list[CutClip], options: CutOptions, *, sound: Path, ffmpeg: str | None
+) -> Loudness | None:
+    """The first loudness pass; the sound it measured is kept in the file sound for the second,
+    so that nothing is decoded twice."""
+
+    def feed(sink: IO[bytes]) -> None:
+        with sound.open("wb") as kept:
+            write_track(clips, options, _Tee(sink, kept))
+
+    stderr = media.run_ffmpeg(measure_command(), ffmpeg=ffmpeg, what="stitch: loudness", feed=feed)
+    return parse_loudness(stderr)
+
+
+class _Tee:
+    """Writes to two files at once."""
+
+    def __init__(self, first: IO[bytes], second: IO[bytes]) -> None:
+        self.first, self.second = first, second
+
+    def write(self, data: bytes | bytearray) -> int:
+        self.second.write(data)
+        return self.first.write(data)
+
+
+def cues(clips: list[CutClip], options: CutOptions) -> list[Cue]:
+    """One caption per clip with speech, shown for the clip's slot (halfway through transitions)."""
+    half = options.crossfade / 2
+    found = []
+    for n, clip in enumerate(clips):
+        if clip.source.caption:
+            start = clip.start + (half if n else 0.0)
+            end = clip.start + clip.duration - (half if n < len(clips) - 1 else 0.0)
+            found.append(Cue(start, end, clip.source.caption))
+    return found
+
+
+def caption_track(
+    clips: list[CutClip],
+    options: CutOptions,
+    *,
+    shape: Shape,
+    scratch: Path,
+    tag: str,
+    made: list[Path],
+) -> Path | None:
+    """An ffconcat list of caption images the cut's size, each for its cue (a blank one
+    between), or None when no clip has a caption."""
+    from PIL import Image
+
+    timeline = cues(clips, options)
+    if not timeline:
+        return None
+    blank = scratch / f".partial-caption-{tag}-blank.png"
+    Image.new("RGBA", shape.size, (0, 0, 0, 0)).save(blank)
+    made.append(blank)
+    art = []
+    for n, cue in enumerate(timeline):
+        drawn = scratch / f".partial-caption-{tag}-{n:03d}.png"
+        made.append(draw_caption(cue.text, drawn, size=shape.size))
+        art.append(drawn)
+    listing = scratch / f".partial-captions-{tag}.txt"
+    listing.write_text(caption_listing(timeline, art=art, blank=blank), encoding="utf-8")
+    made.append(listing)
+    return listing
+
+
+def _pictures(
+    clips: list[CutClip],
+    *,
+    copy: bool,
+    shape: Shape,
+    scratch: Path,
+    tag: str,
+    ffmpeg: str | None,
+    made: list[Path],
+) -> list[Piece]:
+    """Each clip's picture as the joined input reads it: the take itself when it can, else a
+    normalized (or, for a copy, remuxed) file of its own, made one clip at a time."""
+    pieces = []
+    for n, clip in enumerate(clips):
+        video = clip.info.video
+        assert video is not None
+        as_it_is = copy or direct(clip, shape)
+        if as_it_is and video.index == 0:
+            pieces.append(Piece(clip.path, video.start, clip.duration))
+            continue
+        own = scratch / f".partial-picture-{tag}-{n:03d}.mp4"
+        made.append(own)
+        command = (
+            remux_command(clip.path, own)
+            if as_it_is
+            else normalize_command(
+                clip.path, own, shape=shape, duration=clip.duration, trim=clip.trim
+            )
+        )
+        media.run_ffmpeg(command, ffmpeg=ffmpeg, what=f"stitch: {clip.source.name}")
+        made_video = media.probe(own).video
+        pieces.append(Piece(own, made_video.start if made_video else 0.0, clip.duration))
+    return pieces
+
+
+def _transitions(
+    clips: list[CutClip],
+    videos: list[Piece],
+    *,
+    shape: Shape,
+    scratch: Path,
+    tag: str,
+    made: list[Path],
+) -> Transitions:
+    """The crossfades' heads list, written to scratch, and their frame math."""
+    heads = scratch / f".partial-heads-{tag}.txt"
+    made.append(heads)
+    starts, lengths = transition_frames(clips, fps=shape.fps)
+    heads.write_text(ffconcat(head_pieces(videos, lengths, fps=shape.fps)), encoding="utf-8")
+    return Transitions(heads, tuple(starts), tuple(lengths))
+
+
+def join(
+    sources: list[Source],
+    *,
+    output: Path,
+    scratch: Path,
+    ffmpeg: str | None = None,
+    options: CutOptions | None = None,
+    shape: Shape | None = None,
+) -> StitchResult:
+    """Join sources into output, in order, keeping each one's sound on its picture.
+
+    shape: the cut's picture (the default backend's when not given); a clip of another shape is
+    normalized to it. One ffmpeg run makes the cut (two with loudness: the first only measures).
+    The sound is decoded here one clip at a time and handed to ffmpeg raw; the picture is read by
+    one decoder (or none, when copied): memory does not grow with the number of clips.
+    """
+    options = options or CutOptions()
+    shape = shape or default_shape()
+    clips = layout(sources, crossfade=options.crossfade)
+    for folder in (output.parent, scratch):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WriteError(
+                f"{folder}: cannot write ({exc.strerror}): fix its permissions or free disk space"
+            ) from None
+    tag = f"{os.getpid()}"
+    partial = output.with_name(f".partial-{tag}-{output.name}")
+    copied = can_copy_video(clips, options)
+    made: list[Path] = []
+    measured = None
+    sound: Path | None = None
+    try:
+        videos = _pictures(
+            clips, copy=copied, shape=shape, scratch=scratch, tag=tag, ffmpeg=ffmpeg, made=made
+        )
+        pictures = scratch / f".partial-concat-{tag}.txt"
+        made.append(pictures)
+        pictures.write_text(ffconcat(videos), encoding="utf-8")
+        transitions = (
+            _transitions(clips, videos, shape=shape, scratch=scratch, tag=tag, made=made)
+            if options.crossfade and len(clips) > 1
+            else None
+        )
+        captions = (
+            caption_track(clips, options, shape=shape, scratch=scratch, tag=tag, made=made)
+            if options.burn_captions
+            else None
+        )
+        if options.loudnorm:
+            sound = scratch / f".partial-sound-{tag}.f32"
+            made.append(sound)
+            measured = _measure(clips, options, sound=sound, ffmpeg=ffmpeg)
+        args = build_command(
+            output=partial,
+            pictures=pictures,
+            shape=shape,
+            copy=copied,
+            sound=sound,
+            loudness=loudness_filter(
+                measured, target=options.loudness, true_peak=options.true_peak
+            ),
+            transitions=transitions,
+            captions=captions,
+            preview=options.preview,
+        )
+        feed = None if sound else lambda sink: write_track(clips, options, sink)
+        media.run_ffmpeg(args, ffmpeg=ffmpeg, what="stitch", feed=feed)
+        move_durably(partial, output)
+    except MediaError as exc:
+        raise StitchError(exc.message) from None
+    finally:
+        for leftover in (partial, *made):
+            leftover.unlink(missing_ok=True)
+    total = clips[-1].start + clips[-1].duration if clips else 0.0
+    return StitchResult(
+        output=output, duration=total, clips=tuple(clips), video_copied=copied, loudness=measured
+    )

@@ -1,0 +1,373 @@
+"""The cut's recipe as text: ffmpeg arguments, ffconcat lists and filter graphs.
+
+Pure builders: nothing here runs ffmpeg, probes, draws or touches a file. Each takes plain values
+(paths, seconds, frame counts, the cut's shape) and returns a string or an argument list, so the
+recipe can be read and tested without any media.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from ..errors import StitchError
+from ..media import PCM_BYTES, PCM_FORMAT
+
+if TYPE_CHECKING:
+    from ..backends.traits import ClipSpec
+    from ..captions import Cue
+
+AUDIO_RATE = 48_000
+AUDIO_BITRATE = "192k"
+LOUDNESS_RANGE = 11  # LU: a wider cut is normalized dynamically, not by one gain
+SAMPLE_BYTES = 2 * PCM_BYTES  # one stereo float sample
+PCM_INPUT = ["-f", "f32le", "-ar", str(AUDIO_RATE), "-ac", "2"]  # -ac: older ffmpegs too
+FFCONCAT = "ffconcat version 1.0"
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The cut's picture: frame size and rate, those of the backend that made its clips."""
+
+    width: int
+    height: int
+    fps: int
+
+    @classmethod
+    def of(cls, spec: ClipSpec) -> Shape:
+        """The shape of the clips spec describes."""
+        return cls(spec.size[0], spec.size[1], spec.fps)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Width and height."""
+        return self.width, self.height
+
+    @property
+    def preview(self) -> tuple[int, int]:
+        """The proof cut's size: half, rounded down to even numbers (yuv420p needs them)."""
+        return self.width // 4 * 2, self.height // 4 * 2
+
+
+@dataclass(frozen=True)
+class Loudness:
+    """What the first pass measured of the joined sound (EBU R128: LUFS, LU, dBTP)."""
+
+    input_i: float
+    input_tp: float
+    input_lra: float
+    input_thresh: float
+
+
+class Slot(Protocol):
+    """A clip's place in the cut, in seconds (a CutClip is one)."""
+
+    @property
+    def start(self) -> float:
+        """Where the clip starts in the cut."""
+        ...
+
+    @property
+    def duration(self) -> float:
+        """How long its slot is: its picture's duration."""
+        ...
+
+
+def normalize_chain(
+    shape: Shape, *, duration: float, trim: tuple[float, float] | None = None
+) -> str:
+    """Filters that make a clip's picture the cut's shape, yuv420p, starting at its first frame
+    (or at trim's start) and duration seconds long."""
+    width, height = shape.size
+    cut = f"trim=start={trim[0]:.6f}:end={trim[1]:.6f}," if trim else ""
+    return (
+        f"{cut}setpts=PTS-STARTPTS,"
+        f"scale={width}:{height}:force_original_aspect_ratio=decrease,"
+        f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={shape.fps},format=yuv420p,"
+        f"trim=duration={duration:.6f}"
+    )
+
+
+def normalize_command(
+    source: Path,
+    output: Path,
+    *,
+    shape: Shape,
+    duration: float,
+    trim: tuple[float, float] | None = None,
+) -> list[str]:
+    """One clip's picture alone, normalized, nearly lossless: memory is one clip's, however many
+    clips the cut has."""
+    chain = normalize_chain(shape, duration=duration, trim=trim)
+    return ["-i", str(source), "-map", "0:v:0", "-vf", chain, "-an",
+            "-c:v", "libx264", "-preset", "veryfast", "-crf", "12", "-pix_fmt", "yuv420p",
+            "-f", "mp4", str(output)]  # fmt: skip
+
+
+def remux_command(source: Path, output: Path) -> list[str]:
+    """A take's picture copied alone, for a file whose video is not its first stream."""
+    return ["-i", str(source), "-map", "0:v:0", "-c", "copy", "-f", "mp4", str(output)]
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One entry of an ffconcat list: a file, read from inpoint for duration seconds."""
+
+    path: Path
+    inpoint: float
+    duration: float
+    outpoint: float | None = None
+
+
+def _file_line(path: Path) -> str:
+    """An ffconcat file line: the path absolute (ffconcat resolves from the list's folder), in
+    single quotes, a quote in it written '\\''."""
+    quoted = str(path.absolute()).replace("'", "'\\''")
+    return f"file '{quoted}'"
+
+
+def ffconcat(pieces: Sequence[Piece]) -> str:
+    """An ffconcat list of pieces, in order."""
+    lines = [FFCONCAT]
+    for piece in pieces:
+        lines += [_file_line(piece.path), f"inpoint {piece.inpoint:.6f}"]
+        if piece.outpoint is not None:
+            lines.append(f"outpoint {piece.outpoint:.6f}")
+        lines.append(f"duration {piece.duration:.6f}")
+    return "\n".join(lines) + "\n"
+
+
+def caption_listing(cues: Sequence[Cue], *, art: Sequence[Path], blank: Path) -> str:
+    """An ffconcat list of still images: each cue's art for its cue, the blank image between
+    cues and for a second after the last (the concat demuxer needs a last frame to end on)."""
+    lines = [FFCONCAT]
+    now = 0.0
+    for cue, image in zip(cues, art, strict=True):
+        if cue.start > now:
+            lines += [_file_line(blank), f"duration {cue.start - now:.6f}"]
+        lines += [_file_line(image), f"duration {cue.end - cue.start:.6f}"]
+        now = cue.end
+    lines += [_file_line(blank), f"duration {1.0:.6f}"]
+    return "\n".join(lines) + "\n"
+
+
+def transition_frames(slots: Sequence[Slot], *, fps: int) -> tuple[list[int], list[int]]:
+    """Where each clip starts in the joined picture (frames, the end appended) and how many
+    frames each transition lasts, rounded so that every clip starts within half a frame of its
+    place on the shortened timeline: nothing drifts, however many transitions."""
+    starts, at = [], 0.0
+    for slot in slots:
+        starts.append(round(at * fps))
+        at += slot.duration
+    starts.append(round(at * fps))
+    cut = [starts[k] - round(slot.start * fps) for k, slot in enumerate(slots)]
+    return starts, [b - a for a, b in itertools.pairwise(cut)]
+
+
+def crossfade_chains(
+    starts: Sequence[int], lengths: Sequence[int], *, joined: int, heads: int, fps: int
+) -> str:
+    """The joined picture with every transition, from two decoders whatever the clip count.
+
+    Input joined holds every clip end to end; input heads the first frames of every clip but the
+    first. The heads leave the joined picture, and each is laid, fading in, over the end of the
+    clip before it.
+    """
+    dropped = "+".join(
+        f"between(n,{starts[k + 1]},{starts[k + 1] + n - 1})" for k, n in enumerate(lengths)
+    )
+    chains = [f"[{joined}:v:0]fps={fps},select='not({dropped})',setpts=N/({fps}*TB)[bodies]"]
+    offsets = [0, *itertools.accumulate(lengths)]  # heads before each transition
+    tails = [starts[k + 1] - n - offsets[k] for k, n in enumerate(lengths)]
+    windows = [
+        f"between(t,{(tail - 0.5) / fps:.6f},{(tail + n - 0.5) / fps:.6f})"
+        for tail, n in zip(tails, lengths, strict=True)
+    ]
+    # the first n frames of each head piece (which has n + 1: see head_pieces)
+    picked = "+".join(
+        f"between(t,{(offsets[k] + k - 0.5) / fps:.6f},{(offsets[k] + k + n - 0.5) / fps:.6f})"
+        for k, n in enumerate(lengths)
+    )
+    shift = str(tails[0] - offsets[0]) + "".join(
+        f"+({(tails[k] - offsets[k]) - (tails[k - 1] - offsets[k - 1])})*gte(N,{offsets[k]})"
+        for k in range(1, len(lengths))
+    )
+    fades = "".join(
+        f",fade=t=in:st={tail / fps:.6f}:d={n / fps:.6f}:alpha=1:enable='{window}'"
+        for tail, n, window in zip(tails, lengths, windows, strict=True)
+        if n  # a crossfade shorter than half a frame has nothing to fade
+    )
+    chains.append(
+        f"[{heads}:v:0]select='{picked}',setpts='(N+{shift})/({fps}*TB)',format=yuva420p{fades}[heads]"
+    )
+    chains.append(
+        f"[bodies][heads]overlay=eof_action=pass:repeatlast=0:enable='{'+'.join(windows)}'[vjoined]"
+    )
+    return ";".join(chains)
+
+
+def head_pieces(videos: Sequence[Piece], lengths: Sequence[int], *, fps: int) -> list[Piece]:
+    """The first frames of every clip but the first, one frame more than each transition needs
+    (so that pieces start on whole frames), for the heads input of crossfade_chains."""
+    return [
+        Piece(video.path, video.inpoint, (n + 1) / fps, video.inpoint + (n + 0.5) / fps)
+        for video, n in zip(videos[1:], lengths, strict=True)
+    ]
+
+
+def track_spans(slots: Sequence[Slot]) -> list[tuple[int, int]]:
+    """Each clip's sound in samples: its own length, and how much it shares with the clip before
+    (a crossfade). Rounded from the timeline, so the sound never drifts from the picture."""
+    spans = []
+    previous_end = 0
+    for slot in slots:
+        start = round(slot.start * AUDIO_RATE)
+        end = round((slot.start + slot.duration) * AUDIO_RATE)
+        spans.append((end - start, previous_end - start))
+        previous_end = end
+    return spans
+
+
+def audio_chain(samples: int, *, trim: tuple[float, float] | None = None, fade: float = 0.0) -> str:
+    """Filters that make a clip's sound exactly its slot (samples long), 48 kHz float stereo,
+    from trim's start when trimmed, with fades of fade seconds at each end (0: none)."""
+    length = samples / AUDIO_RATE
+    fades = (
+        f",afade=t=in:st=0:d={fade:.3f},afade=t=out:st={length - fade:.6f}:d={fade:.3f}"
+        if fade
+        else ""
+    )
+    skip = f"atrim=start={trim[0]:.6f},asetpts=PTS-STARTPTS," if trim else ""
+    # async with first_pts=0 lines the sound up with the picture's first frame (silence where it
+    # starts late); apad + atrim makes it exactly as long as the picture.
+    return (
+        f"aresample={AUDIO_RATE}:async=1:first_pts=0,{skip}"
+        f"aformat=sample_fmts={PCM_FORMAT}:sample_rates={AUDIO_RATE}:channel_layouts=stereo,"
+        f"apad,atrim=end_sample={samples},asetpts=N/SR/TB{fades}"
+    )
+
+
+def measure_command() -> list[str]:
+    """The first loudness pass: EBU R128 loudness, range and true peak of the sound on stdin."""
+    return ["-loglevel", "info", *PCM_INPUT, "-i", "pipe:0",
+            "-af", "ebur128=peak=true:framelog=quiet", "-f", "null", "-"]  # fmt: skip
+
+
+def parse_loudness(stderr: str) -> Loudness | None:
+    """What ebur128's summary says; None for a silent cut (nothing to normalize)."""
+    summary = stderr[stderr.rfind("Summary:") :]
+    found = {
+        key: re.search(pattern, summary, re.DOTALL)
+        for key, pattern in (
+            ("input_i", r"I:\s+(-?[\d.]+|-?inf) LUFS"),
+            ("input_thresh", r"I:.*?Threshold:\s+(-?[\d.]+|-?inf) LUFS"),
+            ("input_lra", r"LRA:\s+(-?[\d.]+|-?inf) LU\b"),
+            ("input_tp", r"Peak:\s+(-?[\d.]+|-?inf) dBFS"),
+        )
+    }
+    if not all(found.values()):
+        raise StitchError(
+            "stitch: ffmpeg's loudness measurement could not be read: try --no-loudnorm"
+        )
+    values = {key: float(match.group(1)) for key, match in found.items() if match}
+    if values["input_i"] <= -70 or any(math.isinf(v) or math.isnan(v) for v in values.values()):
+        return None  # silence stays silence
+    return Loudness(**values)
+
+
+def loudness_filter(measured: Loudness | None, *, target: float, true_peak: float) -> str | None:
+    """The second loudness pass, to target LUFS under a true_peak ceiling (dBTP): one gain when
+    that meets the target, as loudnorm's linear mode would; loudnorm's dynamic mode otherwise (a
+    range or a peak too wide for one gain); None for silence."""
+    if measured is None:
+        return None
+    ceiling = true_peak - 0.5  # the AAC encode can add a few tenths of a dB of true peak
+    gain = target - measured.input_i
+    if measured.input_tp + gain <= ceiling and measured.input_lra <= LOUDNESS_RANGE:
+        return f"volume={gain:.2f}dB"
+    return (
+        f"loudnorm=I={target}:TP={ceiling}:LRA={LOUDNESS_RANGE}"
+        f":measured_I={measured.input_i}:measured_TP={measured.input_tp}"
+        f":measured_LRA={measured.input_lra}:measured_thresh={measured.input_thresh}"
+        f":linear=true:print_format=none,aresample={AUDIO_RATE}"
+    )
+
+
+@dataclass(frozen=True)
+class Transitions:
+    """The crossfades' input: an ffconcat list of every later clip's first frames (head_pieces),
+    and the frame math of transition_frames."""
+
+    heads: Path
+    starts: tuple[int, ...]
+    lengths: tuple[int, ...]
+
+
+def build_command(
+    *,
+    output: Path,
+    pictures: Path,
+    shape: Shape,
+    copy: bool,
+    sound: Path | None = None,
+    loudness: str | None = None,
+    transitions: Transitions | None = None,
+    captions: Path | None = None,
+    preview: bool = False,
+) -> list[str]:
+    """The ffmpeg arguments for the cut: sound from stdin (or the file sound), raw; the picture
+    from the ffconcat list pictures, stream-copied (copy) or decoded once into the cut's shape,
+    with transitions and the captions list laid over it; loudness: the second pass's filter.
+
+    Every input starts at zero by construction, so timestamps are kept as they are (-copyts):
+    nothing can shift the picture against the sound.
+    """
+    args = ["-copyts", *PCM_INPUT, "-i", str(sound or "pipe:0")]
+    args += ["-f", "concat", "-safe", "0", "-i", str(pictures)]
+    chains: list[str] = []
+    audio_map = "0:a"
+    if loudness:
+        chains.append(f"[0:a]{loudness}[aout]")
+        audio_map = "[aout]"
+    if copy:
+        video_map, video_codec = "1:v:0", ["-c:v", "copy"]
+    else:
+        if transitions is not None:
+            args += ["-f", "concat", "-safe", "0", "-i", str(transitions.heads)]
+            chains.append(
+                crossfade_chains(
+                    transitions.starts, transitions.lengths, joined=1, heads=2, fps=shape.fps
+                )
+            )
+        else:
+            chains.append(f"[1:v:0]fps={shape.fps}[vjoined]")
+        joined_video = "vjoined"
+        if captions is not None:
+            # One input carries every caption image, each held for its cue: decoded in order,
+            # so memory stays flat however many scenes there are.
+            track = 3 if transitions is not None else 2
+            args += ["-f", "concat", "-safe", "0", "-i", str(captions)]
+            chains.append(
+                f"[{track}:v]setpts=PTS-STARTPTS[captions];"
+                f"[{joined_video}][captions]overlay=format=auto:eof_action=pass[captioned]"
+            )
+            joined_video = "captioned"
+        scale = f",scale={shape.preview[0]}:{shape.preview[1]}" if preview else ""
+        chains.append(f"[{joined_video}]format=yuv420p{scale}[vout]")
+        video_map = "[vout]"
+        preset, crf = ("ultrafast", "30") if preview else ("veryfast", "20")
+        video_codec = ["-c:v", "libx264", "-preset", preset, "-crf", crf]
+        video_codec += ["-pix_fmt", "yuv420p", "-r", str(shape.fps)]
+    if chains:
+        args += ["-filter_complex", ";".join(chains)]
+    args += ["-map", video_map, "-map", audio_map]
+    # The fast AAC coder is about 3x quicker than the default twoloop, and transparent at 192k.
+    args += [*video_codec, "-c:a", "aac", "-aac_coder", "fast", "-b:a", AUDIO_BITRATE]
+    args += ["-ar", str(AUDIO_RATE), "-ac", "2", "-movflags", "+faststart"]
+    args += ["-f", "mp4", str(output)]
+    return args

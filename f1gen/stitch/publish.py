@@ -1,0 +1,304 @@
+"""Publishing a storyboard's cut: where it goes, what it must never replace, its side files
+(captions, contact sheet, poster, manifest), fetching missing clips and uploading the result."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .. import __version__, media
+from ..captions import to_srt, to_vtt
+from ..errors import BadInputError, StitchError
+from ..files import file_digest, write_atomic
+from ..plan import cut_spec, scene_clip
+from ..prompts import build as build_prompt
+from ..state import RunState, StateStore
+from ..storyboard import Storyboard
+from ..sync import fetch_missing
+from .cut import CutClip, CutOptions, Source, StitchResult, cues, join, layout
+from .ffargs import Shape
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from ..storage import Storage
+
+# PIL (review art) loads only when a cut is made.
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where a stitch writes: the cut and its side files (named after the cut when -o is given)."""
+
+    cut: Path
+    srt: Path
+    vtt: Path
+    sheet: Path
+    poster: Path
+    manifest: Path
+
+    @property
+    def side(self) -> tuple[Path, ...]:
+        """The side files, in the order they are written."""
+        return (self.srt, self.vtt, self.sheet, self.poster, self.manifest)
+
+
+def outputs(workdir: Path, output: Path | None = None, *, preview: bool = False) -> Outputs:
+    """The cut's path and its side files' paths.
+
+    The default cut keeps the default names (final.srt, contact-sheet.png, manifest.json...);
+    a cut named with -o gets side files named after it (cut.srt, cut.manifest.json...), so that
+    it never replaces another cut's files in the same folder.
+    """
+    default = workdir / ("final-preview.mp4" if preview else "final.mp4")
+    cut = output if output is not None else default
+    base = cut.parent / (cut.stem if cut.suffix.lower() == ".mp4" else cut.name)
+    own = output is not None and os.path.abspath(output) != os.path.abspath(default)
+    named = {
+        name: base.with_name(f"{base.name}.{name}") if own else cut.parent / name
+        for name in ("contact-sheet.png", "poster.jpg", "manifest.json")
+    }
+    return Outputs(
+        cut=cut,
+        srt=base.with_name(f"{base.name}.srt"),
+        vtt=base.with_name(f"{base.name}.vtt"),
+        sheet=named["contact-sheet.png"],
+        poster=named["poster.jpg"],
+        manifest=named["manifest.json"],
+    )
+
+
+def _protected(storyboard: Storyboard, workdir: Path) -> dict[Path, str]:
+    """What a stitch must never write over: the storyboard, its media, the run's state."""
+    found = {storyboard.path.resolve(): "the storyboard"}
+    for scene in storyboard.scenes:
+        if scene.image is not None:
+            found.setdefault(scene.image.resolve(), f"the image of {scene.label}")
+        if scene.footage is not None:
+            found.setdefault(scene.footage.resolve(), f"the footage of {scene.label}")
+    found[(workdir / "state.json").resolve()] = "the run's state file"
+    return found
+
+
+def check_outputs(storyboard: Storyboard, workdir: Path, paths: Outputs, *, given: bool) -> None:
+    """BadInputError, before anything is written, when an output would replace the user's work."""
+    flag = f"-o {paths.cut}" if given else str(paths.cut)
+    if paths.cut.is_dir():
+        example = paths.cut / "cut.mp4"
+        raise BadInputError(f"{flag}: is a folder: name the cut's file, e.g. -o {example}")
+    protected = _protected(storyboard, workdir)
+    clips = (workdir / "clips").resolve()
+    for path in (paths.cut, *paths.side):
+        resolved = path.resolve()
+        what = protected.get(resolved)
+        if what is None and (resolved == clips or clips in resolved.parents):
+            what = f"a file in {workdir / 'clips'}, where the accepted takes live"
+        if what is None:
+            continue
+        whose = "it" if path == paths.cut else f"its side file {path}"
+        raise BadInputError(
+            f"{flag}: {whose} would replace {what}: write the cut elsewhere, "
+            f"e.g. -o {workdir / 'cut.mp4'}"
+        )
+    if paths.cut.suffix.lower() != ".mp4":
+        raise BadInputError(f"{flag}: the cut is an MP4 video: give a name ending in .mp4")
+
+
+def collect(storyboard: Storyboard, workdir: Path, state: RunState) -> list[Source]:
+    """Every scene's clip in order; StitchError listing the scenes that are not done."""
+    found: list[Source] = []
+    missing: list[str] = []
+    for scene in storyboard.scenes:
+        clip = scene_clip(scene, state, workdir)
+        if clip is None:
+            missing.append(f"{scene.number} ({scene.id})")
+        else:
+            found.append(
+                Source(
+                    scene.id, clip, scene.trim, footage=not scene.generated, caption=scene.speech
+                )
+            )
+    if missing:
+        shown = ", ".join(missing[:8]) + (
+            f" and {len(missing) - 8} more" if len(missing) > 8 else ""
+        )
+        raise StitchError(
+            f"{len(missing)} of {len(storyboard.scenes)} scenes are not done yet: {shown}: "
+            f"run 'f1gen generate {storyboard.path}' first"
+        )
+    return found
+
+
+def stitch(
+    storyboard: Storyboard,
+    *,
+    workdir: Path,
+    output: Path | None = None,
+    ffmpeg: str | None = None,
+    storage: Storage | None = None,
+    options: CutOptions | None = None,
+    state: RunState | None = None,
+) -> StitchResult:
+    """Make the final cut of a storyboard whose scenes are all done, with its side files.
+
+    The cut takes the shape (size, fps) of the backend that made its clips. Beside the cut:
+    captions (.srt, .vtt), a contact sheet, a poster frame and a manifest. With storage, clips
+    missing here are fetched from the bucket first, and everything is uploaded. Nothing the user
+    made (storyboard, images, footage, accepted takes, state) is ever replaced.
+    state: the run's state when the caller holds it (a run that just ended), else it is read.
+    """
+    options = options or CutOptions()
+    paths = outputs(workdir, output, preview=options.preview)
+    check_outputs(storyboard, workdir, paths, given=output is not None)
+    fetched = fetch_missing(storyboard, workdir=workdir, storage=storage) if storage else []
+    if state is None or fetched:
+        state = StateStore(workdir).load(storyboard=str(storyboard.path), title=storyboard.title)
+    sources = collect(storyboard, workdir, state)
+    shape = Shape.of(cut_spec(storyboard, state))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="f1gen-art") as pool:
+        # The review art comes from the clips, not the cut: it is drawn while ffmpeg works.
+        drawing = None if options.preview else pool.submit(lambda: review_frames(layout(sources)))
+        result = join(
+            sources,
+            output=paths.cut,
+            scratch=workdir / "tmp",
+            ffmpeg=ffmpeg,
+            options=options,
+            shape=shape,
+        )
+    frames = drawing.result() if drawing else None
+    side = write_side_files(
+        storyboard, result, state=state, options=options, paths=paths, frames=frames,
+        workdir=workdir,
+    )  # fmt: skip
+    result = replace(result, side_files=tuple(side), fetched=tuple(fetched))
+    if storage is None:
+        return result
+    uploaded = storage.upload(result.output, result.output.name)
+    for path in side:
+        storage.upload(path, path.name)
+    return replace(result, link=storage.link(uploaded.key))
+
+
+@dataclass(frozen=True)
+class ReviewFrames:
+    """The review art's pictures: every clip's key frame, small, and the first one full size."""
+
+    thumbnails: list[tuple[str, Image.Image]]
+    poster: Image.Image
+
+
+def review_frames(clips: Sequence[CutClip]) -> ReviewFrames:
+    """Each clip's key frame (media.frame_at: the cheap one), labelled with its number and id."""
+    from ..sheets import THUMB
+
+    first = media.frame_at(clips[0].path, clips[0].part)
+    thumbnails = [("01 " + clips[0].source.name, first)]
+    thumbnails += [
+        (f"{n:02d} {c.source.name}", media.frame_at(c.path, c.part, fit=THUMB))
+        for n, c in enumerate(clips[1:], start=2)
+    ]
+    return ReviewFrames(thumbnails, first)
+
+
+def write_side_files(
+    storyboard: Storyboard,
+    result: StitchResult,
+    *,
+    state: RunState,
+    options: CutOptions,
+    paths: Outputs,
+    frames: ReviewFrames | None = None,
+    workdir: Path | None = None,
+) -> list[Path]:
+    """Captions, contact sheet, poster and manifest beside the cut, each written atomically
+    (frames: the review art's pictures, when already drawn; workdir: where the takes' checks
+    are kept)."""
+    from ..sheets import contact_sheet, poster
+
+    timeline = cues(list(result.clips), options)
+    write_atomic(paths.srt, to_srt(timeline).encode("utf-8"))
+    write_atomic(paths.vtt, to_vtt(timeline).encode("utf-8"))
+    written = [paths.srt, paths.vtt]
+    if options.preview:  # a proof: the review art and the manifest describe the real cut
+        return written
+    frames = frames or review_frames(result.clips)
+    contact_sheet(frames.thumbnails, paths.sheet)
+    poster(frames.poster, paths.poster)
+    write_manifest(storyboard, result, state=state, path=paths.manifest, workdir=workdir)
+    return [*written, paths.sheet, paths.poster, paths.manifest]
+
+
+def write_manifest(
+    storyboard: Storyboard,
+    result: StitchResult,
+    *,
+    state: RunState,
+    path: Path,
+    workdir: Path | None = None,
+) -> None:
+    """What the cut is made of: every scene's fingerprint, prompt, take, durations, checksums,
+    and every take of it with its seed, its checks (each with its number and reason, when the
+    work folder keeps them) and which one is the pick, and why."""
+    from ..checks.cache import CheckCache
+
+    cache = CheckCache(workdir) if workdir is not None else None
+    scenes = []
+    for clip, scene in zip(result.clips, storyboard.scenes, strict=True):
+        entry = state.scenes.get(scene.id) if scene.generated else None
+        takes = []
+        for take in entry.takes if entry else []:
+            found = None
+            if cache is not None and take.checks is not None and take.sha256 is not None:
+                key = CheckCache.key_of(take.sha256, line=scene.speech, prompt=build_prompt(scene))
+                found = cache.get(key)
+            takes.append(
+                {
+                    "name": take.name,
+                    "seed": take.seed,
+                    "picked": take.clip == entry.clip if entry else False,
+                    "rejected": take.rejected,
+                    "checks": take.checks,
+                    "results": [asdict(c) for c in found.checks] if found else None,
+                }
+            )
+        scenes.append(
+            {
+                "number": scene.number,
+                "id": scene.id,
+                "kind": "generated" if scene.generated else "footage",
+                "prompt": build_prompt(scene) if scene.generated else None,
+                "fingerprint": entry.fingerprint if entry and scene.generated else None,
+                "backend": entry.backend if entry and scene.generated else None,
+                "take": clip.path.name,
+                "sha256": file_digest(clip.path),
+                "start": round(clip.start, 4),
+                "duration": round(clip.duration, 4),
+                "video_seconds": round(clip.info.video.duration, 4) if clip.info.video else None,
+                "audio_seconds": round(clip.info.audio.duration, 4) if clip.info.audio else None,
+                "takes": takes,
+                "picked_by": ("hand" if entry.pick else "checks") if entry else None,
+                "pick_reason": entry.pick_reason if entry else None,
+            }
+        )
+    manifest = {
+        "title": storyboard.title,
+        "storyboard": str(storyboard.path),
+        "tool": f"f1gen {__version__}",
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "output": {
+            "file": result.output.name,
+            "sha256": file_digest(result.output),
+            "duration": round(result.duration, 4),
+            "video_copied": result.video_copied,
+        },
+        "loudness_measured": asdict(result.loudness) if result.loudness else None,
+        "scenes": scenes,
+    }
+    write_atomic(path, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))
