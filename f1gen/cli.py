@@ -608,7 +608,8 @@ def stitch(
     if captions not in ("files", "burn"):
         raise BadInputError(f"--captions {captions!r}: use 'files' or 'burn'")
     settings = load_settings({"bucket": bucket})
-    work = open_workspace(storyboard, workdir=workdir)
+    # The cut reads clips and footage (probed for their trims), never the images.
+    work = open_workspace(storyboard, workdir=workdir, decode_images=False)
     options = stitching.CutOptions(
         burn_captions=captions == "burn",
         loudnorm=loudnorm,
@@ -633,9 +634,11 @@ def stitch(
         console.print(
             f"fetched {counted(len(result.fetched), 'clip')} from the bucket", markup=False
         )
+    made = result.made_loudness
+    level = f", {made.input_i:g} LUFS, peaks {made.input_tp:g} dBTP" if made else ""
     console.print(
         f"final cut: {result.output} ({result.duration:.1f} s, "
-        f"{counted(len(result.clips), 'clip')}, {how})",
+        f"{counted(len(result.clips), 'clip')}, {how}{level})",
         markup=False,
     )
     if result.side_files:

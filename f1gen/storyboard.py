@@ -247,10 +247,11 @@ def _resolve(base: Path, value: str) -> Path:
     return (base / value) if not Path(value).is_absolute() else Path(value)
 
 
-def load(path: Path, *, decode_media: bool = True) -> Loaded:
+def load(path: Path, *, decode_media: bool = True, decode_images: bool | None = None) -> Loaded:
     """Read, validate and lint a storyboard; raise StoryboardError naming every problem.
 
-    decode_media=False only checks that images and footage exist (for a quick `status`).
+    decode_media=False only checks that images and footage exist (for a quick `status`);
+    decode_images=False skips decoding the images alone (the cut uses footage, never images).
     """
     raw = _read_yaml(path)
     if raw is None:
@@ -303,6 +304,7 @@ def load(path: Path, *, decode_media: bool = True) -> Loaded:
             problems=problems,
             warnings=warnings,
             decode_media=decode_media,
+            decode_images=decode_media if decode_images is None else decode_images,
         )
         if scene is not None:
             scenes.append(scene)
@@ -327,6 +329,7 @@ def _check_scene(
     problems: list[str],
     warnings: list[str],
     decode_media: bool,
+    decode_images: bool,
 ) -> Scene | None:
     label = f"scenes[{number}] ({scene_id})"
     before = len(problems)
@@ -360,10 +363,10 @@ def _check_scene(
             problems.append(f"{label}.action: is required for a generated scene")
         if raw.trim is not None:
             problems.append(f"{label}.trim: only footage scenes can be trimmed")
-        problem = images.inspect(image) if decode_media else images.missing(image)
+        problem = images.inspect(image) if decode_images else images.missing(image)
         if problem:
             problems.append(f"{label}.image: {raw.image}: {problem}")
-        elif decode_media and min(images.size(image)) < images.MIN_SIDE:
+        elif decode_images and min(images.size(image)) < images.MIN_SIDE:
             width, height = images.size(image)
             warnings.append(
                 f"{label}.image: {raw.image} is only {width}x{height}: under "

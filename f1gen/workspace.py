@@ -22,16 +22,25 @@ class Workspace:
 
 
 def open_workspace(
-    storyboard: Path | None, *, workdir: Path | None = None, decode_media: bool = True
+    storyboard: Path | None,
+    *,
+    workdir: Path | None = None,
+    decode_media: bool = True,
+    decode_images: bool | None = None,
 ) -> Workspace:
-    """The storyboard given, or the one recorded in the work folder, or the only run under out/."""
+    """The storyboard given, or the one recorded in the work folder, or the only run under out/
+    (decode_media, decode_images: see storyboard.load)."""
     if storyboard is not None:
-        loaded = storyboards.load(storyboard, decode_media=decode_media)
+        loaded = storyboards.load(
+            storyboard, decode_media=decode_media, decode_images=decode_images
+        )
         folder = workdir or OUT / loaded.storyboard.stem
         return Workspace(loaded.storyboard, folder, loaded.warnings)
     folder = workdir or _only_run()
     recorded = StateStore(folder).read().storyboard
-    loaded = storyboards.load(Path(recorded), decode_media=decode_media)
+    loaded = storyboards.load(
+        Path(recorded), decode_media=decode_media, decode_images=decode_images
+    )
     return Workspace(loaded.storyboard, folder, loaded.warnings)
 
 

@@ -224,8 +224,8 @@ def test_one_of_a_thing_is_not_plural(
 
     assert validated.stderr == f"{board}: 1 scene, 0 warnings: ok\n"
     assert " 1 scene: 1 to generate, 0 already done\n" in generated.stderr
-    assert re.search(r"final cut: out/board/final.mp4 \(5.0 s, 1 clip, video stream-copied\)",
-                     stitched.stderr)  # fmt: skip
+    assert re.search(r"final cut: out/board/final.mp4 \(5.0 s, 1 clip, video stream-copied, "
+                     r"-1[34]\.\d LUFS, peaks -[\d.]+ dBTP\)", stitched.stderr)  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ import pytest
 from f1gen.captions import Cue
 from f1gen.errors import StitchError
 from f1gen.stitch.ffargs import (
+    Leveling,
     Loudness,
     Piece,
     Shape,
@@ -21,10 +22,13 @@ from f1gen.stitch.ffargs import (
     build_command,
     caption_listing,
     ffconcat,
-    loudness_filter,
+    first_leveling,
+    leveling_filter,
     normalize_chain,
     normalize_command,
+    parse_integrated,
     parse_loudness,
+    probe_command,
     track_spans,
     transition_frames,
 )
@@ -110,42 +114,58 @@ def test_a_copy_cut_maps_the_pictures_as_they_are_and_an_encode_does_not() -> No
 
 
 @pytest.mark.parametrize(
-    ("measured", "second_pass"),
+    ("measured", "leveling", "second_pass"),
     [
-        (Loudness(input_i=-20.0, input_tp=-9.0, input_lra=6.0, input_thresh=-30.0), "volume=6.00dB"),
-        # one gain would push the peaks over -1.5 dBTP, or the range is too wide for one gain:
-        # loudnorm's dynamic mode, told what the first pass measured
-        (Loudness(input_i=-20.0, input_tp=-3.0, input_lra=6.0, input_thresh=-30.0),
-         "loudnorm=I=-14.0:TP=-1.5:LRA=11:measured_I=-20.0:measured_TP=-3.0:measured_LRA=6.0"
-         ":measured_thresh=-30.0:linear=true:print_format=none,aresample=48000"),
+        # the gain keeps the true peaks under -1.5 dBTP (the ceiling, 0.5 dB under -1 dBTP for
+        # the AAC encode): the gain alone
         (Loudness(input_i=-20.0, input_tp=-9.0, input_lra=14.0, input_thresh=-30.0),
-         "loudnorm=I=-14.0:TP=-1.5:LRA=11:measured_I=-20.0:measured_TP=-9.0:measured_LRA=14.0"
-         ":measured_thresh=-30.0:linear=true:print_format=none,aresample=48000"),
-        (None, None),  # silence stays silence
+         Leveling(6.0), "volume=6.00dB"),
+        # it would take them to +3 dBTP: the gain, and a limiter holding the true peaks (those
+        # at four times the rate) under the ceiling, its delay compensated
+        (Loudness(input_i=-20.0, input_tp=-3.0, input_lra=6.0, input_thresh=-30.0),
+         Leveling(6.0, -1.5),
+         "aresample=192000,volume=6.00dB,alimiter=limit=0.84140:attack=5:release=50:level=false"
+         ":latency=true,aresample=48000"),
     ],
 )  # fmt: skip
-def test_the_second_loudness_pass_is_one_gain_when_one_gain_meets_the_target(
-    measured: Loudness | None, second_pass: str | None
+def test_the_second_loudness_pass_is_one_gain_and_a_limiter_only_where_peaks_need_it(
+    measured: Loudness, leveling: Leveling, second_pass: str
 ) -> None:
-    assert loudness_filter(measured, target=-14.0, true_peak=-1.0) == second_pass
+    found = first_leveling(measured, target=-14.0, true_peak=-1.0)
+
+    assert found == leveling and leveling_filter(found) == second_pass
 
 
-def test_the_loudness_filter_works_on_the_sound_before_it_is_encoded() -> None:
+def test_the_loudness_a_leveling_leaves_is_estimated_quickly_from_the_kept_sound() -> None:
+    probe = probe_command(Path("/work/tmp/sound.f32"), Leveling(9.5, -1.5))
+
+    assert _after(probe, "-i") == "/work/tmp/sound.f32"
+    # the limiter at the sound's own rate, and no true peak: a quarter of the work
+    assert _after(probe, "-af") == (
+        "volume=9.50dB,alimiter=limit=0.84140:attack=5:release=50:level=false:latency=true,"
+        "ebur128=framelog=quiet"
+    )
+    assert parse_integrated(SUMMARY) == -15.7 and parse_integrated(SILENT_SUMMARY) == -70.0
+
+
+def test_the_leveled_sound_is_measured_on_its_way_to_the_encoder() -> None:
     args = build_command(output=OUT, pictures=PICTURES, shape=OVI, copy=True,
-                         sound=Path("/work/tmp/sound.f32"), loudness="volume=6.00dB")  # fmt: skip
+                         sound=Path("/work/tmp/sound.f32"), leveling=Leveling(6.0))  # fmt: skip
 
-    assert _after(args, "-filter_complex") == "[0:a]volume=6.00dB[aout]"
+    assert _after(args, "-filter_complex") == (
+        "[0:a]volume=6.00dB,asplit=2[aout][made];[made]ebur128=peak=true:framelog=quiet,anullsink"
+    )
+    assert _after(args, "-loglevel") == "info"  # where ebur128 writes its summary
     assert _maps(args) == ["1:v:0", "[aout]"]
     assert _after(args, "-i") == "/work/tmp/sound.f32"  # the first pass kept it: not decoded twice
 
 
 def test_a_silent_cut_gets_no_loudness_filter() -> None:
     measured = parse_loudness(SILENT_SUMMARY)
-    gain = loudness_filter(measured, target=-14.0, true_peak=-1.0)
 
-    args = build_command(output=OUT, pictures=PICTURES, shape=OVI, copy=True, loudness=gain)
+    args = build_command(output=OUT, pictures=PICTURES, shape=OVI, copy=True)
 
-    assert measured is None and gain is None
+    assert measured is None
     assert "-filter_complex" not in args and "[aout]" not in args
     assert _after(args, "-i") == "pipe:0"
 

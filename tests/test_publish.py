@@ -58,6 +58,29 @@ def test_loudness_meets_the_target_and_the_peak_ceiling(
     assert result.loudness is not None and result.video_copied  # loudness did not cost the copy
 
 
+@pytest.fixture(scope="module")
+def peaky_clips(tmp_path_factory: pytest.TempPathFactory) -> list[MarkerClip]:
+    """Marker clips whose loudness is mostly a loud beep over a faint bed: one gain to the
+    target would take the beeps 10 dB over the peak ceiling."""
+    return mediatools.make_marker_clips(tmp_path_factory.mktemp("peaky"), count=4, busy=True)
+
+
+def test_a_cut_whose_loudness_sits_in_its_peaks_still_meets_the_target_under_the_ceiling(
+    peaky_clips: list[MarkerClip], tmp_path: Path, ffmpeg: str
+) -> None:
+    result = join(_sources(peaky_clips), output=tmp_path / "cut.mp4", scratch=tmp_path / "tmp",
+                  options=CutOptions())  # fmt: skip
+
+    integrated, peak = _ebur128(ffmpeg, result.output)
+
+    measured, leveling, made = result.loudness, result.leveling, result.made_loudness
+    assert measured is not None and leveling is not None and made is not None
+    assert leveling.ceiling == -1.5 and leveling.gain > -14.0 - measured.input_i  # limited
+    assert abs(integrated - -14.0) <= 1.0 and peak <= -1.0
+    assert abs(made.input_i - integrated) <= 0.5  # what the result says is what the cut is
+    assert mediatools.worst_offset(result.output)[0] <= 0.5 / 24  # the limiter's delay is undone
+
+
 def test_no_loudnorm_leaves_the_level_alone(
     busy_clips: list[MarkerClip], tmp_path: Path, ffmpeg: str
 ) -> None:

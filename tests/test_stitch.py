@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from f1gen.stitch.cut import Source, join
+from f1gen.stitch.cut import TOLERANCE, Source, find_gain, join
 from tests.support import mediatools
 from tests.support.mediatools import FRAME, MarkerClip
 
@@ -161,3 +162,32 @@ def test_a_take_whose_sound_is_its_first_stream_is_copied_in_sync(
     worst, frames, _ = mediatools.worst_offset(result.output)
     assert len(frames) == 3 and worst <= FRAME
     assert not list((tmp_path / "tmp").iterdir())  # its picture's own copy is gone too
+
+
+def _limited(measured: float, *, ceiling_at: float, kept: float) -> Callable[[float], float]:
+    """The loudness of a sound measured at `measured` LUFS after a gain, when the limiter keeps
+    `kept` of every dB of gain past ceiling_at (the loudness that sits in its peaks)."""
+    return lambda gain: measured + min(gain, ceiling_at) + kept * max(0.0, gain - ceiling_at)
+
+
+@pytest.mark.parametrize(
+    ("kept", "probes_at_most"),
+    [(1.0, 1), (0.8, 2), (0.5, 3), (0.3, 3)],
+)
+def test_the_gain_under_a_limiter_is_raised_to_the_target_and_never_past_it(
+    kept: float, probes_at_most: int
+) -> None:
+    loudness = _limited(-20.0, ceiling_at=2.0, kept=kept)
+    probed: list[float] = []
+
+    def loudness_at(gain: float) -> float:
+        probed.append(gain)
+        return loudness(gain)
+
+    gain = find_gain(-14.0, 6.0, loudness_at)
+
+    assert len(probed) <= probes_at_most and probed[0] == 6.0
+    assert loudness(gain) <= -14.0 + 1e-9  # never louder than asked
+    if kept >= 0.5:
+        assert loudness(gain) >= -14.0 - TOLERANCE
+    assert probed == sorted(probed)  # each step up, none back

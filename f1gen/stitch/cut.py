@@ -11,8 +11,8 @@ trimmed to exactly its video's duration.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -24,6 +24,7 @@ from ..files import move_durably
 from .ffargs import (
     AUDIO_RATE,
     SAMPLE_BYTES,
+    Leveling,
     Loudness,
     Piece,
     Shape,
@@ -32,11 +33,13 @@ from .ffargs import (
     build_command,
     caption_listing,
     ffconcat,
+    first_leveling,
     head_pieces,
-    loudness_filter,
     measure_command,
     normalize_command,
+    parse_integrated,
     parse_loudness,
+    probe_command,
     remux_command,
     track_spans,
     transition_frames,
@@ -105,7 +108,9 @@ class StitchResult:
     duration: float
     clips: tuple[CutClip, ...]
     video_copied: bool
-    loudness: Loudness | None = None
+    loudness: Loudness | None = None  # the joined sound, measured before leveling
+    leveling: Leveling | None = None  # what the second pass did to it
+    made_loudness: Loudness | None = None  # the cut's sound as leveled (before its AAC encode)
     side_files: tuple[Path, ...] = ()
     fetched: tuple[str, ...] = ()
     link: str | None = None
@@ -117,6 +122,8 @@ class StitchResult:
             "duration": round(self.duration, 3),
             "video_copied": self.video_copied,
             "loudness": asdict(self.loudness) if self.loudness else None,
+            "leveling": asdict(self.leveling) if self.leveling else None,
+            "loudness_made": asdict(self.made_loudness) if self.made_loudness else None,
             "side_files": [str(p) for p in self.side_files],
             "fetched": list(self.fetched),
             "link": self.link,
@@ -252,6 +259,43 @@ def _measure(
 
     stderr = media.run_ffmpeg(measure_command(), ffmpeg=ffmpeg, what="stitch: loudness", feed=feed)
     return parse_loudness(stderr)
+
+
+# The limiter takes loudness off with the peaks it holds down. Up to this much (dB over the
+# ceiling) that loss is a few tenths of a LU and the first gain stands; beyond it, the gain is
+# raised until the limited sound meets the target.
+SLIGHT_LIMITING = 1.0
+PROBES = 3  # quick loudness passes (about 0.2 s each for 24 clips) at most
+TOLERANCE = 0.5  # LU
+
+
+def find_gain(target: float, gain: float, loudness_at: Callable[[float], float]) -> float:
+    """The gain whose limited sound is target LUFS loud, within TOLERANCE, from the first gain
+    (target less the loudness measured before limiting).
+
+    loudness_at(g) is the integrated loudness of the sound limited after a gain of g dB. It
+    grows no faster than g (the limiter only takes away), so each step adds what is missing and
+    never overshoots; PROBES of them, and the last step is taken unmeasured.
+    """
+    for _ in range(PROBES):
+        missing = target - loudness_at(gain)
+        if missing <= TOLERANCE:
+            return gain
+        gain += missing
+    return gain
+
+
+def level(measured: Loudness, options: CutOptions, *, sound: Path, ffmpeg: str | None) -> Leveling:
+    """The second pass's gain and limiter for the measured sound kept in the file sound."""
+    first = first_leveling(measured, target=options.loudness, true_peak=options.true_peak)
+    if first.ceiling is None or measured.input_tp + first.gain - first.ceiling <= SLIGHT_LIMITING:
+        return first
+
+    def loudness_at(gain: float) -> float:
+        probe = probe_command(sound, replace(first, gain=gain))
+        return parse_integrated(media.run_ffmpeg(probe, ffmpeg=ffmpeg, what="stitch: loudness"))
+
+    return replace(first, gain=find_gain(options.loudness, first.gain, loudness_at))
 
 
 class _Tee:
@@ -390,6 +434,8 @@ def join(
     copied = can_copy_video(clips, options)
     made: list[Path] = []
     measured = None
+    leveling: Leveling | None = None
+    made_loudness: Loudness | None = None
     sound: Path | None = None
     try:
         videos = _pictures(
@@ -412,21 +458,22 @@ def join(
             sound = scratch / f".partial-sound-{tag}.f32"
             made.append(sound)
             measured = _measure(clips, options, sound=sound, ffmpeg=ffmpeg)
+            if measured is not None:
+                leveling = level(measured, options, sound=sound, ffmpeg=ffmpeg)
         args = build_command(
             output=partial,
             pictures=pictures,
             shape=shape,
             copy=copied,
             sound=sound,
-            loudness=loudness_filter(
-                measured, target=options.loudness, true_peak=options.true_peak
-            ),
+            leveling=leveling,
             transitions=transitions,
             captions=captions,
             preview=options.preview,
         )
         feed = None if sound else lambda sink: write_track(clips, options, sink)
-        media.run_ffmpeg(args, ffmpeg=ffmpeg, what="stitch", feed=feed)
+        stderr = media.run_ffmpeg(args, ffmpeg=ffmpeg, what="stitch", feed=feed)
+        made_loudness = parse_loudness(stderr) if leveling else None
         move_durably(partial, output)
     except MediaError as exc:
         raise StitchError(exc.message) from None
@@ -435,5 +482,6 @@ def join(
             leftover.unlink(missing_ok=True)
     total = clips[-1].start + clips[-1].duration if clips else 0.0
     return StitchResult(
-        output=output, duration=total, clips=tuple(clips), video_copied=copied, loudness=measured
-    )
+        output=output, duration=total, clips=tuple(clips), video_copied=copied, loudness=measured,
+        leveling=leveling, made_loudness=made_loudness,
+    )  # fmt: skip

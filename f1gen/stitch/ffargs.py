@@ -24,7 +24,12 @@ if TYPE_CHECKING:
 
 AUDIO_RATE = 48_000
 AUDIO_BITRATE = "192k"
-LOUDNESS_RANGE = 11  # LU: a wider cut is normalized dynamically, not by one gain
+# True peaks are the peaks of the sound at four times its rate (ITU-R BS.1770): the limiter
+# works there, so that what it holds under the ceiling is the true peak, not the sample peak.
+OVERSAMPLED = 4 * AUDIO_RATE
+# The limiter: 5 ms of look-ahead (compensated: the sound stays on its picture), 50 ms release.
+LIMITER = "attack=5:release=50:level=false:latency=true"
+HEADROOM = 0.5  # dB under the true-peak ceiling: the AAC encode can add a few tenths
 SAMPLE_BYTES = 2 * PCM_BYTES  # one stereo float sample
 PCM_INPUT = ["-f", "f32le", "-ar", str(AUDIO_RATE), "-ac", "2"]  # -ac: older ffmpegs too
 FFCONCAT = "ffconcat version 1.0"
@@ -258,44 +263,89 @@ def measure_command() -> list[str]:
             "-af", "ebur128=peak=true:framelog=quiet", "-f", "null", "-"]  # fmt: skip
 
 
+def _summary_value(summary: str, pattern: str) -> float | None:
+    found = re.search(pattern, summary, re.DOTALL)
+    return float(found.group(1)) if found else None
+
+
+_INTEGRATED = r"I:\s+(-?[\d.]+|-?inf) LUFS"
+
+
 def parse_loudness(stderr: str) -> Loudness | None:
-    """What ebur128's summary says; None for a silent cut (nothing to normalize)."""
+    """What ebur128's last summary says; None for a silent cut (nothing to normalize)."""
     summary = stderr[stderr.rfind("Summary:") :]
-    found = {
-        key: re.search(pattern, summary, re.DOTALL)
+    values = {
+        key: _summary_value(summary, pattern)
         for key, pattern in (
-            ("input_i", r"I:\s+(-?[\d.]+|-?inf) LUFS"),
+            ("input_i", _INTEGRATED),
             ("input_thresh", r"I:.*?Threshold:\s+(-?[\d.]+|-?inf) LUFS"),
             ("input_lra", r"LRA:\s+(-?[\d.]+|-?inf) LU\b"),
             ("input_tp", r"Peak:\s+(-?[\d.]+|-?inf) dBFS"),
         )
     }
-    if not all(found.values()):
+    if any(v is None for v in values.values()) or "Summary:" not in stderr:
         raise StitchError(
             "stitch: ffmpeg's loudness measurement could not be read: try --no-loudnorm"
         )
-    values = {key: float(match.group(1)) for key, match in found.items() if match}
-    if values["input_i"] <= -70 or any(math.isinf(v) or math.isnan(v) for v in values.values()):
+    measured = {key: v for key, v in values.items() if v is not None}
+    if measured["input_i"] <= -70 or any(math.isinf(v) or math.isnan(v) for v in measured.values()):
         return None  # silence stays silence
-    return Loudness(**values)
+    return Loudness(**measured)
 
 
-def loudness_filter(measured: Loudness | None, *, target: float, true_peak: float) -> str | None:
-    """The second loudness pass, to target LUFS under a true_peak ceiling (dBTP): one gain when
-    that meets the target, as loudnorm's linear mode would; loudnorm's dynamic mode otherwise (a
-    range or a peak too wide for one gain); None for silence."""
-    if measured is None:
-        return None
-    ceiling = true_peak - 0.5  # the AAC encode can add a few tenths of a dB of true peak
+@dataclass(frozen=True)
+class Leveling:
+    """The second loudness pass: one gain (dB), and, when that gain would take true peaks over
+    the ceiling (dBTP), a limiter holding them under it. No compression: the cut's dynamics, the
+    speech's above all, stay as they were made; only peaks are limited."""
+
+    gain: float
+    ceiling: float | None = None  # None: the gain alone keeps the peaks under the ceiling
+
+
+def ceiling_of(true_peak: float) -> float:
+    """The true-peak ceiling the sound is made under, for a cut whose peaks must stay under
+    true_peak after the AAC encode."""
+    return true_peak - HEADROOM
+
+
+def first_leveling(measured: Loudness, *, target: float, true_peak: float) -> Leveling:
+    """The gain that takes the measured sound to target LUFS, limited when that gain would take
+    its true peaks over the ceiling."""
     gain = target - measured.input_i
-    if measured.input_tp + gain <= ceiling and measured.input_lra <= LOUDNESS_RANGE:
-        return f"volume={gain:.2f}dB"
-    return (
-        f"loudnorm=I={target}:TP={ceiling}:LRA={LOUDNESS_RANGE}"
-        f":measured_I={measured.input_i}:measured_TP={measured.input_tp}"
-        f":measured_LRA={measured.input_lra}:measured_thresh={measured.input_thresh}"
-        f":linear=true:print_format=none,aresample={AUDIO_RATE}"
-    )
+    ceiling = ceiling_of(true_peak)
+    return Leveling(gain, ceiling if measured.input_tp + gain > ceiling else None)
+
+
+def leveling_filter(leveling: Leveling, *, true_peaks: bool = True) -> str:
+    """The filters of a leveling: a gain, and the limiter at four times the rate (true_peaks) or
+    at the sound's own rate (enough to estimate the loudness it leaves, and four times quicker)."""
+    volume = f"volume={leveling.gain:.2f}dB"
+    if leveling.ceiling is None:
+        return volume
+    limiter = f"alimiter=limit={10 ** (leveling.ceiling / 20):.5f}:{LIMITER}"
+    if not true_peaks:
+        return f"{volume},{limiter}"
+    return f"aresample={OVERSAMPLED},{volume},{limiter},aresample={AUDIO_RATE}"
+
+
+def probe_command(sound: Path, leveling: Leveling) -> list[str]:
+    """The integrated loudness of the raw sound file as leveling would leave it (a quick pass:
+    no true peak, the limiter at the sound's own rate)."""
+    chain = f"{leveling_filter(leveling, true_peaks=False)},ebur128=framelog=quiet"
+    return ["-loglevel", "info", *PCM_INPUT, "-i", str(sound),
+            "-af", chain, "-f", "null", "-"]  # fmt: skip
+
+
+def parse_integrated(stderr: str) -> float:
+    """The integrated loudness in ebur128's last summary (LUFS; -70 or less for silence)."""
+    summary = stderr[stderr.rfind("Summary:") :]
+    value = _summary_value(summary, _INTEGRATED) if "Summary:" in stderr else None
+    if value is None:
+        raise StitchError(
+            "stitch: ffmpeg's loudness measurement could not be read: try --no-loudnorm"
+        )
+    return value if not math.isnan(value) else -math.inf
 
 
 @dataclass(frozen=True)
@@ -315,14 +365,15 @@ def build_command(
     shape: Shape,
     copy: bool,
     sound: Path | None = None,
-    loudness: str | None = None,
+    leveling: Leveling | None = None,
     transitions: Transitions | None = None,
     captions: Path | None = None,
     preview: bool = False,
 ) -> list[str]:
     """The ffmpeg arguments for the cut: sound from stdin (or the file sound), raw; the picture
     from the ffconcat list pictures, stream-copied (copy) or decoded once into the cut's shape,
-    with transitions and the captions list laid over it; loudness: the second pass's filter.
+    with transitions and the captions list laid over it; leveling: the second loudness pass,
+    whose sound is measured as it goes to the encoder (ebur128's summary, on stderr).
 
     Every input starts at zero by construction, so timestamps are kept as they are (-copyts):
     nothing can shift the picture against the sound.
@@ -331,8 +382,12 @@ def build_command(
     args += ["-f", "concat", "-safe", "0", "-i", str(pictures)]
     chains: list[str] = []
     audio_map = "0:a"
-    if loudness:
-        chains.append(f"[0:a]{loudness}[aout]")
+    if leveling:
+        args = ["-loglevel", "info", *args]  # for the summary of what was made
+        chains.append(
+            f"[0:a]{leveling_filter(leveling)},asplit=2[aout][made];"
+            "[made]ebur128=peak=true:framelog=quiet,anullsink"
+        )
         audio_map = "[aout]"
     if copy:
         video_map, video_codec = "1:v:0", ["-c:v", "copy"]

@@ -299,6 +299,8 @@ def write_manifest(
             "video_copied": result.video_copied,
         },
         "loudness_measured": asdict(result.loudness) if result.loudness else None,
+        "leveling": asdict(result.leveling) if result.leveling else None,
+        "loudness_made": asdict(result.made_loudness) if result.made_loudness else None,
         "scenes": scenes,
     }
     write_atomic(path, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))
