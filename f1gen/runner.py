@@ -159,7 +159,7 @@ def take_record(
     )
 
 
-def check(made: PlannedScene, clip: Path) -> TakeChecks:
+def take_checks(made: PlannedScene, clip: Path) -> TakeChecks:
     """Every check of a take of made's scene (a clip that decodes); MediaError if unreadable."""
     from .checks import check_take
 
@@ -421,7 +421,12 @@ class Runner:
             # Killed before its checks ran, perhaps: it is judged like any new take.
             lane = next(lane for lane in self.lanes if lane.identity == identity)
             if options.checks and judges(lane):
-                result = check(made, take.path)
+                try:
+                    result = take_checks(made, take.path)
+                except MediaError:  # its sound cannot be read after all: made again
+                    entry.takes.remove(record)
+                    remaining.append(planned)
+                    continue
                 record.checks = remember(cache, planned.scene, record, result)
                 if result.rejected:
                     record.rejected = True
@@ -563,7 +568,7 @@ class RunRecord:
     def _judge(self, planned: PlannedScene, partial: Path, info: media.MediaInfo) -> TakeChecks:
         """Every check of a new take; TakeRejected when a hard check fails."""
         scene = planned.scene
-        result = check(planned, partial)
+        result = take_checks(planned, partial)
         if not result.rejected:
             return result
         take = self.kept[scene.id][0]
