@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from f1gen.errors import WriteError
 from f1gen.stitch.cut import TOLERANCE, Source, find_gain, join
 from tests.support import mediatools
 from tests.support.mediatools import FRAME, MarkerClip
@@ -199,3 +201,27 @@ def test_the_gain_under_a_limiter_is_raised_to_meet_the_target_in_two_measures_a
 
     assert len(probed) == probes and probed == sorted(probed)  # each step up, none back
     assert abs(loudness(gain) - -14.0) <= TOLERANCE
+
+
+def _full(path: Path) -> Path:
+    """path made to lead to /dev/full: whatever is written there finds the disk full."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to("/dev/full")
+    return path
+
+
+def test_a_disk_too_full_for_the_raw_sound_names_the_folder_and_the_way_out(
+    marker_clips: list[MarkerClip], tmp_path: Path
+) -> None:
+    scratch = tmp_path / "tmp"
+    _full(scratch / f".partial-sound-{os.getpid()}.f32")
+    sources = [Source(c.path.stem, c.path) for c in marker_clips[:3]]
+
+    with pytest.raises(WriteError) as raised:
+        join(sources, output=tmp_path / "cut.mp4", scratch=scratch)
+
+    assert raised.value.message == (
+        f"{scratch}: cannot keep the cut's raw sound (No space left on device): it takes about "
+        "6 MB there: free disk space or fix its permissions, or stitch with --no-loudnorm"
+    )
+    assert not (tmp_path / "cut.mp4").exists() and not list(scratch.iterdir())

@@ -10,6 +10,7 @@ trimmed to exactly its video's duration.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -258,7 +259,17 @@ def _measure(
         with sound.open("wb") as kept:
             write_track(clips, options, _Tee(sink, kept))
 
-    stderr = media.run_ffmpeg(measure_command(), ffmpeg=ffmpeg, what="stitch: loudness", feed=feed)
+    try:
+        stderr = media.run_ffmpeg(
+            measure_command(), ffmpeg=ffmpeg, what="stitch: loudness", feed=feed
+        )
+    except OSError as exc:  # the kept sound's file: the pipe's own failures are ffmpeg's
+        end = clips[-1].start + clips[-1].duration
+        size = math.ceil(round(end * AUDIO_RATE) * SAMPLE_BYTES / 1e6)
+        raise WriteError(
+            f"{sound.parent}: cannot keep the cut's raw sound ({exc.strerror}): it takes about "
+            f"{size} MB there: free disk space or fix its permissions, or stitch with --no-loudnorm"
+        ) from None
     return parse_loudness(stderr)
 
 
@@ -502,7 +513,10 @@ def join(
         raise StitchError(exc.message) from None
     finally:
         for leftover in (partial, *made):
-            leftover.unlink(missing_ok=True)
+            # On a read-only disk even removing a file that is not there fails: that must not
+            # hide why the stitch stopped.
+            with contextlib.suppress(OSError):
+                leftover.unlink(missing_ok=True)
     total = clips[-1].start + clips[-1].duration if clips else 0.0
     return StitchResult(
         output=output, duration=total, clips=tuple(clips), video_copied=copied, loudness=measured,
