@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from f1gen.errors import WriteError
-from f1gen.stitch.cut import TOLERANCE, Source, find_gain, join
+from f1gen.stitch.cut import TOLERANCE, CutOptions, Source, find_gain, join
 from tests.support import mediatools
 from tests.support.mediatools import FRAME, MarkerClip
 
@@ -225,3 +225,25 @@ def test_a_disk_too_full_for_the_raw_sound_names_the_folder_and_the_way_out(
         "6 MB there: free disk space or fix its permissions, or stitch with --no-loudnorm"
     )
     assert not (tmp_path / "cut.mp4").exists() and not list(scratch.iterdir())
+
+
+@pytest.mark.parametrize("loudnorm", [True, False])
+def test_a_disk_too_full_for_the_cut_names_its_folder_and_keeps_the_cut_before(
+    marker_clips: list[MarkerClip], tmp_path: Path, loudnorm: bool
+) -> None:
+    before = tmp_path / "cut.mp4"
+    before.write_bytes(b"the cut made yesterday")
+    _full(tmp_path / f".partial-{os.getpid()}-cut.mp4")
+    sources = [Source(c.path.stem, c.path) for c in marker_clips[:2]]
+
+    with pytest.raises(WriteError) as raised:
+        join(
+            sources, output=before, scratch=tmp_path / "tmp", options=CutOptions(loudnorm=loudnorm)
+        )
+
+    assert raised.value.message == (
+        f"{tmp_path}: cannot write the cut (No space left on device): free disk space there "
+        "or fix its permissions; what was there before is intact"
+    )
+    assert before.read_bytes() == b"the cut made yesterday"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4", "tmp"]

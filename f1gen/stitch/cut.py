@@ -332,6 +332,22 @@ def level(measured: Loudness, options: CutOptions, *, sound: Path, ffmpeg: str |
     return replace(first, gain=find_gain(options.loudness, first.gain, loudness_at))
 
 
+@contextlib.contextmanager
+def _writing(folder: Path, what: str) -> Iterator[None]:
+    """WriteError naming folder when ffmpeg, writing what there, finds the disk full or
+    read-only (ffmpeg's own words would name neither)."""
+    try:
+        yield
+    except MediaError as exc:
+        reason = media.write_failure(exc.message)
+        if reason is None:
+            raise
+        raise WriteError(
+            f"{folder}: cannot write {what} ({reason}): free disk space there or fix its "
+            "permissions; what was there before is intact"
+        ) from None
+
+
 class _Tee:
     """Writes to two files at once."""
 
@@ -414,7 +430,8 @@ def _pictures(
                 clip.path, own, shape=shape, duration=clip.duration, trim=clip.trim
             )
         )
-        media.run_ffmpeg(command, ffmpeg=ffmpeg, what=f"stitch: {clip.source.name}")
+        with _writing(scratch, "the clips' pictures"):
+            media.run_ffmpeg(command, ffmpeg=ffmpeg, what=f"stitch: {clip.source.name}")
         made_video = media.probe(own).video
         pieces.append(Piece(own, made_video.start if made_video else 0.0, clip.duration))
     return pieces
@@ -506,7 +523,8 @@ def join(
             preview=options.preview,
         )
         feed = None if sound else lambda sink: write_track(clips, options, sink)
-        stderr = media.run_ffmpeg(args, ffmpeg=ffmpeg, what="stitch", feed=feed)
+        with _writing(output.parent, "the cut"):
+            stderr = media.run_ffmpeg(args, ffmpeg=ffmpeg, what="stitch", feed=feed)
         made_loudness = parse_loudness(stderr) if leveling else None
         move_durably(partial, output)
     except MediaError as exc:
