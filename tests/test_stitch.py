@@ -247,3 +247,28 @@ def test_a_disk_too_full_for_the_cut_names_its_folder_and_keeps_the_cut_before(
     )
     assert before.read_bytes() == b"the cut made yesterday"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4", "tmp"]
+
+
+def test_what_a_killed_stitch_left_is_cleared_by_the_next_one(
+    marker_clips: list[MarkerClip], tmp_path: Path
+) -> None:
+    dead = subprocess.Popen(["true"])  # a process that has ended: its pid is free
+    dead.wait()
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    left = [scratch / f".partial-sound-{dead.pid}.f32", scratch / f".partial-concat-{dead.pid}.txt",
+            scratch / f".partial-picture-{dead.pid}-003.mp4", tmp_path / f".partial-{dead.pid}-cut.mp4"]  # fmt: skip
+    working = [  # another stitch still at work, and what is not the stitch's
+        scratch / f".partial-sound-{os.getppid()}.f32",
+        tmp_path / f".partial-{os.getppid()}-cut.mp4",
+        scratch / f".partial-bucket-state-{dead.pid}.json",
+        tmp_path / f".partial-{dead.pid}-other.mp4",
+    ]
+    for path in (*left, *working):
+        path.write_bytes(b"half made")
+
+    join([Source(c.path.stem, c.path) for c in marker_clips[:2]], output=tmp_path / "cut.mp4",
+         scratch=scratch)  # fmt: skip
+
+    assert [p for p in left if p.exists()] == []
+    assert [p for p in working if not p.exists()] == []
