@@ -6,6 +6,8 @@ Other programs (espeak-ng, crontab) go through the same door: run_program and ru
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import shutil
 import subprocess
 import threading
@@ -138,9 +140,20 @@ def _run_fed(command: list[str], feed: Callable[[IO[bytes]], None], *, what: str
     return text
 
 
+# What a program says when the disk, not the media, stopped it: a full or read-only disk.
+WRITE_FAILURES = tuple(os.strerror(code) for code in (errno.ENOSPC, errno.EDQUOT, errno.EROFS))
+
+
+def write_failure(message: str) -> str | None:
+    """The reason a failure's message gives when a file could not be written, if that is it."""
+    return next((reason for reason in WRITE_FAILURES if reason in message), None)
+
+
 def _failed(what: str, program: str, returncode: int, stderr: str) -> MediaError:
     lines = [line for line in stderr.strip().splitlines() if line.strip()]
-    tail = lines[-1] if lines else f"exit status {returncode}"
+    # ffmpeg ends with "Conversion failed!": the line that says why is an earlier one.
+    named = [line for line in lines if write_failure(line)]
+    tail = (named or lines)[-1] if lines else f"exit status {returncode}"
     return MediaError(f"{what}: {Path(program).name} failed: {tail}")
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from f1gen.stitch.cut import TOLERANCE, Source, find_gain, join
+from f1gen.errors import WriteError
+from f1gen.stitch.cut import TOLERANCE, CutOptions, Source, find_gain, join
 from tests.support import mediatools
 from tests.support.mediatools import FRAME, MarkerClip
 
@@ -199,3 +201,74 @@ def test_the_gain_under_a_limiter_is_raised_to_meet_the_target_in_two_measures_a
 
     assert len(probed) == probes and probed == sorted(probed)  # each step up, none back
     assert abs(loudness(gain) - -14.0) <= TOLERANCE
+
+
+def _full(path: Path) -> Path:
+    """path made to lead to /dev/full: whatever is written there finds the disk full."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to("/dev/full")
+    return path
+
+
+def test_a_disk_too_full_for_the_raw_sound_names_the_folder_and_the_way_out(
+    marker_clips: list[MarkerClip], tmp_path: Path
+) -> None:
+    scratch = tmp_path / "tmp"
+    _full(scratch / f".partial-sound-{os.getpid()}.f32")
+    sources = [Source(c.path.stem, c.path) for c in marker_clips[:3]]
+
+    with pytest.raises(WriteError) as raised:
+        join(sources, output=tmp_path / "cut.mp4", scratch=scratch)
+
+    assert raised.value.message == (
+        f"{scratch}: cannot keep the cut's raw sound (No space left on device): it takes about "
+        "6 MB there: free disk space or fix its permissions, or stitch with --no-loudnorm"
+    )
+    assert not (tmp_path / "cut.mp4").exists() and not list(scratch.iterdir())
+
+
+@pytest.mark.parametrize("loudnorm", [True, False])
+def test_a_disk_too_full_for_the_cut_names_its_folder_and_keeps_the_cut_before(
+    marker_clips: list[MarkerClip], tmp_path: Path, loudnorm: bool
+) -> None:
+    before = tmp_path / "cut.mp4"
+    before.write_bytes(b"the cut made yesterday")
+    _full(tmp_path / f".partial-{os.getpid()}-cut.mp4")
+    sources = [Source(c.path.stem, c.path) for c in marker_clips[:2]]
+
+    with pytest.raises(WriteError) as raised:
+        join(
+            sources, output=before, scratch=tmp_path / "tmp", options=CutOptions(loudnorm=loudnorm)
+        )
+
+    assert raised.value.message == (
+        f"{tmp_path}: cannot write the cut (No space left on device): free disk space there "
+        "or fix its permissions; what was there before is intact"
+    )
+    assert before.read_bytes() == b"the cut made yesterday"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4", "tmp"]
+
+
+def test_what_a_killed_stitch_left_is_cleared_by_the_next_one(
+    marker_clips: list[MarkerClip], tmp_path: Path
+) -> None:
+    dead = subprocess.Popen(["true"])  # a process that has ended: its pid is free
+    dead.wait()
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    left = [scratch / f".partial-sound-{dead.pid}.f32", scratch / f".partial-concat-{dead.pid}.txt",
+            scratch / f".partial-picture-{dead.pid}-003.mp4", tmp_path / f".partial-{dead.pid}-cut.mp4"]  # fmt: skip
+    working = [  # another stitch still at work, and what is not the stitch's
+        scratch / f".partial-sound-{os.getppid()}.f32",
+        tmp_path / f".partial-{os.getppid()}-cut.mp4",
+        scratch / f".partial-bucket-state-{dead.pid}.json",
+        tmp_path / f".partial-{dead.pid}-other.mp4",
+    ]
+    for path in (*left, *working):
+        path.write_bytes(b"half made")
+
+    join([Source(c.path.stem, c.path) for c in marker_clips[:2]], output=tmp_path / "cut.mp4",
+         scratch=scratch)  # fmt: skip
+
+    assert [p for p in left if p.exists()] == []
+    assert [p for p in working if not p.exists()] == []

@@ -10,8 +10,10 @@ trimmed to exactly its video's duration.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -258,7 +260,17 @@ def _measure(
         with sound.open("wb") as kept:
             write_track(clips, options, _Tee(sink, kept))
 
-    stderr = media.run_ffmpeg(measure_command(), ffmpeg=ffmpeg, what="stitch: loudness", feed=feed)
+    try:
+        stderr = media.run_ffmpeg(
+            measure_command(), ffmpeg=ffmpeg, what="stitch: loudness", feed=feed
+        )
+    except OSError as exc:  # the kept sound's file: the pipe's own failures are ffmpeg's
+        end = clips[-1].start + clips[-1].duration
+        size = math.ceil(round(end * AUDIO_RATE) * SAMPLE_BYTES / 1e6)
+        raise WriteError(
+            f"{sound.parent}: cannot keep the cut's raw sound ({exc.strerror}): it takes about "
+            f"{size} MB there: free disk space or fix its permissions, or stitch with --no-loudnorm"
+        ) from None
     return parse_loudness(stderr)
 
 
@@ -319,6 +331,22 @@ def level(measured: Loudness, options: CutOptions, *, sound: Path, ffmpeg: str |
         return parse_integrated(media.run_ffmpeg(probe, ffmpeg=ffmpeg, what="stitch: loudness"))
 
     return replace(first, gain=find_gain(options.loudness, first.gain, loudness_at))
+
+
+@contextlib.contextmanager
+def _writing(folder: Path, what: str) -> Iterator[None]:
+    """WriteError naming folder when ffmpeg, writing what there, finds the disk full or
+    read-only (ffmpeg's own words would name neither)."""
+    try:
+        yield
+    except MediaError as exc:
+        reason = media.write_failure(exc.message)
+        if reason is None:
+            raise
+        raise WriteError(
+            f"{folder}: cannot write {what} ({reason}): free disk space there or fix its "
+            "permissions; what was there before is intact"
+        ) from None
 
 
 class _Tee:
@@ -403,7 +431,8 @@ def _pictures(
                 clip.path, own, shape=shape, duration=clip.duration, trim=clip.trim
             )
         )
-        media.run_ffmpeg(command, ffmpeg=ffmpeg, what=f"stitch: {clip.source.name}")
+        with _writing(scratch, "the clips' pictures"):
+            media.run_ffmpeg(command, ffmpeg=ffmpeg, what=f"stitch: {clip.source.name}")
         made_video = media.probe(own).video
         pieces.append(Piece(own, made_video.start if made_video else 0.0, clip.duration))
     return pieces
@@ -424,6 +453,36 @@ def _transitions(
     starts, lengths = transition_frames(clips, fps=shape.fps)
     heads.write_text(ffconcat(head_pieces(videos, lengths, fps=shape.fps)), encoding="utf-8")
     return Transitions(heads, tuple(starts), tuple(lengths))
+
+
+# The names of the stitch's own scratch files, with the id of the process that made them.
+_SCRATCH = re.compile(r"\.partial-(?:sound|picture|concat|heads|captions?)-(\d+)[-.]")
+
+
+def _alive(pid: int) -> bool:
+    """True when a process of that id runs (perhaps another user's)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clear_leftovers(scratch: Path, output: Path) -> None:
+    """Remove what a stitch killed outright (kill -9, a power cut) left half-made: its scratch
+    files (the raw sound alone is ~46 MB for 24 clips) and its partial cut of the same name.
+    A stitch still running, and every other file, are left alone."""
+    beside = re.compile(rf"\.partial-(\d+)-{re.escape(output.name)}")
+    found = [(p, _SCRATCH.match(p.name)) for p in scratch.glob(".partial-*")]
+    found += [(p, beside.fullmatch(p.name)) for p in output.parent.glob(".partial-*")]
+    for path, match in found:
+        if match and not _alive(int(match.group(1))):
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
 
 
 def join(
@@ -452,6 +511,7 @@ def join(
             raise WriteError(
                 f"{folder}: cannot write ({exc.strerror}): fix its permissions or free disk space"
             ) from None
+    clear_leftovers(scratch, output)
     tag = f"{os.getpid()}"
     partial = output.with_name(f".partial-{tag}-{output.name}")
     copied = can_copy_video(clips, options)
@@ -495,14 +555,18 @@ def join(
             preview=options.preview,
         )
         feed = None if sound else lambda sink: write_track(clips, options, sink)
-        stderr = media.run_ffmpeg(args, ffmpeg=ffmpeg, what="stitch", feed=feed)
+        with _writing(output.parent, "the cut"):
+            stderr = media.run_ffmpeg(args, ffmpeg=ffmpeg, what="stitch", feed=feed)
         made_loudness = parse_loudness(stderr) if leveling else None
         move_durably(partial, output)
     except MediaError as exc:
         raise StitchError(exc.message) from None
     finally:
         for leftover in (partial, *made):
-            leftover.unlink(missing_ok=True)
+            # On a read-only disk even removing a file that is not there fails: that must not
+            # hide why the stitch stopped.
+            with contextlib.suppress(OSError):
+                leftover.unlink(missing_ok=True)
     total = clips[-1].start + clips[-1].duration if clips else 0.0
     return StitchResult(
         output=output, duration=total, clips=tuple(clips), video_copied=copied, loudness=measured,
