@@ -93,7 +93,7 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             stderr_console().print(
-                "interrupted: the run is saved; run the same command again to resume"
+                "interrupted: nothing was lost; run the same command again to go on"
             )
             raise typer.Exit(ExitCode.INTERRUPTED) from None
         except OSError as exc:

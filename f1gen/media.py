@@ -122,17 +122,18 @@ def _run_fed(command: list[str], feed: Callable[[IO[bytes]], None], *, what: str
     reader = threading.Thread(target=lambda: chunks.append(stderr.read()), daemon=True)
     reader.start()
     try:
-        feed(process.stdin)
-    except BrokenPipeError:
-        pass  # ffmpeg stopped reading: its exit status and its last words say why
-    except BaseException:
+        try:
+            feed(process.stdin)
+        except BrokenPipeError:
+            pass  # ffmpeg stopped reading: its exit status and its last words say why
+        finally:
+            with contextlib.suppress(BrokenPipeError):
+                process.stdin.close()
+        returncode = process.wait()
+    except BaseException:  # Ctrl-C, a stop: ffmpeg goes too, whether fed yet or finishing
         process.kill()
         process.wait()
         raise
-    finally:
-        with contextlib.suppress(BrokenPipeError):
-            process.stdin.close()
-    returncode = process.wait()
     reader.join()
     text = b"".join(chunks).decode(errors="replace")
     if returncode != 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ import typer.main
 from f1gen import storyboard as storyboards
 from f1gen.cli import app
 from f1gen.runner import Runner, RunOptions
+from f1gen.state import work_lock
 from tests.support import mediatools
 from tests.support.mediatools import MarkerClip
 from tests.support.scripted import ScriptedBackend, failing, good
@@ -104,6 +106,25 @@ def test_generate_status_stitch_offline_end_to_end(
     assert cut["duration"] == pytest.approx(3 * 121 / 24, abs=0.001)
     starts = mediatools.stream_starts(Path(cut["output"]))
     assert starts == {"video": 0.0, "audio": 0.0}
+
+
+def test_stitch_waits_for_no_run_in_its_folder_and_says_whose_it_is(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(1)
+    assert cli("generate", board, "--backend", "animatic").exit_code == 0
+
+    with work_lock(Path("out/board")):  # a run under way: it sweeps tmp/, the cut's scratch
+        held = cli("stitch", board)
+    after = cli("stitch", board)
+
+    assert held.exit_code == 75
+    assert re.fullmatch(
+        rf"error: out/board is in use by f1gen pid {os.getpid()} on \S+ \(since [^)]+\): "
+        r"wait for that run to finish or stop it, then re-run\n",
+        held.stderr,
+    )
+    assert after.exit_code == 0 and Path("out/board/final.mp4").is_file()
 
 
 def test_stitch_lists_scenes_that_are_not_done(

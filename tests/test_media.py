@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import array
+import signal
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 import pytest
@@ -46,6 +48,38 @@ def test_a_failing_feed_stops_ffmpeg_and_surfaces(tmp_path: Path) -> None:
 
     with pytest.raises(MediaError, match=r"^clip.mp4: cannot read its sound \(broken\)$"):
         media.run_ffmpeg([*RAW, str(tmp_path / "x.wav")], what="test", feed=feed)
+
+
+def test_ctrl_c_while_ffmpeg_finishes_after_its_feed_stops_ffmpeg_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started: list[subprocess.Popen[bytes]] = []
+    popen = subprocess.Popen
+
+    def recorded(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        started.append(popen(*args, **kwargs))
+        return started[-1]
+
+    def ctrl_c(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(subprocess, "Popen", recorded)
+    previous = signal.signal(signal.SIGALRM, ctrl_c)
+    signal.setitimer(signal.ITIMER_REAL, 0.5)  # Ctrl-C, once the feed is done
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            # 60 s of work at the pace of a clock, none of it from the feed, which ends at once
+            media.run_ffmpeg(["-f", "lavfi", "-i", "anullsrc=r=8000", "-t", "60", "-af", "arealtime",
+                              "-f", "null", "-"], what="test", feed=lambda sink: None)  # fmt: skip
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        fed = started[-1]  # after the one that finds ffmpeg
+        running = fed.poll() is None
+        fed.kill()
+        fed.wait()
+
+    assert not running  # stopped with f1gen, not left to run on its own
 
 
 def _samples(chunks: list[bytes]) -> array.array[float]:

@@ -337,7 +337,7 @@ def test_ctrl_c_or_sigterm_exits_130_resumable(
     _, stderr = process.communicate(timeout=30)
 
     assert process.returncode == 130
-    assert "interrupted: the run is saved; run the same command again to resume" in stderr
+    assert "interrupted: nothing was lost; run the same command again to go on" in stderr
     assert "Traceback" not in stderr
     StateStore(Path("out/board")).read()
     assert not list(Path("out/board/clips").glob(".partial-*"))

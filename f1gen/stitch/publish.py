@@ -18,7 +18,7 @@ from ..errors import BadInputError, StitchError
 from ..files import file_digest, write_atomic
 from ..plan import cut_spec, scene_clip
 from ..prompts import build as build_prompt
-from ..state import RunState, StateStore
+from ..state import RunState, StateStore, work_lock
 from ..storyboard import Storyboard
 from ..sync import fetch_missing
 from .cut import CutClip, CutOptions, Source, StitchResult, cues, join, layout
@@ -156,6 +156,22 @@ def stitch(
     options = options or CutOptions()
     paths = outputs(workdir, output, preview=options.preview)
     check_outputs(storyboard, workdir, paths, given=output is not None)
+    # A run in the same folder would sweep tmp/, where the cut keeps its scratch files.
+    with work_lock(workdir):
+        return _stitch(storyboard, workdir=workdir, paths=paths, ffmpeg=ffmpeg, storage=storage,
+                       options=options, state=state)  # fmt: skip
+
+
+def _stitch(
+    storyboard: Storyboard,
+    *,
+    workdir: Path,
+    paths: Outputs,
+    ffmpeg: str | None,
+    storage: Storage | None,
+    options: CutOptions,
+    state: RunState | None,
+) -> StitchResult:
     fetched = fetch_missing(storyboard, workdir=workdir, storage=storage) if storage else []
     if state is None or fetched:
         state = StateStore(workdir).load(storyboard=str(storyboard.path), title=storyboard.title)
