@@ -24,8 +24,10 @@ from f1gen.stitch.ffargs import (
     ffconcat,
     first_leveling,
     leveling_filter,
+    measure_command,
     normalize_chain,
     normalize_command,
+    parse_blocks,
     parse_integrated,
     parse_loudness,
     probe_command,
@@ -131,7 +133,7 @@ def test_a_copy_cut_maps_the_pictures_as_they_are_and_an_encode_does_not() -> No
 def test_the_second_loudness_pass_is_one_gain_and_a_limiter_only_where_peaks_need_it(
     measured: Loudness, leveling: Leveling, second_pass: str
 ) -> None:
-    found = first_leveling(measured, target=-14.0, true_peak=-1.0)
+    found = first_leveling(measured, gain=-14.0 - measured.input_i, true_peak=-1.0)
 
     assert found == leveling and leveling_filter(found) == second_pass
 
@@ -168,6 +170,20 @@ def test_a_silent_cut_gets_no_loudness_filter() -> None:
     assert measured is None
     assert "-filter_complex" not in args and "[aout]" not in args
     assert _after(args, "-i") == "pipe:0"
+
+
+# Three of ffmpeg 9.0's per-frame lines (`ebur128=peak=true:framelog=info`): the first before
+# a whole 400 ms block was heard.
+FRAMES = """\
+[Parsed_ebur128_0 @ 0x7f5a80001c00] t: 0.0999792  TARGET:-23 LUFS    M:-120.7 S:-120.7     I: -70.0 LUFS       LRA:   0.0 LU  FTPK: -29.0 -29.0 dBFS  TPK: -29.0 -29.0 dBFS
+[Parsed_ebur128_0 @ 0x7f5a80001c00] t: 59.999979  TARGET:-23 LUFS    M: -33.9 S: -33.7     I: -20.8 LUFS       LRA:  12.2 LU  FTPK: -29.5 -29.5 dBFS  TPK:  -4.0  -4.0 dBFS
+[Parsed_ebur128_0 @ 0x7f5a80001c00] t: 60.099979  TARGET:-23 LUFS    M:  -4.3 S: -33.7     I: -20.8 LUFS       LRA:  12.2 LU  FTPK: -36.9 -36.9 dBFS  TPK:  -4.0  -4.0 dBFS
+"""
+
+
+def test_the_first_pass_logs_every_gating_block_and_they_are_read() -> None:
+    assert "framelog=info" in _after(measure_command(), "-af")
+    assert parse_blocks(FRAMES + SUMMARY) == (-120.7, -33.9, -4.3)
 
 
 def test_parse_loudness_reads_ffmpegs_ebur128_summary() -> None:

@@ -17,6 +17,7 @@ from PIL import Image
 from f1gen.stitch.cut import CutOptions, Source, StitchResult, cues, join
 from tests.support import mediatools
 from tests.support.mediatools import FRAME, MarkerClip
+from tests.support.takes import make_take
 
 
 def _sources(clips: list[MarkerClip], captions: bool = True) -> list[Source]:
@@ -80,6 +81,24 @@ def test_a_cut_whose_loudness_sits_in_its_peaks_still_meets_the_target_under_the
     assert abs(integrated - target) <= 1.0 and peak <= -1.0
     assert abs(made.input_i - integrated) <= 0.5  # what the result says is what the cut is
     assert mediatools.worst_offset(result.output)[0] <= 0.5 / 24  # the limiter's delay is undone
+
+
+def test_a_quiet_target_is_met_when_the_gates_move_with_the_gain(
+    tmp_path: Path, ffmpeg: str
+) -> None:
+    # A loud second, a softer one, then near-silence (-48 dBFS): 40 LUFS down, the near-silence
+    # sinks under the absolute gate, and one gain alone would land 2-3 LU too loud.
+    sound = ("aevalsrc=exprs='if(lt(t,1.2),0.5,if(lt(t,2.4),0.1,0.004))*sin(2*PI*440*t)'"
+             ":s=16000:d=5.0417")  # fmt: skip
+    takes = [make_take(tmp_path / f"t{n}.mp4", sound=sound) for n in range(3)]
+
+    result = join([Source(f"t{n}", t) for n, t in enumerate(takes)], output=tmp_path / "cut.mp4",
+                  scratch=tmp_path / "tmp", options=CutOptions(loudness=-40.0))  # fmt: skip
+
+    integrated, _ = _ebur128(ffmpeg, result.output)
+    assert result.loudness is not None and result.leveling is not None
+    assert abs(integrated - -40.0) <= 0.5
+    assert abs(result.leveling.gain - (-40.0 - result.loudness.input_i)) > 1.0  # not one gain
 
 
 def test_no_loudnorm_leaves_the_level_alone(

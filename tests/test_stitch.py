@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 
 from f1gen.errors import WriteError
-from f1gen.stitch.cut import TOLERANCE, CutOptions, Source, find_gain, join
+from f1gen.stitch.cut import (
+    TOLERANCE,
+    CutOptions,
+    Source,
+    find_gain,
+    gain_for,
+    gated_loudness,
+    join,
+)
+from f1gen.stitch.ffargs import Loudness
 from tests.support import mediatools
 from tests.support.mediatools import FRAME, MarkerClip
 
@@ -272,3 +281,28 @@ def test_what_a_killed_stitch_left_is_cleared_by_the_next_one(
 
     assert [p for p in left if p.exists()] == []
     assert [p for p in working if not p.exists()] == []
+
+
+def test_the_loudness_of_blocks_after_a_gain_follows_the_gates() -> None:
+    # 400 ms blocks: a loud third, a softer third, a third of near-silence
+    blocks = [-10.0] * 30 + [-24.0] * 30 + [-58.0] * 60
+
+    assert gated_loudness(blocks, 0.0) == pytest.approx(-12.84, abs=0.01)
+    assert gated_loudness(blocks, -11.0) == pytest.approx(-23.84, abs=0.01)  # a gain, no more
+    # 12 dB down, the near-silence sinks under -70: the relative gate rises past the softer
+    # third, and the loudness is 2.8 LU over what the gain alone would make it
+    assert gated_loudness(blocks, -12.0) == pytest.approx(-22.0, abs=0.01)
+    assert gated_loudness([-80.0] * 10, 0.0) == -math.inf
+
+
+def test_the_gain_to_a_target_makes_up_for_what_the_gates_do() -> None:
+    blocks = [-10.0] * 30 + [-24.0] * 30 + [-58.0] * 60
+    measured = Loudness(input_i=-12.8, input_tp=-2.0, input_lra=10.0, input_thresh=-22.8)
+
+    gain = gain_for(-30.0, measured, blocks)  # the gain alone (-17.2 dB) would make it -27.2
+
+    assert gain == pytest.approx(-20.0, abs=0.1)
+    assert gated_loudness(blocks, gain) - gated_loudness(blocks, 0.0) - 12.8 == pytest.approx(
+        -30.0, abs=0.1
+    )
+    assert gain_for(-20.0, measured, blocks) == pytest.approx(-7.2, abs=0.01)  # gates unmoved

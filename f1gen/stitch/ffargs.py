@@ -258,9 +258,16 @@ def audio_chain(samples: int, *, trim: tuple[float, float] | None = None, fade: 
 
 
 def measure_command() -> list[str]:
-    """The first loudness pass: EBU R128 loudness, range and true peak of the sound on stdin."""
+    """The first loudness pass: EBU R128 loudness, range and true peak of the sound on stdin,
+    and the loudness of every 400 ms block (see parse_blocks)."""
     return ["-loglevel", "info", *PCM_INPUT, "-i", "pipe:0",
-            "-af", "ebur128=peak=true:framelog=quiet", "-f", "null", "-"]  # fmt: skip
+            "-af", "ebur128=peak=true:framelog=info", "-f", "null", "-"]  # fmt: skip
+
+
+def parse_blocks(stderr: str) -> tuple[float, ...]:
+    """The momentary loudness ebur128 logs every 100 ms (framelog=info): the loudness of each
+    400 ms gating block of the integrated loudness, in LUFS."""
+    return tuple(float(value) for value in re.findall(r" M:\s*(-?[\d.]+|-inf) S:", stderr))
 
 
 def _summary_value(summary: str, pattern: str) -> float | None:
@@ -309,10 +316,9 @@ def ceiling_of(true_peak: float) -> float:
     return true_peak - HEADROOM
 
 
-def first_leveling(measured: Loudness, *, target: float, true_peak: float) -> Leveling:
-    """The gain that takes the measured sound to target LUFS, limited when that gain would take
-    its true peaks over the ceiling."""
-    gain = target - measured.input_i
+def first_leveling(measured: Loudness, *, gain: float, true_peak: float) -> Leveling:
+    """The gain (the one that takes the measured sound to its target), limited when it would
+    take the sound's true peaks over the ceiling."""
     ceiling = ceiling_of(true_peak)
     return Leveling(gain, ceiling if measured.input_tp + gain > ceiling else None)
 
