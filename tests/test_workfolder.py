@@ -159,7 +159,9 @@ def test_a_state_in_the_bucket_that_names_paths_outside_clips_is_refused(
     )
     assert victim.read_text() == "mine"
     assert not Path("out/small/state.json").exists()
-    assert not [p for p in Path("out").rglob("*") if p.is_file()]
+    # Nothing but the lock the stitch held while it looked (empty, and free again)
+    assert [p for p in Path("out").rglob("*") if p.is_file()] == [Path("out/small/.lock")]
+    assert Path("out/small/.lock").stat().st_size == 0
 
 
 def _runner(board: Path, backend: Any) -> Runner:
