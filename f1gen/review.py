@@ -146,8 +146,9 @@ def build_page(
         if not scene.generated:
             scenes.append(SceneView(scene.number, scene.id, False, scene.speech, None, "footage"))
             continue
-        prompt = build_prompt(scene)
+        prompt = build_prompt(scene)  # what the checks are kept by, whoever made the takes
         entry = state.scenes.get(scene.id)
+        sent = build_prompt(scene, identity=entry.backend if entry else None)  # what is shown
         status: str = entry.status if entry else "pending"
         takes: list[TakeView] = []
         if entry is not None and entry.clip and (workdir / entry.clip).is_file():
@@ -182,7 +183,7 @@ def build_page(
                 scene.id,
                 True,
                 scene.speech,
-                prompt,
+                sent,
                 status,
                 tuple(takes),
                 pick,

@@ -159,6 +159,13 @@ def test_the_cut_takes_the_shape_of_the_backend_that_made_its_clips(
     assert _picture(Path("out/board/final.mp4")) == (480, 832, 24.0)
     assert preview.exit_code == 0, preview.stderr
     assert _picture(Path("out/board/final-preview.mp4")) == (240, 416, 24.0)
+    # The manifest says what was sent: the echo backend's prompt, not Ovi's tags.
+    manifest = json.loads(Path("out/board/manifest.json").read_text())
+    assert [s["prompt"] for s in manifest["scenes"]] == [
+        "[[Waves.]] says [[One.]]",
+        None,
+        "[[Waves.]] says [[Two.]]",
+    ]
 
 
 def test_the_review_page_shows_takes_in_their_backends_shape(
@@ -172,3 +179,5 @@ def test_the_review_page_shows_takes_in_their_backends_shape(
     assert result.exit_code == 0, result.stderr
     page = Path("out/board/review.html").read_text(encoding="utf-8")
     assert re.findall(r"aspect-ratio: [^;]*;", page) == ["aspect-ratio: 480 / 832;"]
+    assert "[[Driver 1 waves.]] says [[Line number 1.]]" in page  # the prompt it was sent
+    assert "&lt;S&gt;" not in page

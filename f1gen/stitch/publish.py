@@ -289,7 +289,11 @@ def write_manifest(
                 "number": scene.number,
                 "id": scene.id,
                 "kind": "generated" if scene.generated else "footage",
-                "prompt": build_prompt(scene) if scene.generated else None,
+                "prompt": (  # as sent: in the prompt format of the backend that made it
+                    build_prompt(scene, identity=entry.backend if entry else None)
+                    if scene.generated
+                    else None
+                ),
                 "fingerprint": entry.fingerprint if entry and scene.generated else None,
                 "backend": entry.backend if entry and scene.generated else None,
                 "take": clip.path.name,
