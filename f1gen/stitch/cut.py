@@ -538,17 +538,20 @@ def join(
     ffmpeg: str | None = None,
     options: CutOptions | None = None,
     shape: Shape | None = None,
+    laid: list[CutClip] | None = None,
 ) -> StitchResult:
     """Join sources into output, in order, keeping each one's sound on its picture.
 
     shape: the cut's picture (the default backend's when not given); a clip of another shape is
-    normalized to it. One ffmpeg run makes the cut (two with loudness: the first only measures).
-    The sound is decoded here one clip at a time and handed to ffmpeg raw; the picture is read by
-    one decoder (or none, when copied): memory does not grow with the number of clips.
+    normalized to it. laid: the sources already laid out (with this crossfade), if they are.
+
+    One ffmpeg run makes the cut (two with loudness: the first only measures). The sound is
+    decoded here one clip at a time and handed to ffmpeg raw; the picture is read by one decoder
+    (or none, when copied): memory does not grow with the number of clips.
     """
     options = options or CutOptions()
     shape = shape or default_shape()
-    clips = layout(sources, crossfade=options.crossfade)
+    clips = laid if laid is not None else layout(sources, crossfade=options.crossfade)
     for folder in (output.parent, scratch):
         try:
             folder.mkdir(parents=True, exist_ok=True)

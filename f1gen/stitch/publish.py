@@ -177,9 +177,10 @@ def _stitch(
         state = StateStore(workdir).load(storyboard=str(storyboard.path), title=storyboard.title)
     sources = collect(storyboard, workdir, state)
     shape = Shape.of(cut_spec(storyboard, state))
+    clips = layout(sources, crossfade=options.crossfade)  # each clip probed once, here
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="f1gen-art") as pool:
         # The review art comes from the clips, not the cut: it is drawn while ffmpeg works.
-        drawing = None if options.preview else pool.submit(lambda: review_frames(layout(sources)))
+        drawing = None if options.preview else pool.submit(review_frames, clips)
         result = join(
             sources,
             output=paths.cut,
@@ -187,6 +188,7 @@ def _stitch(
             ffmpeg=ffmpeg,
             options=options,
             shape=shape,
+            laid=clips,
         )
     frames = drawing.result() if drawing else None
     side = write_side_files(
