@@ -438,7 +438,11 @@ class Runner:
                     )
                     remaining.append(planned)
                     continue
-            point(entry, made, take, info, identity=identity, workdir=self.workdir)
+            # Like a new take: the scene's clip is its pick (by hand, else by the checks).
+            entry.seed = made.seed
+            checked = RunRecord.known_checks(cache, planned.scene, entry)
+            if picks.repick(planned.scene, entry, workdir=self.workdir, checks=checked) is None:
+                point(entry, made, take, info, identity=identity, workdir=self.workdir)
             self.emit(
                 Notice(
                     f"{planned.scene.id}: its take is already on disk ({take.path.name}): using it"

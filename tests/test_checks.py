@@ -237,3 +237,19 @@ def test_choose_needs_a_take() -> None:
 def test_results_survive_a_round_trip_through_json(checked: dict[str, TakeChecks]) -> None:
     for result in checked.values():
         assert TakeChecks.from_dict(result.as_dict()) == result
+
+
+def test_checks_kept_by_another_command_meanwhile_survive_a_save(
+    checked: dict[str, TakeChecks], tmp_path: Path
+) -> None:
+    from f1gen.checks.cache import CheckCache
+
+    run, review = CheckCache(tmp_path), CheckCache(tmp_path)  # a generate and a review at once
+    run.put("by-the-run", checked["line"])
+    run.save()
+    review.put("by-the-review", checked["silence"])
+    review.save()  # loaded before the run's save
+
+    kept = CheckCache(tmp_path)
+    assert kept.get("by-the-run") == checked["line"]
+    assert kept.get("by-the-review") == checked["silence"]

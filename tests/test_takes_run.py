@@ -256,3 +256,29 @@ def test_a_take_left_on_disk_before_its_checks_ran_is_judged_before_it_is_used(
     assert left.rejected and left.checks is not None and left.checks.startswith("fails ")
     assert file_digest(WORK / left.clip) == file_digest(mute)  # kept, never picked
     assert entry.clip == made.clip and made.checks is not None and not made.rejected
+
+
+def test_a_take_left_on_disk_is_adopted_without_overriding_the_pick_by_hand(
+    write_storyboard: Callable[..., Path],
+    marker_clips: list[MarkerClip],
+    cli: Callable[..., Any],
+) -> None:
+    board = write_storyboard(1)
+    made = SeededBackend([_copy(m.path) for m in marker_clips[:3]])
+    _runner(board, made).run(RunOptions(takes=2))
+    assert cli("pick", "s1", "1", "--storyboard", board).exit_code == 0
+    _runner(board, made).run(RunOptions(takes=3))
+    state = json.loads((WORK / "state.json").read_text())
+    del state["scenes"]["s1"]["takes"][2]  # killed between the third take's keep and the save
+    (WORK / "state.json").write_text(json.dumps(state))
+
+    summary = _runner(board, SeededBackend([])).run(RunOptions(takes=3))
+
+    entry = StateStore(WORK).read().scenes["s1"]
+    first, _, left = entry.takes
+    assert summary.skipped == ["s1"] and (WORK / left.clip).is_file()
+    assert (entry.clip, entry.pick, entry.pick_reason) == (
+        first.clip,
+        first.name,
+        "picked by hand (f1gen pick)",
+    )

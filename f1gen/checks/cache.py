@@ -18,13 +18,18 @@ class CheckCache:
 
     def __init__(self, workdir: Path) -> None:
         self.path = workdir / CACHE
-        self._entries: dict[str, Any] = {}
+        self._entries: dict[str, Any] = self._read()
+
+    def _read(self) -> dict[str, Any]:
+        """The entries on disk; none when there is no cache yet or a damaged one."""
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-            if isinstance(data, dict) and data.get("version") == CHECKS_VERSION:
-                self._entries = dict(data.get("takes", {}))
         except (OSError, ValueError):
-            pass  # no cache yet, or a damaged one: the checks run again
+            return {}  # the checks run again
+        if not isinstance(data, dict) or data.get("version") != CHECKS_VERSION:
+            return {}
+        takes = data.get("takes")
+        return dict(takes) if isinstance(takes, dict) else {}
 
     @staticmethod
     def key(clip: Path, *, line: str | None, prompt: str | None) -> str:
@@ -50,6 +55,8 @@ class CheckCache:
         self._entries[key] = result.as_dict()
 
     def save(self) -> None:
-        """Write the cache atomically."""
+        """Write the cache atomically, with what other commands kept meanwhile (a review during
+        a run): an entry is decided by its key, so theirs and ours never disagree."""
+        self._entries = {**self._read(), **self._entries}
         data = {"version": CHECKS_VERSION, "takes": self._entries}
         write_atomic(self.path, (json.dumps(data, indent=1) + "\n").encode("utf-8"))
