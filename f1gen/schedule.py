@@ -8,6 +8,7 @@ from datetime import datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import BadInputError
+from .words import counted
 
 WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
@@ -91,7 +92,7 @@ def stop_reason(
 ) -> str | None:
     """Why the next clip must not start (None: it may), said so that a person knows what next."""
     if limits.max_clips is not None and made >= limits.max_clips:
-        return f"made {made} clips, the --max-clips limit"
+        return f"made {counted(made, 'clip')}, the --max-clips limit"
     if limits.budget_seconds is not None and spent + expected > limits.budget_seconds:
         return (
             f"the next clip (~{expected:.0f} s) would pass the --budget of "

@@ -346,7 +346,7 @@ def test_a_stopped_run_exits_75_and_says_when_to_come_back(
     assert result.exit_code == 75
     outcome = json.loads(result.stdout)
     assert outcome["generated"] == ["s1"] and outcome["exit_code"] == 75
-    assert result.stderr.splitlines()[-1].startswith("stopped: made 1 clips, the --max-clips limit")
+    assert result.stderr.splitlines()[-1].startswith("stopped: made 1 clip, the --max-clips limit")
     log = next(Path("out/board/logs").glob("generate-*.log")).read_text()
     assert "ready 1/3; failed 0; remaining 2" in log and "next: re-run later (it resumes)" in log
 
