@@ -539,11 +539,14 @@ def join(
     options: CutOptions | None = None,
     shape: Shape | None = None,
     laid: list[CutClip] | None = None,
+    aside: Callable[[], object] | None = None,
 ) -> StitchResult:
     """Join sources into output, in order, keeping each one's sound on its picture.
 
     shape: the cut's picture (the default backend's when not given); a clip of another shape is
     normalized to it. laid: the sources already laid out (with this crossfade), if they are.
+    aside: work of the caller's to start on its own thread once the sound is measured (while the
+    loudness passes leave a core free), or at once when there is nothing to measure.
 
     One ffmpeg run makes the cut (two with loudness: the first only measures). The sound is
     decoded here one clip at a time and handed to ffmpeg raw; the picture is read by one decoder
@@ -565,6 +568,7 @@ def join(
     copied = can_copy_video(clips, options)
     made: list[Path] = []
     measured = None
+    blocks: tuple[float, ...] = ()
     leveling: Leveling | None = None
     made_loudness: Loudness | None = None
     sound: Path | None = None
@@ -589,8 +593,11 @@ def join(
             sound = scratch / f".partial-sound-{tag}.f32"
             made.append(sound)
             measured, blocks = _measure(clips, options, sound=sound, ffmpeg=ffmpeg)
-            if measured is not None:
-                leveling = level(measured, blocks, options, sound=sound, ffmpeg=ffmpeg)
+        if aside is not None:
+            aside()
+        if measured is not None:
+            assert sound is not None
+            leveling = level(measured, blocks, options, sound=sound, ffmpeg=ffmpeg)
         args = build_command(
             output=partial,
             pictures=pictures,

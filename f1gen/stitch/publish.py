@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -178,9 +178,9 @@ def _stitch(
     sources = collect(storyboard, workdir, state)
     shape = Shape.of(cut_spec(storyboard, state))
     clips = layout(sources, crossfade=options.crossfade)  # each clip probed once, here
+    drawing: list[Future[ReviewFrames]] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="f1gen-art") as pool:
         # The review art comes from the clips, not the cut: it is drawn while ffmpeg works.
-        drawing = None if options.preview else pool.submit(review_frames, clips)
         result = join(
             sources,
             output=paths.cut,
@@ -189,8 +189,11 @@ def _stitch(
             options=options,
             shape=shape,
             laid=clips,
+            aside=None
+            if options.preview
+            else lambda: drawing.append(pool.submit(review_frames, clips)),
         )
-    frames = drawing.result() if drawing else None
+    frames = drawing[0].result() if drawing else None
     side = write_side_files(
         storyboard, result, state=state, options=options, paths=paths, frames=frames,
         workdir=workdir,
