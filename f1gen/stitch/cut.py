@@ -319,9 +319,9 @@ TOLERANCE = 0.5  # LU
 
 
 def find_gain(target: float, gain: float, loudness_at: Callable[[float], float]) -> float:
-    """The gain whose limited sound is target LUFS loud, from the first gain (target less the
-    loudness measured before limiting); loudness_at(g) measures the sound limited after a gain
-    of g dB. Within TOLERANCE of the target it stops; after PROBES it takes its last step
+    """The gain whose limited sound is target LUFS loud, from the first gain (the one that meets
+    the target without a limiter); loudness_at(g) measures the sound limited after a gain of
+    g dB. Within TOLERANCE of the target it stops; after PROBES it takes its last step
     unmeasured.
 
     The limiter only takes away, so the loudness grows no faster than the gain: adding what is
