@@ -142,6 +142,26 @@ def span(seconds: float) -> str:
     return f"{seconds / 60:.3g} min" if seconds >= 60 else f"{seconds:.2g} s"
 
 
+def run_job(
+    client: Client,
+    arguments: dict[str, Any],
+    *,
+    api_name: str,
+    report: Report,
+    limit: float,
+    interrupted: threading.Event,
+    poll_seconds: float = 0.5,
+    clock: Callable[[], float] = time.monotonic,
+) -> tuple[Any, float]:
+    """Send one job and follow it (see follow); GenerationError, and nothing sent, when the lane
+    was interrupted already (woken from a backoff by Ctrl-C)."""
+    if interrupted.is_set():
+        raise GenerationError("interrupted: no job was sent")
+    job = client.submit(**arguments, api_name=api_name)
+    return follow(job, report=report, limit=limit, interrupted=interrupted,
+                  poll_seconds=poll_seconds, clock=clock)  # fmt: skip
+
+
 def follow(
     job: Any,
     *,

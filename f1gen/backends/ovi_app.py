@@ -133,9 +133,10 @@ class OviAppBackend:
 
         def attempt() -> tuple[Any, float]:
             assert self._client is not None
-            job = self._client.submit(**sent, api_name=ENDPOINT)
-            return gradio_door.follow(
-                job,
+            return gradio_door.run_job(
+                self._client,
+                sent,
+                api_name=ENDPOINT,
                 report=report,
                 limit=self.settings.clip_timeout,
                 interrupted=self._interrupted,
@@ -167,9 +168,7 @@ class OviAppBackend:
                             f"the Ovi app is busy ({detail}); retry in {pause:.0f} s", notable=True
                         )
                     )
-                    self.sleep(pause)
-                    if self._interrupted.is_set():  # woken from the wait: send nothing more
-                        raise GenerationError("interrupted: no job was sent") from None
+                    self.sleep(pause)  # Ctrl-C ends it, and the next attempt sends nothing
                     failures += 1
                     continue
                 if verdict is Verdict.BUSY:

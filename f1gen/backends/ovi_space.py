@@ -276,11 +276,10 @@ class OviSpaceBackend:
 
         def attempt() -> tuple[Any, float]:
             assert self._client is not None
-            if self._interrupted.is_set():  # woken from a backoff by Ctrl-C: send nothing more
-                raise GenerationError("interrupted: no job was sent")
-            job = self._client.submit(**sent, api_name=ENDPOINT)
-            return gradio_door.follow(
-                job,
+            return gradio_door.run_job(
+                self._client,
+                sent,
+                api_name=ENDPOINT,
                 report=report,
                 limit=self.settings.clip_timeout,
                 interrupted=self._interrupted,
