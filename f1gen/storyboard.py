@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import images
+from .characters import Character, VoiceCheck, check_characters
 from .errors import BadInputError, MediaError, StoryboardError
 
 MAX_FILE_BYTES = 1024 * 1024
@@ -35,8 +36,17 @@ class _Defaults(_Model):
     fit: Fit | None = None
 
 
+class _Character(_Model):
+    name: str | None = None
+    image: str | None = None
+    voice: str | None = None
+    voice_ref: str | None = None
+    voice_check: VoiceCheck | None = None
+
+
 class _Scene(_Model):
     id: str | None = None
+    character: str | None = None
     image: str | None = None
     footage: str | None = None
     trim: Annotated[list[float], Field(min_length=2, max_length=2)] | None = None
@@ -52,6 +62,7 @@ class _Scene(_Model):
 class _Storyboard(_Model):
     title: str
     defaults: _Defaults = _Defaults()
+    characters: dict[str, _Character] = Field(default_factory=dict)
     scenes: Annotated[list[_Scene], Field(min_length=1, max_length=MAX_SCENES)]
 
 
@@ -73,6 +84,7 @@ class Scene:
     board_steps: int | None = None  # defaults.sample_steps: --sample-steps beats it
     takes: int | None = None  # the scene's own: it beats --takes
     board_takes: int | None = None  # defaults.takes: --takes beats it
+    character: Character | None = None  # its voice goes into the prompt; its image if none here
 
     @property
     def label(self) -> str:
@@ -92,6 +104,7 @@ class Storyboard:
     path: Path
     title: str
     scenes: tuple[Scene, ...]
+    characters: tuple[Character, ...] = ()
 
     @property
     def stem(self) -> str:
@@ -196,6 +209,8 @@ def _pydantic_problems(error: ValidationError, raw: dict[str, Any]) -> list[str]
             text = "unknown field: remove it or check its spelling"
         elif kind == "missing":
             text = "is required"
+        elif kind == "literal_error" and place.endswith("voice_check"):
+            text = "must be 'soft' or 'strict'"
         elif kind == "literal_error":
             text = "must be 'cover' or 'contain'"
         elif kind in ("too_short", "too_long") and place.endswith("trim"):
@@ -279,6 +294,13 @@ def load(path: Path, *, decode_media: bool = True, decode_images: bool | None = 
     if default_takes is not None and not 1 <= default_takes <= MAX_TAKES:
         problems.append(f"defaults.takes: {default_takes} is out of range 1-{MAX_TAKES}")
     base = path.parent
+    characters = check_characters(
+        model.characters,
+        base=base,
+        check_text=_check_text,
+        problems=problems,
+        decode_media=decode_media,
+    )
     seen: dict[str, int] = {}
     scenes: list[Scene] = []
     for number, raw_scene in enumerate(model.scenes, start=1):
@@ -305,13 +327,26 @@ def load(path: Path, *, decode_media: bool = True, decode_images: bool | None = 
             warnings=warnings,
             decode_media=decode_media,
             decode_images=decode_media if decode_images is None else decode_images,
+            characters=characters,
+            known=set(model.characters),
         )
         if scene is not None:
             scenes.append(scene)
+    used = {s.character for s in model.scenes}
+    warnings += [
+        f"characters.{key}: no scene uses it: give a scene 'character: {key}' or remove it"
+        for key in model.characters
+        if key not in used
+    ]
     if problems:
         raise StoryboardError([f"{path}: {p}" for p in problems])
     return Loaded(
-        Storyboard(path=path.resolve(), title=title, scenes=tuple(scenes)),
+        Storyboard(
+            path=path.resolve(),
+            title=title,
+            scenes=tuple(scenes),
+            characters=tuple(characters.values()),
+        ),
         tuple(f"{path}: {w}" for w in warnings),
     )
 
@@ -330,9 +365,21 @@ def _check_scene(
     warnings: list[str],
     decode_media: bool,
     decode_images: bool,
+    characters: dict[str, Character],
+    known: set[str],
 ) -> Scene | None:
     label = f"scenes[{number}] ({scene_id})"
     before = len(problems)
+    character = characters.get(raw.character) if raw.character else None
+    if raw.character is not None and raw.character not in known:
+        names = ", ".join(sorted(known)) or "none defined"
+        problems.append(
+            f"{label}.character: unknown character {raw.character!r}: define it under "
+            f"'characters' ({names})"
+        )
+    if raw.character is not None and raw.footage is not None:
+        problems.append(f"{label}.character: only generated scenes have a character: remove it")
+    character_image = character.image if character and raw.footage is None else None
     action = _check_text(f"{label}.action", raw.action, problems)
     speech = _check_text(f"{label}.speech", raw.speech, problems)
     atmosphere = _check_text(f"{label}.atmosphere", raw.atmosphere, problems) or default_atmosphere
@@ -355,7 +402,14 @@ def _check_scene(
         )
     image = footage = None
     trim: tuple[float, float] | None = None
-    if (raw.image is None) == (raw.footage is None):
+    if character is not None and raw.image is None and raw.footage is None and not character_image:
+        problems.append(
+            f"{label}: no image, and {character.label} has none: give the character an 'image' "
+            "or the scene one"
+        )
+    elif raw.character is not None and raw.image is None and raw.footage is None:
+        pass  # the character's image, checked with the character; or an unknown character
+    elif (raw.image is None) == (raw.footage is None):
         problems.append(f"{label}: give either 'image' (to generate) or 'footage' (to cut in)")
     elif raw.image is not None:
         image = _resolve(base, raw.image)
@@ -377,6 +431,10 @@ def _check_scene(
         assert raw.footage is not None
         footage = _resolve(base, raw.footage)
         trim = _check_footage(label, raw.footage, footage, raw.trim, problems, probe=decode_media)
+    if image is None and raw.footage is None and character_image is not None:
+        image = character_image
+        if raw.action is None:
+            problems.append(f"{label}.action: is required for a generated scene")
     if len(problems) > before:
         return None
     return Scene(
@@ -394,6 +452,7 @@ def _check_scene(
         board_steps=default_steps,
         takes=raw.takes,
         board_takes=default_takes,
+        character=character,
     )
 
 

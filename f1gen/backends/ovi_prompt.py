@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from ..characters import with_sound_description
 from ..errors import BadInputError
 
 if TYPE_CHECKING:
@@ -23,25 +24,31 @@ OVI_TAG = re.compile(r"<\s*/?\s*(?:s|e|audcap|endaudcap)\s*>", re.IGNORECASE)
 
 
 class OviPrompt:
-    """`{action} <S>{speech}<E>. <AUDCAP>{atmosphere}<ENDAUDCAP>.`; no <S> block without speech."""
+    """`{action} <S>{speech}<E>. <AUDCAP>{voice}. {atmosphere}<ENDAUDCAP>.`; no <S> block
+    without speech, and no voice (the character's) where nothing is said."""
 
     family = "Ovi"
     reserved = OVI_TAG
 
     def build(self, scene: Scene) -> str:
         """The prompt for scene; BadInputError if its text carries a tag."""
+        voice = scene.character.voice if scene.character and scene.speech else None
         for field, text in (
             ("action", scene.action),
             ("speech", scene.speech),
             ("atmosphere", scene.atmosphere),
+            ("character's voice", voice),
         ):
             if text and OVI_TAG.search(text):
                 raise BadInputError(f"{scene.label}.{field}: contains an Ovi tag: remove it")
         parts = [scene.action]
         if scene.speech:
             parts.append(f"<S>{scene.speech}<E>.")
-        if scene.atmosphere:
-            parts.append(f"<AUDCAP>{scene.atmosphere}<ENDAUDCAP>.")
+        # The character's voice leads the audio caption, as in Ovi's own example prompts
+        # ("Clear, resonant female speech, ..."): the same words in each of its scenes.
+        caption = with_sound_description(voice, scene.atmosphere)
+        if caption:
+            parts.append(f"<AUDCAP>{caption}<ENDAUDCAP>.")
         return " ".join(p for p in parts if p)
 
 
