@@ -318,6 +318,16 @@ def generate(
             show_default=False,
         ),
     ] = None,
+    voice_check: Annotated[
+        str | None,
+        typer.Option(
+            "--voice-check",
+            help="soft: a take in another voice than its character's is only picked last; "
+            "strict: it is made again with a new seed (within --attempts). Beats every "
+            "character's voice_check.",
+            show_default=False,
+        ),
+    ] = None,
     workdir: WorkdirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -345,6 +355,10 @@ def generate(
     )
     if notify is not None:
         check_url(notify)
+    if voice_check not in (None, "soft", "strict"):
+        from .errors import BadInputError
+
+        raise BadInputError(f"--voice-check {voice_check!r}: use 'soft' or 'strict'")
     work = open_workspace(storyboard, workdir=workdir)
     console = stderr_console()
     for warning in work.warnings:
@@ -364,6 +378,7 @@ def generate(
         steps=sample_steps,
         takes=takes,
         checks=settings.checks,
+        voice_check="strict" if voice_check == "strict" else "soft" if voice_check else None,
         create_bucket=create_bucket,
         limits=Limits(
             window=Window.parse(window, parse_zone(tz)) if window else None,
@@ -750,6 +765,36 @@ def pick(
     entry = pick_take(work.storyboard, workdir=work.workdir, scene_ref=scene, take=take)
     stderr_console().print(
         f"{entry.id}: {Path(entry.clip or '').name}: {entry.pick_reason}", markup=False
+    )
+
+
+@app.command()
+@reports_errors
+def voice(
+    character: Annotated[str, typer.Argument(help="The character's id.")],
+    source: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            help="SCENE or SCENE:TAKE (a number or file name; the scene's pick when none): "
+            "the take whose voice the character's other takes are compared with.",
+        ),
+    ],
+    storyboard: Annotated[
+        Path | None, typer.Option(help="The storyboard (default: the work folder's).")
+    ] = None,
+    workdir: WorkdirOpt = None,
+) -> None:
+    """Set a character's reference voice from one of its takes; its scenes are picked again."""
+    from .voices import set_reference
+    from .workspace import open_workspace
+
+    work = open_workspace(storyboard, workdir=workdir, decode_media=False)
+    reference = set_reference(
+        work.storyboard, workdir=work.workdir, character_id=character, source=source
+    )
+    stderr_console().print(
+        f"{character}: the reference voice is now {reference.shown}", markup=False
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .checks import TakeChecks, choose
 from .errors import BadInputError
@@ -15,6 +16,9 @@ from .files import file_digest
 from .plan import plan_scene
 from .state import SceneState, TakeRecord
 from .storyboard import MAX_SEED, Scene, Storyboard
+
+if TYPE_CHECKING:
+    from .characters import VoiceCheck
 
 BY_HAND = "picked by hand (f1gen pick)"
 
@@ -67,9 +71,18 @@ def repick(
     *,
     workdir: Path,
     checks: dict[str, TakeChecks],
+    voice_check: VoiceCheck | None = None,
 ) -> TakeRecord | None:
     """Point the scene's clip at its pick and say why; None (clip untouched) when no take is
-    pickable. checks: what is known of each take, by name."""
+    pickable. checks: what is known of each take, by name; each is judged against its
+    character's voice (voice_check: --voice-check, beating the character's own)."""
+    from .voices import judged
+
+    checks = judged(scene, checks, workdir=workdir, option=voice_check)
+    for made in entry.takes:
+        found = checks.get(made.name)
+        voice = found.named("voice") if found is not None else None
+        made.voice = voice.value if voice is not None else None
     takes = pickable(scene, entry, workdir)
     if not takes:
         return None

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import costs, images, media, picks
+from . import costs, images, media, picks, voices
 from .backends import Backend, ClipRequest, ClipTiming, judges
 from .checks import TakeChecks
 from .checks.cache import CheckCache
@@ -58,6 +58,7 @@ from .takes import Take, TakeStore
 
 if TYPE_CHECKING:
     from .backends import Report
+    from .characters import VoiceCheck
     from .storage import Storage
 
 DEFAULT_ATTEMPTS = 3
@@ -75,6 +76,7 @@ class RunOptions:
     default_seed: int | None = None  # --seed: for scenes that set none
     takes: int | None = None  # --takes: beats the storyboard's defaults, not a scene's own
     checks: bool = True  # check every take where the backend's clips can be judged
+    voice_check: VoiceCheck | None = None  # --voice-check: beats every character's voice_check
     create_bucket: bool = False
     limits: Limits = field(default_factory=Limits)
 
@@ -251,7 +253,8 @@ class Runner:
             for scene in self.storyboard.scenes:
                 state.scene(scene.id, scene.number)
             todo, skipped = self.plan(options, state)
-            self._repick_undone(skipped, state)
+            self._repick_undone(skipped, state, options.voice_check)
+            self._voices_at_start(state, options)
             todo, adopted = self._adopt_takes(todo, state, options)
             skipped += adopted
             self.store.save(state)
@@ -268,6 +271,7 @@ class Runner:
                 summary.stopped = exc.message
                 summary.retry_at = exc.retry_at if isinstance(exc, QuotaExceeded) else None
             finally:
+                self._recast(state, options)
                 if uploader is not None:
                     self._finish_uploads(uploader, state)
                 if self.storage is not None:
@@ -297,6 +301,7 @@ class Runner:
                 self._collect_uploads(uploader, state, wait=False)
 
         record = RunRecord(
+            storyboard=self.storyboard,
             state=state,
             store=self.store,
             takes=self.takes,
@@ -379,7 +384,38 @@ class Runner:
             except StorageUnavailable as exc:
                 self.emit(Notice(exc.message))
 
-    def _repick_undone(self, skipped: list[Scene], state: RunState) -> None:
+    def _voices_at_start(self, state: RunState, options: RunOptions) -> None:
+        """The characters' references as they stand (a voice_ref embedded once); why voices
+        are not checked in this run, said once, when they are not."""
+        if not self.storyboard.characters:
+            return
+        lane = self.lanes[0]
+        if not options.checks:
+            self.emit(Notice("voices not checked: the take checks are off (--no-checks)"))
+        elif not judges(lane):
+            self.emit(
+                Notice(
+                    f"voices not checked: {lane.identity}'s clips carry no voice to judge "
+                    "(the animatic speaks only with espeak-ng installed)"
+                )
+            )
+        voices.refresh(self.storyboard, state, workdir=self.workdir)
+
+    def _recast(self, state: RunState, options: RunOptions) -> None:
+        """Every character's scene picked again against its reference as the run left it (the
+        medoid moves as takes come in); the state saved when a clip changed."""
+        if not self.storyboard.characters:
+            return
+        changed = voices.recast(
+            self.storyboard, state, workdir=self.workdir, option=options.voice_check
+        )
+        self.store.save(state)
+        if changed:
+            self.emit(Notice(f"picked again for their character's voice: {', '.join(changed)}"))
+
+    def _repick_undone(
+        self, skipped: list[Scene], state: RunState, options_voice: VoiceCheck | None
+    ) -> None:
         """A scene skipped for takes it already has, whose clip is not one of them (an edit
         undone): its clip becomes its pick among them again."""
         for scene in skipped:
@@ -388,7 +424,9 @@ class Runner:
             if entry is None or (fingerprint and clip_is_current(entry, fingerprint, self.workdir)):
                 continue
             known = RunRecord.known_checks(CheckCache(self.workdir), scene, entry)
-            picks.repick(scene, entry, workdir=self.workdir, checks=known)
+            picks.repick(
+                scene, entry, workdir=self.workdir, checks=known, voice_check=options_voice
+            )
 
     def _adopt_takes(
         self, todo: list[PlannedScene], state: RunState, options: RunOptions
@@ -441,7 +479,16 @@ class Runner:
             # Like a new take: the scene's clip is its pick (by hand, else by the checks).
             entry.seed = made.seed
             checked = RunRecord.known_checks(cache, planned.scene, entry)
-            if picks.repick(planned.scene, entry, workdir=self.workdir, checks=checked) is None:
+            if (
+                picks.repick(
+                    planned.scene,
+                    entry,
+                    workdir=self.workdir,
+                    checks=checked,
+                    voice_check=options.voice_check,
+                )
+                is None
+            ):
                 point(entry, made, take, info, identity=identity, workdir=self.workdir)
             self.emit(
                 Notice(
@@ -481,6 +528,7 @@ class RunRecord:
     def __init__(
         self,
         *,
+        storyboard: Storyboard,
         state: RunState,
         store: StateStore,
         takes: TakeStore,
@@ -493,6 +541,7 @@ class RunRecord:
         price_of: Backend | object,
         upload: Callable[[SceneState], None],
     ) -> None:
+        self.storyboard = storyboard
         self.state, self.store, self.takes, self.summary = state, store, takes, summary
         self.options, self.emit, self.now, self.clock = options, emit, now, clock
         self.images_dir, self.price_of, self.upload = images_dir, price_of, upload
@@ -573,6 +622,12 @@ class RunRecord:
         """Every check of a new take; TakeRejected when a hard check fails."""
         scene = planned.scene
         result = take_checks(planned, partial)
+        character = scene.character
+        if character and voices.strictness(character, self.options.voice_check) == "strict":
+            # Judged now against the reference as it stands: another voice is made again.
+            result = voices.judged(
+                scene, {"new": result}, workdir=self.workdir, option=self.options.voice_check
+            )["new"]
         if not result.rejected:
             return result
         take = self.kept[scene.id][0]
@@ -653,8 +708,16 @@ class RunRecord:
             record.checks = self._remember(scene, record, result)
         entry.takes.append(record)
         entry.seed = planned.seed
+        if scene.character is not None:  # the medoid of its takes may have moved
+            voices.refresh(self.storyboard, self.state, workdir=self.workdir)
         if (
-            picks.repick(scene, entry, workdir=self.workdir, checks=self._known(scene, entry))
+            picks.repick(
+                scene,
+                entry,
+                workdir=self.workdir,
+                checks=self._known(scene, entry),
+                voice_check=self.options.voice_check,
+            )
             is None
         ):
             point(entry, planned, take, info, identity=lane.identity, workdir=self.workdir)

