@@ -551,7 +551,7 @@ def status(
         "clip",
         "bucket",
         "last error",
-    )
+    ) + (("voice",) if result.characters else ())
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in result.rows:
@@ -568,6 +568,7 @@ def status(
             row.clip or "-",
             {True: "yes", False: "no", None: "-"}[row.uploaded],
             row.last_error or "",
+            *((row.voice_shown,) if result.characters else ()),
         )
     out = Console(highlight=False)
     if not out.is_terminal:  # a log or a pipe: no reason to squeeze the table into 80 columns
@@ -580,6 +581,10 @@ def status(
     )
     for identity, until in result.retry_after.items():
         typer.echo(f"{identity}: quota exhausted until {until}")
+    for key, cast in result.characters.items():
+        reference = cast["reference"]
+        shown = reference["shown"] if reference else "none yet (no take with a voice)"
+        typer.echo(f"{key}: reference voice {shown}")
 
 
 @app.command()

@@ -268,6 +268,7 @@ def write_manifest(
     and every take of it with its seed, its checks (each with its number and reason, when the
     work folder keeps them) and which one is the pick, and why."""
     from ..checks.cache import CheckCache
+    from ..status import cast_of
 
     cache = CheckCache(workdir) if workdir is not None else None
     scenes = []
@@ -287,6 +288,7 @@ def write_manifest(
                     "rejected": take.rejected,
                     "checks": take.checks,
                     "results": [asdict(c) for c in found.checks] if found else None,
+                    "voice": take.voice,  # similarity to its character's reference
                 }
             )
         scenes.append(
@@ -310,6 +312,7 @@ def write_manifest(
                 "takes": takes,
                 "picked_by": ("hand" if entry.pick else "checks") if entry else None,
                 "pick_reason": entry.pick_reason if entry else None,
+                "character": scene.character.id if scene.character else None,
             }
         )
     manifest = {
@@ -327,5 +330,6 @@ def write_manifest(
         "leveling": asdict(result.leveling) if result.leveling else None,
         "loudness_made": asdict(result.made_loudness) if result.made_loudness else None,
         "scenes": scenes,
+        "characters": cast_of(storyboard, workdir) if workdir is not None else {},
     }
     write_atomic(path, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))
