@@ -102,7 +102,7 @@ def _run(
                         *(["--no-loudnorm"] if command == "stitch" else []),
                     ],
                     catch_exceptions=False,
-                )  # fmt: skip
+                )
                 for command in after
             }
     finally:
