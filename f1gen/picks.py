@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .checks import TakeChecks, choose
+from .checks import TakeChecks, choose, summary
 from .errors import BadInputError
 from .files import file_digest
 from .plan import plan_scene
@@ -83,6 +83,8 @@ def repick(
         found = checks.get(made.name)
         voice = found.named("voice") if found is not None else None
         made.voice = voice.value if voice is not None else None
+        if found is not None and voice is not None:
+            made.checks = summary(found)  # "another voice: ..." where it is
     takes = pickable(scene, entry, workdir)
     if not takes:
         return None

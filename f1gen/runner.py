@@ -391,7 +391,9 @@ class Runner:
             return
         lane = self.lanes[0]
         if not options.checks:
-            self.emit(Notice("voices not checked: the take checks are off (--no-checks)"))
+            self.emit(
+                Notice("voices not checked: the take checks are off (--no-checks, F1GEN_CHECKS)")
+            )
         elif not judges(lane):
             self.emit(
                 Notice(

@@ -181,3 +181,60 @@ def test_a_bad_character_is_named_by_place_with_exit_2(
     assert f"error: {board}: {message}" in result.stderr.splitlines()
     assert "Traceback" not in result.output
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def rehearsal_board(write_storyboard: Callable[..., Path]) -> Path:
+    nia = {"name": "Nia", "image": "images/p1.png", "voice": "Low, steady female voice."}
+    scenes = [
+        {"id": "a", "character": "max", "action": "Grins. He says", "speech": "What a lap that was, the car felt fantastic from the start!"},
+        {"id": "b", "character": "nia", "action": "Nods. She says", "speech": "Second is fine for today, the race is tomorrow and we are ready."},
+        {"id": "c", "character": "max", "action": "Waves. He says", "speech": "Thank you all for coming today, this title belongs to the whole team!"},
+    ]  # fmt: skip
+    return board_with(write_storyboard, characters={"max": MAX, "nia": nia}, scenes=scenes)
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+def test_the_animatic_gives_each_character_one_voice_of_its_own(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    import json
+
+    from f1gen.state import StateStore
+    from f1gen.voices import THRESHOLD, similarity
+
+    board = rehearsal_board(write_storyboard)
+
+    result = cli(
+        "generate", board, "--backend", "animatic", "--checks", "--workdir", tmp_path / "out"
+    )
+
+    assert result.exit_code == 0, result.stderr
+    state = StateStore(tmp_path / "out").read()
+    picked = {e.id: next(t for t in e.takes if t.clip == e.clip) for e in state.scenes.values()}
+    assert all(t.voice is not None and t.voice >= THRESHOLD for t in picked.values()), picked
+    assert state.scenes["a"].pick_reason is not None
+    assert state.scenes["a"].pick_reason.startswith("the only take: Max's voice (")
+    kept = json.loads((tmp_path / "out" / "voices.json").read_text())["characters"]
+    assert similarity(kept["max"]["embedding"], kept["nia"]["embedding"]) < THRESHOLD
+
+
+def test_without_a_voice_to_judge_the_run_says_so_once(
+    write_storyboard: Callable[..., Path],
+    cli: Callable[..., Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    board = rehearsal_board(write_storyboard)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no espeak-ng: the animatic's tones
+
+    result = cli(
+        "generate", board, "--backend", "animatic", "--checks", "--workdir", tmp_path / "out"
+    )
+
+    assert result.exit_code == 0, result.stderr
+    said = [line for line in result.stderr.splitlines() if "voices not checked" in line]
+    assert len(said) == 1
+    assert said[0].endswith(  # after the time stamp
+        " voices not checked: animatic:1's clips carry no voice to judge (the animatic "
+        "speaks only with espeak-ng installed)"
+    )

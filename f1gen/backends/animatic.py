@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import media
+from ..characters import rehearsal_voice
 from ..errors import WriteError
 from . import Backend, BackendUpdate, ClipRequest, ClipTiming, Factory, Probe, Report
 from .ovi_prompt import OVI_PROMPT
@@ -92,7 +93,15 @@ class AnimaticBackend:
             if scene.speech and self._espeak:
                 report(BackendUpdate("speaking", 0.2))
                 media.run_tool(
-                    [self._espeak, "-s", "165", "-w", str(speech), scene.speech],
+                    [
+                        self._espeak,
+                        *rehearsal_voice(scene.character),
+                        "-s",
+                        "165",
+                        "-w",
+                        str(speech),
+                        scene.speech,
+                    ],
                     what=f"{scene.label}: espeak-ng",
                 )
                 inputs += ["-i", speech]

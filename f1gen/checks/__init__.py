@@ -58,7 +58,7 @@ def check_take(clip: Path, *, line: str | None, prompt: str | None = None) -> Ta
         if voice is not None:
             embedding = tuple(round(float(v), 5) for v in voice)
         elif speech.voiced >= SPOKEN_MIN:
-            notes.append(f"voice not checked: under {MIN_SPEECH:.0f} s of speech")
+            notes.append(f"voice not checked: under {MIN_SPEECH:g} s of speech")
         span = speech.span
         if line and span is not None and speech.voiced >= SPOKEN_MIN:
             if is_english(line):

@@ -1,7 +1,7 @@
 """Make the voice fixtures once (needs espeak-ng and ffmpeg); the tests and bench/voice.py only
 read the results.
 
-Four espeak-ng voices (two male, two female) each say four different lines,
+Four espeak-ng voices (two male, two female) each say six different lines,
 at a pace that changes from line to line, over a soft brown-noise bed: Ovi-shaped sound tracks
 (5.042 s, mono) as Opus at 24 kbit/s (about 12 kB each). Named `<voice>-<line>.ogg`.
 
@@ -26,8 +26,10 @@ LINES = (
     "The tyres were gone after twenty laps, we had to box early.",
     "I could see him in my mirrors the whole race, it was very tight.",
     "Honestly, the car felt fantastic from the very first lap.",
+    "Safety car! The whole race just reset, five laps to go.",
+    "Twenty years I have waited for this moment, thank you all.",
 )
-SPEEDS = (165, 150, 180, 160)  # words per minute, line by line
+SPEEDS = (165, 150, 180, 160, 175, 155)  # words per minute, line by line
 
 
 def main() -> None:
