@@ -139,6 +139,7 @@ def rehearsal_voice(character: Character | None) -> list[str]:
     if character is None:
         return []
     words = set(re.findall(r"[a-z]+", (character.voice or "").lower()))
+    cast: tuple[str, ...]
     if words & {"female", "woman", "girl", "she", "her"}:
         cast = FEMALE_VOICES
     elif words & {"male", "man", "boy", "he", "his"}:
