@@ -22,7 +22,7 @@ from f1gen.cli import app
 from f1gen.files import file_digest
 from f1gen.review import write_review
 from f1gen.state import RunState, StateStore
-from f1gen.voices import THRESHOLD
+from f1gen.voices import THRESHOLD, refresh
 from tests.support.browser import chromium, find_chromium
 from tests.support.images import draw_portrait
 from tests.support.ovi_stand_in import StandIn
@@ -87,7 +87,17 @@ def _run(
             patch.setenv("F1GEN_BACKOFF_SECONDS", "0.01")
             generate = runner.invoke(
                 app,
-                ["generate", str(board), "--seed", "7", "--workdir", str(workdir), "--json", *args],
+                [
+                    "generate",
+                    str(board),
+                    "--seed",
+                    "7",
+                    "--workdir",
+                    str(workdir),
+                    "--json",
+                    "--checks",
+                    *args,
+                ],
                 catch_exceptions=False,
             )
             others = {
@@ -214,6 +224,41 @@ def test_the_review_page_has_a_row_per_character_with_the_outliers_marked(soft: 
     assert rows == expected
     kept = json.loads((soft.workdir / "voices.json").read_text())["characters"]["max"]
     assert reference == [kept["clip"]] * len(expected)
+
+
+def test_f1gen_voice_sets_the_reference_from_a_take_and_picks_again(soft: VoiceRun) -> None:
+    # Last of the soft run's tests: it changes the reference.
+    state = _state(soft)
+    scene, take = next(
+        (e.id, t) for e in state.scenes.values() for t in e.takes
+        if soft.voice_of[t.sha256 or ""] == "f2"
+    )  # fmt: skip
+    runner = CliRunner()
+    args = ["--storyboard", str(soft.board), "--workdir", str(soft.workdir)]
+
+    unknown = runner.invoke(app, ["voice", "bob", "--from", scene, *args])
+    no_scene = runner.invoke(app, ["voice", "max", "--from", "s9", *args])
+    result = runner.invoke(app, ["voice", "max", "--from", f"{scene}:{take.name}", *args])
+
+    assert unknown.exit_code == 2
+    assert unknown.stderr == "error: no character 'bob': give one of max\n"
+    assert no_scene.exit_code == 2
+    assert no_scene.stderr == (
+        "error: 's9' is not a generated scene of characters.max: give one of s1, s2, s3, s4\n"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == f"max: the reference voice is now take {take.name} (set by hand)\n"
+    kept = json.loads((soft.workdir / "voices.json").read_text())["characters"]["max"]
+    assert (kept["source"], kept["scene"], kept["take"]) == ("picked", scene, take.name)
+    after = _state(soft)
+    for entry in after.scenes.values():  # now every scene with a take in that voice picks it
+        picked = next(t for t in entry.takes if t.clip == entry.clip)
+        if any(soft.voice_of[t.sha256 or ""] == "f2" for t in entry.takes):
+            assert soft.voice_of[picked.sha256 or ""] == "f2", entry.id
+    # What a resumed run does first: the reference set by hand stays.
+    story = storyboards.load(soft.board).storyboard
+    refresh(story, after, workdir=soft.workdir)
+    assert json.loads((soft.workdir / "voices.json").read_text())["characters"]["max"] == kept
 
 
 @pytest.fixture(scope="module")
