@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 import typer
 
 from . import __version__
-from .config import BACKENDS, Settings, load_settings
+from .backends import DEFAULT, REGISTRY
+from .config import Settings, load_settings
 from .errors import BadInputError, ConfigError, ExitCode, F1genError, StoryboardError
 from .words import counted
 
@@ -180,8 +181,8 @@ def validate(storyboard: StoryboardArg, as_json: JsonOpt = False) -> None:
 def prompts(
     storyboard: StoryboardArg,
     backend: Annotated[
-        str, typer.Option(help=f"Whose prompt format: {', '.join(BACKENDS)}.")
-    ] = BACKENDS[0],
+        str, typer.Option(help=f"Whose prompt format: {', '.join(REGISTRY)}.")
+    ] = DEFAULT,
     as_json: JsonOpt = False,
 ) -> None:
     """Print the prompt every generated scene is sent with (Ovi's format on every backend today)."""
@@ -203,8 +204,8 @@ def prompts(
 def generate(
     storyboard: StoryboardArg,
     backend: Annotated[
-        str, typer.Option(help=f"Who makes the clips: {', '.join(BACKENDS)}.")
-    ] = BACKENDS[0],
+        str, typer.Option(help=f"Who makes the clips: {', '.join(REGISTRY)}.")
+    ] = DEFAULT,
     only: Annotated[
         str | None,
         typer.Option(
@@ -437,7 +438,7 @@ def _show_plan(
     name, parallel = chosen
     gpu = factory(name).price.kind != "free"
     wide = {name: parallel} if parallel else {}
-    estimates = compare([p.steps for p in todo], BACKENDS, parallel=wide) if gpu else []
+    estimates = compare([p.steps for p in todo], tuple(REGISTRY), parallel=wide) if gpu else []
     mine = next((e for e in estimates if e.backend == name), None)
     seconds = mine.gpu_seconds if mine else 0.0
     if as_json:
@@ -822,8 +823,8 @@ def doctor(
     backend: Annotated[
         list[str] | None,
         typer.Option(
-            help=f"A backend to check (repeat for several): {', '.join(BACKENDS)}; "
-            f"default {BACKENDS[0]}.",
+            help=f"A backend to check (repeat for several): {', '.join(REGISTRY)}; "
+            f"default {DEFAULT}.",
             show_default=False,
         ),
     ] = None,
@@ -840,7 +841,7 @@ def doctor(
     from .backends import factory
     from .doctor import run_checks
 
-    chosen = [factory(name) for name in dict.fromkeys(backend or [BACKENDS[0]])]
+    chosen = [factory(name) for name in dict.fromkeys(backend or [DEFAULT])]
     settings = load_settings({"ovi_space": space, "bucket": bucket})
     with tempfile.TemporaryDirectory(prefix="f1gen-doctor-") as scratch:
         checks = run_checks(

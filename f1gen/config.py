@@ -9,11 +9,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .backends import REGISTRY
 from .errors import ConfigError
 
 DEFAULT_SPACE = "alexnasa/Ovi-ZEROGPU"
-BACKENDS = tuple(REGISTRY)  # the registry's names (backends/__init__.py), the default first
 DEFAULT_FAL_QUEUE_HOST = "queue.fal.run"
 DEFAULT_OVI_APP = "http://127.0.0.1:7891/"  # where Ovi's gradio_app.py serves by default
 DEFAULT_SAMPLE_STEPS = 40

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .backends import BackendUpdate
-    from .storyboard import Scene
+    from .scene import Scene
 
 
 @dataclass(frozen=True)

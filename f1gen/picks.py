@@ -13,8 +13,9 @@ from .checks import TakeChecks, choose
 from .errors import BadInputError
 from .files import file_digest
 from .plan import plan_scene
+from .scene import Scene, Storyboard
 from .state import SceneState, TakeRecord
-from .storyboard import MAX_SEED, Scene, Storyboard
+from .storyboard import MAX_SEED
 
 BY_HAND = "picked by hand (f1gen pick)"
 

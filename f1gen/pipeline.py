@@ -17,8 +17,8 @@ from .status import table
 if TYPE_CHECKING:
     from .backends import Backend
     from .config import Settings
+    from .scene import Storyboard
     from .storage import Storage
-    from .storyboard import Storyboard
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from . import prompts
 from .backends import spec_of
-from .backends.traits import ClipSpec
+from .clipspec import ClipSpec
 from .errors import BadInputError
 from .files import file_digest
+from .scene import Scene, Storyboard
 from .state import RunState, SceneState
-from .storyboard import Scene, Storyboard
 
 
 @dataclass(frozen=True)

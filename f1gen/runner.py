@@ -50,9 +50,9 @@ from .plan import (
     scene_takes,
 )
 from .prompts import build as build_prompt
+from .scene import Scene, Storyboard
 from .schedule import Limits, stop_reason
 from .state import RunState, SceneState, StateStore, TakeRecord, now_iso, unwritable, work_lock
-from .storyboard import Scene, Storyboard
 from .sync import Uploader, check_bucket, is_uploaded, upload_state
 from .takes import Take, TakeStore
 

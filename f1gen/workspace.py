@@ -7,6 +7,7 @@ from pathlib import Path
 
 from . import storyboard as storyboards
 from .errors import BadInputError
+from .scene import Storyboard
 from .state import StateStore
 
 OUT = Path("out")
@@ -16,7 +17,7 @@ OUT = Path("out")
 class Workspace:
     """A loaded storyboard, its lint warnings and its work folder."""
 
-    storyboard: storyboards.Storyboard
+    storyboard: Storyboard
     workdir: Path
     warnings: tuple[str, ...] = ()
 

@@ -28,7 +28,7 @@ from f1gen.config import load_settings
 from f1gen.errors import GenerationError
 from f1gen.runlog import describe
 from f1gen.runner import Runner, RunOptions
-from f1gen.storyboard import Scene
+from f1gen.scene import Scene
 from tests.support.images import draw_portrait
 from tests.support.mediatools import MarkerClip
 from tests.support.ovi_stand_in import QUOTA_MESSAGE, StandIn

@@ -18,12 +18,13 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from ..clipspec import ClipSpec
 from ..errors import BadInputError
-from .traits import ClipSpec, PriceModel, PromptBuilder, Verdict
+from .traits import PriceModel, PromptBuilder, Verdict
 
 if TYPE_CHECKING:
     from ..config import Settings
-    from ..storyboard import Scene
+    from ..scene import Scene
 
 # The registry: a backend's name and the module whose FACTORY builds it, in the order help and
 # the dry run's comparison show them. A new backend is its module and one line here.

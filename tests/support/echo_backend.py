@@ -16,9 +16,10 @@ from typing import Any
 from PIL import Image
 
 from f1gen.backends import Backend, ClipRequest, ClipTiming, Factory, Probe, Report
-from f1gen.backends.traits import FREE_PRICE, ClipSpec
+from f1gen.backends.traits import FREE_PRICE
+from f1gen.clipspec import ClipSpec
 from f1gen.config import Settings
-from f1gen.storyboard import Scene
+from f1gen.scene import Scene
 from tests.support import mediatools
 
 SPEC = ClipSpec(
