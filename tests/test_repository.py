@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import graphlib
+import inspect
 import subprocess
 import sys
 import tomllib
@@ -208,3 +209,25 @@ def test_every_module_has_a_layer_and_no_import_runs_back_up_the_layers() -> Non
 
     assert unplaced == set()
     assert upward == []
+
+
+def _functions(folder: Path) -> dict[str, int]:
+    """Every function under folder: 'path:line name' -> its length in lines."""
+    found = {}
+    for source in folder.rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                where = f"{source.relative_to(ROOT).as_posix()}:{node.lineno} {node.name}"
+                found[where] = (node.end_lineno or node.lineno) - node.lineno + 1
+    return found
+
+
+def test_commands_are_short_and_no_function_is_long() -> None:
+    from f1gen.cli import COMMANDS
+
+    commands = {c.__name__: len(inspect.getsourcelines(c)[0]) for c in COMMANDS}
+    long = {where: n for where, n in _functions(ROOT / "f1gen").items() if n > 100}
+
+    assert {name: n for name, n in commands.items() if n >= 60} == {}
+    assert long == {}
+    assert len((ROOT / "f1gen" / "cli.py").read_text().splitlines()) <= 200

@@ -147,6 +147,8 @@ class Factory:
     checks: Checks
     # Whether its clips carry a real voice and picture that the take checks can judge.
     judged: Callable[[Backend], bool] = lambda lane: True
+    # What a run on it should know before it starts (the Space: no token, a small quota).
+    notices: Callable[[Settings], tuple[str, ...]] = lambda settings: ()
 
 
 def judges(lane: Backend) -> bool:

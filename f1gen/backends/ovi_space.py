@@ -598,6 +598,16 @@ def _space_line(settings: Settings, scratch: Path) -> str:
         backend.close()
 
 
+def _notices(settings: Settings) -> tuple[str, ...]:
+    """No token: the run is on the anonymous quota, and the user should know before it starts."""
+    if settings.hf_token:
+        return ()
+    return (
+        "note: no HF_TOKEN set: running on the anonymous ZeroGPU quota (about 2 minutes a day); "
+        "set HF_TOKEN in .env for more",
+    )
+
+
 FACTORY = Factory(
     name="ovi",
     spec=OVI_SPEC,
@@ -608,4 +618,5 @@ FACTORY = Factory(
     accepts_seed=True,  # as video_seed, when the Space's live API declares it
     build=_build,
     checks=_checks,
+    notices=_notices,
 )
