@@ -19,9 +19,9 @@ from .status import table
 from .workspace import open_storage
 
 if TYPE_CHECKING:
-    from .config import Settings
     from .plan import PlannedScene
     from .scene import Scene, Storyboard
+    from .settings import Settings
     from .storage import Storage
 
 

@@ -12,7 +12,7 @@ from .scene import Storyboard
 from .state import StateStore
 
 if TYPE_CHECKING:
-    from .config import Settings
+    from .settings import Settings
     from .storage import Storage
 
 OUT = Path("out")

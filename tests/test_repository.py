@@ -179,10 +179,10 @@ def _f1gen_imports() -> dict[str, set[str]]:
 # The package's layers, lowest first: a module imports from its own layer or the ones below.
 LAYERS = {
     "values": {"f1gen", "errors", "words", "scene", "clipspec", "captions"},
-    "tools": {"files", "media", "images", "notify", "schedule", "config", "storage", "state",
+    "tools": {"files", "media", "images", "notify", "schedule", "settings", "storage", "state",
               "ledger", "checks", "sheets", "takes", "cron"},
     "backends": {"backends"},
-    "storyboard": {"storyboard", "prompts", "plan", "estimate", "events", "workspace",
+    "storyboard": {"config", "storyboard", "prompts", "plan", "estimate", "events", "workspace",
                    "runlog", "doctor"},
     "library": {"costs", "lanes", "picks", "review", "status", "sync", "ui", "runner",
                 "stitch"},

@@ -17,15 +17,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import BackendBusy, BadInputError, ConfigError, F1genError, GenerationError
+from ..settings import Setting
 from . import Backend, BackendUpdate, ClipRequest, ClipTiming, Factory, Probe, Report, gradio_door
 from .ovi_prompt import OVI_PROMPT
 from .traits import OVI_AUDIO_NEGATIVE, OVI_SPEC, OVI_VIDEO_NEGATIVE, OWN_GPU_PRICE, Verdict
 
 if TYPE_CHECKING:
-    from ..config import Settings
+    from ..settings import Settings
 
 T = TypeVar("T")
 ENDPOINT = "/generate_video"
+DEFAULT_URL = "http://127.0.0.1:7891/"  # where Ovi's gradio_app.py serves by default
 REQUIRED = ("text_prompt", "image", "sample_steps")
 SEED_MAX = 100_000  # the app's Video Seed field: 0-100000
 SPEC = OVI_SPEC  # the app keeps the image's aspect; sent as height and width, portrait
@@ -58,7 +60,7 @@ class OviAppBackend:
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.settings = settings
-        self.url = settings.ovi_app_url
+        self.url = settings.text("ovi_app_url")
         self.download_dir = download_dir.resolve()
         self.poll_seconds = poll_seconds
         self._client: gradio_door.Client | None = None
@@ -224,4 +226,5 @@ FACTORY = Factory(
     accepts_seed=True,
     build=_build,
     checks=_checks,
+    settings=(Setting("ovi_app_url", env="OVI_APP_URL", default=DEFAULT_URL),),
 )

@@ -36,13 +36,14 @@ from ..errors import BackendBusy, ConfigError, F1genError, GenerationError, Quot
 from . import Backend, BackendUpdate, ClipRequest, ClipTiming, Factory, Probe, Report, gradio_door
 from .gradio_door import span as _span
 from .ovi_prompt import OVI_PROMPT
+from .ovi_settings import SETTINGS, derived, endpoints, for_endpoint
 from .traits import OVI_SPEC, ZEROGPU_PRICE, Verdict
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
     from tenacity.stop import stop_base
 
-    from ..config import Settings
+    from ..settings import Settings
 
 T = TypeVar("T")
 ENDPOINT = "/generate_scene"
@@ -193,8 +194,8 @@ class OviSpaceBackend:
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.settings = settings
-        self._address = settings.ovi_space  # what the client connects to
-        self.space = settings.redact(settings.ovi_space)  # what messages and the state show
+        self._address = settings.text("ovi_space")  # what the client connects to
+        self.space = settings.redact(settings.text("ovi_space"))  # what messages and the state show
         self.download_dir = download_dir.resolve()
         self.retry = retry or RetryPolicy(settings.busy_retries, settings.backoff_seconds)
         self.poll_seconds = poll_seconds
@@ -212,9 +213,10 @@ class OviSpaceBackend:
     @property
     def account(self) -> str:
         """Whose ZeroGPU quota a clip spends: anonymous, or a token (a short digest, never it)."""
-        if not self.settings.hf_token:
+        token = self.settings.secret("hf_token")
+        if not token:
             return "anonymous"
-        digest = hashlib.sha256(self.settings.hf_token.reveal().encode()).hexdigest()
+        digest = hashlib.sha256(token.reveal().encode()).hexdigest()
         return f"token-{digest[:12]}"
 
     @property
@@ -225,7 +227,7 @@ class OviSpaceBackend:
     @property
     def anonymous(self) -> bool:
         """True when no Hugging Face token is configured."""
-        return not self.settings.hf_token
+        return not self.settings.secret("hf_token")
 
     def prepare(self, report: Report) -> None:
         """Connect and check the Space's API before the first clip."""
@@ -295,7 +297,8 @@ class OviSpaceBackend:
 
     def _connect(self, report: Report) -> tuple[gradio_door.Client, Any]:
         """A client for the Space's app and the app's API."""
-        token = self.settings.hf_token.reveal() if self.settings.hf_token else None
+        secret = self.settings.secret("hf_token")
+        token = secret.reveal() if secret else None
         src = self._resolve(token, report)
         try:
             client = gradio_door.connect(src, token=token, download_dir=self.download_dir)
@@ -456,7 +459,7 @@ class OviSpaceBackend:
         if gradio_door.credentials_refused(exc):
             if self.anonymous:
                 return f"the Space {space} needs a Hugging Face token: set HF_TOKEN in .env"
-            source = self.settings.token_source
+            source = self.settings.text("token_source")
             fix = "pass a valid one" if source.startswith("--") else "refresh it in .env"
             return f"{source} was rejected by the Space {space}: {fix}"
         if isinstance(exc, OfflineModeIsEnabled):
@@ -477,7 +480,7 @@ class OviSpaceBackend:
         if isinstance(exc, HfHubHTTPError) and status in (401, 403):
             if self.anonymous:
                 return f"the Hub refused the Space {space} (HTTP {status}): set HF_TOKEN in .env"
-            source = self.settings.token_source
+            source = self.settings.text("token_source")
             fix = "pass a valid one" if source.startswith("--") else "refresh it in .env"
             return f"{source} was refused by the Hugging Face Hub (HTTP {status}): {fix}"
         if isinstance(exc, HfHubHTTPError):
@@ -547,16 +550,16 @@ def _space_headers(token: str | None) -> dict[str, str]:
 
 def _build(settings: Settings, *, workdir: Path, parallel: int | None) -> list[Backend]:
     """One lane per endpoint, each with its own token (one clip in flight on each)."""
-    endpoints = settings.endpoints()  # OVI_SPACE is parsed now, not for every command
-    if len(endpoints) == 1:
-        only = settings.for_endpoint(endpoints[0])  # its @NAME token too
+    found = endpoints(settings)  # OVI_SPACE is parsed now, not for every command
+    if len(found) == 1:
+        only = for_endpoint(settings, found[0])  # its @NAME token too
         return [OviSpaceBackend(settings=only, download_dir=workdir / "tmp")]
     return [
         OviSpaceBackend(
-            settings=settings.for_endpoint(endpoint),
+            settings=for_endpoint(settings, endpoint),
             download_dir=workdir / "tmp" / f"lane-{index}",
         )
-        for index, endpoint in enumerate(endpoints)
+        for index, endpoint in enumerate(found)
     ]
 
 
@@ -565,7 +568,7 @@ def _checks(settings: Settings, *, scratch: Path) -> list[Probe]:
     sends (one try, no backoff; nothing is generated)."""
     probes = [Probe("token", partial(_token_line, settings))]
     try:
-        endpoints = settings.endpoints()
+        found = endpoints(settings)
     except ConfigError as exc:
         problem = exc
 
@@ -574,13 +577,13 @@ def _checks(settings: Settings, *, scratch: Path) -> list[Probe]:
 
         return [*probes, Probe("space", unusable)]
     return probes + [
-        Probe("space", partial(_space_line, settings.for_endpoint(endpoint), scratch / str(index)))
-        for index, endpoint in enumerate(endpoints)
+        Probe("space", partial(_space_line, for_endpoint(settings, endpoint), scratch / str(index)))
+        for index, endpoint in enumerate(found)
     ]
 
 
 def _token_line(settings: Settings) -> str:
-    if settings.hf_token:
+    if settings.secret("hf_token"):
         return "HF_TOKEN is set"
     return "HF_TOKEN is not set: the anonymous ZeroGPU quota is about 2 minutes a day"
 
@@ -600,7 +603,7 @@ def _space_line(settings: Settings, scratch: Path) -> str:
 
 def _notices(settings: Settings) -> tuple[str, ...]:
     """No token: the run is on the anonymous quota, and the user should know before it starts."""
-    if settings.hf_token:
+    if settings.secret("hf_token"):
         return ()
     return (
         "note: no HF_TOKEN set: running on the anonymous ZeroGPU quota (about 2 minutes a day); "
@@ -619,4 +622,6 @@ FACTORY = Factory(
     build=_build,
     checks=_checks,
     notices=_notices,
+    settings=SETTINGS,
+    derived=derived,
 )

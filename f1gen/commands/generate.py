@@ -30,11 +30,11 @@ from .options import (
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ..config import Settings
     from ..estimate import Estimate
     from ..pipeline import Outcome, Preview
     from ..runner import RunOptions
     from ..schedule import Limits
+    from ..settings import Settings
     from ..workspace import Workspace
 
 OnlyOpt = Annotated[
