@@ -48,6 +48,8 @@ class Preview:
     todo: tuple[PlannedScene, ...]
     done: tuple[Scene, ...]
     estimates: tuple[Estimate, ...]
+    ready: int = 0  # scenes ready for the cut, counted as `f1gen status` counts them
+    total: int = 0
 
     @property
     def chosen(self) -> Estimate | None:
@@ -63,6 +65,8 @@ class Preview:
                 for p in self.todo
             ],
             "already_done": [s.id for s in self.done],
+            "ready": self.ready,
+            "scenes": self.total,
             "gpu_seconds": round(mine.gpu_seconds if mine else 0.0),
             "quota_days": mine.quota_days if mine else None,
             "backend": self.backend,
@@ -82,7 +86,9 @@ def preview(request: GenerateRequest) -> Preview:
     if factory(request.backend).price.kind != "free":
         wide = {request.backend: request.parallel} if request.parallel else {}
         estimates = compare([p.steps for p in todo], tuple(REGISTRY), parallel=wide)
-    return Preview(request.backend, tuple(todo), tuple(done), tuple(estimates))
+    ready = table(request.storyboard, request.workdir).ready
+    return Preview(request.backend, tuple(todo), tuple(done), tuple(estimates), ready,
+                   len(request.storyboard.scenes))  # fmt: skip
 
 
 def run(request: GenerateRequest, emit: Emit) -> Outcome:
@@ -124,6 +130,8 @@ class Outcome:
     line: str
     cut: stitching.StitchResult | None
     exit_code: ExitCode
+    ready: int = 0  # scenes ready for the cut after the run, as `f1gen status` counts them
+    total: int = 0
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready view (also what --notify posts)."""
@@ -183,7 +191,7 @@ def run_generate(
             code = ExitCode.FAILED
         else:
             code = ExitCode.OK
-        outcome = Outcome(summary, line, cut, code)
+        outcome = Outcome(summary, line, cut, code, ready, len(storyboard.scenes))
         _notify(notify, outcome.as_dict(), log, emit)
         return outcome
 

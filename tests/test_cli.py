@@ -229,7 +229,7 @@ def test_a_dry_run_of_the_animatic_spends_no_gpu_and_says_so(
 
     assert text.stdout == (
         "would generate 01 s1 (40 steps)\n"
-        "1 to generate, 0 already done; rendered here: no GPU quota is spent\n"
+        "1 to generate, 0/1 scenes ready; rendered here: no GPU quota is spent\n"
     )
     assert (data["gpu_seconds"], data["quota_days"]) == (0, None)
 
@@ -319,3 +319,18 @@ def test_a_max_cost_that_is_not_money_is_one_f1gen_line(
 
     assert result.exit_code == 2
     assert result.stderr == f"error: --max-cost {value}: give US dollars, 0 or more, e.g. 5\n"
+
+
+def test_summaries_count_scenes_done_clips_made_and_takes_rejected_and_agree_on_ready(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(2)
+
+    made = cli("generate", board, "--backend", "animatic", "--takes", "2", "--no-checks")
+    again = cli("generate", board, "--backend", "animatic", "--takes", "2", "--dry-run")
+    shown = cli("status", board)
+
+    assert made.exit_code == 0, made.stderr
+    assert "scenes done 2, ready 2/2, failed 0; clips made 4, takes rejected 0; " in made.stderr
+    assert again.stdout == "0 to generate, 2/2 scenes ready; rendered here: no GPU quota is spent\n"
+    assert "2/2 scenes ready; " in shown.stdout

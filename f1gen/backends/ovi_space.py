@@ -26,7 +26,6 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache, partial
 from pathlib import Path
@@ -34,15 +33,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import BackendBusy, ConfigError, F1genError, GenerationError, QuotaExceeded
 from . import Backend, BackendUpdate, ClipRequest, ClipTiming, Factory, Probe, Report, gradio_door
+from .gradio_door import RetryPolicy
 from .gradio_door import span as _span
 from .ovi_prompt import OVI_PROMPT
 from .ovi_settings import SETTINGS, derived, endpoints, for_endpoint
 from .traits import OVI_SPEC, ZEROGPU_PRICE, Verdict
 
 if TYPE_CHECKING:
-    from tenacity import RetryCallState
-    from tenacity.stop import stop_base
-
     from ..settings import Settings
 
 T = TypeVar("T")
@@ -60,29 +57,6 @@ HUB_TIMEOUT = 30.0
 # OSErrors about local files, not the network: a full disk is not a busy Space.
 LOCAL_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.ENOENT,
                 errno.EISDIR, errno.ENOTDIR, errno.EEXIST}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Backoff for a busy Space: bounded in attempts and in total time."""
-
-    attempts: int = 6
-    initial: float = 15.0
-
-    @property
-    def maximum(self) -> float:
-        """The longest single wait."""
-        return self.initial * 20
-
-    @property
-    def max_seconds(self) -> float:
-        """The longest time spent retrying one call."""
-        return self.initial * 80
-
-    @property
-    def jitter(self) -> float:
-        """Random spread added to each wait, so that clients do not retry in step."""
-        return self.initial / 3
 
 
 @cache
@@ -384,41 +358,29 @@ class OviSpaceBackend:
 
     def _with_backoff(self, call: Callable[[], T], what: str, *, report: Report | None) -> T:
         """Run call, retrying busy failures with exponential backoff; map every failure."""
-        from tenacity import (
-            Retrying,
-            retry_if_exception,
-            stop_after_attempt,
-        )
-        from tenacity.wait import wait_exponential_jitter
-
         policy = self.retry
 
-        def before_sleep(state: RetryCallState) -> None:
-            error = state.outcome.exception() if state.outcome else None
-            wait = state.next_action.sleep if state.next_action else 0.0
-            if report is not None and error is not None:
+        def waiting(error: BaseException, attempt: int, wait: float) -> None:
+            if report is not None:
                 at = self.now() + timedelta(seconds=wait)
                 report(
                     BackendUpdate(
                         f"{what} is busy ({self._redact(_describe(error))}); "
-                        f"retry {state.attempt_number}/{policy.attempts - 1} in {wait:.0f} s "
+                        f"retry {attempt}/{policy.attempts - 1} in {wait:.0f} s "
                         f"(at {at:%H:%M:%S} UTC)",
                         notable=True,
                     )
                 )
 
-        retrying = Retrying(
-            stop=stop_after_attempt(policy.attempts) | _out_of_time(self.clock, policy.max_seconds),
-            wait=wait_exponential_jitter(
-                initial=policy.initial, max=policy.maximum, jitter=policy.jitter
-            ),
-            retry=retry_if_exception(lambda e: classify(e) is Verdict.BUSY),
-            before_sleep=before_sleep,
-            sleep=self.sleep,
-            reraise=True,
-        )
         try:
-            return retrying(call)
+            return gradio_door.with_backoff(
+                call,
+                policy=policy,
+                busy=lambda e: classify(e) is Verdict.BUSY,
+                sleep=self.sleep,
+                clock=self.clock,
+                waiting=waiting,
+            )
         except F1genError:
             raise
         except Exception as exc:
@@ -526,21 +488,6 @@ class OviSpaceBackend:
 
     def _redact(self, text: str) -> str:
         return self.settings.redact(text)
-
-
-def _out_of_time(clock: Callable[[], float], limit: float) -> stop_base:
-    """A tenacity stop: once limit seconds have passed since the first try, on the backend's own
-    clock (the one its sleeps advance), not on tenacity's (which tests cannot move)."""
-    from tenacity.stop import stop_base
-
-    class OutOfTime(stop_base):
-        def __init__(self) -> None:
-            self.started = clock()
-
-        def __call__(self, retry_state: RetryCallState) -> bool:
-            return clock() - self.started >= limit
-
-    return OutOfTime()
 
 
 def _space_headers(token: str | None) -> dict[str, str]:

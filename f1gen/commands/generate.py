@@ -258,7 +258,7 @@ def _render_preview(preview: Preview, *, as_json: bool) -> None:
             f"would generate {planned.scene.number:02d} {planned.scene.id} "
             f"({planned.steps} steps{cost})"
         )
-    done = f"{len(preview.todo)} to generate, {len(preview.done)} already done"
+    done = f"{len(preview.todo)} to generate, {preview.ready}/{preview.total} scenes ready"
     if mine is None:
         typer.echo(f"{done}; rendered here: no GPU quota is spent")
         return
@@ -309,9 +309,9 @@ def _render_outcome(outcome: Outcome, *, workdir: Path, as_json: bool) -> None:
     if as_json:
         print_json(outcome.as_dict())
     say(
-        f"{len(summary.done)} generated, {len(summary.skipped)} already done, "
-        f"{len(summary.failed)} failed in {summary.seconds:.1f} s; "
-        f"state: {workdir / 'state.json'}"
+        f"scenes done {len(summary.done)}, ready {outcome.ready}/{outcome.total}, failed "
+        f"{len(summary.failed)}; clips made {summary.clips}, takes rejected {summary.rejected}; "
+        f"{summary.seconds:.1f} s; state: {workdir / 'state.json'}"
     )
     if summary.local_only:
         say(
