@@ -98,7 +98,7 @@ def run(request: GenerateRequest, emit: Emit) -> Outcome:
     storage = open_storage(request.settings, prefix=request.workdir.resolve().name)
     lanes = _lanes(request)
     try:
-        return run_generate(
+        return _run_logged(
             request.storyboard,
             workdir=request.workdir,
             lanes=lanes,
@@ -143,7 +143,7 @@ class Outcome:
         }
 
 
-def run_generate(
+def _run_logged(
     storyboard: Storyboard,
     *,
     workdir: Path,

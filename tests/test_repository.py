@@ -182,7 +182,7 @@ LAYERS = {
     "tools": {"files", "media", "images", "notify", "schedule", "settings", "storage", "state",
               "ledger", "checks", "sheets", "takes", "cron"},
     "backends": {"backends"},
-    "storyboard": {"config", "storyboard", "prompts", "plan", "estimate", "events", "workspace",
+    "stages": {"config", "storyboard", "prompts", "plan", "estimate", "events", "workspace",
                    "runlog", "doctor"},
     "library": {"costs", "lanes", "picks", "review", "status", "sync", "ui", "runner",
                 "stitch"},
