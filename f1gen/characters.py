@@ -3,37 +3,23 @@ recording of that voice to match.
 
 A scene that says `character: max` takes the character's image (its own `image:` wins) and its
 voice description, which the backend's prompt format puts where it describes sound, the same for
-every scene of the character. This module holds the value and its validation; storyboard.py
-reads the YAML.
+every scene of the character. The value lives in scene.py with the scenes; this module checks
+what the storyboard says of it (storyboard.py reads the YAML).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-VoiceCheck = Literal["soft", "strict"]
+from .scene import Character, VoiceCheck
+
+__all__ = ["Character", "VoiceCheck", "check_characters", "voice_ref_problem"]
+
 VOICE_REF_SUFFIXES = (".wav", ".flac", ".mp3", ".m4a", ".ogg")
 VOICE_REF_SPEECH = 2.0  # seconds of speech a voice_ref must hold to stand for a voice
-
-
-@dataclass(frozen=True)
-class Character:
-    """One character: who it is, how it looks and how it sounds."""
-
-    id: str
-    name: str
-    image: Path | None = None
-    voice: str | None = None  # a short description, sent in every prompt of its scenes
-    voice_ref: Path | None = None  # a recording whose voice its takes must match
-    voice_check: VoiceCheck = "soft"  # strict: a take in another voice is made again
-
-    @property
-    def label(self) -> str:
-        """How messages name this character: characters.max."""
-        return f"characters.{self.id}"
 
 
 def voice_ref_problem(path: Path) -> str | None:
@@ -62,32 +48,23 @@ def voice_ref_problem(path: Path) -> str | None:
     return None
 
 
-def with_sound_description(voice: str | None, atmosphere: str | None) -> str | None:
-    """An audio caption that names the voice first, then the atmosphere, as Ovi's own example
-    prompts do ("Clear, resonant female speech, ... ambient room tone.")."""
-    if not voice:
-        return atmosphere
-    voice = voice.rstrip(" .")
-    return f"{voice}. {atmosphere}" if atmosphere else voice
-
-
 def check_characters(
     raw: dict[str, Any],
     *,
     base: Path,
     check_text: Callable[[str, str | None, list[str]], str | None],
+    slug: re.Pattern[str],
     problems: list[str],
     decode_media: bool,
 ) -> dict[str, Character]:
     """The storyboard's characters, each problem named by place (characters.max.voice_ref)."""
     from . import images
-    from .storyboard import SLUG
 
     characters: dict[str, Character] = {}
     for key, model in raw.items():
         label = f"characters.{key}"
         before = len(problems)
-        if not SLUG.match(key):
+        if not slug.match(key):
             problems.append(
                 f"{label}: {key!r} is not a slug: use lower-case letters, digits and dashes"
             )
@@ -124,28 +101,35 @@ def _missing(path: Path) -> str | None:
     )
 
 
-# Distinct espeak-ng voices for the animatic's cast; en+m3 is left out: to the voice check's
-# encoder (and nearly to the ear) it is en+m1 a little higher (bench/voice.py).
-MALE_VOICES = ("en+m1", "en+m7", "en+m5", "en+m2")
-FEMALE_VOICES = ("en+f2", "en+f4", "en+f5", "en+f3")
-
-
-def rehearsal_voice(character: Character | None) -> list[str]:
-    """espeak-ng's voice and pitch options for a character, stable from its id, male or female
-    as its voice description says (none: espeak's defaults)."""
-    import re
-    import zlib
-
-    if character is None:
-        return []
-    words = set(re.findall(r"[a-z]+", (character.voice or "").lower()))
-    cast: tuple[str, ...]
-    if words & {"female", "woman", "girl", "she", "her"}:
-        cast = FEMALE_VOICES
-    elif words & {"male", "man", "boy", "he", "his"}:
-        cast = MALE_VOICES
-    else:
-        cast = MALE_VOICES + FEMALE_VOICES
-    number = zlib.crc32(character.id.encode())
-    # A pitch of its own too (espeak's default is 50): four variants alone repeat in a cast.
-    return ["-v", cast[number % len(cast)], "-p", str(30 + (number >> 8) % 41)]
+def scene_character(
+    label: str,
+    name: str | None,
+    *,
+    own: tuple[str | None, str | None],
+    cast: tuple[dict[str, Character], set[str]],
+    problems: list[str],
+) -> tuple[Character | None, bool]:
+    """A scene's character (name: what it says; own: its image and footage; cast: the valid
+    characters and every name defined), and whether the scene goes without an image of its own:
+    its character gives one, or its character's problem is named already."""
+    image, footage = own
+    characters, known = cast
+    if name is None:
+        return None, False
+    character = characters.get(name)
+    if name not in known:
+        names = ", ".join(sorted(known)) or "none defined"
+        problems.append(
+            f"{label}.character: unknown character {name!r}: define it under 'characters' ({names})"
+        )
+    if footage is not None:
+        problems.append(f"{label}.character: only generated scenes have a character: remove it")
+        return None, False
+    if image is not None:
+        return character, False
+    if character is not None and character.image is None:
+        problems.append(
+            f"{label}: no image, and {character.label} has none: give the character an 'image' "
+            "or the scene one"
+        )
+    return character, True

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from .plan import scene_clip
+from .scene import Storyboard
 from .state import RunState, StateStore
-from .storyboard import Storyboard
 
 
 @dataclass(frozen=True)

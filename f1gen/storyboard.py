@@ -6,14 +6,15 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import images
-from .characters import Character, VoiceCheck, check_characters
+from .characters import Character, VoiceCheck, check_characters, scene_character
 from .errors import BadInputError, MediaError, StoryboardError
+from .scene import Fit, Scene, Storyboard
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_SCENES = 500
@@ -22,7 +23,6 @@ MAX_SEED = 2**31 - 1  # every backend that takes a seed takes a 31-bit one
 MAX_TAKES = 10  # takes of one scene: each is a paid or quota-spending clip
 SPEECH_WORDS_PER_CLIP = 14
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-Fit = Literal["cover", "contain"]
 
 
 class _Model(BaseModel):
@@ -64,52 +64,6 @@ class _Storyboard(_Model):
     defaults: _Defaults = _Defaults()
     characters: dict[str, _Character] = Field(default_factory=dict)
     scenes: Annotated[list[_Scene], Field(min_length=1, max_length=MAX_SCENES)]
-
-
-@dataclass(frozen=True)
-class Scene:
-    """One validated scene: a character image to animate, or footage to cut in."""
-
-    number: int
-    id: str
-    action: str
-    speech: str | None
-    atmosphere: str | None
-    sample_steps: int | None  # the scene's own: it beats --sample-steps
-    fit: Fit
-    image: Path | None = None
-    footage: Path | None = None
-    trim: tuple[float, float] | None = None
-    seed: int | None = None  # None: the run's --seed, else the backend's own choice
-    board_steps: int | None = None  # defaults.sample_steps: --sample-steps beats it
-    takes: int | None = None  # the scene's own: it beats --takes
-    board_takes: int | None = None  # defaults.takes: --takes beats it
-    character: Character | None = None  # its voice goes into the prompt; its image if none here
-
-    @property
-    def label(self) -> str:
-        """How messages name this scene: scenes[3] (pit-wall)."""
-        return f"scenes[{self.number}] ({self.id})"
-
-    @property
-    def generated(self) -> bool:
-        """True when a backend makes this scene's clip, False for footage."""
-        return self.footage is None
-
-
-@dataclass(frozen=True)
-class Storyboard:
-    """A validated storyboard; scene numbers count from 1."""
-
-    path: Path
-    title: str
-    scenes: tuple[Scene, ...]
-    characters: tuple[Character, ...] = ()
-
-    @property
-    def stem(self) -> str:
-        """The name of the storyboard's work folder under out/."""
-        return self.path.stem
 
 
 @dataclass(frozen=True)
@@ -298,6 +252,7 @@ def load(path: Path, *, decode_media: bool = True, decode_images: bool | None = 
         model.characters,
         base=base,
         check_text=_check_text,
+        slug=SLUG,
         problems=problems,
         decode_media=decode_media,
     )
@@ -370,16 +325,10 @@ def _check_scene(
 ) -> Scene | None:
     label = f"scenes[{number}] ({scene_id})"
     before = len(problems)
-    character = characters.get(raw.character) if raw.character else None
-    if raw.character is not None and raw.character not in known:
-        names = ", ".join(sorted(known)) or "none defined"
-        problems.append(
-            f"{label}.character: unknown character {raw.character!r}: define it under "
-            f"'characters' ({names})"
-        )
-    if raw.character is not None and raw.footage is not None:
-        problems.append(f"{label}.character: only generated scenes have a character: remove it")
-    character_image = character.image if character and raw.footage is None else None
+    character, borrowed = scene_character(
+        label, raw.character, own=(raw.image, raw.footage), cast=(characters, known),
+        problems=problems,
+    )  # fmt: skip
     action = _check_text(f"{label}.action", raw.action, problems)
     speech = _check_text(f"{label}.speech", raw.speech, problems)
     atmosphere = _check_text(f"{label}.atmosphere", raw.atmosphere, problems) or default_atmosphere
@@ -402,13 +351,10 @@ def _check_scene(
         )
     image = footage = None
     trim: tuple[float, float] | None = None
-    if character is not None and raw.image is None and raw.footage is None and not character_image:
-        problems.append(
-            f"{label}: no image, and {character.label} has none: give the character an 'image' "
-            "or the scene one"
-        )
-    elif raw.character is not None and raw.image is None and raw.footage is None:
-        pass  # the character's image, checked with the character; or an unknown character
+    if borrowed:  # the character's image, checked with the character
+        image = character.image if character else None
+        if raw.action is None:
+            problems.append(f"{label}.action: is required for a generated scene")
     elif (raw.image is None) == (raw.footage is None):
         problems.append(f"{label}: give either 'image' (to generate) or 'footage' (to cut in)")
     elif raw.image is not None:
@@ -431,10 +377,6 @@ def _check_scene(
         assert raw.footage is not None
         footage = _resolve(base, raw.footage)
         trim = _check_footage(label, raw.footage, footage, raw.trim, problems, probe=decode_media)
-    if image is None and raw.footage is None and character_image is not None:
-        image = character_image
-        if raw.action is None:
-            problems.append(f"{label}.action: is required for a generated scene")
     if len(problems) > before:
         return None
     return Scene(

@@ -1,4 +1,5 @@
-"""One voice per character: each take's voice against its character's reference.
+"""One voice per character: each take's voice against its character's reference (the values
+and the judgement; casting.py works the references out from the takes).
 
 A character's reference is, in order: a take set by hand (`f1gen voice CHARACTER --from
 SCENE[:TAKE]`), else its `voice_ref` recording, else the medoid of its takes that pass the hard
@@ -17,12 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .checks.model import Check, TakeChecks
-from .files import file_digest, write_atomic
+from .files import write_atomic
 
 if TYPE_CHECKING:
-    from .characters import Character, VoiceCheck
-    from .state import RunState, TakeRecord
-    from .storyboard import Scene, Storyboard
+    from .scene import Character, Scene, Storyboard, VoiceCheck
 
 # Cosine similarity below which a take is "another voice". bench/voice.py: on the fixtures the
 # lowest same-voice pair is 0.84 and voices of another sex stay under 0.71; different speakers
@@ -145,35 +144,6 @@ def embed_file(path: Path) -> tuple[float, ...] | None:
     return None if found is None else tuple(round(float(v), 5) for v in found)
 
 
-def character_takes(
-    character: Character,
-    storyboard: Storyboard,
-    state: RunState,
-    *,
-    workdir: Path,
-) -> dict[tuple[str, str], tuple[TakeRecord, TakeChecks]]:
-    """The character's takes that may be picked (current, on disk, not rejected) and have a
-    voice, by (scene id, take name), with their checks."""
-    from .checks.cache import CheckCache
-    from .picks import pickable
-    from .prompts import build as build_prompt
-
-    cache = CheckCache(workdir)
-    found: dict[tuple[str, str], tuple[TakeRecord, TakeChecks]] = {}
-    for scene in scenes_of(character, storyboard):
-        entry = state.scenes.get(scene.id)
-        if entry is None:
-            continue
-        prompt = build_prompt(scene)
-        for take in pickable(scene, entry, workdir):
-            if take.sha256 is None:
-                continue
-            checks = cache.get(CheckCache.key_of(take.sha256, line=scene.speech, prompt=prompt))
-            if checks is not None and checks.voice is not None and not checks.rejected:
-                found[(scene.id, take.name)] = (take, checks)
-    return found
-
-
 def scenes_of(character: Character, storyboard: Storyboard) -> list[Scene]:
     """The generated scenes that show character."""
     return [
@@ -181,48 +151,6 @@ def scenes_of(character: Character, storyboard: Storyboard) -> list[Scene]:
         for s in storyboard.scenes
         if s.generated and s.character is not None and s.character.id == character.id
     ]
-
-
-def refresh(storyboard: Storyboard, state: RunState, *, workdir: Path) -> dict[str, Reference]:
-    """Every character's reference worked out again and kept: one set by hand stays, a
-    voice_ref is embedded once (again when its bytes change), else the medoid of its takes."""
-    book = VoiceBook(workdir)
-    kept = book.load()
-    references: dict[str, Reference] = {}
-    for character in storyboard.characters:
-        old = kept.get(character.id)
-        if old is not None and old.source == "picked":
-            references[character.id] = old
-            continue
-        if character.voice_ref is not None:
-            digest = file_digest(character.voice_ref)
-            if old is not None and old.source == "voice_ref" and old.digest == digest:
-                references[character.id] = old
-                continue
-            embedding = embed_file(character.voice_ref)
-            if embedding is not None:
-                references[character.id] = Reference(
-                    character.id,
-                    "voice_ref",
-                    embedding,
-                    voice_ref=str(character.voice_ref),
-                    digest=digest,
-                )
-                continue
-        takes = character_takes(character, storyboard, state, workdir=workdir)
-        by_key = {f"{scene}/{name}": checks.voice for (scene, name), (_, checks) in takes.items()}
-        center = medoid({k: v for k, v in by_key.items() if v is not None})
-        if center is None:
-            continue
-        scene_id, name = center.split("/", 1)
-        take, checks = takes[(scene_id, name)]
-        assert checks.voice is not None
-        references[character.id] = Reference(
-            character.id, "medoid", checks.voice, scene=scene_id, take=name, clip=take.clip
-        )
-    if references != kept:
-        book.save(references)
-    return references
 
 
 def reference_of(scene: Scene, workdir: Path) -> Reference | None:
@@ -249,97 +177,6 @@ def judged(
         name: judge(found, reference, character=character, strict=strict)
         for name, found in checks.items()
     }
-
-
-def set_reference(
-    storyboard: Storyboard, *, workdir: Path, character_id: str, source: str
-) -> Reference:
-    """Make a take (SCENE or SCENE:TAKE; the scene's pick when no take is named) the character's
-    reference; BadInputError naming the fix when it cannot be."""
-    from .checks.cache import CheckCache
-    from .errors import BadInputError
-    from .picks import find
-    from .prompts import build as build_prompt
-    from .state import StateStore, work_lock
-
-    character = next((c for c in storyboard.characters if c.id == character_id), None)
-    if character is None:
-        names = ", ".join(c.id for c in storyboard.characters) or "none defined"
-        raise BadInputError(f"no character {character_id!r}: give one of {names}")
-    scene_ref, _, take_ref = source.partition(":")
-    scene = next(
-        (s for s in scenes_of(character, storyboard) if scene_ref in (s.id, str(s.number))), None
-    )
-    if scene is None:
-        raise BadInputError(
-            f"{scene_ref!r} is not a generated scene of {character.label}: give one of "
-            f"{', '.join(s.id for s in scenes_of(character, storyboard)) or 'none'}"
-        )
-    with work_lock(workdir):
-        state = StateStore(workdir).load(storyboard=str(storyboard.path), title=storyboard.title)
-        entry = state.scenes.get(scene.id)
-        if entry is None or not entry.takes:
-            raise BadInputError(f"{scene.label} has no takes yet: run 'f1gen generate' first")
-        if take_ref:
-            take = find(entry, take_ref)
-        else:
-            take = next((t for t in entry.takes if t.clip == entry.clip), None) or entry.takes[-1]
-        checks = None
-        if take.sha256 is not None:
-            key = CheckCache.key_of(take.sha256, line=scene.speech, prompt=build_prompt(scene))
-            checks = CheckCache(workdir).get(key)
-        if checks is None or checks.voice is None:
-            raise BadInputError(
-                f"{scene.label}: take {take.name} has no voice to take (no checks, or under a "
-                "second of speech): pick another take"
-            )
-        book = VoiceBook(workdir)
-        references = book.load()
-        reference = Reference(
-            character.id, "picked", checks.voice, scene=scene.id, take=take.name, clip=take.clip
-        )
-        references[character.id] = reference
-        book.save(references)
-        recast(storyboard, state, workdir=workdir)
-        StateStore(workdir).save(state)
-    return reference
-
-
-def recast(
-    storyboard: Storyboard,
-    state: RunState,
-    *,
-    workdir: Path,
-    option: VoiceCheck | None = None,
-) -> list[str]:
-    """Every character's scene picked again against the reference as it stands now (a pick by
-    hand stays); the ids of scenes whose clip changed."""
-    from .checks.cache import CheckCache
-    from .picks import repick
-    from .runner import RunRecord
-
-    refresh(storyboard, state, workdir=workdir)
-    cache = CheckCache(workdir)
-    changed = []
-    for character in storyboard.characters:
-        for scene in scenes_of(character, storyboard):
-            entry = state.scenes.get(scene.id)
-            if entry is None or not entry.takes:
-                continue
-            before = entry.clip
-            known = RunRecord.known_checks(cache, scene, entry)
-            repick(scene, entry, workdir=workdir, checks=known, voice_check=option)
-            if entry.clip != before:
-                changed.append(scene.id)
-    return changed
-
-
-def take_similarities(scene: Scene, state: RunState, *, workdir: Path) -> dict[str, float]:
-    """Each take's similarity to its character's reference, by take name (judged takes only)."""
-    entry = state.scenes.get(scene.id)
-    if entry is None:
-        return {}
-    return {t.name: t.voice for t in entry.takes if t.voice is not None}
 
 
 def as_dict(reference: Reference | None) -> dict[str, Any] | None:

@@ -18,11 +18,12 @@ import yaml
 from typer.testing import CliRunner
 
 from f1gen import storyboard as storyboards
+from f1gen.casting import refresh
 from f1gen.cli import app
 from f1gen.files import file_digest
 from f1gen.review import write_review
 from f1gen.state import RunState, StateStore
-from f1gen.voices import THRESHOLD, refresh
+from f1gen.voices import THRESHOLD
 from tests.support.browser import chromium, find_chromium
 from tests.support.images import draw_portrait
 from tests.support.ovi_stand_in import StandIn

@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import media
-from ..characters import rehearsal_voice
 from ..errors import WriteError
+from ..scene import rehearsal_voice
 from . import Backend, BackendUpdate, ClipRequest, ClipTiming, Factory, Probe, Report
 from .ovi_prompt import OVI_PROMPT
 from .traits import FREE_PRICE, OVI_SPEC
 
 if TYPE_CHECKING:
-    from ..config import Settings
+    from ..settings import Settings
 
 SPEC = OVI_SPEC
 FPS = SPEC.fps

@@ -13,11 +13,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ..characters import with_sound_description
 from ..errors import BadInputError
+from ..scene import with_sound_description
 
 if TYPE_CHECKING:
-    from ..storyboard import Scene
+    from ..scene import Scene
 
 # Ovi's control tags, with the spacing, slashes and case the model would still read as a tag.
 OVI_TAG = re.compile(r"<\s*/?\s*(?:s|e|audcap|endaudcap)\s*>", re.IGNORECASE)
