@@ -29,10 +29,7 @@ def voice(
     storyboard: VoiceStoryboardOpt = None,
     workdir: WorkdirOpt = None,
 ) -> None:
-    """Set a character's reference voice from one of its takes; its scenes are picked again.
-
-    Example: f1gen voice max --from radio:2
-    """
+    """Set a character's reference voice from one of its takes; its scenes are picked again."""
     from ..casting import set_reference
     from ..workspace import open_workspace
 
