@@ -98,3 +98,39 @@ def test_the_weights_reader_builds_only_dicts_and_tensors() -> None:
 def test_the_weights_reader_refuses_another_format() -> None:
     with pytest.raises(ValueError, match="not a legacy torch file"):
         read_legacy(pickle.dumps(1) + struct.pack("<q", 0))
+
+
+def test_the_pick_prefers_the_characters_voice_then_the_checks_then_the_closest() -> None:
+    from f1gen.checks import Check, TakeChecks, choose
+    from f1gen.scene import Character
+    from f1gen.voices import Reference, judge
+
+    max_ = Character("max", "Max")
+    reference = Reference("max", "medoid", (1.0, 0.0, 0.0))
+    speech = Check("speech", "pass", 2.0, "s", "2.0 s of speech", hard=True)
+    words = Check("words", "warn", 60, "%", "3 of 5 words of the line heard")
+
+    def take(
+        name: str, voice: tuple[float, ...], *extra: Check, strict: bool = False
+    ) -> TakeChecks:
+        made = TakeChecks(name, (speech, *extra), voice=voice)
+        return judge(made, reference, character=max_, strict=strict)
+
+    other = take("other.mp4", (0.5, 0.866, 0.0))  # 0.50: another voice, every check passed
+    close = take("close.mp4", (0.95, 0.312, 0.0), words)  # 0.95, one warning
+    closer = take("closer.mp4", (0.99, 0.141, 0.0), words)  # 0.99, one warning
+
+    choice = choose([other, close, closer])
+
+    assert choice.take == "closer.mp4"
+    assert choice.reason.startswith("Max's voice (0.99); warns on words (others: other.mp4: ")
+    assert (
+        "other.mp4: another voice: 0.50 to Max's reference (under 0.80); passes every other check"
+        in choice.reason
+    )
+    assert choose([other]).usable  # soft: still a take
+    strict = take("other.mp4", (0.5, 0.866, 0.0), strict=True)
+    assert strict.rejected and not choose([strict]).usable
+    assert judge(
+        TakeChecks("quiet.mp4", (speech,)), reference, character=max_, strict=True
+    ).checks == (speech,)
