@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from . import __version__, media
+from .backends import picture_moves
 from .checks import TakeChecks, check_take, choose
 from .checks.cache import CheckCache
 from .errors import MediaError
@@ -158,14 +159,15 @@ def build_page(
             ):
                 status = "changed"  # the scene was edited after this take was made
         # Every take of the scene side by side, rejected ones too (they were paid for).
-        files = [t.clip for t in entry.takes] if entry is not None else []
-        if entry is not None and entry.clip and entry.clip not in files:
-            files.append(entry.clip)  # a state from before takes were recorded
-        for relative in files:
+        files = [(t.clip, t.backend) for t in entry.takes] if entry is not None else []
+        if entry is not None and entry.clip and entry.clip not in [f for f, _ in files]:
+            files.append((entry.clip, entry.backend))  # a state from before takes were recorded
+        for relative, made_by in files:
             if (workdir / relative).is_file():
+                moves = picture_moves(made_by or (entry.backend if entry else None))
                 takes.append(
                     _checked(workdir / relative, relative, scene.speech, prompt, cache=cache,
-                             checker=checker)
+                             checker=checker, moves=moves)
                 )  # fmt: skip
         pick = reason = None
         checked = [t for t in takes if t.checks is not None]
@@ -204,12 +206,13 @@ def _checked(
     *,
     cache: CheckCache,
     checker: Checker,
+    moves: bool = True,
 ) -> TakeView:
     key = CheckCache.key(clip, line=line, prompt=prompt)
     result = cache.get(key)
     if result is None:
         try:
-            result = checker(clip, line=line, prompt=prompt)
+            result = checker(clip, line=line, prompt=prompt, moves=moves)
         except MediaError as exc:
             return TakeView(clip.name, relative, error=exc.message)
         cache.put(key, result)

@@ -146,6 +146,9 @@ class Factory:
     checks: Checks
     # Whether its clips carry a real voice and picture that the take checks can judge.
     judged: Callable[[Backend], bool] = lambda lane: True
+    # Whether its picture moves of itself; False: a still image it moves (the animatic's zoom),
+    # which the frozen check cannot judge (a flat card under a zoom stays pixel for pixel still).
+    moves: bool = True
 
 
 def judges(lane: Backend) -> bool:
@@ -199,6 +202,11 @@ def _made_by(identity: str | None) -> Factory:
 def prompt_for(identity: str | None) -> PromptBuilder:
     """The prompt format of the backend an identity belongs to (the default's when unknown)."""
     return _made_by(identity).prompt
+
+
+def picture_moves(identity: str | None) -> bool:
+    """False when the backend an identity belongs to moves a still image itself (the animatic)."""
+    return _made_by(identity).moves
 
 
 def spec_of(identity: str | None) -> ClipSpec:

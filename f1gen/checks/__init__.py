@@ -29,11 +29,14 @@ __all__ = [
 ]
 
 
-def check_take(clip: Path, *, line: str | None, prompt: str | None = None) -> TakeChecks:
+def check_take(
+    clip: Path, *, line: str | None, prompt: str | None = None, moves: bool = True
+) -> TakeChecks:
     """Every check of one take (a clip, or a sound file with no picture); MediaError if unreadable.
 
     line is the scene's speech (None: the scene has no line); prompt is the whole prompt sent,
-    whose words the recognizer also listens for (it defaults to the line).
+    whose words the recognizer also listens for (it defaults to the line); moves is False for a
+    backend that moves a still image itself (the animatic), whose picture is not judged frozen.
     """
     from .picture import SIZE, picture_checks
     from .sound import SPOKEN_MIN, VAD_RATE, find_speech, level_checks, speech_checks
@@ -61,7 +64,9 @@ def check_take(clip: Path, *, line: str | None, prompt: str | None = None) -> Ta
     if picture is None:
         notes.append("picture not checked: no video track")
     else:
-        checks += picture_checks(picture.frames, picture.fps)
+        checks += picture_checks(picture.frames, picture.fps, moves=moves)
+        if not moves:
+            notes.append("frozen not checked: the backend moves a still image itself")
     return TakeChecks(
         clip.name, tuple(checks), tuple(notes), round(time.perf_counter() - started, 3)
     )
