@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from f1gen import storyboard as storyboards
-from f1gen.checks import TakeChecks
+from f1gen.checks import CHECKS_VERSION, TakeChecks
 from f1gen.review import build_page, write_review
 from tests.support.reviews import BUCKET, HOSTILE, make_run, make_takes_run, serve_bucket
 from tests.support.seaweedfs import SeaweedFS
@@ -97,7 +97,7 @@ def test_checks_are_kept_and_not_run_again_for_the_same_take(run: tuple[Path, Pa
     second = build_page(loaded, workdir, checker=must_not_run)
     assert [s.takes for s in second.scenes] == [s.takes for s in first.scenes]
     cached = json.loads((workdir / "checks.json").read_text())
-    assert cached["version"] == 1 and len(cached["takes"]) == 3
+    assert cached["version"] == CHECKS_VERSION and len(cached["takes"]) == 3
 
 
 def test_a_damaged_cache_is_checked_afresh(run: tuple[Path, Path]) -> None:
@@ -105,7 +105,7 @@ def test_a_damaged_cache_is_checked_afresh(run: tuple[Path, Path]) -> None:
     (workdir / "checks.json").write_text("{not json", encoding="utf-8")
     page = build_page(storyboards.load(board).storyboard, workdir)
     assert page.counts()["takes"] == 3
-    assert json.loads((workdir / "checks.json").read_text())["version"] == 1
+    assert json.loads((workdir / "checks.json").read_text())["version"] == CHECKS_VERSION
 
 
 def test_review_command_writes_the_page_and_opens_it(

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
 SIZE = (144, 224)  # frames are analysed at this size, in grey
+PICTURE_STEP = 2  # and one in so many (12 a second at Ovi's 24): enough to see black or a still
 BLOCK = 8
 DARK_MEAN, DARK_BRIGHT = 12, 30  # a dark frame: mean luma and 99th percentile below these
 STILL = 0.75  # a frame is near-identical to another when no 8x8 block differs more than this
