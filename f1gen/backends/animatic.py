@@ -28,8 +28,8 @@ from .ovi_prompt import OVI_PROMPT
 from .traits import FREE_PRICE, OVI_SPEC
 
 if TYPE_CHECKING:
-    from ..config import Settings
-    from ..storyboard import Scene
+    from ..scene import Scene
+    from ..settings import Settings
 
 SPEC = OVI_SPEC
 FPS = SPEC.fps
