@@ -431,13 +431,16 @@ def _show_plan(
 ) -> None:
     """What a run would make and what it would cost; no quota figures for the offline animatic."""
     from .backends import factory
-    from .estimate import compare, estimate_seconds
+    from .costs import planned_usd, refusal
+    from .estimate import clip_steps, compare, estimate_seconds
 
     todo, skipped = run.preview(options)
     name, parallel = chosen
     gpu = factory(name).price.kind != "free"
     wide = {name: parallel} if parallel else {}
-    estimates = compare([p.steps for p in todo], BACKENDS, parallel=wide) if gpu else []
+    steps = clip_steps(todo)  # every take still to make
+    estimates = compare(steps, BACKENDS, parallel=wide) if gpu else []
+    cap, refused = options.limits.max_cost, refusal(todo, run.lanes[0], options.limits.max_cost)
     mine = next((e for e in estimates if e.backend == name), None)
     seconds = mine.gpu_seconds if mine else 0.0
     if as_json:
@@ -448,12 +451,21 @@ def _show_plan(
                     for p in todo
                 ],
                 "already_done": [s.id for s in skipped],
+                "clips": len(steps),
+                "max_cost": None
+                if cap is None
+                else {
+                    "usd": cap,
+                    "estimated_usd": round(planned_usd(todo, run.lanes[0]), 2),
+                    "fits": refused is None,
+                },
                 "gpu_seconds": round(seconds),
                 "quota_days": mine.quota_days if mine else None,
                 "backend": name,
                 "estimates": [e.as_dict() for e in estimates],
             }
         )
+        _refuse_plan(refused)
         return
     for planned in todo:
         cost = f", ~{estimate_seconds(planned.steps):.0f} s GPU" if gpu else ""
@@ -468,6 +480,20 @@ def _show_plan(
     typer.echo(f"{done}; about {seconds / 60:.1f} GPU minutes{_quota_words(mine)}")
     for line in _estimate_lines(estimates, chosen=name):
         typer.echo(line)
+    if cap is not None and refused is None:
+        typer.echo(
+            f"fits the --max-cost of ${cap:.2f} "
+            f"(estimated ${planned_usd(todo, run.lanes[0]):.2f})"
+        )
+    _refuse_plan(refused)
+
+
+def _refuse_plan(refused: str | None) -> None:
+    """A dry run exits as the run would: 2 when --max-cost refuses it."""
+    if refused is not None:
+        from .errors import BadInputError
+
+        raise BadInputError(refused)
 
 
 def _quota_words(chosen: Estimate) -> str:

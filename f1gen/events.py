@@ -88,12 +88,14 @@ class Summary:
     cost_usd: float = 0.0
     clips: int = 0  # clips that came back (every take, rejected ones too): what --max-clips counts
     stopped: str | None = None  # why the run stopped early (resumable), if it did
+    held: list[str] = field(default_factory=list)  # scenes whose request may already be paid
     retry_at: datetime | None = None
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready view."""
         return {
             "stopped": self.stopped,
+            "held": self.held,
             "retry_at": self.retry_at.isoformat() if self.retry_at else None,
             "gpu_seconds": round(self.gpu_seconds, 1),
             "cost_usd": round(self.cost_usd, 4),

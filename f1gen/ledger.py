@@ -8,7 +8,8 @@ that needs the same clip follows that request instead of sending a new one:
 
 - "sending": the request may or may not have reached the provider (f1gen died, or the
   connection dropped, between sending and reading the reply). The next run looks it up by its
-  marker where the provider can be searched (Replicate); where it cannot (fal), the scene is
+  marker, the digest of the whole input it sent, where the provider can be searched
+  (Replicate); where it cannot (fal), the scene is
   held back until the user says to send it again (`--resend-unknown`).
 - "submitted": the provider has it; the next run polls it by id (its result or its failure).
 - "fetched": the result is in `requests/` (hard-linked to the take the runner was given). A
@@ -43,7 +44,7 @@ class PaidRequest:
 
     key: str  # "<scene id>@<fingerprint>"
     backend: str  # the backend identity
-    marker: str  # how the request is recognised at the provider when its id was never seen
+    marker: str  # the digest of its input: how it is found at the provider if its id was never seen
     stage: Stage
     since: str  # when the sending began (UTC, ISO 8601)
     request_id: str | None = None

@@ -88,6 +88,16 @@ class TakeRejected(ClipRejected):
         self.info, self.checks = info, checks
 
 
+def held_back(scenes: list[str], backend: str) -> str:
+    """What to do about scenes whose request may already be paid, said once for all of them."""
+    count = f"{len(scenes)} scene{'s' if len(scenes) > 1 else ''}"
+    return (
+        f"{count} held back ({', '.join(scenes)}): a request for each may already be paid on "
+        f"{backend}, which cannot be searched: check your {backend} dashboard; to send them "
+        "again, re-run with --resend-unknown (or leave them held back)"
+    )
+
+
 def _next_step(limits: Limits) -> str:
     if limits.window is not None:
         return "the next run in the window goes on"
@@ -323,6 +333,8 @@ class Runner:
         scheduler.run(todo)
         if scheduler.stopped is not None:
             summary.stopped = f"{scheduler.stopped}: the run is saved; {_next_step(options.limits)}"
+        elif summary.held:
+            summary.stopped = held_back(summary.held, self.lanes[0].name)
 
     def _start_uploads(
         self, state: RunState, options: RunOptions, todo: list[PlannedScene]
@@ -636,6 +648,16 @@ class RunRecord:
         """The clip cannot be kept: the attempt is not counted against the scene."""
         self._landed(flight)
         self.store.save(self.state)
+
+    def held(self, flight: Flight, exc: F1genError) -> None:
+        """Not an attempt of the scene (the request it may have sent is the one held): not
+        counted; the scene waits, and what to do is said once at the end of the run."""
+        scene = flight.planned.scene
+        entry = self._landed(flight)
+        entry.attempts = max(0, entry.attempts - 1)
+        self.store.save(self.state)
+        self.summary.held.append(scene.id)
+        self.emit(Notice(f"{scene.id}: {exc.message}"))
 
     def accepted(self, flight: Flight, info: media.MediaInfo) -> PlannedScene | None:
         """The clip passed its checks: its take goes beside the older ones, and the scene's clip

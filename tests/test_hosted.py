@@ -136,18 +136,27 @@ def test_a_fal_submit_whose_reply_was_lost_is_held_back_until_the_user_says_rese
     fal.script.then("drop")
     board = write_storyboard(2)
 
-    held = cli("generate", board, "--backend", "fal", "--attempts", "2")
+    held = cli("generate", board, "--backend", "fal", "--attempts", "3")
+    held_state = _state()["scenes"]["s1"]
     again = cli("generate", board, "--backend", "fal")
     resent = cli("generate", board, "--backend", "fal", "--resend-unknown")
 
-    assert held.exit_code == 1 and again.exit_code == 1, held.stderr
-    assert (
-        "a request for this scene may already be paid on fal (f1gen stopped while sending it at"
-        in held.stderr
-    )
-    assert (
-        "check your fal dashboard, then re-run with --resend-unknown to send it again"
-        in held.stderr
+    for run in (held, again):  # said once, not retried, not a failure: exit 75, resumable
+        assert run.exit_code == 75, run.stderr
+        output = run.stdout + run.stderr
+        assert output.count(
+            "s1: held back: a request for it may already be paid on fal (f1gen stopped while "
+            "sending it at"
+        ) == 1, output
+        assert (
+            "stopped: 1 scene held back (s1): a request for each may already be paid on fal, "
+            "which cannot be searched: check your fal dashboard; to send them again, re-run "
+            "with --resend-unknown (or leave them held back)"
+        ) in run.stderr, run.stderr
+        assert output.count("--resend-unknown") == 1
+        assert "0 failed" in run.stderr and "attempt 2" not in run.stderr
+    assert (held_state["status"], held_state["failures"], held_state["attempts"]) == (
+        "pending", [], 0
     )
     assert resent.exit_code == 0, resent.stderr
     assert fal.script.submissions == {
@@ -328,6 +337,40 @@ def test_a_replicate_create_whose_reply_was_lost_is_found_not_created_again(
     assert result.exit_code == 0, result.stderr
     assert rep.script.submissions["Driver 1 waves. <S>Line number 1.<E>."] == 1
     assert rep.list_calls >= 1
+
+
+def _sent(stand_in: ReplicateStandIn | FalStandIn) -> dict[tuple[str, Any], int]:
+    """Requests the stand-in took, by what identifies a take: its prompt and its seed."""
+    sent: dict[tuple[str, Any], int] = {}
+    for job in stand_in.script.jobs.values():
+        key = (job.prompt, job.inputs.get("seed"))
+        sent[key] = sent.get(key, 0) + 1
+    return sent
+
+
+@pytest.mark.parametrize(
+    ("options", "script"),
+    [
+        (["--seed", "5"], ["drop"]),  # a seed from the command line
+        (["--takes", "2"], ["ok", "drop"]),  # the second take's derived seed
+        (["--seed", "5", "--takes", "2"], ["drop", "drop"]),  # both takes' replies lost
+    ],
+)
+def test_a_replicate_create_whose_reply_was_lost_is_found_whatever_seed_was_sent(
+    rep: ReplicateStandIn, write_storyboard: Callable[..., Path], cli: Callable[..., Any],
+    options: list[str], script: list[str],
+) -> None:  # fmt: skip
+    rep.script.then(*script)
+    for n in range(4):  # other predictions, so that the search turns pages
+        rep.script.accept(f"older {n}", {"prompt": f"older {n}", "seed": 5}, "ok")
+
+    result = cli("generate", write_storyboard(1), "--backend", "replicate", *options)
+
+    assert result.exit_code == 0, result.stderr
+    mine = {k: n for k, n in _sent(rep).items() if not k[0].startswith("older")}
+    takes = 2 if "--takes" in options else 1
+    assert sorted(mine.values()) == [1] * takes, mine  # each take paid once
+    assert len(_state()["scenes"]["s1"]["takes"]) == takes
 
 
 @pytest.mark.parametrize(
