@@ -482,8 +482,7 @@ def _show_plan(
         typer.echo(line)
     if cap is not None and refused is None:
         typer.echo(
-            f"fits the --max-cost of ${cap:.2f} "
-            f"(estimated ${planned_usd(todo, run.lanes[0]):.2f})"
+            f"fits the --max-cost of ${cap:.2f} (estimated ${planned_usd(todo, run.lanes[0]):.2f})"
         )
     _refuse_plan(refused)
 

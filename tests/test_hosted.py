@@ -144,10 +144,13 @@ def test_a_fal_submit_whose_reply_was_lost_is_held_back_until_the_user_says_rese
     for run in (held, again):  # said once, not retried, not a failure: exit 75, resumable
         assert run.exit_code == 75, run.stderr
         output = run.stdout + run.stderr
-        assert output.count(
-            "s1: held back: a request for it may already be paid on fal (f1gen stopped while "
-            "sending it at"
-        ) == 1, output
+        assert (
+            output.count(
+                "s1: held back: a request for it may already be paid on fal (f1gen stopped while "
+                "sending it at"
+            )
+            == 1
+        ), output
         assert (
             "stopped: 1 scene held back (s1): a request for each may already be paid on fal, "
             "which cannot be searched: check your fal dashboard; to send them again, re-run "
@@ -156,7 +159,9 @@ def test_a_fal_submit_whose_reply_was_lost_is_held_back_until_the_user_says_rese
         assert output.count("--resend-unknown") == 1
         assert "0 failed" in run.stderr and "attempt 2" not in run.stderr
     assert (held_state["status"], held_state["failures"], held_state["attempts"]) == (
-        "pending", [], 0
+        "pending",
+        [],
+        0,
     )
     assert resent.exit_code == 0, resent.stderr
     assert fal.script.submissions == {

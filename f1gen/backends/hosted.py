@@ -145,7 +145,7 @@ def sent_as(marker: str, inputs: Mapping[str, Any]) -> bool:
     """True when a request the provider shows with inputs is the one recorded under marker."""
     if marker.isdigit():  # a ledger written before whole-input markers: the seed was the marker
         return inputs.get("seed") == int(marker)
-    whole, bare = (marker.split(":") + [""])[:2]
+    whole, _, bare = marker.partition(":")
     if _digest(inputs, files=True) == whole:
         return True
     rewritten = any(_is_url(v) for v in inputs.values())  # a file shown as the provider's URL

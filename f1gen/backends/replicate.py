@@ -129,7 +129,8 @@ class ReplicateProvider:
                 created = _when(prediction.created_at)
                 if created is not None and created < since:
                     return None  # newest first: nothing older can be ours
-                if prediction.model == MODEL and hosted.sent_as(entry.marker, prediction.input or {}):
+                sent = prediction.input or {}
+                if prediction.model == MODEL and hosted.sent_as(entry.marker, sent):
                     return Submitted(
                         prediction.id, {"get": str((prediction.urls or {}).get("get", ""))}
                     )
