@@ -92,6 +92,18 @@ class Ledger:
         """Record that the result of key's request is on disk at result."""
         return self._change(key, stage="fetched", result=result, cost_usd=cost_usd, run=self.run)
 
+    def paid_for(self, key: str, clip: Path) -> float | None:
+        """What key's fetched request cost, when clip is its result (a take a killed run kept
+        before its state was saved); None when the ledger knows nothing of it."""
+        entry = self.get(key)
+        if entry is None or entry.stage != "fetched" or entry.result is None:
+            return None
+        try:
+            same = (self.workdir / entry.result).samefile(clip)
+        except OSError:
+            return None
+        return entry.cost_usd if same else None
+
     def forget(self, key: str) -> None:
         """Drop key's request: it is used up, failed, or never reached the provider."""
         with self._lock:

@@ -41,6 +41,7 @@ from .events import (
 )
 from .files import file_digest
 from .lanes import Flight, Scheduler
+from .ledger import Ledger, request_key
 from .plan import (
     PlannedScene,
     clip_is_current,
@@ -415,6 +416,7 @@ class Runner:
         remaining: list[PlannedScene] = []
         adopted: list[Scene] = []
         cache = CheckCache(self.workdir)
+        ledger = Ledger(self.workdir)
         for planned in todo:
             known = state.scenes.get(planned.scene.id)
             # The file the state already points at was judged changed or broken: never that one.
@@ -428,8 +430,12 @@ class Runner:
             entry = state.scene(planned.scene.id, planned.scene.number)
             slot = 1 + sum(t.fingerprint == made.fingerprint for t in entry.takes)
             seed = picks.take_seed(made.seed, made.fingerprint, slot)
-            record = take_record(take, info, made, identity, seed, self.workdir)
+            # A hosted request's clip: what it cost is in the ledger (the state never heard).
+            paid = ledger.paid_for(request_key(planned.scene.id, made.fingerprint), take.path)
+            record = take_record(take, info, made, identity, seed, self.workdir,
+                                 cost_usd=paid or 0.0)  # fmt: skip
             entry.takes.append(record)
+            entry.cost_usd = round(entry.cost_usd + (paid or 0.0), 4)
             # Killed before its checks ran, perhaps: it is judged like any new take.
             lane = next(lane for lane in self.lanes if lane.identity == identity)
             if options.checks and judges(lane):

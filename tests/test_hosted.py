@@ -23,6 +23,7 @@ from f1gen.backends.traits import Verdict
 from f1gen.config import load_settings
 from f1gen.errors import GenerationError, StateError
 from f1gen.ledger import Ledger
+from f1gen.plan import plan_scene
 from tests.support.faults import ctrl_c_during
 from tests.support.hosted_stand_in import FalStandIn, ReplicateStandIn
 from tests.support.mediatools import MarkerClip
@@ -490,3 +491,29 @@ def test_ctrl_c_during_a_busy_wait_ends_it_and_leaves_nothing_recorded_as_sent(
     assert not fal.script.next and not fal.script.submissions  # asked once (the 500), not again
     ledger = json.loads((tmp_path / "work" / "requests.json").read_text())
     assert ledger["requests"] == {}  # fal answered 500: nothing of it is paid
+
+
+def test_a_take_adopted_after_a_kill_is_recorded_at_what_its_request_cost(
+    rep: ReplicateStandIn, write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(1)
+    scene = storyboards.load(board).storyboard.scenes[0]
+    assert scene.image is not None
+    workdir = Path("out/board")
+    [lane] = build_lanes("replicate", settings=load_settings(), workdir=workdir, parallel=1)
+    made = plan_scene(scene, backend_identity=lane.identity, steps=40)
+    take = workdir / "clips" / f"01-s1-{made.fingerprint[:8]}.mp4"
+    take.parent.mkdir(parents=True)
+    request = ClipRequest(scene=scene, prompt=made.prompt, image=scene.image, sample_steps=40,
+                          fingerprint=made.fingerprint)  # fmt: skip
+    lane.generate(request, take, lambda update: None)  # then killed: the state never heard of it
+
+    result = cli("generate", board, "--backend", "replicate")
+
+    assert result.exit_code == 0, result.stderr
+    assert "s1: its take is already on disk (01-s1-" in result.stderr
+    assert len(rep.script.jobs) == 1  # adopted, not made again
+    entry = _state()["scenes"]["s1"]
+    paid = round(0.3 * 0.001525, 4)
+    assert [t["cost_usd"] for t in entry["takes"]] == [paid]
+    assert entry["cost_usd"] == paid
