@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import costs, images, media, picks
-from .backends import Backend, ClipRequest, ClipTiming, judges
+from .backends import Backend, ClipRequest, ClipTiming, judges, renders_locally
 from .checks import TakeChecks
 from .checks.cache import CheckCache
 from .errors import (
@@ -636,7 +636,8 @@ class RunRecord:
                 self.takes.discard(take, flight.partial)
         self.probe_due = True
         seconds = (kept[2] if kept else self.clock()) - flight.began
-        self.summary.gpu_seconds += self._record(entry, exc, seconds, failed=last)
+        self._record(entry, exc, failed=last)
+        self._add_time(entry, flight.lane, seconds, kept[1] if kept else None)
         self.store.save(self.state)
         self.emit(SceneAttemptFailed(scene, flight.number, exc.message, not last))
         if last:
@@ -644,10 +645,12 @@ class RunRecord:
             self.summary.failed.append(scene.id)
 
     def stopped(self, flight: Flight, exc: F1genError) -> None:
-        """The lane stopped: recorded against the scene, which stays pending."""
+        """The lane stopped: recorded against the scene, which stays pending. Its time went on
+        waiting (a busy or unreachable backend, a quota), not on a GPU."""
         entry = self._landed(flight)
         seconds = self.clock() - flight.began
-        self.summary.gpu_seconds += self._record(entry, exc, seconds, failed=False)
+        self._record(entry, exc, failed=False)
+        self._add_time(entry, flight.lane, seconds, ClipTiming(backoff_seconds=seconds))
         self.store.save(self.state)
 
     def abandoned(self, flight: Flight) -> None:
@@ -687,10 +690,10 @@ class RunRecord:
         ):
             point(entry, planned, take, info, identity=lane.identity, workdir=self.workdir)
         seconds = back - flight.began
-        self.summary.gpu_seconds += self._add_time(entry, seconds, timing)
+        making = self._add_time(entry, lane, seconds, timing)
         self._count_cost(entry, timing.cost_usd)
         entry.clip_queue_seconds = round(timing.queue_seconds, 3)
-        entry.clip_seconds = round(seconds - timing.queue_seconds, 3)
+        entry.clip_seconds = round(making, 3)
         self.store.save(self.state)
         self.upload(entry)
         self.emit(SceneAccepted(scene, take.path, self.clock() - flight.began))
@@ -731,17 +734,26 @@ class RunRecord:
         return entry
 
     def _add_time(
-        self, entry: SceneState, seconds: float, timing: ClipTiming | None = None
+        self, entry: SceneState, lane: Backend, seconds: float, timing: ClipTiming | None = None
     ) -> float:
-        """Add an attempt's queue and generation time to entry; the generation seconds."""
+        """Add an attempt's time to entry and the summary, each kind as what it is: queue,
+        backoff, then the rest making the clip (on a GPU, or on this machine's CPU for a backend
+        that renders here). The seconds spent making it."""
         queued = timing.queue_seconds if timing is not None else 0.0
-        generating = max(0.0, seconds - queued)
+        waited = min(timing.backoff_seconds if timing is not None else 0.0, seconds - queued)
+        making = max(0.0, seconds - queued - waited)
         entry.queue_seconds += queued
-        entry.gen_seconds += generating
-        return generating
+        entry.wait_seconds = round(entry.wait_seconds + max(0.0, waited), 3)
+        self.summary.wait_seconds += max(0.0, waited)
+        if renders_locally(lane):
+            entry.cpu_seconds = round(entry.cpu_seconds + making, 3)
+            self.summary.cpu_seconds += making
+        else:
+            entry.gen_seconds += making
+            self.summary.gpu_seconds += making
+        return making
 
-    def _record(self, entry: SceneState, exc: F1genError, seconds: float, *, failed: bool) -> float:
+    def _record(self, entry: SceneState, exc: F1genError, *, failed: bool) -> None:
         entry.add_failure(failure_kind(exc), exc.message)
         if failed:
             entry.status = "failed"
-        return self._add_time(entry, seconds)

@@ -17,7 +17,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -215,6 +215,7 @@ class HostedBackend:
         self.results = ledger.workdir / "requests"
         self._pruned = False
         self._prune_lock = threading.Lock()
+        self._waits = threading.local()  # each lane's backoff in the clip it is making
 
     @property
     def identity(self) -> str:
@@ -241,6 +242,11 @@ class HostedBackend:
 
     def generate(self, request: ClipRequest, dest: Path, report: Report) -> ClipTiming:
         """Follow the scene's recorded request, or submit one; write its clip to dest."""
+        self._waits.seconds = 0.0
+        timing = self._make(request, dest, report)
+        return replace(timing, backoff_seconds=self._waits.seconds)
+
+    def _make(self, request: ClipRequest, dest: Path, report: Report) -> ClipTiming:
         self._prune()
         key = request_key(request.scene.id, request.fingerprint)
         entry = self.ledger.get(key)
@@ -425,6 +431,7 @@ class HostedBackend:
                 )
             )
             self.sleep(wait)
+            self._waits.seconds = getattr(self._waits, "seconds", 0.0) + wait
             if self._interrupted.is_set():  # woken from the wait by Ctrl-C: ask nothing more
                 if forget is not None:
                     self.ledger.forget(forget)

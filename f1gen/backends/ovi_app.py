@@ -65,6 +65,7 @@ class OviAppBackend:
         self._send: tuple[str, ...] = ()
         self._interrupted = threading.Event()
         self.sleep = sleep or self._interrupted.wait  # a backoff's wait, cut short by Ctrl-C
+        self.waited = 0.0  # seconds of backoff in the clip being made
 
     @property
     def identity(self) -> str:
@@ -120,6 +121,7 @@ class OviAppBackend:
                 f"{request.scene.label}.seed: {request.seed} is above {SEED_MAX}, the most "
                 "Ovi's app takes: use a smaller seed"
             )
+        self.waited = 0.0
         self.prepare(report)
         arguments: dict[str, Any] = {
             **FIXED,
@@ -145,7 +147,7 @@ class OviAppBackend:
 
         result, queue_seconds = self._with_backoff(attempt, report)
         gradio_door.take(result, dest, download_dir=self.download_dir, what="the Ovi app")
-        return ClipTiming(queue_seconds=queue_seconds)
+        return ClipTiming(queue_seconds=queue_seconds, backoff_seconds=self.waited)
 
     def _connect(self) -> gradio_door.Client:
         return gradio_door.connect(self.url, token=None, download_dir=self.download_dir)
@@ -169,6 +171,7 @@ class OviAppBackend:
                         )
                     )
                     self.sleep(pause)  # Ctrl-C ends it, and the next attempt sends nothing
+                    self.waited += pause
                     failures += 1
                     continue
                 if verdict is Verdict.BUSY:
