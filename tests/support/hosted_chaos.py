@@ -5,8 +5,8 @@ moments with requests in flight, then resumed, and the stand-in counts what it w
     paid twice   requests beyond one per take: a second request with the same input (prompt
                  and seed: one take), or more requests for a scene than the takes it holds and
                  the requests it has held back: must be 0
-    held back    takes whose submit was cut off by a kill on a provider that cannot be searched
-                 (fal): f1gen refuses to send them blind; the user checks and says --resend-unknown
+    held back    takes whose submit was cut off (a kill, a lost reply) on a provider that cannot
+                 be searched (fal): f1gen refuses to send them blind; the user checks and says --resend-unknown
 
 Run with --seed, with scene seeds (every other scene sets one) and with --takes: each take sends
 its own seed, and a lost reply must be found (Replicate) or held back (fal) whatever it sent.
@@ -83,10 +83,13 @@ def hosted_kill_campaign(
     takes: int = 1,
     run_seed: int | None = None,
     scene_seeds: bool = False,
+    drops: int = 0,
 ) -> HostedTally:
     """Kill `f1gen generate --backend provider` `kills` times, then finish; count everything.
 
-    takes: --takes; run_seed: --seed; scene_seeds: every other scene sets its own seed."""
+    takes: --takes; run_seed: --seed; scene_seeds: every other scene sets its own seed; drops:
+    the first `drops` runs also lose the reply to one submit (taken, then the connection cut),
+    besides whatever a kill cuts off."""
     rng = random.Random(seed)
     stand_in: FalStandIn | ReplicateStandIn
     if provider == "fal":
@@ -117,7 +120,9 @@ def hosted_kill_campaign(
     tally = HostedTally()
     texts: list[str] = []
     try:
-        for _ in range(kills):
+        for run in range(kills):
+            if run < drops:  # a submit taken, its reply cut: the lost-reply path, every time
+                stand_in.script.then(*["ok"] * rng.randrange(scenes), "drop")
             process = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE, text=True)  # fmt: skip
             time.sleep(rng.uniform(0.4, 3.0))
