@@ -17,7 +17,7 @@ from replicate.exceptions import ModelError, ReplicateError
 from f1gen import storyboard as storyboards
 from f1gen.backends import ClipRequest, build_lanes
 from f1gen.backends.fal import FalProvider
-from f1gen.backends.hosted import ReplyLost
+from f1gen.backends.hosted import ReplyLost, input_marker, sent_as
 from f1gen.backends.replicate import ReplicateProvider
 from f1gen.backends.traits import Verdict
 from f1gen.config import load_settings
@@ -517,3 +517,18 @@ def test_a_take_adopted_after_a_kill_is_recorded_at_what_its_request_cost(
     paid = round(0.3 * 0.001525, 4)
     assert [t["cost_usd"] for t in entry["takes"]] == [paid]
     assert entry["cost_usd"] == paid
+
+
+def test_a_request_is_recognised_by_the_whole_input_it_sent() -> None:
+    sent = {"prompt": "Driver 1 waves.", "image": "data:image/png;base64,AAAA", "seed": 5}
+    marker = input_marker(sent)
+
+    assert sent_as(marker, dict(sent))
+    assert not sent_as(marker, {**sent, "seed": 6})  # another take of the same scene
+    assert not sent_as(marker, {**sent, "image": "data:image/png;base64,BBBB"})
+    assert not sent_as(marker, {**sent, "prompt": "Driver 2 waves."})
+    # The provider shows the uploaded image under its own URL: the rest must still match.
+    stored = {**sent, "image": "https://replicate.delivery/xyz/image.png"}
+    assert sent_as(marker, stored)
+    assert not sent_as(marker, {**stored, "seed": 6})
+    assert sent_as("5", sent)  # a ledger written before: its marker was the seed
