@@ -332,10 +332,13 @@ class Runner:
             sleep=self.sleep,
         )
         scheduler.run(todo)
+        stops = []
         if scheduler.stopped is not None:
-            summary.stopped = f"{scheduler.stopped}: the run is saved; {_next_step(options.limits)}"
-        elif summary.held:
-            summary.stopped = held_back(summary.held, self.lanes[0].name)
+            stops.append(f"{scheduler.stopped}: the run is saved; {_next_step(options.limits)}")
+        if summary.held:
+            stops.append(held_back(summary.held, self.lanes[0].name))
+        if stops:
+            summary.stopped = "; ".join(stops)
 
     def _start_uploads(
         self, state: RunState, options: RunOptions, todo: list[PlannedScene]
