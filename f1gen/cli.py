@@ -447,7 +447,13 @@ def _show_plan(
         _print_json(
             {
                 "generate": [
-                    {"number": p.scene.number, "id": p.scene.id, "steps": p.steps, "seed": p.seed}
+                    {
+                        "number": p.scene.number,
+                        "id": p.scene.id,
+                        "steps": p.steps,
+                        "seed": p.seed,
+                        "takes": p.takes,
+                    }
                     for p in todo
                 ],
                 "already_done": [s.id for s in skipped],
@@ -469,6 +475,8 @@ def _show_plan(
         return
     for planned in todo:
         cost = f", ~{estimate_seconds(planned.steps):.0f} s GPU" if gpu else ""
+        if planned.takes > 1:
+            cost += f", {planned.takes} takes"
         typer.echo(
             f"would generate {planned.scene.number:02d} {planned.scene.id} "
             f"({planned.steps} steps{cost})"

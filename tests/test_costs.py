@@ -171,7 +171,8 @@ def test_the_dry_run_counts_every_take_still_to_make(
     assert shown.exit_code == 0, shown.stderr
     assert "*fal          $14.40     72.0         -             -  ~9 min x8" in shown.stdout
     assert {e["backend"]: e for e in data["estimates"]}["fal"]["clips"] == 72
-    assert data["clips"] == 72
+    assert data["clips"] == 72 and {s["takes"] for s in data["generate"]} == {3}
+    assert "would generate 01 s1 (40 steps, ~60 s GPU, 3 takes)" in shown.stdout
 
 
 def test_max_cost_counts_every_take_and_refuses_before_anything_is_sent(
