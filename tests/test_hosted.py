@@ -158,7 +158,7 @@ def test_a_fal_submit_whose_reply_was_lost_is_held_back_until_the_user_says_rese
             "with --resend-unknown (or leave them held back)"
         ) in run.stderr, run.stderr
         assert output.count("--resend-unknown") == 1
-        assert "0 failed" in run.stderr and "attempt 2" not in run.stderr
+        assert "failed 0;" in run.stderr and "attempt 2" not in run.stderr
     assert (held_state["status"], held_state["failures"], held_state["attempts"]) == (
         "pending",
         [],
