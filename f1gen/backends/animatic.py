@@ -296,4 +296,5 @@ FACTORY = Factory(
     checks=_checks,
     judged=lambda lane: bool(getattr(lane, "speaks", False)),
     moves=False,  # a still image under its zoom: a flat card stays still pixel for pixel
+    runs_on="cpu",  # ffmpeg on this machine: its time is CPU time, never GPU time
 )
