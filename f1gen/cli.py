@@ -5,16 +5,14 @@ from __future__ import annotations
 import errno
 import functools
 import json
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
-from . import __version__
+from . import __version__, interrupts
 from .config import BACKENDS, Settings, load_settings
 from .errors import BadInputError, ConfigError, ExitCode, F1genError, StoryboardError
 from .words import counted
@@ -72,18 +70,14 @@ CreateBucketOpt = Annotated[
 ]
 
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Turn F1genError into one line on stderr and its exit code; Ctrl-C and SIGTERM into 130."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
         try:
-            return command(*args, **kwargs)
+            with interrupts.guarded():  # a Ctrl-C swallowed on its way still ends the command
+                return command(*args, **kwargs)
         except StoryboardError as exc:
             for problem in exc.problems:
                 stderr_console().print(f"error: {problem}", markup=False)
@@ -107,8 +101,6 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
                 markup=False,
             )
             raise typer.Exit(ExitCode.FAILED) from None
-        finally:
-            signal.signal(signal.SIGTERM, previous)
 
     return wrapper
 
@@ -857,4 +849,5 @@ def doctor(
 
 def main() -> None:
     """Console-script entry point."""
+    interrupts.install()  # before the command line is read: no Ctrl-C is ever lost
     app()
