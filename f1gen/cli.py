@@ -413,6 +413,12 @@ def generate(
             f"failed: {', '.join(summary.failed)}: see 'f1gen status', then re-run to retry",
             markup=False,
         )
+    if summary.short:
+        console.print(
+            f"short of takes (done, with fewer good takes than asked for): "
+            f"{', '.join(summary.short)}: see 'f1gen status'; re-run to try the missing ones",
+            markup=False,
+        )
     if summary.stopped:
         console.print(f"stopped: {summary.stopped}", markup=False)
     raise typer.Exit(outcome.exit_code)
@@ -557,6 +563,9 @@ def status(
     )
     for identity, until in result.retry_after.items():
         typer.echo(f"{identity}: quota exhausted until {until}")
+    for row in result.rows:
+        if row.note:
+            typer.echo(f"{row.number} ({row.id}): {row.note}")
 
 
 @app.command()

@@ -159,6 +159,16 @@ def take_record(
     )
 
 
+def shortfall(planned: PlannedScene, entry: SceneState, exc: F1genError, *, attempts: int) -> str:
+    """What a done scene lacks, in a few words: its good takes of those asked for, and why."""
+    good = sum(take.fingerprint == planned.fingerprint for take in entry.takes if not take.rejected)
+    wanted = good + planned.takes
+    return (
+        f"{good} of {wanted} takes: the next failed {attempts} attempts ({exc.message}); "
+        "re-run to try again"
+    )
+
+
 def take_checks(made: PlannedScene, clip: Path) -> TakeChecks:
     """Every check of a take of made's scene (a clip that decodes); MediaError if unreadable."""
     from .checks import check_take
@@ -618,12 +628,25 @@ class RunRecord:
                 self.takes.discard(take, flight.partial)
         self.probe_due = True
         seconds = (kept[2] if kept else self.clock()) - flight.began
-        self.summary.gpu_seconds += self._record(entry, exc, seconds, failed=last)
+        # A scene with a good take is done: an extra take given up on is a shortfall, not a failure.
+        short = last and self._has_good_take(flight.planned, entry)
+        self.summary.gpu_seconds += self._record(entry, exc, seconds, failed=last and not short)
+        if short:
+            entry.shortfall = shortfall(flight.planned, entry, exc, attempts=flight.number)
         self.store.save(self.state)
         self.emit(SceneAttemptFailed(scene, flight.number, exc.message, not last))
+        if short:
+            self.emit(Notice(f"{scene.label}: done, short of takes: {entry.shortfall}"))
         if last:
             self.summary.remaining.remove(scene.id)
-            self.summary.failed.append(scene.id)
+            (self.summary.short if short else self.summary.failed).append(scene.id)
+
+    def _has_good_take(self, planned: PlannedScene, entry: SceneState) -> bool:
+        """True when the scene's clip is a good take of the scene as it is now."""
+        return entry.status == "done" and any(
+            take.fingerprint == planned.fingerprint
+            for take in picks.pickable(planned.scene, entry, self.workdir)
+        )
 
     def stopped(self, flight: Flight, exc: F1genError) -> None:
         """The lane stopped: recorded against the scene, which stays pending."""
@@ -663,6 +686,8 @@ class RunRecord:
         self._count_cost(entry, timing.cost_usd)
         entry.clip_queue_seconds = round(timing.queue_seconds, 3)
         entry.clip_seconds = round(seconds - timing.queue_seconds, 3)
+        if planned.takes == 1:
+            entry.shortfall = None  # every take asked for is made
         self.store.save(self.state)
         self.upload(entry)
         self.emit(SceneAccepted(scene, take.path, self.clock() - flight.began))

@@ -28,6 +28,7 @@ class SceneRow:
     uploaded: bool | None  # None: no bucket in play for this clip
     last_error: str | None
     cost_usd: float = 0.0
+    note: str | None = None  # what a done scene lacks, or what to do about its pick
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ def table(
                 ),
                 last_error=entry.last_error if entry else None,
                 cost_usd=entry.cost_usd if entry else 0.0,
+                note=entry.shortfall if entry and shown == "done" else None,
             )
         )
     return StatusTable(storyboard.path, workdir, tuple(rows), dict(state.retry_after))

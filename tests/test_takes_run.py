@@ -15,13 +15,17 @@ import yaml
 
 from f1gen import storyboard as storyboards
 from f1gen.backends import ClipRequest, ClipTiming, Report
+from f1gen.config import load_settings
 from f1gen.files import file_digest
+from f1gen.pipeline import run_generate
 from f1gen.plan import scene_clip
 from f1gen.runner import Runner, RunOptions
 from f1gen.state import StateStore
+from f1gen.status import table
+from f1gen.stitch.publish import collect
 from tests.support.images import draw_portrait
 from tests.support.mediatools import MarkerClip
-from tests.support.scripted import ScriptedBackend
+from tests.support.scripted import ScriptedBackend, failing, good
 from tests.support.takes import fixture_scene, make_take, speech_fixture
 
 WORK = Path("out/board")
@@ -282,3 +286,39 @@ def test_a_take_left_on_disk_is_adopted_without_overriding_the_pick_by_hand(
         first.name,
         "picked by hand (f1gen pick)",
     )
+
+
+def test_a_scene_with_a_good_take_is_done_when_its_extra_take_fails_every_attempt(
+    write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip]
+) -> None:
+    board = write_storyboard(2, extra={"defaults": {"takes": 2}})
+    aborted = failing("GPU task aborted")
+    backend = ScriptedBackend([good(marker_clips[0]), good(marker_clips[1]), *[aborted] * 6])
+    loaded = storyboards.load(board).storyboard
+
+    outcome = run_generate(loaded, workdir=WORK, lanes=[backend], options=RunOptions(),
+                           settings=load_settings(), storage=None, emit=lambda event: None)  # fmt: skip
+
+    assert backend.calls == ["s1", "s2", "s1", "s1", "s1", "s2", "s2", "s2"]
+    summary = outcome.summary
+    assert (summary.failed, summary.short, summary.remaining) == ([], ["s1", "s2"], [])
+    assert outcome.exit_code == 0
+    assert "; short of takes 2 (s1, s2); " in outcome.line
+    assert outcome.line.endswith(
+        "stopped: all scenes done, some with fewer takes than asked for; next: f1gen stitch "
+        "(or --stitch) makes the cut; re-run to try the missing takes again"
+    )
+    entry = StateStore(WORK).read().scenes["s1"]
+    assert entry.status == "done" and entry.shortfall == (
+        "1 of 2 takes: the next failed 3 attempts (GPU task aborted); re-run to try again"
+    )
+    rows = table(loaded, WORK).rows
+    assert [(row.state, row.note) for row in rows] == [("done", entry.shortfall)] * 2
+    assert [source.name for source in collect(loaded, WORK, StateStore(WORK).read())] == [
+        "s1",
+        "s2",
+    ]
+    # The next run tries the missing takes again; once made, the scene is no longer short.
+    again = ScriptedBackend([good(marker_clips[2]), good(marker_clips[3])])
+    assert _runner(board, again).run(RunOptions()).done == ["s1", "s2"]
+    assert StateStore(WORK).read().scenes["s1"].shortfall is None

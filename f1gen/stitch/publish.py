@@ -310,6 +310,7 @@ def write_manifest(
                 "takes": takes,
                 "picked_by": ("hand" if entry.pick else "checks") if entry else None,
                 "pick_reason": entry.pick_reason if entry else None,
+                "shortfall": entry.shortfall if entry else None,
             }
         )
     manifest = {
