@@ -28,6 +28,7 @@ from .errors import (
     QuotaExceeded,
     ResumableStop,
     StorageUnavailable,
+    WriteError,
 )
 from .estimate import expected_seconds
 from .events import (
@@ -54,7 +55,7 @@ from .schedule import Limits, stop_reason
 from .state import RunState, SceneState, StateStore, TakeRecord, now_iso, unwritable, work_lock
 from .storyboard import Scene, Storyboard
 from .sync import Uploader, check_bucket, is_uploaded, upload_state
-from .takes import Take, TakeStore
+from .takes import Take, TakeStore, free_bytes
 
 if TYPE_CHECKING:
     from .backends import Report
@@ -202,6 +203,7 @@ class Runner:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         storage: Storage | None = None,
+        free: Callable[[Path], int] = free_bytes,
     ) -> None:
         self.storyboard = storyboard
         self.lanes = list(lanes)  # one backend's lanes: endpoints, or a hosted queue's places
@@ -213,7 +215,7 @@ class Runner:
         self.workdir = workdir
         self.emit = emit
         self.store = StateStore(workdir)
-        self.takes = TakeStore(workdir / "clips")
+        self.takes = TakeStore(workdir / "clips", free=free)
         self.images_dir = workdir / "images"
         self.state: RunState | None = None  # as the last run left it: status and stitch read it
 
@@ -318,6 +320,7 @@ class Runner:
             images_dir=self.images_dir,
             price_of=self.lanes[0],
             upload=upload,
+            clip_bytes=self.lanes[0].spec.clip_bytes,
         )
         scheduler = Scheduler(
             self.lanes,
@@ -331,6 +334,8 @@ class Runner:
             sleep=self.sleep,
         )
         scheduler.run(todo)
+        if record.no_room is not None:  # the clips in flight have landed: now the run stops
+            raise record.no_room
         if scheduler.stopped is not None:
             summary.stopped = f"{scheduler.stopped}: the run is saved; {_next_step(options.limits)}"
 
@@ -502,6 +507,7 @@ class RunRecord:
         images_dir: Path,
         price_of: Backend | object,
         upload: Callable[[SceneState], None],
+        clip_bytes: int = 0,
     ) -> None:
         self.state, self.store, self.takes, self.summary = state, store, takes, summary
         self.options, self.emit, self.now, self.clock = options, emit, now, clock
@@ -515,9 +521,17 @@ class RunRecord:
         # The clips folder is probed before the first call, and again after a failed attempt
         # (a full disk can look like a broken clip): not before every call, which it slows.
         self.probe_due = True
+        self.clip_bytes = clip_bytes  # what a clip of the backend weighs at most (its spec)
+        self.no_room: WriteError | None = None  # why no clip may start: the folder is too full
 
     def stop_reason(self, planned: PlannedScene, *, in_flight: int) -> str | None:
-        """Why the next clip must not start: --max-clips, --budget, the window, --max-cost."""
+        """Why the next clip must not start: no room for it, --max-clips, --budget, the window,
+        --max-cost."""
+        # Room for the clips in flight, the next one and one more (the state, the log, the
+        # checks' scratch): measured before every call, which costs one statfs.
+        self.no_room = self.takes.room_short(self.clip_bytes * (in_flight + 2))
+        if self.no_room is not None:
+            return self.no_room.message
         limits = self.options.limits
         history = expected_seconds(self.state, planned.steps)
         return stop_reason(

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import yaml
 
 from f1gen import storyboard as storyboards
 from f1gen.backends.animatic import AnimaticBackend
-from f1gen.errors import BadInputError, ConfigError, LockedError
+from f1gen.errors import BadInputError, ConfigError, LockedError, WriteError
 from f1gen.events import SceneAccepted, SceneAttemptFailed, SceneStarted
 from f1gen.plan import parse_only
 from f1gen.runner import Runner, RunOptions
@@ -217,6 +217,64 @@ def test_the_clips_folder_is_probed_once_and_again_after_a_failed_attempt(
 
     assert summary.done == ["s1", "s2", "s3", "s4"]
     assert len(probes) == 2  # before the first call; before the call after the failure
+
+
+def test_a_folder_without_room_for_a_clip_stops_before_the_next_call_naming_the_room_needed(
+    write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip]
+) -> None:
+    def free(folder: Path) -> int:  # the first clip leaves 2 MB: the 64 KiB write probe passes
+        return 2_000_000 if any(folder.glob("*.mp4")) else 50_000_000
+
+    backend = ScriptedBackend([good(c) for c in marker_clips[:3]])
+    loaded = storyboards.load(write_storyboard(3)).storyboard
+    runner = Runner(loaded, workdir=Path("out/board"), lanes=[backend], free=free)
+
+    with pytest.raises(WriteError) as stopped:
+        runner.run(RunOptions())
+
+    # The next clip needs room beside the one back and not yet checked: 3 x 2.2 MB (OVI_SPEC).
+    assert stopped.value.message == (
+        "out/board/clips: no room for the next clip (2.0 MB free, 6.6 MB needed): free disk "
+        "space or give another work folder with --workdir, then re-run (it resumes); nothing "
+        "more was spent"
+    )
+    assert backend.calls == ["s1"]
+    state = StateStore(Path("out/board")).read()
+    assert state.scenes["s1"].status == "done" and state.scenes["s2"].attempts == 0
+
+
+@pytest.fixture
+def small_filesystem(tmp_path: Path) -> Iterator[Path]:
+    """A real 2 MB filesystem (tmpfs), where this machine lets the tests mount one."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a 2 MB tmpfs needs root")
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)  # fmt: skip
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a 2 MB tmpfs here: {made.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_2_mb_filesystem_stops_the_run_before_any_call(
+    write_storyboard: Callable[..., Path], small_filesystem: Path
+) -> None:
+    board = write_storyboard(6)
+    workdir = small_filesystem / "board"
+
+    run = subprocess.run([*F1GEN, "generate", str(board), "--backend", "animatic",
+                          "--workdir", str(workdir)], capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.splitlines()[-1].startswith(f"error: {workdir / 'clips'}: no room for the")
+    assert "MB free, 4.4 MB needed): free disk space" in run.stderr
+    state = StateStore(workdir).read()
+    assert [entry.attempts for entry in state.scenes.values()] == [0] * 6
 
 
 def test_a_scene_that_keeps_failing_is_marked_failed_and_the_run_goes_on(

@@ -36,7 +36,8 @@ class ClipSpec:
 
     size: width x height of the picture (the character image is prepared at this size too);
     window: the durations accepted, in seconds; frames, sample_rates and channels: the forms
-    the backend's files come in (the first is what an offline renderer writes).
+    the backend's files come in (the first is what an offline renderer writes);
+    bytes_per_second: the order of magnitude of its files, generous (the room a clip needs).
     """
 
     size: tuple[int, int]
@@ -45,6 +46,12 @@ class ClipSpec:
     window: tuple[float, float]
     sample_rates: tuple[int, ...]
     channels: tuple[int, ...]
+    bytes_per_second: int = 400_000
+
+    @property
+    def clip_bytes(self) -> int:
+        """The most a clip of the longest accepted duration is expected to weigh."""
+        return int(self.bytes_per_second * self.window[1])
 
     @property
     def size_text(self) -> str:
@@ -54,7 +61,8 @@ class ClipSpec:
 
 # Ovi's 5-second checkpoint from a 9:14 portrait image (ovi-space.md, "What real Ovi files look
 # like"): 121 frames at 24 fps, 16 kHz mono as the model makes it, or 122 frames and 44.1 kHz
-# stereo when MoviePy writes the file, as Ovi's own app does. Accepted: 4.5-5.5 s.
+# stereo when MoviePy writes the file, as Ovi's own app does. Accepted: 4.5-5.5 s. Ovi's own
+# 5 s samples (assets/high_res_results, 704x1280) weigh 0.63-1.01 MB, 125-202 kB/s: twice that.
 OVI_SPEC = ClipSpec(
     size=(576, 896),
     fps=24,
@@ -62,6 +70,7 @@ OVI_SPEC = ClipSpec(
     window=(4.5, 5.5),
     sample_rates=(16_000, 44_100),
     channels=(1, 2),
+    bytes_per_second=400_000,
 )
 
 
