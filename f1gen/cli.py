@@ -635,6 +635,8 @@ def stitch(
         console.print(
             f"fetched {counted(len(result.fetched), 'clip')} from the bucket", markup=False
         )
+    for note in result.notes:
+        console.print(note, markup=False)
     made = result.made_loudness
     level = f", {made.input_i:g} LUFS, peaks {made.input_tp:g} dBTP" if made else ""
     console.print(

@@ -262,8 +262,13 @@ class Runner:
             shutil.rmtree(self.workdir / "tmp", ignore_errors=True)
             for scene in self.storyboard.scenes:
                 state.scene(scene.id, scene.number)
+            undecided = set()
+            for lost in picks.settle_lost(self.storyboard, state, workdir=self.workdir):
+                self.emit(Notice(lost.message()))  # re-picked, or what to do: never silently
+                if lost.chosen is None:
+                    undecided.add(lost.scene.id)
             todo, skipped = self.plan(options, state)
-            self._repick_undone(skipped, state)
+            self._repick_undone([s for s in skipped if s.id not in undecided], state)
             todo, adopted = self._adopt_takes(todo, state, options)
             skipped += adopted
             self.store.save(state)

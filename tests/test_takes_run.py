@@ -16,6 +16,7 @@ import yaml
 from f1gen import storyboard as storyboards
 from f1gen.backends import ClipRequest, ClipTiming, Report
 from f1gen.config import load_settings
+from f1gen.events import Notice
 from f1gen.files import file_digest
 from f1gen.pipeline import run_generate
 from f1gen.plan import scene_clip
@@ -322,3 +323,92 @@ def test_a_scene_with_a_good_take_is_done_when_its_extra_take_fails_every_attemp
     again = ScriptedBackend([good(marker_clips[2]), good(marker_clips[3])])
     assert _runner(board, again).run(RunOptions()).done == ["s1", "s2"]
     assert StateStore(WORK).read().scenes["s1"].shortfall is None
+
+
+def _two_takes_then_the_pick_deleted(
+    board: Path, marker_clips: list[MarkerClip], *, takes: int = 2
+) -> list[Any]:
+    """Make takes of scene s1 (no checks: the newest is picked), then delete the picked one."""
+    backend = SeededBackend([_copy(m.path) for m in marker_clips[:takes]])
+    _runner(board, backend).run(RunOptions(takes=takes))
+    made = StateStore(WORK).read().scenes["s1"].takes
+    return made
+
+
+def test_a_deleted_pick_with_one_take_left_is_re_picked_and_said_by_status_and_stitch(
+    write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(1)
+    first, second = _two_takes_then_the_pick_deleted(board, marker_clips)
+    (WORK / second.clip).unlink()  # the picked take (the newest: no checks ran)
+    said = (
+        f"scenes[1] (s1): its picked take {second.name} is missing or changed: re-picked "
+        f"{first.name} (the only take left)"
+    )
+
+    status = cli("status", board)
+
+    assert status.exit_code == 0, status.stderr
+    assert "1/1 scenes ready" in status.stdout
+    assert f"1 (s1): {said}: the next stitch or generate records it" in status.stdout
+    assert StateStore(WORK).read().scenes["s1"].clip == second.clip  # status changes nothing
+
+    stitched = cli("stitch", board)
+
+    assert stitched.exit_code == 0, stitched.stderr
+    assert said in stitched.stderr.splitlines()
+    entry = StateStore(WORK).read().scenes["s1"]
+    assert entry.clip == first.clip and entry.pick is None
+    assert (
+        entry.pick_reason == f"re-picked: {second.name} is missing or changed; the only take left"
+    )
+
+
+def test_generate_says_when_it_re_picks_a_deleted_pick_and_makes_nothing(
+    write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip]
+) -> None:
+    board = write_storyboard(1)
+    first, second = _two_takes_then_the_pick_deleted(board, marker_clips)
+    (WORK / second.clip).unlink()
+    events: list[Any] = []
+    backend = SeededBackend([])
+
+    summary = Runner(storyboards.load(board).storyboard, workdir=WORK, lanes=[backend],
+                     emit=events.append).run(RunOptions())  # fmt: skip
+
+    assert backend.calls == [] and summary.skipped == ["s1"]
+    assert [e.message for e in events if isinstance(e, Notice)] == [
+        f"scenes[1] (s1): its picked take {second.name} is missing or changed: re-picked "
+        f"{first.name} (the only take left)"
+    ]
+    assert StateStore(WORK).read().scenes["s1"].clip == first.clip
+
+
+def test_a_deleted_pick_by_hand_is_not_re_picked_and_the_message_says_how_to_pick(
+    write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(1)
+    first, second, third = _two_takes_then_the_pick_deleted(board, marker_clips, takes=3)
+    assert cli("pick", "s1", "3", "--storyboard", board).exit_code == 0
+    (WORK / third.clip).unlink()
+    said = (
+        f"scenes[1] (s1): its picked take {third.name} is missing or changed, and it was picked "
+        f"by hand: pick one of its takes (1 {first.name}, 2 {second.name}) with "
+        f"'f1gen pick s1 1 --storyboard {board}', or the checks' choice with "
+        f"'f1gen pick s1 --auto --storyboard {board}'"
+    )
+
+    status = cli("status", board)
+    stitched = cli("stitch", board)
+    events: list[Any] = []
+    Runner(storyboards.load(board).storyboard, workdir=WORK, lanes=[SeededBackend([])],
+           emit=events.append).run(RunOptions())  # fmt: skip
+
+    assert "0/1 scenes ready" in status.stdout and f"1 (s1): {said}" in status.stdout
+    assert "pick needed" in status.stdout
+    assert stitched.exit_code == 1 and stitched.stderr.splitlines() == [f"error: {said}"]
+    assert [e.message for e in events if isinstance(e, Notice)] == [said]
+    assert StateStore(WORK).read().scenes["s1"].clip == third.clip  # nothing chosen for them
+    # What the message says to do, done: the stitch goes on.
+    assert cli("pick", "s1", "1", "--storyboard", board).exit_code == 0
+    assert cli("stitch", board).exit_code == 0
