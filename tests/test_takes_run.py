@@ -412,3 +412,29 @@ def test_a_deleted_pick_by_hand_is_not_re_picked_and_the_message_says_how_to_pic
     # What the message says to do, done: the stitch goes on.
     assert cli("pick", "s1", "1", "--storyboard", board).exit_code == 0
     assert cli("stitch", board).exit_code == 0
+
+
+def test_a_deleted_pick_among_checked_takes_is_re_picked_by_the_checks(
+    spoken_board: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("f1gen.runner.judges", lambda lane: True)
+    aloud = make_take(tmp_path / "aloud.mp4", sound=speech_fixture("prompt"), size=(576, 896))
+    line = make_take(tmp_path / "line.mp4", sound=speech_fixture("line"), size=(576, 896))
+    backend = SeededBackend([_copy(aloud), _copy(line), _copy(line)])
+    _runner(spoken_board, backend).run(RunOptions(takes=3))
+    first, second, third = StateStore(WORK).read().scenes["s1"].takes
+    assert StateStore(WORK).read().scenes["s1"].clip == second.clip  # ties go to the earlier
+    (WORK / second.clip).unlink()
+    events: list[Any] = []
+
+    Runner(storyboards.load(spoken_board).storyboard, workdir=WORK, lanes=[SeededBackend([])],
+           emit=events.append).run(RunOptions(takes=2))  # fmt: skip
+
+    reason = f"by its checks: passes every check (others: {first.name}: fails duration, cut-off, extra speech)"
+    assert [e.message for e in events if isinstance(e, Notice)] == [
+        f"scenes[1] (s1): its picked take {second.name} is missing or changed: re-picked "
+        f"{third.name} ({reason})"
+    ]
+    entry = StateStore(WORK).read().scenes["s1"]
+    assert entry.clip == third.clip
+    assert entry.pick_reason == f"re-picked: {second.name} is missing or changed; {reason}"
