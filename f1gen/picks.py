@@ -11,10 +11,11 @@ from pathlib import Path
 
 from .checks import TakeChecks, choose
 from .errors import BadInputError
-from .files import file_digest
+from .files import unchanged
 from .plan import plan_scene
+from .scene import Scene, Storyboard
 from .state import RunState, SceneState, TakeRecord
-from .storyboard import MAX_SEED, Scene, Storyboard
+from .storyboard import MAX_SEED
 
 BY_HAND = "picked by hand (f1gen pick)"
 
@@ -46,19 +47,10 @@ def pickable(scene: Scene, entry: SceneState, workdir: Path) -> list[TakeRecord]
     return [
         take
         for take in entry.takes
-        if not take.rejected and _unchanged(take, workdir) and is_current(scene, entry, take)
+        if not take.rejected
+        and unchanged(workdir / take.clip, size=take.size, sha256=take.sha256)
+        and is_current(scene, entry, take)
     ]
-
-
-def _unchanged(take: TakeRecord, workdir: Path) -> bool:
-    """True when the take's file is still the one recorded (size, then bytes)."""
-    clip = workdir / take.clip
-    try:
-        if clip.stat().st_size != take.size:
-            return False
-    except OSError:
-        return False
-    return take.sha256 is None or file_digest(clip) == take.sha256
 
 
 def repick(
@@ -194,7 +186,7 @@ class LostPick:
 
 def pick_command(board: Path, scene: Scene, take: str | None) -> str:
     """The command that picks a scene's take (None: the checks' choice)."""
-    return f"f1gen pick {scene.id} {take or '--auto'} --storyboard {board}"
+    return f"f1gen pick {board} {scene.id} {take or '--auto'}"
 
 
 def checks_of(scene: Scene, entry: SceneState, workdir: Path) -> dict[str, TakeChecks]:
@@ -224,7 +216,11 @@ def lost_pick(scene: Scene, entry: SceneState, *, workdir: Path, board: Path) ->
     if entry.status != "done" or not entry.clip:
         return None
     picked = next((t for t in entry.takes if t.clip == entry.clip), None)
-    if picked is None or _unchanged(picked, workdir) or not is_current(scene, entry, picked):
+    if (
+        picked is None
+        or unchanged(workdir / picked.clip, size=picked.size, sha256=picked.sha256)
+        or not is_current(scene, entry, picked)
+    ):
         return None
     takes = pickable(scene, entry, workdir)
     if not takes:

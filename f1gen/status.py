@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .plan import scene_clip
+from .scene import Scene, Storyboard
 from .state import RunState, SceneState, StateStore
-from .storyboard import Scene, Storyboard
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 import yaml
 
+from f1gen import pipeline
 from f1gen import storyboard as storyboards
 from f1gen.backends import ClipRequest, ClipTiming, Report
 from f1gen.config import load_settings
 from f1gen.events import Notice
 from f1gen.files import file_digest
-from f1gen.pipeline import run_generate
+from f1gen.pipeline import GenerateRequest
 from f1gen.plan import scene_clip
 from f1gen.runner import Runner, RunOptions
 from f1gen.state import StateStore
@@ -198,7 +199,9 @@ def test_a_pick_by_hand_is_what_the_cut_uses_until_auto(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["s1"], "give a take to pick (f1gen pick SCENE TAKE) or --auto, not both"),
+        (["s1"], "give the take to pick for 's1' (f1gen pick [STORYBOARD] SCENE [TAKE]) or --auto"),
+        (["s1", "1", "--auto"], "give a take ('1') or --auto, not both"),
+        (["s1", "1", "2"], "too many arguments (2): f1gen pick [STORYBOARD] SCENE [TAKE]"),
         (["s1", "9"], "scene 's1' has no take '9': give a number 1-1 or a name ("),
         (["nope", "1"], "no generated scene 'nope': give a scene's id or number"),
     ],
@@ -216,6 +219,24 @@ def test_a_pick_that_cannot_be_says_why(
     result = cli("pick", *args, "--storyboard", board)
 
     assert result.exit_code == 2 and result.stderr.startswith(f"error: {message}")
+
+
+def test_pick_takes_the_storyboard_first_like_every_other_command(
+    write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(1)
+    _runner(board, SeededBackend([_copy(m.path) for m in marker_clips[:2]])).run(
+        RunOptions(takes=2)
+    )
+    first = StateStore(WORK).read().scenes["s1"].takes[0]
+
+    missing = cli("pick", board)
+    picked = cli("pick", board, "s1", "1")
+
+    assert missing.exit_code == 2
+    assert missing.stderr == "error: name the scene to pick: f1gen pick [STORYBOARD] SCENE [TAKE]\n"
+    assert picked.exit_code == 0, picked.stderr
+    assert picked.stderr.strip() == f"s1: {first.name}: picked by hand (f1gen pick)"
 
 
 def test_a_state_from_before_takes_loads_with_its_clip_as_the_one_take(tmp_path: Path) -> None:
@@ -290,15 +311,20 @@ def test_a_take_left_on_disk_is_adopted_without_overriding_the_pick_by_hand(
 
 
 def test_a_scene_with_a_good_take_is_done_when_its_extra_take_fails_every_attempt(
-    write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip]
+    write_storyboard: Callable[..., Path],
+    marker_clips: list[MarkerClip],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     board = write_storyboard(2, extra={"defaults": {"takes": 2}})
     aborted = failing("GPU task aborted")
     backend = ScriptedBackend([good(marker_clips[0]), good(marker_clips[1]), *[aborted] * 6])
     loaded = storyboards.load(board).storyboard
 
-    outcome = run_generate(loaded, workdir=WORK, lanes=[backend], options=RunOptions(),
-                           settings=load_settings(), storage=None, emit=lambda event: None)  # fmt: skip
+    monkeypatch.setattr(pipeline, "_lanes", lambda request: [backend])  # a scripted backend
+    request = GenerateRequest(loaded, workdir=WORK, backend="animatic", options=RunOptions(),
+                              settings=load_settings())  # fmt: skip
+
+    outcome = pipeline.run(request, emit=lambda event: None)
 
     assert backend.calls == ["s1", "s2", "s1", "s1", "s1", "s2", "s2", "s2"]
     summary = outcome.summary
@@ -389,13 +415,12 @@ def test_a_deleted_pick_by_hand_is_not_re_picked_and_the_message_says_how_to_pic
 ) -> None:
     board = write_storyboard(1)
     first, second, third = _two_takes_then_the_pick_deleted(board, marker_clips, takes=3)
-    assert cli("pick", "s1", "3", "--storyboard", board).exit_code == 0
+    assert cli("pick", board, "s1", "3").exit_code == 0
     (WORK / third.clip).unlink()
     said = (
         f"scenes[1] (s1): its picked take {third.name} is missing or changed, and it was picked "
         f"by hand: pick one of its takes (1 {first.name}, 2 {second.name}) with "
-        f"'f1gen pick s1 1 --storyboard {board}', or the checks' choice with "
-        f"'f1gen pick s1 --auto --storyboard {board}'"
+        f"'f1gen pick {board} s1 1', or the checks' choice with 'f1gen pick {board} s1 --auto'"
     )
 
     status = cli("status", board)
@@ -410,7 +435,7 @@ def test_a_deleted_pick_by_hand_is_not_re_picked_and_the_message_says_how_to_pic
     assert [e.message for e in events if isinstance(e, Notice)] == [said]
     assert StateStore(WORK).read().scenes["s1"].clip == third.clip  # nothing chosen for them
     # What the message says to do, done: the stitch goes on.
-    assert cli("pick", "s1", "1", "--storyboard", board).exit_code == 0
+    assert cli("pick", board, "s1", "1").exit_code == 0  # as the message says
     assert cli("stitch", board).exit_code == 0
 
 
