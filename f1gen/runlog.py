@@ -59,6 +59,10 @@ def summary_line(summary: Summary, *, total: int, ready: int) -> str:
     ]
     if summary.short:  # done, each with a good take: the cut can be made
         parts.insert(3, f"short of takes {len(summary.short)} ({', '.join(summary.short)})")
+    if summary.wait_seconds:
+        parts.append(f"backoff waits {summary.wait_seconds / 60:.1f} min")
+    if summary.cpu_seconds:
+        parts.append(f"CPU (rendered here) {summary.cpu_seconds / 60:.1f} min")
     if summary.stopped:
         why, step = summary.stopped, "re-run later (it resumes)"
     elif summary.failed:
