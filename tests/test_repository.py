@@ -180,7 +180,7 @@ def _f1gen_imports() -> dict[str, set[str]]:
 LAYERS = {
     "values": {"f1gen", "errors", "words", "scene", "clipspec", "captions"},
     "tools": {"files", "media", "images", "notify", "schedule", "settings", "storage", "state",
-              "ledger", "checks", "sheets", "takes", "cron"},
+              "ledger", "checks", "sheets", "takes", "cron", "interrupts"},
     "backends": {"backends"},
     "stages": {"config", "storyboard", "prompts", "plan", "estimate", "events", "workspace",
                    "runlog", "doctor"},

@@ -90,6 +90,8 @@ def _render(result: StitchResult) -> None:
     how = "video stream-copied" if result.video_copied else "video encoded once"
     if result.fetched:
         say(f"fetched {counted(len(result.fetched), 'clip')} from the bucket")
+    for note in result.notes:
+        say(note)
     made = result.made_loudness
     level = f", {made.input_i:g} LUFS, peaks {made.input_tp:g} dBTP" if made else ""
     say(

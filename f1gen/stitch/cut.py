@@ -118,6 +118,7 @@ class StitchResult:
     side_files: tuple[Path, ...] = ()
     fetched: tuple[str, ...] = ()
     link: str | None = None
+    notes: tuple[str, ...] = ()  # what the stitch decided on its way (a lost pick re-picked)
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready view."""
@@ -131,6 +132,7 @@ class StitchResult:
             "side_files": [str(p) for p in self.side_files],
             "fetched": list(self.fetched),
             "link": self.link,
+            "notes": list(self.notes),
             "clips": [
                 {
                     "scene": c.source.name,

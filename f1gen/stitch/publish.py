@@ -16,6 +16,7 @@ from .. import __version__, media
 from ..captions import to_srt, to_vtt
 from ..errors import BadInputError, StitchError
 from ..files import file_digest, write_atomic
+from ..picks import settle_lost
 from ..plan import cut_spec, scene_clip
 from ..prompts import build as build_prompt
 from ..scene import Storyboard
@@ -110,6 +111,21 @@ def check_outputs(storyboard: Storyboard, workdir: Path, paths: Outputs, *, give
         raise BadInputError(f"{flag}: the cut is an MP4 video: give a name ending in .mp4")
 
 
+def settle_picks(storyboard: Storyboard, workdir: Path, state: RunState) -> tuple[str, ...]:
+    """Re-pick the scenes whose picked take went away where the choice is obvious (the state
+    saved: the reason recorded), saying so; StitchError naming the pick to make otherwise."""
+    lost = settle_lost(storyboard, state, workdir=workdir)
+    if any(found.chosen is not None for found in lost):
+        StateStore(workdir).save(state)
+    undecided = [found for found in lost if found.chosen is None]
+    if undecided:
+        more = len(undecided) - 1
+        raise StitchError(
+            undecided[0].message() + (f" (and {more} more: see 'f1gen status')" if more else "")
+        )
+    return tuple(found.message() for found in lost)
+
+
 def collect(storyboard: Storyboard, workdir: Path, state: RunState) -> list[Source]:
     """Every scene's clip in order; StitchError listing the scenes that are not done."""
     found: list[Source] = []
@@ -175,6 +191,7 @@ def _stitch(
     fetched = fetch_missing(storyboard, workdir=workdir, storage=storage) if storage else []
     if state is None or fetched:
         state = StateStore(workdir).load(storyboard=str(storyboard.path), title=storyboard.title)
+    notes = settle_picks(storyboard, workdir, state)
     sources = collect(storyboard, workdir, state)
     shape = Shape.of(cut_spec(storyboard, state))
     clips = layout(sources, crossfade=options.crossfade)  # each clip probed once, here
@@ -198,7 +215,7 @@ def _stitch(
         storyboard, result, state=state, options=options, paths=paths, frames=frames,
         workdir=workdir,
     )  # fmt: skip
-    result = replace(result, side_files=tuple(side), fetched=tuple(fetched))
+    result = replace(result, side_files=tuple(side), fetched=tuple(fetched), notes=notes)
     if storage is None:
         return result
     uploaded = storage.upload(result.output, result.output.name)
@@ -310,6 +327,7 @@ def write_manifest(
                 "takes": takes,
                 "picked_by": ("hand" if entry.pick else "checks") if entry else None,
                 "pick_reason": entry.pick_reason if entry else None,
+                "shortfall": entry.shortfall if entry else None,
             }
         )
     manifest = {
