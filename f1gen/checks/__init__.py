@@ -42,6 +42,7 @@ def check_take(clip: Path, *, line: str | None, prompt: str | None = None) -> Ta
     started = time.perf_counter()
     checks: list[Check] = []
     notes: list[str] = []
+    segments = None
     sound = media.read_sound(clip)
     if sound is None:
         checks.append(Check("sound", "fail", None, "", "the take has no sound track", hard=True))
@@ -50,6 +51,7 @@ def check_take(clip: Path, *, line: str | None, prompt: str | None = None) -> Ta
         mono = media.read_sound(clip, rate=VAD_RATE, mono=True)
         assert mono is not None
         speech = find_speech(mono.samples[0])
+        segments = speech.segments
         checks += speech_checks(speech, line=line)
         span = speech.span
         if line and span is not None and speech.voiced >= SPOKEN_MIN:
@@ -63,5 +65,6 @@ def check_take(clip: Path, *, line: str | None, prompt: str | None = None) -> Ta
     else:
         checks += picture_checks(picture.frames, picture.fps)
     return TakeChecks(
-        clip.name, tuple(checks), tuple(notes), round(time.perf_counter() - started, 3)
-    )
+        clip.name, tuple(checks), tuple(notes), round(time.perf_counter() - started, 3),
+        speech=segments,
+    )  # fmt: skip

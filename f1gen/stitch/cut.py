@@ -339,7 +339,8 @@ def decode_sounds(
                     part = np.frombuffer(chunk, np.float32).reshape(-1, 2)[: samples - decoded]
                     x[decoded : decoded + len(part)] = part
                     decoded += len(part)
-            valid = valid_part(x, decoded)
+            lead = round(max(0.0, _origin_shift(clip)) * AUDIO_RATE) if decoded else 0
+            valid = valid_part(x, lead, decoded)
             known = clip.source.speech
             if known is not None:
                 shift = _origin_shift(clip)

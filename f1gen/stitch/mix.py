@@ -154,26 +154,24 @@ class ClipSound:
     floor: float | None  # dBFS: the quietest tenth of its non-speech windows
 
 
-def valid_part(x: Samples, decoded: int) -> tuple[int, int]:
-    """Where x holds the clip's own sound, in whole 10 ms blocks of the decoded part: without
-    the digital silence the decoder lines it up with the picture by, nor the codec's padding at
-    either end (blocks EDGE_DROP dB under the median of their end's half second)."""
+def valid_part(x: Samples, start: int, decoded: int) -> tuple[int, int]:
+    """Where x holds the clip's own sound, in whole 10 ms blocks from start (before it: the
+    silence the decoder lines the sound up with the picture by) to what was decoded, less the
+    codec's padding at either end (blocks EDGE_DROP dB under the median of their end's half
+    second)."""
     block = AUDIO_RATE // 100
-    count = decoded // block
-    if not count:
+    first, count = -(-start // block), decoded // block
+    if count <= first:
         return 0, 0
-    power = (x[: count * block].astype(np.float64) ** 2).mean(axis=1).reshape(count, block)
-    levels = power.mean(axis=1)
-    heard = np.flatnonzero(levels > SILENT)
-    if not len(heard):
-        return 0, 0
-    first, last = int(heard[0]), int(heard[-1])
+    levels = (x[: count * block].astype(np.float64) ** 2).mean(axis=1).reshape(count, block)
+    power = levels.mean(axis=1)
+    last = count - 1
     near = 50  # blocks: half a second
-    end_level = float(np.median(levels[max(first, last - near) : last + 1]))
-    while last > first and levels[last] < end_level * 10 ** (-EDGE_DROP / 10):
+    end_level = float(np.median(power[max(first, last - near) : last + 1]))
+    while last > first and power[last] < end_level * 10 ** (-EDGE_DROP / 10):
         last -= 1
-    start_level = float(np.median(levels[first : min(last, first + near) + 1]))
-    while first < last and levels[first] < start_level * 10 ** (-EDGE_DROP / 10):
+    start_level = float(np.median(power[first : min(last, first + near) + 1]))
+    while first < last and power[first] < start_level * 10 ** (-EDGE_DROP / 10):
         first += 1
     return first * block, (last + 1) * block
 
@@ -194,15 +192,16 @@ def fill(x: Samples, valid: tuple[int, int], speech: Sequence[tuple[int, int]]) 
 
 def floor_of(x: Samples, speech: Sequence[tuple[int, int]], valid: tuple[int, int]) -> float | None:
     """A clip's background floor in dBFS: the quietest tenth of its own sound's 50 ms windows
-    clear of speech (None when it has none, or they are digital silence)."""
+    clear of speech (None when it has none, or when that is digital silence)."""
     start, end = valid
     levels = window_levels(x[start:end])
     at = start + np.arange(len(levels)) * WINDOW
     clear = np.array([free_of(speech, int(a), int(a) + WINDOW) for a in at], dtype=np.bool_)
-    heard = levels[np.logical_and(clear, levels > SILENT)] if len(levels) else levels
-    if not len(heard):
+    quiet = levels[clear] if len(levels) else levels
+    if not len(quiet):
         return None
-    return db(float(np.quantile(heard, FLOOR_SHARE)))
+    floor = float(np.quantile(quiet, FLOOR_SHARE))
+    return db(floor) if floor > SILENT else None  # silence is its own floor: nothing to move
 
 
 def floor_gains(floors: Sequence[float | None]) -> list[float]:

@@ -256,7 +256,9 @@ def levels_db(path: Path, *, window: float = 0.05) -> tuple[np.ndarray, float]:
                 start = float(frame.time or 0.0)
             rate = frame.sample_rate
             data = frame.to_ndarray()
-            chunks.append(data.reshape(frame.layout.nb_channels, -1) if data.ndim > 1 else data[None])
+            chunks.append(
+                data.reshape(frame.layout.nb_channels, -1) if data.ndim > 1 else data[None]
+            )
     sound = np.concatenate(chunks, axis=1).astype(np.float64)
     size = round(window * rate)
     count = sound.shape[1] // size
