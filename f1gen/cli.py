@@ -598,6 +598,13 @@ def stitch(
     preview: Annotated[
         bool, typer.Option("--preview", help="A fast low-resolution proof cut (final-preview.mp4).")
     ] = False,
+    seams: Annotated[
+        bool, typer.Option(help="Smooth joins and one room tone (--no-seams: the plain join).")
+    ] = True,
+    music: Annotated[bool, typer.Option(help="Lay the storyboard's music: under the cut.")] = True,
+    ambience: Annotated[
+        bool, typer.Option(help="Lay the storyboard's ambience: beds under the cut.")
+    ] = True,
     workdir: WorkdirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -617,6 +624,9 @@ def stitch(
         fade_ms=fade_ms,
         crossfade=crossfade,
         preview=preview,
+        seams=seams,
+        music=music,
+        ambience=ambience,
     )
     result = stitching.stitch(
         work.storyboard,

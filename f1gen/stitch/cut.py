@@ -81,6 +81,8 @@ class CutOptions:
     crossfade: float = 0.0
     preview: bool = False
     seams: bool = True  # smooth joins and one room tone (off: the plain join, faded)
+    music: bool = True  # the storyboard's music, if it has any
+    ambience: bool = True  # the storyboard's ambience beds, if it has any
 
 
 @dataclass(frozen=True)
