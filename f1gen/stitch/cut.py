@@ -53,10 +53,12 @@ from .mix import (
     Layer,
     Layered,
     Seam,
+    block_powers,
     fill,
     floor_envelope,
     floor_gains,
     floor_of,
+    quietest,
     seamed,
     valid_part,
     widen,
@@ -342,7 +344,8 @@ def decode_sounds(
                     x[decoded : decoded + len(part)] = part
                     decoded += len(part)
             lead = round(max(0.0, _origin_shift(clip)) * AUDIO_RATE) if decoded else 0
-            valid = valid_part(x, lead, decoded)
+            power = block_powers(x)
+            valid = valid_part(power, lead, decoded)
             known = clip.source.speech
             if known is not None:
                 shift = _origin_shift(clip)
@@ -355,8 +358,9 @@ def decode_sounds(
                 seconds = ()
                 found.append(None)
             speech = widen(seconds, length=samples)
-            quiet = fill(x, valid, speech)
-            floor = floor_of(x, speech, valid)
+            quiet = quietest(power, speech, valid)
+            floor = floor_of(power, speech, valid)
+            fill(x, valid, speech, quiet)
             kept.write(x.tobytes())
             sounds.append(ClipSound(clip.source.name, offset, samples, valid, speech, quiet, floor))
             offset += samples

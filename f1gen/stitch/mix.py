@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     Gains = npt.NDArray[np.float64]  # (n,): linear gains
 
 WINDOW = AUDIO_RATE // 20  # 50 ms: the windows levels are measured in
+BLOCK = AUDIO_RATE // 100  # 10 ms: what the first pass measures a clip's sound in
 SPEECH_MARGIN = 0.1  # s around each stretch of speech that no envelope touches
 TONE = 0.4  # s: the stretch of a clip's own background that continues it
 ENTRY = 0.03  # s: the crossfade into a room tone taken from elsewhere in the clip
@@ -75,29 +76,42 @@ def widen(segments: Sequence[tuple[float, float]], *, length: int) -> tuple[tupl
     )
 
 
+def block_powers(x: Samples) -> npt.NDArray[np.float64]:
+    """The power of every whole 10 ms block of x (mean of the channels): what the first pass
+    measures a clip by, once."""
+    count = len(x) // BLOCK
+    squares = np.einsum("ij,ij->i", x[: count * BLOCK], x[: count * BLOCK]) / x.shape[1]
+    return np.asarray(squares.reshape(count, BLOCK).mean(axis=1, dtype=np.float64))
+
+
+def speech_blocks(speech: Sequence[tuple[int, int]], count: int) -> npt.NDArray[np.bool_]:
+    """Which 10 ms blocks any stretch of speech touches."""
+    mask = np.zeros(count, dtype=np.bool_)
+    for s, e in speech:
+        mask[s // BLOCK : -(-e // BLOCK)] = True
+    return mask
+
+
 def quietest(
-    x: Samples, speech: Sequence[tuple[int, int]], valid: tuple[int, int]
+    power: npt.NDArray[np.float64], speech: Sequence[tuple[int, int]], valid: tuple[int, int]
 ) -> tuple[int, int]:
-    """The quietest stretch of TONE seconds (on whole windows) of x's own sound clear of speech,
-    or of any of it when speech leaves none."""
-    start, end = valid
-    span = min(round(TONE * AUDIO_RATE), end - start)
+    """The quietest stretch of TONE seconds (in samples) of a clip's own sound clear of speech,
+    or of any of it when speech leaves none; power: its 10 ms blocks."""
+    first, last = valid[0] // BLOCK, valid[1] // BLOCK
+    span = min(round(TONE * AUDIO_RATE) // BLOCK, last - first)
     if span <= 0:
-        return start, start
-    levels = window_levels(x[start:end])
-    per = max(1, span // WINDOW)
-    clear: tuple[float, int] | None = None
-    anywhere: tuple[float, int] | None = None
-    for k in range(max(1, len(levels) - per + 1)):
-        at = start + k * WINDOW
-        power = float(levels[k : k + per].mean()) if len(levels) else 0.0
-        if free_of(speech, at, at + span):
-            if clear is None or power < clear[0]:
-                clear = (power, at)
-        elif anywhere is None or power < anywhere[0]:
-            anywhere = (power, at)
-    chosen = (clear or anywhere or (0.0, start))[1]
-    return chosen, min(chosen + span, end)
+        return valid[0], valid[0]
+    sums = np.concatenate([[0.0], np.cumsum(power[first:last])])
+    loudness = sums[span:] - sums[:-span]
+    talk = np.concatenate([[0], np.cumsum(speech_blocks(speech, len(power))[first:last])])
+    clear = (talk[span:] - talk[:-span]) == 0
+    pick = (
+        int(np.argmin(np.where(clear, loudness, np.inf)))
+        if clear.any()
+        else int(np.argmin(loudness))
+    )
+    start = (first + pick) * BLOCK
+    return start, start + span * BLOCK
 
 
 def continue_after(source: Samples, count: int) -> Samples:
@@ -154,50 +168,53 @@ class ClipSound:
     floor: float | None  # dBFS: the quietest tenth of its non-speech windows
 
 
-def valid_part(x: Samples, start: int, decoded: int) -> tuple[int, int]:
-    """Where x holds the clip's own sound, in whole 10 ms blocks from start (before it: the
-    silence the decoder lines the sound up with the picture by) to what was decoded, less the
-    codec's padding at either end (blocks EDGE_DROP dB under the median of their end's half
-    second)."""
-    block = AUDIO_RATE // 100
-    first, count = -(-start // block), decoded // block
+def valid_part(power: npt.NDArray[np.float64], start: int, decoded: int) -> tuple[int, int]:
+    """Where a clip's sound (power: its 10 ms blocks) is its own, in whole blocks from start
+    (before it: the silence the decoder lines the sound up with the picture by) to what was
+    decoded, less the codec's padding at either end (blocks EDGE_DROP dB under the median of
+    their end's half second)."""
+    first, count = -(-start // BLOCK), decoded // BLOCK
     if count <= first:
         return 0, 0
-    levels = (x[: count * block].astype(np.float64) ** 2).mean(axis=1).reshape(count, block)
-    power = levels.mean(axis=1)
     last = count - 1
     near = 50  # blocks: half a second
+    drop = 10 ** (-EDGE_DROP / 10)
     end_level = float(np.median(power[max(first, last - near) : last + 1]))
-    while last > first and power[last] < end_level * 10 ** (-EDGE_DROP / 10):
+    while last > first and power[last] < end_level * drop:
         last -= 1
     start_level = float(np.median(power[first : min(last, first + near) + 1]))
-    while first < last and power[first] < start_level * 10 ** (-EDGE_DROP / 10):
+    while first < last and power[first] < start_level * drop:
         first += 1
-    return first * block, (last + 1) * block
+    return first * BLOCK, (last + 1) * BLOCK
 
 
-def fill(x: Samples, valid: tuple[int, int], speech: Sequence[tuple[int, int]]) -> tuple[int, int]:
-    """Fill what x lacks before and after its own sound with its room tone, in place; the
-    quietest stretch clear of speech (returned) is where the tone comes from when it has to."""
+def fill(
+    x: Samples, valid: tuple[int, int], speech: Sequence[tuple[int, int]], quiet: tuple[int, int]
+) -> None:
+    """Fill what x lacks before and after its own sound with its room tone, in place (quiet:
+    its quietest stretch clear of speech, where the tone comes from when it has to)."""
     start, end = valid
-    quiet = quietest(x, speech, valid)
     if end - start < WINDOW:
-        return quiet  # nothing to make a tone of: silence is its room tone
+        return  # nothing to make a tone of: silence is its room tone
     if start > 0:
         x[:start] = head_tone(x, start, start, speech=speech, quiet=quiet)
     if end < len(x):
         x[end:] = tail_tone(x, end, len(x) - end, speech=speech, quiet=quiet)
-    return quiet
 
 
-def floor_of(x: Samples, speech: Sequence[tuple[int, int]], valid: tuple[int, int]) -> float | None:
+def floor_of(
+    power: npt.NDArray[np.float64], speech: Sequence[tuple[int, int]], valid: tuple[int, int]
+) -> float | None:
     """A clip's background floor in dBFS: the quietest tenth of its own sound's 50 ms windows
     clear of speech (None when it has none, or when that is digital silence)."""
-    start, end = valid
-    levels = window_levels(x[start:end])
-    at = start + np.arange(len(levels)) * WINDOW
-    clear = np.array([free_of(speech, int(a), int(a) + WINDOW) for a in at], dtype=np.bool_)
-    quiet = levels[clear] if len(levels) else levels
+    per = WINDOW // BLOCK
+    first = valid[0] // BLOCK
+    count = (valid[1] // BLOCK - first) // per
+    if count <= 0:
+        return None
+    windows = power[first : first + count * per].reshape(count, per)
+    talk = speech_blocks(speech, len(power))[first : first + count * per].reshape(count, per)
+    quiet = windows.mean(axis=1)[~talk.any(axis=1)]
     if not len(quiet):
         return None
     floor = float(np.quantile(quiet, FLOOR_SHARE))
