@@ -33,6 +33,7 @@ WINDOW = AUDIO_RATE // 20  # 50 ms: the windows levels are measured in
 BLOCK = AUDIO_RATE // 100  # 10 ms: what the first pass measures a clip's sound in
 SPEECH_MARGIN = 0.1  # s around each stretch of speech that no envelope touches
 TONE = 0.4  # s: the stretch of a clip's own background that continues it
+GAP = AUDIO_RATE // 10  # samples: the stretch of room tone taken between words, when no more
 ENTRY = 0.03  # s: the crossfade into a room tone taken from elsewhere in the clip
 FLOOR_LIMIT = 12.0  # dB: the most a clip's background is moved toward the cut's
 FLOOR_RAMP = 0.3  # s: how fast a floor gain comes and goes around speech (at most 12 dB/0.3 s)
@@ -101,15 +102,16 @@ def quietest(
     span = min(round(TONE * AUDIO_RATE) // BLOCK, last - first)
     if span <= 0:
         return valid[0], valid[0]
-    sums = np.concatenate([[0.0], np.cumsum(power[first:last])])
-    loudness = sums[span:] - sums[:-span]
+    # by its loudest block, not its mean: a tone is looped, and a click in it would repeat
+    loudness = np.lib.stride_tricks.sliding_window_view(power[first:last], span).max(axis=1)
     talk = np.concatenate([[0], np.cumsum(speech_blocks(speech, len(power))[first:last])])
     clear = (talk[span:] - talk[:-span]) == 0
-    pick = (
-        int(np.argmin(np.where(clear, loudness, np.inf)))
-        if clear.any()
-        else int(np.argmin(loudness))
-    )
+    if clear.any():
+        pick = int(np.argmin(np.where(clear, loudness, np.inf)))
+    else:  # speech all through: the quietest tenth of a second, between two words
+        span = min(span, GAP // BLOCK)
+        loudness = np.lib.stride_tricks.sliding_window_view(power[first:last], span).max(axis=1)
+        pick = int(np.argmin(loudness))
     start = (first + pick) * BLOCK
     return start, start + span * BLOCK
 
@@ -282,6 +284,18 @@ def _clear_head(sound: ClipSound) -> int:
     return min((s for s, _ in sound.speech), default=sound.samples)
 
 
+def _edge_level(x: Samples, sound: ClipSound, *, tail: bool) -> float:
+    """The level (dBFS) of the background a seam crossfades at one end of a clip: its last (or
+    first) quarter second clear of speech, or its quietest stretch when speech runs to the end."""
+    clear = _clear_tail(sound) if tail else _clear_head(sound)
+    probe = min(round(0.25 * AUDIO_RATE), clear)
+    if probe >= WINDOW:
+        part = x[len(x) - probe :] if tail else x[:probe]
+    else:
+        part = x[sound.quiet[0] : sound.quiet[1]]
+    return db(float((part.astype(np.float64) ** 2).mean())) if len(part) else -math.inf
+
+
 def handles(out: ClipSound, into: ClipSound, step_db: float) -> tuple[int, int]:
     """A seam's handles (samples before and after the join): long enough to spread the step
     (DB_PER_SECOND), within the non-speech ends of both clips."""
@@ -319,9 +333,8 @@ def crossfade_levels(out: Samples, into: Samples) -> Samples:
 def seam(out: ClipSound, x_out: Samples, into: ClipSound, x_in: Samples) -> tuple[Seam, Samples]:
     """The join of two clips' (already leveled) sounds: the crossfaded stretch around it, the
     outgoing clip's last `before` samples and the incoming one's first `after`."""
-    probe = min(round(0.25 * AUDIO_RATE), len(x_out), len(x_in))
-    level_out = db(float((x_out[-probe:].astype(np.float64) ** 2).mean())) if probe else -math.inf
-    level_in = db(float((x_in[:probe].astype(np.float64) ** 2).mean())) if probe else -math.inf
+    level_out = _edge_level(x_out, out, tail=True)
+    level_in = _edge_level(x_in, into, tail=False)
     step = level_in - level_out if math.isfinite(level_in - level_out) else 60.0
     before, after = handles(out, into, step)
     n = before + after
