@@ -255,3 +255,40 @@ def test_a_scene_ambience_and_music_off_are_read(
         f"error: {board}: scenes[3] (c).music: 'loud': write 'music: off' for a silence in the "
         "music over this scene\n",
     )
+
+
+def test_stitch_lays_the_storyboards_music_and_bed_records_them_and_turns_each_off(
+    sounds: Path, write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    import json
+
+    scenes = [{"id": f"s{n}", "image": f"images/p{n % 2}.png", "action": f"Driver {n} waves.",
+               "speech": f"Line number {n}."} for n in range(1, 4)]  # fmt: skip
+    scenes[1]["music"] = False  # what YAML reads `music: off` as
+    board = write_storyboard(scenes, extra={"music": {"file": "tune.wav", "volume": -20},
+                                            "ambience": {"file": "tune.wav", "volume": -30}})  # fmt: skip
+    assert cli("generate", board, "--backend", "animatic").exit_code == 0
+
+    mixed = cli("stitch", board, "--no-loudnorm", "--json")
+    plain = cli("stitch", board, "--no-loudnorm", "--no-seams", "--no-music", "--no-ambience",
+                "-o", "plain.mp4", "--json")  # fmt: skip
+
+    assert mixed.exit_code == 0, mixed.stderr
+    mix = json.loads(mixed.stdout)["mix"]
+    assert [c["scene"] for c in mix["clips"]] == ["s1", "s2", "s3"]
+    assert [s["between"] for s in mix["seams"]] == [["s1", "s2"], ["s2", "s3"]]
+    music, bed = mix["layers"]
+    assert (music["volume_db"], music["duck_db"], bed["volume_db"], bed["duck_db"]) == (
+        -20,
+        12,
+        -30,
+        6,
+    )
+    assert music["off"] == [
+        [pytest.approx(121 / 24, abs=0.001), pytest.approx(2 * 121 / 24, abs=0.001)]
+    ]
+    manifest = json.loads(Path("out/board/manifest.json").read_text())
+    assert manifest["mix"] == mix
+    speech = json.loads(Path("out/board/checks.json").read_text())["speech"]
+    assert len(speech) == 3  # where each take speaks, kept by its checks for the mix
+    assert plain.exit_code == 0 and json.loads(plain.stdout)["mix"] is None
