@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..errors import StitchError
 from .ffargs import AUDIO_RATE
 
 if TYPE_CHECKING:
@@ -438,7 +439,9 @@ class Loop:
                 joined = np.concatenate(parts)
                 self.loops += 1
                 self.stream = self._pass(0.0)
-                lead = self._lead(self.overlap)
+                lead = self._lead(max(self.overlap, 1))
+                if not len(lead):  # nothing decodes any more: looping it would never end
+                    raise StitchError(f"{self.path}: its sound no longer decodes: check the file")
                 n = min(self.overlap, len(joined), len(lead))
                 ramp = np.linspace(0, math.pi / 2, n, dtype=np.float32)[:, None]
                 tail = joined[len(joined) - n :] * np.cos(ramp) + lead[:n] * np.sin(ramp)
