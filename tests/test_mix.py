@@ -292,3 +292,23 @@ def test_stitch_lays_the_storyboards_music_and_bed_records_them_and_turns_each_o
     speech = json.loads(Path("out/board/checks.json").read_text())["speech"]
     assert len(speech) == 3  # where each take speaks, kept by its checks for the mix
     assert plain.exit_code == 0 and json.loads(plain.stdout)["mix"] is None
+
+
+def test_a_cut_whose_floors_are_known_is_mixed_in_one_pass_to_the_same_sound(
+    voiced: list[VoicedClip], tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    first = join(_sources(voiced), output=tmp_path / "first.mp4", scratch=tmp_path / "tmp",
+                 options=CutOptions(loudnorm=False))  # fmt: skip
+    assert first.mix is not None
+    known = [replace(s, floor=f, floor_known=True)
+             for s, f in zip(_sources(voiced), first.mix.floors, strict=True)]  # fmt: skip
+
+    again = join(known, output=tmp_path / "again.mp4", scratch=tmp_path / "tmp",
+                 options=CutOptions(loudnorm=False))  # fmt: skip
+
+    assert again.mix is not None and again.mix.as_dict() == first.mix.as_dict()
+    ours, _ = mediatools.levels_db(again.output)
+    theirs, _ = mediatools.levels_db(first.output)
+    assert np.abs(ours - theirs).max() < 0.01

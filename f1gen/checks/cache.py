@@ -20,6 +20,7 @@ class CheckCache:
         self.path = workdir / CACHE
         self._entries: dict[str, Any] = self._read()
         self._speech: dict[str, Any] = self._read("speech")
+        self._floors: dict[str, Any] = self._read("floors")
 
     def _read(self, part: str = "takes") -> dict[str, Any]:
         """The entries on disk (or the speech found in clips); none when there is no cache yet
@@ -45,6 +46,18 @@ class CheckCache:
     def put_speech(self, digest: str, segments: tuple[tuple[float, float], ...]) -> None:
         """Remember where speech is in a clip (saved by save())."""
         self._speech[digest] = [[round(a, 4), round(b, 4)] for a, b in segments]
+
+    def floor_of(self, part: str) -> tuple[bool, float | None]:
+        """Whether the stitch measured the background floor (dBFS) of a clip's part (a clip's
+        digest, and its trim when trimmed), and what it found (None: digital silence)."""
+        if part not in self._floors:
+            return False, None
+        value = self._floors[part]
+        return (True, float(value)) if isinstance(value, int | float) else (value is None, None)
+
+    def put_floor(self, part: str, floor: float | None) -> None:
+        """Remember the background floor the stitch measured (saved by save())."""
+        self._floors[part] = round(floor, 3) if floor is not None else None
 
     @staticmethod
     def key(clip: Path, *, line: str | None, prompt: str | None) -> str:
@@ -74,5 +87,7 @@ class CheckCache:
         a run): an entry is decided by its key, so theirs and ours never disagree."""
         self._entries = {**self._read(), **self._entries}
         self._speech = {**self._read("speech"), **self._speech}
-        data = {"version": CHECKS_VERSION, "takes": self._entries, "speech": self._speech}
+        self._floors = {**self._read("floors"), **self._floors}
+        data = {"version": CHECKS_VERSION, "takes": self._entries, "speech": self._speech,
+                "floors": self._floors}  # fmt: skip
         write_atomic(self.path, (json.dumps(data, indent=1) + "\n").encode("utf-8"))

@@ -98,6 +98,9 @@ class Source:
     caption: str | None = None
     # Where speech is (seconds of the file's sound track, from the take checks' VAD), if known.
     speech: tuple[tuple[float, float], ...] | None = None
+    # Its background floor (dBFS; None: digital silence), as an earlier stitch measured it.
+    floor: float | None = None
+    floor_known: bool = False
 
 
 @dataclass(frozen=True)
@@ -320,54 +323,72 @@ def _find_speech(
     return tuple((a + offset, b + offset) for a, b in find_speech(mono16k).segments)
 
 
+def _decoded(
+    clips: list[CutClip],
+) -> Iterator[tuple[ClipSound, np.ndarray, tuple[tuple[float, float], ...] | None]]:
+    """Each clip's sound decoded, exactly its slot, what it lacks filled with its own room tone,
+    with what the mix needs to know of it (its offset counts the samples before it), and the
+    speech found here (slot seconds) where the clip's was not known. One clip at a time."""
+    import numpy as np
+
+    offset = 0
+    for clip, (samples, _) in zip(clips, track_spans(clips), strict=True):
+        x = np.zeros((samples, 2), np.float32)
+        decoded = 0
+        if clip.info.audio is not None:
+            video = clip.info.video
+            origin = None if clip.trim or video is None else video.start
+            chain = audio_chain(samples, trim=clip.trim, pad=False)
+            for chunk in media.audio_pcm(clip.path, chain, origin=origin):
+                part = np.frombuffer(chunk, np.float32).reshape(-1, 2)[: samples - decoded]
+                x[decoded : decoded + len(part)] = part
+                decoded += len(part)
+        lead = round(max(0.0, _origin_shift(clip)) * AUDIO_RATE) if decoded else 0
+        power = block_powers(x)
+        valid = valid_part(power, lead, decoded)
+        known = clip.source.speech
+        found = None
+        if known is not None:
+            shift = _origin_shift(clip)
+            seconds = tuple((a + shift, b + shift) for a, b in known)
+        elif valid[1] - valid[0] > AUDIO_RATE // 4:
+            seconds = found = _find_speech(x, valid)
+        else:
+            seconds = ()
+        speech = widen(seconds, length=samples)
+        quiet = quietest(power, speech, valid)
+        floor = clip.source.floor if clip.source.floor_known else floor_of(power, speech, valid)
+        fill(x, valid, speech, quiet)
+        yield ClipSound(clip.source.name, offset, samples, valid, speech, quiet, floor), x, found
+        offset += samples
+
+
 def decode_sounds(
     clips: list[CutClip], scratch: Path
 ) -> tuple[list[ClipSound], list[tuple[tuple[float, float], ...] | None]]:
-    """The mix's first pass: each clip's sound decoded once, exactly its slot, what it lacks
-    filled with its own room tone, kept raw in scratch; and what the mix needs to know of it.
-    Also the speech found here (slot seconds) where the clip's was not known."""
-    import numpy as np
-
+    """The mix's first pass, when a floor is not known: each clip's sound decoded once and kept
+    raw in scratch, and what the mix needs to know of it; and the speech found here."""
     sounds: list[ClipSound] = []
     found: list[tuple[tuple[float, float], ...] | None] = []
-    offset = 0
     with scratch.open("wb") as kept:
-        for clip, (samples, _) in zip(clips, track_spans(clips), strict=True):
-            x = np.zeros((samples, 2), np.float32)
-            decoded = 0
-            if clip.info.audio is not None:
-                video = clip.info.video
-                origin = None if clip.trim or video is None else video.start
-                chain = audio_chain(samples, trim=clip.trim, pad=False)
-                for chunk in media.audio_pcm(clip.path, chain, origin=origin):
-                    part = np.frombuffer(chunk, np.float32).reshape(-1, 2)[: samples - decoded]
-                    x[decoded : decoded + len(part)] = part
-                    decoded += len(part)
-            lead = round(max(0.0, _origin_shift(clip)) * AUDIO_RATE) if decoded else 0
-            power = block_powers(x)
-            valid = valid_part(power, lead, decoded)
-            known = clip.source.speech
-            if known is not None:
-                shift = _origin_shift(clip)
-                seconds = tuple((a + shift, b + shift) for a, b in known)
-                found.append(None)
-            elif valid[1] - valid[0] > AUDIO_RATE // 4:
-                seconds = _find_speech(x, valid)
-                found.append(seconds)
-            else:
-                seconds = ()
-                found.append(None)
-            speech = widen(seconds, length=samples)
-            quiet = quietest(power, speech, valid)
-            floor = floor_of(power, speech, valid)
-            fill(x, valid, speech, quiet)
+        for sound, x, heard in _decoded(clips):
             kept.write(x.tobytes())
-            sounds.append(ClipSound(clip.source.name, offset, samples, valid, speech, quiet, floor))
-            offset += samples
+            sounds.append(sound)
+            found.append(heard)
     return sounds, found
 
 
-def _leveled(sounds: list[ClipSound], gains: list[float], scratch: Path) -> Iterator[np.ndarray]:
+def _envelope(sound: ClipSound, x: np.ndarray, gain: float) -> np.ndarray:
+    """x with its background moved by its floor gain."""
+    import numpy as np
+
+    envelope = floor_envelope(sound, gain)
+    return x if envelope is None else (x * envelope[:, None]).astype(np.float32)
+
+
+def _leveled(
+    sounds: list[ClipSound], gains: list[float], scratch: Path
+) -> Iterator[tuple[ClipSound, np.ndarray]]:
     """Each clip's kept sound, its background moved by its floor gain, one clip at a time."""
     import numpy as np
 
@@ -375,11 +396,14 @@ def _leveled(sounds: list[ClipSound], gains: list[float], scratch: Path) -> Iter
         x = np.fromfile(
             scratch, np.float32, count=2 * sound.samples, offset=sound.offset * SAMPLE_BYTES
         )
-        x = x.reshape(-1, 2)
-        envelope = floor_envelope(sound, gain)
-        if envelope is not None:
-            x = (x * envelope[:, None]).astype(np.float32)
-        yield x
+        yield sound, _envelope(sound, x.reshape(-1, 2), gain)
+
+
+def _streamed(clips: list[CutClip], gains: list[float]) -> Iterator[tuple[ClipSound, np.ndarray]]:
+    """Each clip's sound decoded as it goes to ffmpeg (every floor known beforehand), its
+    background moved by its floor gain."""
+    for (sound, x, _), gain in zip(_decoded(clips), gains, strict=True):
+        yield sound, _envelope(sound, x, gain)
 
 
 @dataclass
@@ -395,14 +419,15 @@ class Mixing:
     seams: list[Seam]
     seamed: bool = True  # False: the sounds joined as they are (room tone for what they lack)
     found: list[tuple[tuple[float, float], ...] | None] | None = None
+    floors: list[float | None] | None = None
+    streamed: bool = False  # every floor known: each clip decoded as it goes to ffmpeg
 
     def report(self, clips: list[CutClip]) -> MixReport:
         """What was done."""
-        sounds = self.sounds
         found = self.found or [None] * len(clips)
         return MixReport(
             scenes=tuple(c.source.name for c in clips),
-            floors=tuple(s.floor for s in sounds) if sounds else (None,) * len(clips),
+            floors=tuple(self.floors) if self.floors else (None,) * len(clips),
             gains=tuple(self.gains) if self.gains else (0.0,) * len(clips),
             seams=tuple(self.seams),
             layers=tuple(self.layers),
@@ -450,6 +475,12 @@ class _LayeredSink:
         return self.sink.write(y.tobytes())
 
 
+def _in_slot(clip: CutClip) -> list[tuple[float, float]]:
+    """The clip's known speech in seconds of its slot."""
+    shift = _origin_shift(clip)
+    return [(a + shift, b + shift) for a, b in clip.source.speech or ()]
+
+
 def plan_mix(
     clips: list[CutClip], options: CutOptions, layers: Sequence[Layer], *, scratch: Path
 ) -> Mixing | None:
@@ -468,15 +499,27 @@ def plan_mix(
             for a, b in clip.source.speech or ()
         )
         return Mixing(None, [], None, layers, speech, total, [])
+    if all(c.source.floor_known and c.source.speech is not None for c in clips):
+        # Everything the mix needs is known: no first pass, each clip decoded as it is fed.
+        floors = [c.source.floor for c in clips]
+        gains = floor_gains(floors) if options.seams else [0.0] * len(clips)
+        speech = tuple(
+            (clip.start + a / AUDIO_RATE, clip.start + b / AUDIO_RATE)
+            for clip, (samples, _) in zip(clips, track_spans(clips), strict=True)
+            for a, b in widen(_in_slot(clip), length=samples)
+        )
+        return Mixing(None, gains, None, layers, speech, total, [], seamed=options.seams,
+                      floors=floors, streamed=True)  # fmt: skip
     sounds, found = decode_sounds(clips, scratch)
-    gains = floor_gains([s.floor for s in sounds]) if options.seams else [0.0] * len(sounds)
+    floors = [s.floor for s in sounds]
+    gains = floor_gains(floors) if options.seams else [0.0] * len(sounds)
     speech = tuple(
         (clip.start + a / AUDIO_RATE, clip.start + b / AUDIO_RATE)
         for clip, sound in zip(clips, sounds, strict=True)
         for a, b in sound.speech
     )
     return Mixing(sounds, gains, scratch, layers, speech, total, [], seamed=options.seams,
-                  found=found)  # fmt: skip
+                  found=found, floors=floors)  # fmt: skip
 
 
 def write_track(
@@ -486,11 +529,13 @@ def write_track(
     mixing: one clip read back from its first pass at a time)."""
     if mixing is not None:
         sink = mixing.sink(sink)
-        if mixing.sounds is not None:
-            assert mixing.scratch is not None
-            leveled = _leveled(mixing.sounds, mixing.gains, mixing.scratch)
-            chunks = seamed(mixing.sounds, leveled, seams=mixing.seamed, record=mixing.seams)
-            for piece in chunks:
+        if mixing.sounds is not None or mixing.streamed:
+            leveled = (
+                _streamed(clips, mixing.gains)
+                if mixing.sounds is None
+                else _leveled(mixing.sounds, mixing.gains, mixing.scratch or Path())
+            )
+            for piece in seamed(leveled, seams=mixing.seamed, record=mixing.seams):
                 sink.write(piece.tobytes())
             return
     spans = track_spans(clips)

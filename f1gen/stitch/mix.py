@@ -45,6 +45,7 @@ DUCK_ATTACK, DUCK_RELEASE = 0.12, 0.35  # s: music and bed go down before a line
 OFF_FADE = 0.5  # s: the music's fades around a scene that says `music: off`
 BED_SWITCH = 1.0  # s: one ambience crossfading into the next at a scene
 LOOP_CROSSFADE = 0.5  # s at most (a quarter of a short file): where a loop meets itself
+HELD = 60.0  # s: a file up to this long is decoded once and looped from memory (23 MB)
 SILENT = 1e-12  # power under which a window is digital silence
 EDGE_DROP = 30.0  # dB: a clip's sound that falls this far at its ends is the codec's padding
 
@@ -353,20 +354,19 @@ def seam(out: ClipSound, x_out: Samples, into: ClipSound, x_in: Samples) -> tupl
 
 
 def seamed(
-    sounds: Sequence[ClipSound], leveled: Iterator[Samples], *, seams: bool, record: list[Seam]
+    leveled: Iterator[tuple[ClipSound, Samples]], *, seams: bool, record: list[Seam]
 ) -> Iterator[Samples]:
     """Each clip's slot in order, joined by seams (when on): one clip ahead is held."""
     ahead = next(leveled, None)
     carry: Samples | None = None
-    for index, sound in enumerate(sounds):
-        current = ahead
-        assert current is not None
+    while ahead is not None:
+        sound, current = ahead
         ahead = next(leveled, None)
         if carry is not None:
             current[: len(carry)] = carry
             carry = None
         if seams and ahead is not None:
-            done, made = seam(sound, current, sounds[index + 1], ahead)
+            done, made = seam(sound, current, ahead[0], ahead[1])
             record.append(done)
             before = round(done.before * AUDIO_RATE)
             if before:
@@ -375,11 +375,10 @@ def seamed(
         yield current
 
 
-def duck_envelope(speech: Sequence[tuple[float, float]], start: int, count: int) -> Gains:
+def duck_envelope(speech: Sequence[tuple[float, float]], t: npt.NDArray[np.float64]) -> Gains:
     """1 under speech (cut seconds), falling to 0 away from it: DUCK_ATTACK before a line,
-    DUCK_RELEASE after it; for samples start to start + count of the cut."""
-    t = (start + np.arange(count)) / AUDIO_RATE
-    near = np.zeros(count)
+    DUCK_RELEASE after it; at times t (seconds of the cut, rising)."""
+    near = np.zeros(len(t))
     for s, e in speech:
         if e + DUCK_RELEASE < t[0] or s - DUCK_ATTACK > t[-1]:
             continue
@@ -409,16 +408,28 @@ class Layer:
 
 class Loop:
     """A sound file read as an endless stream of 48 kHz float stereo: from start, then looped
-    from its beginning, each pass crossfaded into the next. One pass is open at a time."""
+    from its beginning, each pass crossfaded into the next. A file of up to HELD seconds is
+    decoded once and kept; a longer one is read again for each pass, one pass open at a time."""
 
     def __init__(self, path: Path, *, start: float, seconds: float) -> None:
         self.path, self.start = path, start
         self.overlap = round(min(LOOP_CROSSFADE, seconds / 4) * AUDIO_RATE)
         self.pending = np.zeros((0, 2), np.float32)
         self.loops = 0
+        self.held: Samples | None = None
+        if seconds <= HELD:
+            self.held = np.concatenate([np.zeros((0, 2), np.float32), *self._decode(0.0)])
         self.stream = self._pass(start)
 
     def _pass(self, start: float) -> Iterator[Samples]:
+        if self.held is None:
+            yield from self._decode(start)
+            return
+        at = round(start * AUDIO_RATE)
+        for first in range(at, len(self.held), AUDIO_RATE):
+            yield self.held[first : first + AUDIO_RATE]
+
+    def _decode(self, start: float) -> Iterator[Samples]:
         from .. import media
 
         chain = (
@@ -495,10 +506,20 @@ class Layered:
         self.loop_at = round(layer.begin * AUDIO_RATE)  # the loop starts playing here
 
     def gains(self, start: int, count: int, speech: Sequence[tuple[float, float]]) -> Gains:
-        """The layer's linear gain over samples start to start + count of the cut."""
+        """The layer's linear gain over samples start to start + count of the cut (worked out
+        every 5 ms and drawn straight between: no envelope here moves faster)."""
+        step = AUDIO_RATE // 200
+        coarse = np.arange(start, start + count + step, step)
+        curve = self._curve(coarse, speech)
+        return np.interp(np.arange(start, start + count), coarse, curve)
+
+    def _curve(
+        self, samples: npt.NDArray[np.int64], speech: Sequence[tuple[float, float]]
+    ) -> Gains:
+        """The layer's linear gain at those samples of the cut."""
         layer = self.layer
-        t = (start + np.arange(count)) / AUDIO_RATE
-        level = np.full(count, layer.volume) - layer.duck * duck_envelope(speech, start, count)
+        t = samples / AUDIO_RATE
+        level = layer.volume - layer.duck * duck_envelope(speech, t)
         gain = 10 ** (level / 20)
         gain *= _fade(t, layer.begin, layer.fade_in or layer.crossfade_in, rising=True)
         end = layer.end if layer.end is not None else self.total

@@ -183,10 +183,11 @@ def _stitch(
     cache = CheckCache(workdir)
     found = collect(storyboard, workdir, state)
     digests = _digests(storyboard, state, found)
-    sources = [
-        replace(source, speech=cache.speech_of(digest))
-        for source, digest in zip(found, digests, strict=True)
-    ]
+    sources = []
+    for source, digest in zip(found, digests, strict=True):
+        known, floor = cache.floor_of(_part(digest, source))
+        sources.append(replace(source, speech=cache.speech_of(digest), floor=floor,
+                               floor_known=known))  # fmt: skip
     shape = Shape.of(cut_spec(storyboard, state))
     clips = layout(sources, crossfade=options.crossfade)  # each clip probed once, here
     drawing: list[Future[ReviewFrames]] = []
@@ -206,10 +207,15 @@ def _stitch(
             layers=layers_of(storyboard, clips, options),
         )
     frames = drawing[0].result() if drawing else None
-    if result.mix is not None and any(f is not None for f in result.mix.found_speech):
-        for digest, heard in zip(digests, result.mix.found_speech, strict=True):
-            if heard is not None:  # found by the stitch itself: the next one need not look
+    mix = result.mix
+    if mix is not None and not all(s.floor_known for s in sources):
+        # found by the stitch itself: the next one need not look, nor make a first pass
+        for digest, source, heard, floor in zip(
+            digests, sources, mix.found_speech, mix.floors, strict=True
+        ):
+            if heard is not None:
                 cache.put_speech(digest, heard)
+            cache.put_floor(_part(digest, source), floor)
         cache.save()
     side = write_side_files(
         storyboard, result, state=state, options=options, paths=paths, frames=frames,
@@ -222,6 +228,11 @@ def _stitch(
     for path in side:
         storage.upload(path, path.name)
     return replace(result, link=storage.link(uploaded.key))
+
+
+def _part(digest: str, source: Source) -> str:
+    """What a clip's floor is kept by: its bytes, and the part of it used."""
+    return digest if source.trim is None else f"{digest}@{source.trim[0]:g}-{source.trim[1]:g}"
 
 
 def _digests(storyboard: Storyboard, state: RunState, sources: list[Source]) -> list[str]:
