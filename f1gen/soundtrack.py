@@ -1,39 +1,13 @@
-"""Sound under the cut: the storyboard's `music:` and `ambience:` files, and their checks.
-
-A leaf module (values and one check): the storyboard names the files, the stitch lays them.
-"""
+"""Sound under the cut: the check of the storyboard's `music:` and `ambience:` files (their
+values live in scene.py; the stitch lays them)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 SOUND_FILES = (".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus")
 MIN_SECONDS = 1.0  # a sound looped under the cut: shorter than this it would stutter
 CHECK_RATE = 8_000  # Hz: decoded this small only to see that all of it decodes
-
-
-@dataclass(frozen=True)
-class Music:
-    """Music under the whole cut: a gain (dB), how far it ducks under speech (dB), fades (s),
-    and where in the file it starts (s). Looped to the cut's length, or trimmed."""
-
-    file: Path
-    volume: float = -18.0
-    duck: float = 12.0
-    fade_in: float = 1.0
-    fade_out: float = 2.0
-    start: float = 0.0
-
-
-@dataclass(frozen=True)
-class Ambience:
-    """An ambience bed: a sound looped under the cut from where it is named, ducked under
-    speech."""
-
-    file: Path
-    volume: float = -20.0
-    duck: float = 6.0
 
 
 def inspect(path: Path, *, start: float = 0.0) -> str | None:

@@ -6,13 +6,14 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import images, soundtrack
 from .errors import BadInputError, MediaError, StoryboardError
+from .scene import Ambience, Fit, Music, Scene, Storyboard
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_SCENES = 500
@@ -21,7 +22,6 @@ MAX_SEED = 2**31 - 1  # every backend that takes a seed takes a 31-bit one
 MAX_TAKES = 10  # takes of one scene: each is a paid or quota-spending clip
 SPEECH_WORDS_PER_CLIP = 14
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-Fit = Literal["cover", "contain"]
 
 
 class _Model(BaseModel):
@@ -73,56 +73,6 @@ class _Storyboard(_Model):
     ambience: _Ambience | str | None = None
     seams: bool = True
     scenes: Annotated[list[_Scene], Field(min_length=1, max_length=MAX_SCENES)]
-
-
-@dataclass(frozen=True)
-class Scene:
-    """One validated scene: a character image to animate, or footage to cut in."""
-
-    number: int
-    id: str
-    action: str
-    speech: str | None
-    atmosphere: str | None
-    sample_steps: int | None  # the scene's own: it beats --sample-steps
-    fit: Fit
-    image: Path | None = None
-    footage: Path | None = None
-    trim: tuple[float, float] | None = None
-    seed: int | None = None  # None: the run's --seed, else the backend's own choice
-    board_steps: int | None = None  # defaults.sample_steps: --sample-steps beats it
-    takes: int | None = None  # the scene's own: it beats --takes
-    board_takes: int | None = None  # defaults.takes: --takes beats it
-    music_off: bool = False  # `music: off`: a silence in the music over this scene
-    ambience: soundtrack.Ambience | None = None  # a bed from this scene on
-    ambience_off: bool = False  # `ambience: off`: no bed from this scene on
-
-    @property
-    def label(self) -> str:
-        """How messages name this scene: scenes[3] (pit-wall)."""
-        return f"scenes[{self.number}] ({self.id})"
-
-    @property
-    def generated(self) -> bool:
-        """True when a backend makes this scene's clip, False for footage."""
-        return self.footage is None
-
-
-@dataclass(frozen=True)
-class Storyboard:
-    """A validated storyboard; scene numbers count from 1."""
-
-    path: Path
-    title: str
-    scenes: tuple[Scene, ...]
-    music: soundtrack.Music | None = None
-    ambience: soundtrack.Ambience | None = None  # the bed under the cut from its start
-    seams: bool = True  # smooth joins and one room tone (false: the plain join)
-
-    @property
-    def stem(self) -> str:
-        """The name of the storyboard's work folder under out/."""
-        return self.path.stem
 
 
 @dataclass(frozen=True)
@@ -460,7 +410,7 @@ def _check_sound_file(place: str, given: str, base: Path, problems: list[str], *
 
 def _check_music(
     raw: _Music | None, base: Path, problems: list[str], *, decode: bool
-) -> soundtrack.Music | None:
+) -> Music | None:
     """The storyboard's music, its file checked."""
     if raw is None:
         return None
@@ -469,13 +419,13 @@ def _check_music(
     )
     if found is None:
         return None
-    return soundtrack.Music(found, volume=raw.volume, duck=raw.duck, fade_in=raw.fade_in,
+    return Music(found, volume=raw.volume, duck=raw.duck, fade_in=raw.fade_in,
                             fade_out=raw.fade_out, start=raw.start)  # fmt: skip
 
 
 def _check_ambience(
     place: str, raw: _Ambience | bool | str | None, base: Path, problems: list[str], *, decode: bool
-) -> soundtrack.Ambience | None:
+) -> Ambience | None:
     """An ambience bed (a file, or a file with its level), its file checked."""
     if raw is None:
         return None
@@ -488,8 +438,8 @@ def _check_ambience(
     if found is None:
         return None
     if isinstance(raw, str):
-        return soundtrack.Ambience(found)
-    return soundtrack.Ambience(found, volume=raw.volume, duck=raw.duck)
+        return Ambience(found)
+    return Ambience(found, volume=raw.volume, duck=raw.duck)
 
 
 def _check_footage(

@@ -475,6 +475,11 @@ class _LayeredSink:
         return self.sink.write(y.tobytes())
 
 
+def _end(clips: list[CutClip]) -> float:
+    """Where the cut ends, in seconds."""
+    return clips[-1].start + clips[-1].duration if clips else 0.0
+
+
 def _in_slot(clip: CutClip) -> list[tuple[float, float]]:
     """The clip's known speech in seconds of its slot."""
     shift = _origin_shift(clip)
@@ -487,7 +492,7 @@ def plan_mix(
     """The cut's mix, its first pass done (None: the plain join, nothing laid under it).
     With transitions the clips' sounds already blend: only the layers are laid, ducked under
     the speech known from the take checks."""
-    total = clips[-1].start + clips[-1].duration if clips else 0.0
+    total = _end(clips)
     if not (options.seams or layers):
         return None
     if options.crossfade:
@@ -845,6 +850,22 @@ def clear_leftovers(scratch: Path, output: Path) -> None:
                 path.unlink(missing_ok=True)
 
 
+def _planned(
+    clips: list[CutClip],
+    options: CutOptions,
+    layers: Sequence[Layer],
+    *,
+    scratch: Path,
+    tag: str,
+    made: list[Path],
+) -> Mixing | None:
+    """The cut's mix planned, its first pass (if it needs one) kept in a scratch file."""
+    kept = scratch / f".partial-sound-{tag}-clips.f32"
+    made.append(kept)
+    with _writing(scratch, "the clips' sound"):
+        return plan_mix(clips, options, layers, scratch=kept)
+
+
 def join(
     sources: list[Source],
     *,
@@ -862,8 +883,8 @@ def join(
     shape: the cut's picture (the default backend's when not given); a clip of another shape is
     normalized to it. laid: the sources already laid out (with this crossfade), if they are.
     aside: work of the caller's to start on its own thread once the sound is measured (while the
-    loudness passes leave a core free), or at once when there is nothing to measure.
-    layers: music and ambience beds to lay under the cut.
+    loudness passes leave a core free), or at once when there is nothing to measure. layers:
+    music and ambience beds to lay under the cut.
 
     One ffmpeg run makes the cut (two with loudness: the first only measures). The sound is
     decoded here one clip at a time and handed to ffmpeg raw; the picture is read by one decoder
@@ -884,7 +905,6 @@ def join(
     partial = output.with_name(f".partial-{tag}-{output.name}")
     copied = can_copy_video(clips, options)
     made: list[Path] = []
-    mixing: Mixing | None = None
     measured = None
     blocks: tuple[float, ...] = ()
     leveling: Leveling | None = None
@@ -907,10 +927,7 @@ def join(
             if options.burn_captions
             else None
         )
-        kept = scratch / f".partial-sound-{tag}-clips.f32"
-        made.append(kept)
-        with _writing(scratch, "the clips' sound"):
-            mixing = plan_mix(clips, options, layers, scratch=kept)
+        mixing = _planned(clips, options, layers, scratch=scratch, tag=tag, made=made)
         if options.loudnorm:
             sound = scratch / f".partial-sound-{tag}.f32"
             made.append(sound)
@@ -944,9 +961,8 @@ def join(
             # hide why the stitch stopped.
             with contextlib.suppress(OSError):
                 leftover.unlink(missing_ok=True)
-    total = clips[-1].start + clips[-1].duration if clips else 0.0
     return StitchResult(
-        output=output, duration=total, clips=tuple(clips), video_copied=copied, loudness=measured,
-        leveling=leveling, made_loudness=made_loudness,
+        output=output, duration=_end(clips), clips=tuple(clips), video_copied=copied,
+        loudness=measured, leveling=leveling, made_loudness=made_loudness,
         mix=mixing.report(clips) if mixing else None,
     )  # fmt: skip
