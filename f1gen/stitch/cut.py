@@ -443,15 +443,8 @@ class Mixing:
         """sink, with the layers mixed into what is written to it."""
         if not self.layers:
             return sink
-        return _LayeredSink(sink, [Layered(layer, total=self.total,
-                                           seconds=_seconds(layer.path)) for layer in self.layers],
-                            self.speech)  # fmt: skip
-
-
-def _seconds(path: Path) -> float:
-    """A sound file's length."""
-    info = media.probe(path)
-    return info.audio.duration if info.audio else info.duration
+        layers = [Layered(layer, total=self.total) for layer in self.layers]
+        return _LayeredSink(sink, layers, self.speech)
 
 
 class _LayeredSink:

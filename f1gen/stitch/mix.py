@@ -411,15 +411,24 @@ class Loop:
     from its beginning, each pass crossfaded into the next. A file of up to HELD seconds is
     decoded once and kept; a longer one is read again for each pass, one pass open at a time."""
 
-    def __init__(self, path: Path, *, start: float, seconds: float) -> None:
+    def __init__(self, path: Path, *, start: float) -> None:
         self.path, self.start = path, start
+        self.held = self._hold()
+        seconds = len(self.held) / AUDIO_RATE if self.held is not None else HELD
         self.overlap = round(min(LOOP_CROSSFADE, seconds / 4) * AUDIO_RATE)
         self.pending = np.zeros((0, 2), np.float32)
         self.loops = 0
-        self.held: Samples | None = None
-        if seconds <= HELD:
-            self.held = np.concatenate([np.zeros((0, 2), np.float32), *self._decode(0.0)])
         self.stream = self._pass(start)
+
+    def _hold(self) -> Samples | None:
+        """The whole file decoded, when it lasts HELD seconds at most (else None)."""
+        parts, have = [np.zeros((0, 2), np.float32)], 0
+        for chunk in self._decode(0.0):
+            parts.append(chunk)
+            have += len(chunk)
+            if have > HELD * AUDIO_RATE:
+                return None
+        return np.concatenate(parts)
 
     def _pass(self, start: float) -> Iterator[Samples]:
         if self.held is None:
@@ -499,9 +508,9 @@ def _fade(t: npt.NDArray[np.float64], at: float, length: float, *, rising: bool)
 class Layered:
     """A layer played under the cut: its gain at every sample, and its samples."""
 
-    def __init__(self, layer: Layer, *, total: float, seconds: float) -> None:
+    def __init__(self, layer: Layer, *, total: float) -> None:
         self.layer, self.total = layer, total
-        self.loop = Loop(layer.path, start=layer.start, seconds=seconds)
+        self.loop = Loop(layer.path, start=layer.start)
         self.at = 0  # samples of the cut already given
         self.loop_at = round(layer.begin * AUDIO_RATE)  # the loop starts playing here
 
