@@ -312,3 +312,23 @@ def test_a_cut_whose_floors_are_known_is_mixed_in_one_pass_to_the_same_sound(
     ours, _ = mediatools.levels_db(again.output)
     theirs, _ = mediatools.levels_db(first.output)
     assert np.abs(ours - theirs).max() < 0.01
+
+
+@pytest.mark.skipif(
+    __import__("shutil").which("espeak-ng") is None,
+    reason="espeak-ng is not on PATH: the animatic speaks in tones, which are not judged",
+)
+def test_the_take_checks_keep_where_speech_is_for_the_mix(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    import json
+
+    board = write_storyboard(2)
+
+    assert cli("generate", board, "--backend", "animatic", "--checks").exit_code == 0
+
+    state = json.loads(Path("out/board/state.json").read_text())
+    kept = json.loads(Path("out/board/checks.json").read_text())["speech"]
+    for scene in state["scenes"].values():
+        segments = kept[scene["sha256"]]
+        assert segments and all(0 <= a < b <= 5.1 for a, b in segments)  # the line, spoken
