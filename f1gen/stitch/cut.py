@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-# PIL (captions) loads only when a cut is drawn on; numpy when the sound is mixed.
+# PIL (captions) loads only when a cut is drawn on.
 
 
 @dataclass(frozen=True)
