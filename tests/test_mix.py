@@ -332,3 +332,28 @@ def test_the_take_checks_keep_where_speech_is_for_the_mix(
     for scene in state["scenes"].values():
         segments = kept[scene["sha256"]]
         assert segments and all(0 <= a < b <= 5.1 for a, b in segments)  # the line, spoken
+
+
+def test_a_bed_plays_until_a_scene_says_off_and_another_takes_over_where_it_is_named(
+    sounds: Path, write_storyboard: Callable[..., Path]
+) -> None:
+    from types import SimpleNamespace
+
+    from f1gen import storyboard as storyboards
+    from f1gen.stitch.publish import layers_of
+
+    scenes = [{"id": f"s{n}", "image": "images/p0.png", "action": "Waves."} for n in range(1, 5)]
+    scenes[1]["ambience"] = False  # what YAML reads `ambience: off` as
+    scenes[2]["ambience"] = {"file": "tune.wav", "volume": -26, "duck": 9}
+    scenes[3]["music"] = "off"
+    board = write_storyboard(scenes, extra={"ambience": "tune.wav", "music": {"file": "tune.wav"}})
+    loaded = storyboards.load(board).storyboard
+    clips = [SimpleNamespace(start=5.0 * n, duration=5.0) for n in range(4)]
+
+    music, first, second = layers_of(loaded, clips, CutOptions())  # type: ignore[arg-type]
+    quiet = layers_of(loaded, clips, CutOptions(music=False, ambience=False))  # type: ignore[arg-type]
+
+    assert (music.off, music.volume, music.duck) == (((15.0, 20.0),), -18.0, 12.0)
+    assert (first.begin, first.end, first.volume, first.duck) == (0.0, 5.0, -20.0, 6.0)
+    assert (second.begin, second.end, second.volume, second.duck) == (10.0, None, -26.0, 9.0)
+    assert quiet == []
