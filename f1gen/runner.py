@@ -199,6 +199,8 @@ def remember(cache: CheckCache, scene: Scene, record: TakeRecord, result: TakeCh
     key = CheckCache.key_of(record.sha256, line=scene.speech, prompt=build_prompt(scene))
     # Checked under whatever name the clip had then (a partial's): kept under the take's own.
     cache.put(key, replace(result, take=record.name))
+    if result.speech is not None:  # for the stitch's mix
+        cache.put_speech(record.sha256, result.speech)
     cache.save()
     return summary(result)
 

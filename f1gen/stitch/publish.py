@@ -14,16 +14,18 @@ from typing import TYPE_CHECKING
 
 from .. import __version__, media
 from ..captions import to_srt, to_vtt
+from ..checks.cache import CheckCache
 from ..errors import BadInputError, StitchError
 from ..files import file_digest, write_atomic
 from ..picks import settle_lost
 from ..plan import cut_spec, scene_clip
 from ..prompts import build as build_prompt
-from ..scene import Storyboard
+from ..scene import Ambience, Storyboard
 from ..state import RunState, StateStore, work_lock
 from ..sync import fetch_missing
 from .cut import CutClip, CutOptions, Source, StitchResult, cues, join, layout
 from .ffargs import Shape
+from .mix import BED_SWITCH, Layer
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -192,7 +194,16 @@ def _stitch(
     if state is None or fetched:
         state = StateStore(workdir).load(storyboard=str(storyboard.path), title=storyboard.title)
     notes = settle_picks(storyboard, workdir, state)
-    sources = collect(storyboard, workdir, state)
+    if not storyboard.seams:
+        options = replace(options, seams=False)
+    cache = CheckCache(workdir)
+    found = collect(storyboard, workdir, state)
+    digests = _digests(storyboard, state, found)
+    sources = []
+    for source, digest in zip(found, digests, strict=True):
+        known, floor = cache.floor_of(_part(digest, source))
+        sources.append(replace(source, speech=cache.speech_of(digest), floor=floor,
+                               floor_known=known))  # fmt: skip
     shape = Shape.of(cut_spec(storyboard, state))
     clips = layout(sources, crossfade=options.crossfade)  # each clip probed once, here
     drawing: list[Future[ReviewFrames]] = []
@@ -209,8 +220,19 @@ def _stitch(
             aside=None
             if options.preview
             else lambda: drawing.append(pool.submit(review_frames, clips)),
+            layers=layers_of(storyboard, clips, options),
         )
     frames = drawing[0].result() if drawing else None
+    mix = result.mix
+    if mix is not None and not all(s.floor_known for s in sources):
+        # found by the stitch itself: the next one need not look, nor make a first pass
+        for digest, source, heard, floor in zip(
+            digests, sources, mix.found_speech, mix.floors, strict=True
+        ):
+            if heard is not None:
+                cache.put_speech(digest, heard)
+            cache.put_floor(_part(digest, source), floor)
+        cache.save()
     side = write_side_files(
         storyboard, result, state=state, options=options, paths=paths, frames=frames,
         workdir=workdir,
@@ -222,6 +244,50 @@ def _stitch(
     for path in side:
         storage.upload(path, path.name)
     return replace(result, link=storage.link(uploaded.key))
+
+
+def _part(digest: str, source: Source) -> str:
+    """What a clip's floor is kept by: its bytes, and the part of it used."""
+    return digest if source.trim is None else f"{digest}@{source.trim[0]:g}-{source.trim[1]:g}"
+
+
+def _digests(storyboard: Storyboard, state: RunState, sources: list[Source]) -> list[str]:
+    """The sha256 of each source's clip: from the state for a take, else read."""
+    digests = []
+    for scene, source in zip(storyboard.scenes, sources, strict=True):
+        entry = state.scenes.get(scene.id) if scene.generated else None
+        digests.append((entry.sha256 if entry else None) or file_digest(source.path))
+    return digests
+
+
+def layers_of(storyboard: Storyboard, clips: Sequence[CutClip], options: CutOptions) -> list[Layer]:
+    """What the storyboard lays under the cut: its music (silent over scenes that say
+    `music: off`) and its ambience beds, each from where it is named, unless options turn
+    them off."""
+    layers: list[Layer] = []
+    music = storyboard.music
+    if music is not None and options.music:
+        off = tuple(
+            (clip.start, clip.start + clip.duration)
+            for clip, scene in zip(clips, storyboard.scenes, strict=True)
+            if scene.music_off
+        )
+        layers.append(Layer(music.file, music.volume, music.duck, start=music.start,
+                            fade_in=music.fade_in, fade_out=music.fade_out, off=off))  # fmt: skip
+    if not options.ambience:
+        return layers
+    beds: list[tuple[float, Ambience | None]] = [(0.0, storyboard.ambience)]
+    for clip, scene in zip(clips, storyboard.scenes, strict=True):
+        if scene.ambience is not None or scene.ambience_off:
+            beds.append((clip.start, scene.ambience))
+    for n, (begin, bed) in enumerate(beds):
+        if bed is None:
+            continue
+        end = beds[n + 1][0] if n + 1 < len(beds) else None
+        layers.append(Layer(bed.file, bed.volume, bed.duck, begin=begin, end=end,
+                            crossfade_in=BED_SWITCH if begin else 0.0,
+                            crossfade_out=BED_SWITCH if end is not None else 0.0))  # fmt: skip
+    return layers
 
 
 @dataclass(frozen=True)
@@ -284,8 +350,6 @@ def write_manifest(
     """What the cut is made of: every scene's fingerprint, prompt, take, durations, checksums,
     and every take of it with its seed, its checks (each with its number and reason, when the
     work folder keeps them) and which one is the pick, and why."""
-    from ..checks.cache import CheckCache
-
     cache = CheckCache(workdir) if workdir is not None else None
     scenes = []
     for clip, scene in zip(result.clips, storyboard.scenes, strict=True):
@@ -344,6 +408,7 @@ def write_manifest(
         "loudness_measured": asdict(result.loudness) if result.loudness else None,
         "leveling": asdict(result.leveling) if result.leveling else None,
         "loudness_made": asdict(result.made_loudness) if result.made_loudness else None,
+        "mix": result.mix.as_dict() if result.mix else None,
         "scenes": scenes,
     }
     write_atomic(path, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))
