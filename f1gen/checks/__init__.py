@@ -47,6 +47,7 @@ def check_take(
     started = time.perf_counter()
     checks: list[Check] = []
     notes: list[str] = []
+    segments = None
     embedding: tuple[float, ...] | None = None
     # One decode: the levels on the track as it is, the voice at the 16 kHz mono the models
     # hear (Ovi's own: then it is the same track).
@@ -57,6 +58,7 @@ def check_take(
         sound, mono = sounds
         checks += level_checks(sound.samples, sound.rate)
         speech = find_speech(mono.samples[0])
+        segments = speech.segments
         checks += speech_checks(speech, line=line)
         voice = embed_speech(mono.samples[0], speech.segments)
         if voice is not None:
@@ -77,9 +79,6 @@ def check_take(
         if not moves:
             notes.append("frozen not checked: the backend moves a still image itself")
     return TakeChecks(
-        clip.name,
-        tuple(checks),
-        tuple(notes),
-        round(time.perf_counter() - started, 3),
-        voice=embedding,
-    )
+        clip.name, tuple(checks), tuple(notes), round(time.perf_counter() - started, 3),
+        speech=segments, voice=embedding,
+    )  # fmt: skip
