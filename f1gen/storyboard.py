@@ -314,6 +314,10 @@ def load(path: Path, *, decode_media: bool = True, decode_images: bool | None = 
             problems.append(f"{label}.id: {scene_id!r} is already used by scenes[{seen[scene_id]}]")
         else:
             seen[scene_id] = number
+        cast = scene_character(
+            label, raw_scene.character, own=(raw_scene.image, raw_scene.footage),
+            cast=(characters, set(model.characters)), problems=problems,
+        )  # fmt: skip
         scene = _check_scene(
             raw_scene,
             number=number,
@@ -327,8 +331,7 @@ def load(path: Path, *, decode_media: bool = True, decode_images: bool | None = 
             warnings=warnings,
             decode_media=decode_media,
             decode_images=decode_media if decode_images is None else decode_images,
-            characters=characters,
-            known=set(model.characters),
+            cast=cast,
         )
         if scene is not None:
             scenes.append(scene)
@@ -370,15 +373,11 @@ def _check_scene(
     warnings: list[str],
     decode_media: bool,
     decode_images: bool,
-    characters: dict[str, Character],
-    known: set[str],
+    cast: tuple[Character | None, bool],
 ) -> Scene | None:
     label = f"scenes[{number}] ({scene_id})"
     before = len(problems)
-    character, borrowed = scene_character(
-        label, raw.character, own=(raw.image, raw.footage), cast=(characters, known),
-        problems=problems,
-    )  # fmt: skip
+    character, borrowed = cast  # borrowed: the character's image, checked with the character
     action = _check_text(f"{label}.action", raw.action, problems)
     speech = _check_text(f"{label}.speech", raw.speech, problems)
     atmosphere = _check_text(f"{label}.atmosphere", raw.atmosphere, problems) or default_atmosphere
@@ -401,16 +400,14 @@ def _check_scene(
         )
     image = footage = None
     trim: tuple[float, float] | None = None
-    if borrowed:  # the character's image, checked with the character
+    if (borrowed or (raw.image is not None and raw.footage is None)) and raw.action is None:
+        problems.append(f"{label}.action: is required for a generated scene")
+    if borrowed:
         image = character.image if character else None
-        if raw.action is None:
-            problems.append(f"{label}.action: is required for a generated scene")
     elif (raw.image is None) == (raw.footage is None):
         problems.append(f"{label}: give either 'image' (to generate) or 'footage' (to cut in)")
     elif raw.image is not None:
         image = _resolve(base, raw.image)
-        if raw.action is None:
-            problems.append(f"{label}.action: is required for a generated scene")
         if raw.trim is not None:
             problems.append(f"{label}.trim: only footage scenes can be trimmed")
         problem = images.inspect(image) if decode_images else images.missing(image)
