@@ -67,6 +67,14 @@ WindowOpt = Annotated[
     ),
 ]
 TzOpt = Annotated[str, typer.Option(help="Time zone of --window.")]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="The model the backend serves (ovi-app: 720x720_5s, 960x960_5s or 960x960_10s; "
+        "env OVI_MODEL; default 720x720_5s).",
+        show_default=False,
+    ),
+]
 CreateBucketOpt = Annotated[
     bool, typer.Option("--create-bucket", help="Create the bucket if it does not exist.")
 ]
@@ -141,12 +149,25 @@ def main_options(
 
 @app.command()
 @reports_errors
-def validate(storyboard: StoryboardArg, as_json: JsonOpt = False) -> None:
+def validate(
+    storyboard: StoryboardArg,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            help="Also check every scene's duration against this backend's model.",
+            show_default=False,
+        ),
+    ] = None,
+    model: ModelOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Check a storyboard before anything is spent: schema, ids, images, footage, lint."""
     from . import storyboard as storyboards
 
     try:
         loaded = storyboards.load(storyboard)
+        if backend is not None:
+            _refuse_durations(loaded.storyboard, backend, model)
     except BadInputError as exc:
         if as_json:
             problems = exc.problems if isinstance(exc, StoryboardError) else [exc.message]
@@ -175,6 +196,16 @@ def validate(storyboard: StoryboardArg, as_json: JsonOpt = False) -> None:
         )
 
 
+def _refuse_durations(board: Any, backend: str, model: str | None) -> None:
+    """StoryboardError when a scene asks for a clip length backend's model does not make."""
+    from .backends import factory
+    from .plan import refuse_durations
+
+    made = factory(backend)
+    chosen = made.model(model)
+    refuse_durations(board, board.scenes, made.identity("", chosen))
+
+
 @app.command()
 @reports_errors
 def prompts(
@@ -182,13 +213,15 @@ def prompts(
     backend: Annotated[
         str, typer.Option(help=f"Whose prompt format: {', '.join(BACKENDS)}.")
     ] = BACKENDS[0],
+    model: ModelOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Print the prompt every generated scene is sent with (Ovi's format on every backend today)."""
+    """Print the prompt every generated scene is sent with, in the format of the backend's model
+    (Ovi 1.1's `Audio:` for ovi-app's 960x960 models)."""
     from . import storyboard as storyboards
     from .backends import factory
 
-    builder = factory(backend).prompt
+    builder = factory(backend).model(model).prompt
     board = storyboards.load(storyboard).storyboard
     rows = [(s.number, s.id, builder.build(s)) for s in board.scenes if s.generated]
     if as_json:
@@ -205,6 +238,7 @@ def generate(
     backend: Annotated[
         str, typer.Option(help=f"Who makes the clips: {', '.join(BACKENDS)}.")
     ] = BACKENDS[0],
+    model: ModelOpt = None,
     only: Annotated[
         str | None,
         typer.Option(
@@ -341,8 +375,13 @@ def generate(
             "bucket": bucket,
             "resend_unknown": resend_unknown,
             "checks": checks,
+            "ovi_model": model,
         }
     )
+    if model is not None:
+        from .backends import factory
+
+        factory(backend).model(model)  # a model the backend does not serve: exit 2, at once
     if notify is not None:
         check_url(notify)
     work = open_workspace(storyboard, workdir=workdir)
@@ -431,13 +470,15 @@ def _show_plan(
 ) -> None:
     """What a run would make and what it would cost; no quota figures for the offline animatic."""
     from .backends import factory
-    from .estimate import compare, estimate_seconds
+    from .estimate import compare, estimate_seconds, model_scale
 
     todo, skipped = run.preview(options)
     name, parallel = chosen
     gpu = factory(name).price.kind != "free"
     wide = {name: parallel} if parallel else {}
-    estimates = compare([p.steps for p in todo], BACKENDS, parallel=wide) if gpu else []
+    scale = model_scale(run.lanes[0].identity)  # its model's clips: pixels and seconds
+    steps = [p.steps for p in todo]
+    estimates = compare(steps, BACKENDS, parallel=wide, scale={name: scale}) if gpu else []
     mine = next((e for e in estimates if e.backend == name), None)
     seconds = mine.gpu_seconds if mine else 0.0
     if as_json:
@@ -456,7 +497,7 @@ def _show_plan(
         )
         return
     for planned in todo:
-        cost = f", ~{estimate_seconds(planned.steps):.0f} s GPU" if gpu else ""
+        cost = f", ~{estimate_seconds(planned.steps) * scale:.0f} s GPU" if gpu else ""
         typer.echo(
             f"would generate {planned.scene.number:02d} {planned.scene.id} "
             f"({planned.steps} steps{cost})"

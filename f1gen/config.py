@@ -118,6 +118,7 @@ class Settings:
     replicate_token: Secret | None = None
     replicate_base_url: str | None = None
     ovi_app_url: str = DEFAULT_OVI_APP
+    ovi_model: str | None = None  # --model, OVI_MODEL: the checkpoint Ovi's app serves
     resend_unknown: bool = False  # send again requests whose first sending was cut off (fal)
     checks: bool = True  # check every take in the run (--no-checks, F1GEN_CHECKS=0: off)
     secrets: tuple[str, ...] = field(default=(), repr=False)
@@ -320,6 +321,7 @@ def load_settings(
         replicate_token=Secret(replicate_token) if replicate_token else None,
         replicate_base_url=env.get("REPLICATE_BASE_URL") or None,
         ovi_app_url=str(opts.get("ovi_app_url") or env.get("OVI_APP_URL") or DEFAULT_OVI_APP),
+        ovi_model=str(opts.get("ovi_model") or env.get("OVI_MODEL") or "") or None,
         resend_unknown=bool(opts.get("resend_unknown")),
         checks=_bool_setting("F1GEN_CHECKS", opts.get("checks"), env.get("F1GEN_CHECKS")),
         secrets=secrets,

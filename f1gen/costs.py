@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from .backends import REGISTRY, factory
 from .backends.traits import FREE_PRICE, PriceModel
 from .errors import BadInputError
-from .estimate import clip_usd
+from .estimate import clip_usd, model_scale
 
 if TYPE_CHECKING:
     from .backends import Backend
@@ -32,7 +32,8 @@ def refuse_over(
     if max_cost is None:
         return
     price = price_for(backend)
-    total = sum(clip_usd(price, p.steps) for p in todo)
+    scale = model_scale(getattr(backend, "identity", None))
+    total = sum(clip_usd(price, p.steps, scale=scale) for p in todo)
     if total > max_cost + 1e-9:
         raise BadInputError(
             f"--max-cost {max_cost:.2f}: the {len(todo)} clips to make on "
@@ -47,7 +48,8 @@ def stop_reason(
     """Why the next clip must not start under --max-cost (None: it may)."""
     if max_cost is None:
         return None
-    each = clip_usd(price_for(backend), steps)
+    scale = model_scale(getattr(backend, "identity", None))
+    each = clip_usd(price_for(backend), steps, scale=scale)
     if each and spent + (in_flight + 1) * each > max_cost + 1e-9:
         return (
             f"the next clip (~${each:.2f}) would pass the --max-cost of ${max_cost:.2f} "

@@ -46,6 +46,7 @@ from .plan import (
     clip_is_current,
     expected_fingerprint,
     plan_scene,
+    refuse_durations,
     scene_steps,
     scene_takes,
 )
@@ -211,6 +212,8 @@ class Runner:
         """Scenes to generate now, and selected scenes whose clip is already current."""
         todo: list[PlannedScene] = []
         skipped: list[Scene] = []
+        chosen = [s for s in self.storyboard.scenes if not options.only or s.number in options.only]
+        refuse_durations(self.storyboard, chosen, self.lanes[0].identity)
         for scene in self.storyboard.scenes:
             if not scene.generated or (options.only and scene.number not in options.only):
                 continue

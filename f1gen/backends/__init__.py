@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ..errors import BadInputError
+from .models import Model
 from .traits import ClipSpec, PriceModel, PromptBuilder, Verdict
 
 if TYPE_CHECKING:
@@ -146,6 +147,37 @@ class Factory:
     checks: Checks
     # Whether its clips carry a real voice and picture that the take checks can judge.
     judged: Callable[[Backend], bool] = lambda lane: True
+    # The models it serves (models.py), the one it makes without --model first; spec and prompt
+    # are the first's. None declared: one model, its spec and prompt.
+    models: tuple[Model, ...] = ()
+
+    @property
+    def served(self) -> tuple[Model, ...]:
+        """The models it serves, the default first."""
+        return self.models or (Model(self.name, self.spec, self.prompt),)
+
+    def model(self, name: str | None) -> Model:
+        """The model called name (None: the default); BadInputError naming the choices."""
+        if name is None:
+            return self.served[0]
+        for model in self.served:
+            if model.name == name:
+                return model
+        names = [model.name for model in self.served]
+        if len(names) == 1:
+            raise BadInputError(
+                f"--model {name!r}: --backend {self.name} serves {names[0]} only: leave --model "
+                "out, or choose a backend that serves it (ovi-app)"
+            )
+        raise BadInputError(
+            f"--model {name!r} is unknown for --backend {self.name}: use one of {', '.join(names)}"
+        )
+
+    def identity(self, endpoint: str, model: Model) -> str:
+        """A lane's identity: 'name:endpoint', with '/model' after the name unless it is the
+        default model (so clips made before models were named keep their fingerprints)."""
+        tag = "" if model == self.served[0] else f"/{model.name}"
+        return f"{self.name}{tag}:{endpoint}"
 
 
 def judges(lane: Backend) -> bool:
@@ -189,28 +221,33 @@ def close_lanes(lanes: Sequence[Backend]) -> None:
             lane.close()
 
 
-def _made_by(identity: str | None) -> Factory:
-    """The backend an identity ('ovi:...') or a registry name belongs to; the default backend
-    when it is none or not registered (a test's scripted backend)."""
-    name = (identity or "").partition(":")[0]
-    return factory(name if name in REGISTRY else DEFAULT)
+def made_by(identity: str | None) -> tuple[Factory, Model]:
+    """The backend and model an identity ('ovi:...', 'ovi-app/960x960_10s:...') or a registry
+    name belongs to; the default backend's when it is none or not registered (a test's scripted
+    backend), its default model when the model is not one it serves."""
+    head = (identity or "").partition(":")[0]
+    name, _, model = head.partition("/")
+    made = factory(name if name in REGISTRY else DEFAULT)
+    found = next((m for m in made.served if m.name == model), made.served[0])
+    return made, found
 
 
 def prompt_for(identity: str | None) -> PromptBuilder:
-    """The prompt format of the backend an identity belongs to (the default's when unknown)."""
-    return _made_by(identity).prompt
+    """The prompt format of the model an identity belongs to (the default's when unknown)."""
+    return made_by(identity)[1].prompt
 
 
 def spec_of(identity: str | None) -> ClipSpec:
-    """The clips of the backend an identity or a name belongs to: the default backend's when it
+    """The clips of the model an identity or a name belongs to: the default backend's when it
     is none (footage alone) or not registered."""
-    return _made_by(identity).spec
+    return made_by(identity)[1].spec
 
 
 def reserved_tokens() -> list[tuple[str, re.Pattern[str]]]:
-    """Every registered prompt format's control tokens, with whose they are: user text may use
-    none of them, since a storyboard may be made on any backend."""
+    """Every registered model's prompt format's control tokens, with whose they are: user text
+    may use none of them, since a storyboard may be made on any backend and model."""
     found: dict[str, tuple[str, re.Pattern[str]]] = {}
     for made in factories():
-        found.setdefault(made.prompt.reserved.pattern, (made.prompt.family, made.prompt.reserved))
+        for prompt in (made.prompt, *(model.prompt for model in made.served)):
+            found.setdefault(prompt.reserved.pattern, (prompt.family, prompt.reserved))
     return list(found.values())

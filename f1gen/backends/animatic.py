@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from .. import media
 from ..errors import WriteError
 from . import Backend, BackendUpdate, ClipRequest, ClipTiming, Factory, Probe, Report
+from .models import OVI_720_5S
 from .ovi_prompt import OVI_PROMPT
 from .traits import FREE_PRICE, OVI_SPEC
 
@@ -251,4 +252,5 @@ FACTORY = Factory(
     build=_build,
     checks=_checks,
     judged=lambda lane: bool(getattr(lane, "speaks", False)),
+    models=(OVI_720_5S,),
 )

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import BadInputError, ConfigError
 from . import Backend, ClipRequest, Factory, Probe, hosted
 from .hosted import Poll, ReplyLost, Submitted, sent_but_unanswered
+from .models import OVI_720_5S
 from .ovi_prompt import OVI_PROMPT
 from .traits import FAL_PRICE, OVI_AUDIO_NEGATIVE, OVI_SPEC, OVI_VIDEO_NEGATIVE, Verdict
 
@@ -287,4 +288,5 @@ FACTORY = Factory(
     accepts_seed=True,
     build=_build,
     checks=_checks,
+    models=(OVI_720_5S,),
 )

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..errors import BackendBusy, ConfigError, F1genError, GenerationError, QuotaExceeded
 from . import Backend, BackendUpdate, ClipRequest, ClipTiming, Factory, Probe, Report, gradio_door
 from .gradio_door import span as _span
+from .models import OVI_720_5S
 from .ovi_prompt import OVI_PROMPT
 from .traits import OVI_SPEC, ZEROGPU_PRICE, Verdict
 
@@ -608,4 +609,5 @@ FACTORY = Factory(
     accepts_seed=True,  # as video_seed, when the Space's live API declares it
     build=_build,
     checks=_checks,
+    models=(OVI_720_5S,),
 )

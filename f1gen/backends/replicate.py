@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigError
 from . import Backend, ClipRequest, Factory, Probe, hosted
 from .hosted import Poll, Submitted
+from .models import OVI_720_5S
 from .ovi_prompt import OVI_PROMPT
 from .traits import OVI_AUDIO_NEGATIVE, OVI_SPEC, OVI_VIDEO_NEGATIVE, REPLICATE_PRICE, Verdict
 
@@ -242,4 +243,5 @@ FACTORY = Factory(
     accepts_seed=True,
     build=_build,
     checks=_checks,
+    models=(OVI_720_5S,),
 )
