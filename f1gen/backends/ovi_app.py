@@ -103,7 +103,7 @@ class OviAppBackend:
         self._send = gradio_door.parameters_to_send(
             endpoints[ENDPOINT],
             required=REQUIRED,
-            optional=("video_seed", *FIXED),
+            optional=("video_seed", "video_frame_height", "video_frame_width", *FIXED),
             where=f"{ENDPOINT} on {self.url}",
             fix="check OVI_APP_URL or update f1gen",
         )
