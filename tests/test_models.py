@@ -62,7 +62,11 @@ def test_a_clip_tells_which_model_made_it_from_the_image_sent() -> None:
 
 
 def test_backends_declare_the_models_they_serve() -> None:
-    assert [m.name for m in factory("ovi-app").served] == ["720x720_5s", "960x960_5s", "960x960_10s"]
+    assert [m.name for m in factory("ovi-app").served] == [
+        "720x720_5s",
+        "960x960_5s",
+        "960x960_10s",
+    ]
     for name in ("ovi", "fal", "replicate", "animatic"):
         assert factory(name).served == (OVI_720_5S,)
 
@@ -137,11 +141,10 @@ def test_a_long_line_is_measured_against_the_scenes_own_length(
     write_storyboard: Callable[..., Path],
 ) -> None:
     speech = " ".join(["word"] * 20)
-    board = write_storyboard(
-        [{"id": "a", "image": "images/p0.png", "action": "Waves.", "speech": speech},
-         {"id": "b", "image": "images/p0.png", "action": "Waves.", "speech": speech,
-          "duration": 10}]  # fmt: skip
-    )
+    scenes = [{"id": "a", "image": "images/p0.png", "action": "Waves.", "speech": speech},
+              {"id": "b", "image": "images/p0.png", "action": "Waves.", "speech": speech,
+               "duration": 10}]  # fmt: skip
+    board = write_storyboard(scenes)
 
     warnings = storyboards.load(board).warnings
 
@@ -222,8 +225,10 @@ def test_the_dry_run_counts_gpu_time_by_the_models_pixels_and_seconds(
     write_storyboard: Callable[..., Path], cli: Callable[..., Any]
 ) -> None:
     board = write_storyboard(
-        [{"id": f"s{n}", "image": "images/p0.png", "action": "Waves.", "duration": 10}
-         for n in (1, 2, 3)]  # fmt: skip
+        [
+            {"id": f"s{n}", "image": "images/p0.png", "action": "Waves.", "duration": 10}
+            for n in (1, 2, 3)
+        ]
     )
     args = ("generate", board, "--backend", "ovi-app", "--model", "960x960_10s", "--dry-run")
 
