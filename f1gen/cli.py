@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .estimate import Estimate
     from .runner import Runner, RunOptions
     from .storage import Storage
+    from .storyboard import Storyboard
 
 # Heavy modules (pydantic, PIL, PyAV, gradio_client, boto3) load inside the commands that use
 # them, so that `f1gen --help` and a cron run outside its window start fast.
@@ -196,7 +197,7 @@ def validate(
         )
 
 
-def _refuse_durations(board: Any, backend: str, model: str | None) -> None:
+def _refuse_durations(board: Storyboard, backend: str, model: str | None) -> None:
     """StoryboardError when a scene asks for a clip length backend's model does not make."""
     from .backends import factory
     from .plan import refuse_durations
@@ -216,8 +217,7 @@ def prompts(
     model: ModelOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Print the prompt every generated scene is sent with, in the format of the backend's model
-    (Ovi 1.1's `Audio:` for ovi-app's 960x960 models)."""
+    """Print the prompt every generated scene is sent with, in the format of the backend's model."""
     from . import storyboard as storyboards
     from .backends import factory
 
