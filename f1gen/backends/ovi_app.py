@@ -252,7 +252,11 @@ def _checks(settings: Settings, *, scratch: Path) -> list[Probe]:
         backend = OviAppBackend(settings=replace(settings, busy_retries=1), download_dir=scratch)
         try:
             backend.prepare(lambda update: None)
-            return f"{backend.url}: {ENDPOINT} takes {', '.join(backend.sends)}"
+            return (
+                f"{backend.url}: {ENDPOINT} takes {', '.join(backend.sends)}; clips of "
+                f"{backend.model.name} expected (OVI_MODEL): the app does not say which model "
+                "it serves"
+            )
         except BackendBusy as exc:
             raise BackendBusy(
                 f"{backend.url} is busy or unreachable: {exc.last}: start the app "
