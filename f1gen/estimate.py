@@ -70,11 +70,12 @@ class Expected:
     gpu: float
 
 
-def expected_seconds(state: RunState, steps: int) -> Expected:
-    """The median of the clips made so far, or the seed's estimate for steps when none are."""
+def expected_seconds(state: RunState, steps: int, *, scale: float = 1.0) -> Expected:
+    """The median of the clips made so far, or the seed's estimate for steps when none are (scale:
+    the model's GPU time, model_scale)."""
     made = [e for e in state.scenes.values() if e.status == "done" and e.clip_seconds is not None]
     if not made:
-        guess = estimate_seconds(steps)
+        guess = estimate_seconds(steps) * scale
         return Expected(total=guess, gpu=guess)
     gpu = statistics.median(e.clip_seconds or 0.0 for e in made)
     total = statistics.median((e.clip_seconds or 0.0) + e.clip_queue_seconds for e in made)

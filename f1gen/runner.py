@@ -29,7 +29,7 @@ from .errors import (
     ResumableStop,
     StorageUnavailable,
 )
-from .estimate import expected_seconds
+from .estimate import expected_seconds, model_scale
 from .events import (
     Emit,
     Notice,
@@ -512,7 +512,8 @@ class RunRecord:
     def stop_reason(self, planned: PlannedScene, *, in_flight: int) -> str | None:
         """Why the next clip must not start: --max-clips, --budget, the window, --max-cost."""
         limits = self.options.limits
-        history = expected_seconds(self.state, planned.steps)
+        scale = model_scale(getattr(self.price_of, "identity", None))
+        history = expected_seconds(self.state, planned.steps, scale=scale)
         return stop_reason(
             limits,
             now=self.now(),

@@ -255,3 +255,28 @@ def test_a_model_for_a_backend_of_one_model_is_its_own() -> None:
     assert factory("ovi").model(None) == factory("ovi").model("720x720_5s") == OVI_720_5S
     with pytest.raises(BadInputError):
         factory("fal").model("960x960_5s")
+
+
+def test_the_budget_guesses_a_first_clip_by_its_models_gpu_time(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from tests.support.ovi_app_stand_in import OviAppStandIn
+
+    app = OviAppStandIn(model="960x960_10s").start()
+    monkeypatch.setenv("OVI_APP_URL", app.url)
+    board = write_storyboard(
+        [{"id": "a", "image": "images/p0.png", "action": "Waves.", "duration": 10}]
+    )
+    try:
+        result = cli("generate", board, "--backend", "ovi-app", "--model", "960x960_10s",
+                     "--budget", "3")  # fmt: skip
+    finally:
+        app.stop()
+
+    assert result.exit_code == 75
+    assert (
+        "stopped: the next clip (~213 s) would pass the --budget of 3 GPU minutes (0.0 spent)"
+        in result.stderr
+    )
+    assert app.calls == []
