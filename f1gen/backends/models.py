@@ -20,8 +20,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..clipspec import ClipSpec
 from .ovi_prompt import OVI_11_PROMPT, OVI_PROMPT
-from .traits import OVI_SPEC, ClipSpec, PromptBuilder
+from .traits import OVI_SPEC, PromptBuilder
 
 MULTIPLE = 32  # Ovi's frame sides are multiples of 32
 
