@@ -205,8 +205,8 @@ def test_a_5_second_scene_is_refused_on_the_10_second_model(
          "error: --model '960x960_10s': --backend ovi serves 720x720_5s only: leave --model out, "
          "or choose a backend that serves it (ovi-app)\n"),
         (("--backend", "ovi-app"), "960x960", 3,
-         "error: OVI_MODEL='960x960' is not one of Ovi's models: use one of 720x720_5s, "
-         "960x960_5s, 960x960_10s\n"),
+         "error: OVI_MODEL='960x960' is not a model --backend ovi-app serves: use one of "
+         "720x720_5s, 960x960_5s, 960x960_10s\n"),
     ],
 )  # fmt: skip
 def test_a_model_the_backend_does_not_serve_is_refused_before_anything_is_sent(
@@ -280,3 +280,22 @@ def test_the_budget_guesses_a_first_clip_by_its_models_gpu_time(
         in result.stderr
     )
     assert app.calls == []
+
+
+def test_ovi_model_in_the_environment_names_the_model_for_every_command(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    scene = {"id": "b", "image": "images/p1.png", "action": "Talks.", "atmosphere": "Rain",
+             "duration": 10}  # fmt: skip
+    board = write_storyboard([scene])
+    monkeypatch.setenv("OVI_MODEL", "960x960_10s")
+
+    shown = cli("prompts", board, "--backend", "ovi-app")
+    checked = cli("validate", board, "--backend", "ovi-app")
+    planned = cli("generate", board, "--backend", "ovi-app", "--dry-run")
+    named = cli("validate", board, "--backend", "ovi-app", "--model", "960x960_5s")
+
+    assert shown.stdout == "01 b: Talks. Audio: Rain.\n"
+    assert (checked.exit_code, planned.exit_code) == (0, 0)
+    assert named.exit_code == 2  # --model beats OVI_MODEL

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ..clipspec import ClipSpec
-from ..errors import BadInputError
+from ..errors import BadInputError, ConfigError
 from .models import Model
 from .traits import PriceModel, PromptBuilder, Verdict
 
@@ -160,6 +160,7 @@ class Factory:
     # The models it serves (models.py), the one it makes without --model first; spec and prompt
     # are the first's. None declared: one model, its spec and prompt.
     models: tuple[Model, ...] = ()
+    model_setting: str | None = None  # the declared setting naming the model (ovi-app: OVI_MODEL)
 
     @property
     def served(self) -> tuple[Model, ...]:
@@ -182,6 +183,24 @@ class Factory:
         raise BadInputError(
             f"--model {name!r} is unknown for --backend {self.name}: use one of {', '.join(names)}"
         )
+
+    def chosen(self, option: str | None, settings: Settings) -> Model:
+        """The model a run makes clips with: --model (exit 2 when not served), else its
+        model_setting (exit 3 when not served), else the default."""
+        if option is not None:
+            return self.model(option)
+        named = settings.text(self.model_setting) if self.model_setting else ""
+        if not named:
+            return self.served[0]
+        try:
+            return self.model(named)
+        except BadInputError:
+            source = next(s.env for s in self.settings if s.name == self.model_setting)
+            names = ", ".join(model.name for model in self.served)
+            raise ConfigError(
+                f"{source}={named!r} is not a model --backend {self.name} serves: use one of "
+                f"{names}"
+            ) from None
 
     def identity(self, endpoint: str, model: Model) -> str:
         """A lane's identity: 'name:endpoint', with '/model' after the name unless it is the

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..errors import BackendBusy, BadInputError, ConfigError, F1genError, GenerationError
 from ..settings import Setting
 from . import Backend, BackendUpdate, ClipRequest, ClipTiming, Factory, Probe, Report, gradio_door
-from .models import OVI_720_5S, OVI_MODELS, Model, fitting
+from .models import OVI_720_5S, OVI_MODELS, fitting
 from .traits import OVI_AUDIO_NEGATIVE, OVI_VIDEO_NEGATIVE, OWN_GPU_PRICE, Verdict
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ class OviAppBackend:
     ) -> None:
         self.settings = settings
         self.url = settings.text("ovi_app_url")
-        self.model = served(settings.text("ovi_model") or None)
+        self.model = FACTORY.chosen(None, settings)  # --model is in settings, beating OVI_MODEL
         self.spec = self.model.spec
         self.download_dir = download_dir.resolve()
         self.poll_seconds = poll_seconds
@@ -240,17 +240,6 @@ def _names() -> str:
     return ", ".join(model.name for model in OVI_MODELS)
 
 
-def served(name: str | None) -> Model:
-    """The model named by --model or OVI_MODEL, else 720x720_5s; ConfigError if it is none of
-    Ovi's (--model is checked before, with exit 2)."""
-    if name is None:
-        return OVI_720_5S
-    for model in OVI_MODELS:
-        if model.name == name:
-            return model
-    raise ConfigError(f"OVI_MODEL={name!r} is not one of Ovi's models: use one of {_names()}")
-
-
 def _build(settings: Settings, *, workdir: Path, parallel: int | None) -> list[Backend]:
     """One lane per clip in flight (the app queues them; one at a time unless it was started
     with more workers)."""
@@ -298,4 +287,5 @@ FACTORY = Factory(
         Setting("ovi_model", env="OVI_MODEL"),  # --model: the checkpoint the app serves
     ),
     models=OVI_MODELS,
+    model_setting="ovi_model",
 )

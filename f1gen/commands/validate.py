@@ -63,10 +63,12 @@ def validate(
 def _refuse_durations(board: Storyboard, backend: str, model: str | None) -> None:
     """StoryboardError when a scene asks for a clip length backend's model does not make."""
     from ..backends import factory
+    from ..config import load_settings
     from ..plan import refuse_durations
 
     made = factory(backend)
-    refuse_durations(board, board.scenes, made.identity("", made.model(model)))
+    chosen = made.chosen(model, load_settings())
+    refuse_durations(board, board.scenes, made.identity("", chosen))
 
 
 def prompts(
@@ -78,8 +80,9 @@ def prompts(
     """Print the prompt every generated scene is sent with, in the format of the backend's model."""
     from .. import storyboard as storyboards
     from ..backends import factory
+    from ..config import load_settings
 
-    builder = factory(backend).model(model).prompt
+    builder = factory(backend).chosen(model, load_settings()).prompt
     board = storyboards.load(storyboard).storyboard
     rows = [(s.number, s.id, builder.build(s)) for s in board.scenes if s.generated]
     if as_json:
