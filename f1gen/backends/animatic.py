@@ -252,5 +252,6 @@ FACTORY = Factory(
     build=_build,
     checks=_checks,
     judged=lambda lane: bool(getattr(lane, "speaks", False)),
+    runs_on="cpu",  # ffmpeg on this machine: its time is CPU time, never GPU time
     models=(OVI_720_5S,),
 )
