@@ -279,7 +279,7 @@ def prompt_for(identity: str | None) -> PromptBuilder:
 
 def picture_moves(identity: str | None) -> bool:
     """False when the backend an identity belongs to moves a still image itself (the animatic)."""
-    return _made_by(identity).moves
+    return made_by(identity)[0].moves
 
 
 def spec_of(identity: str | None) -> ClipSpec:
