@@ -39,6 +39,11 @@ CrossfadeOpt = Annotated[
 PreviewOpt = Annotated[
     bool, typer.Option("--preview", help="A fast low-resolution proof cut (final-preview.mp4).")
 ]
+SeamsOpt = Annotated[
+    bool, typer.Option(help="Smooth joins and one room tone (--no-seams: the plain join).")
+]
+MusicOpt = Annotated[bool, typer.Option(help="Lay the storyboard's music: under the cut.")]
+AmbienceOpt = Annotated[bool, typer.Option(help="Lay the storyboard's ambience: beds under it.")]
 
 
 def stitch(
@@ -51,6 +56,9 @@ def stitch(
     fade_ms: FadeOpt = 20,
     crossfade: CrossfadeOpt = 0.0,
     preview: PreviewOpt = False,
+    seams: SeamsOpt = True,
+    music: MusicOpt = True,
+    ambience: AmbienceOpt = True,
     workdir: WorkdirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -71,6 +79,9 @@ def stitch(
         fade_ms=fade_ms,
         crossfade=crossfade,
         preview=preview,
+        seams=seams,
+        music=music,
+        ambience=ambience,
     )
     result = stitching.stitch(
         work.storyboard,
@@ -90,6 +101,8 @@ def _render(result: StitchResult) -> None:
     how = "video stream-copied" if result.video_copied else "video encoded once"
     if result.fetched:
         say(f"fetched {counted(len(result.fetched), 'clip')} from the bucket")
+    for note in result.notes:
+        say(note)
     made = result.made_loudness
     level = f", {made.input_i:g} LUFS, peaks {made.input_tp:g} dBTP" if made else ""
     say(
