@@ -255,6 +255,29 @@ def _check_duration(place: str, value: int | None, problems: list[str]) -> None:
         )
 
 
+def _check_length(
+    label: str,
+    raw: _Scene,
+    speech: str | None,
+    *,
+    default: int | None,
+    problems: list[str],
+    warnings: list[str],
+) -> None:
+    """A scene's duration (a length some model makes, on a generated scene), and whether its
+    line fits the clip: about 14 words in 5 seconds."""
+    _check_duration(f"{label}.duration", raw.duration, problems)
+    if raw.duration is not None and raw.footage is not None:
+        problems.append(f"{label}.duration: only generated scenes take a duration: use trim")
+    seconds = raw.duration or default or 5
+    words = SPEECH_WORDS_PER_CLIP * seconds // 5
+    if speech and len(speech.split()) > words:
+        warnings.append(
+            f"{label}.speech: {len(speech.split())} words may not fit {seconds} seconds "
+            f"(about {words}): shorten it"
+        )
+
+
 def _ideal_sizes() -> str:
     """The frame sizes backends make (images are prepared at them): '576x896'."""
     from .backends import factories
@@ -379,16 +402,8 @@ def _check_scene(
         problems.append(f"{label}.takes: {raw.takes} is out of range 1-{MAX_TAKES}")
     if raw.takes is not None and raw.footage is not None:
         problems.append(f"{label}.takes: only generated scenes have takes: remove it")
-    _check_duration(f"{label}.duration", raw.duration, problems)
-    if raw.duration is not None and raw.footage is not None:
-        problems.append(f"{label}.duration: only generated scenes take a duration: use trim")
-    seconds = raw.duration or default_duration or 5
-    words = SPEECH_WORDS_PER_CLIP * seconds // 5
-    if speech and len(speech.split()) > words:
-        warnings.append(
-            f"{label}.speech: {len(speech.split())} words may not fit {seconds} seconds "
-            f"(about {words}): shorten it"
-        )
+    _check_length(label, raw, speech, default=default_duration, problems=problems,
+                  warnings=warnings)  # fmt: skip
     image = footage = None
     trim: tuple[float, float] | None = None
     if (raw.image is None) == (raw.footage is None):
