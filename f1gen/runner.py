@@ -30,7 +30,7 @@ from .errors import (
     StorageUnavailable,
     WriteError,
 )
-from .estimate import expected_seconds
+from .estimate import expected_seconds, model_scale
 from .events import (
     Emit,
     Notice,
@@ -48,6 +48,7 @@ from .plan import (
     clip_is_current,
     expected_fingerprint,
     plan_scene,
+    refuse_durations,
     scene_steps,
     scene_takes,
 )
@@ -268,6 +269,8 @@ class Runner:
         """Scenes to generate now, and selected scenes whose clip is already current."""
         todo: list[PlannedScene] = []
         skipped: list[Scene] = []
+        chosen = [s for s in self.storyboard.scenes if not options.only or s.number in options.only]
+        refuse_durations(self.storyboard, chosen, self.lanes[0].identity)
         for scene in self.storyboard.scenes:
             if not scene.generated or (options.only and scene.number not in options.only):
                 continue
@@ -588,7 +591,8 @@ class RunRecord:
         if self.no_room is not None:
             return self.no_room.message
         limits = self.options.limits
-        history = expected_seconds(self.state, planned.steps)
+        scale = model_scale(getattr(self.price_of, "identity", None))
+        history = expected_seconds(self.state, planned.steps, scale=scale)
         return stop_reason(
             limits,
             now=self.now(),

@@ -50,9 +50,16 @@ class Scene:
     board_steps: int | None = None  # defaults.sample_steps: --sample-steps beats it
     takes: int | None = None  # the scene's own: it beats --takes
     board_takes: int | None = None  # defaults.takes: --takes beats it
+    duration: int | None = None  # seconds: the scene's own, else defaults.duration
+    board_duration: int | None = None  # defaults.duration
     music_off: bool = False  # `music: off`: a silence in the music over this scene
     ambience: Ambience | None = None  # a bed from this scene on
     ambience_off: bool = False  # `ambience: off`: no bed from this scene on
+
+    @property
+    def seconds(self) -> int | None:
+        """The length of clip the scene asks for (None: whatever the backend's model makes)."""
+        return self.duration or self.board_duration
 
     @property
     def label(self) -> str:

@@ -31,6 +31,7 @@ class _Model(BaseModel):
 class _Defaults(_Model):
     sample_steps: int | None = None
     takes: int | None = None
+    duration: int | None = None
     atmosphere: str | None = None
     fit: Fit | None = None
 
@@ -47,6 +48,7 @@ class _Scene(_Model):
     fit: Fit | None = None
     seed: int | None = None
     takes: int | None = None
+    duration: int | None = None
     music: bool | str | None = None  # off (YAML reads a bare off as false): silence over it
     ambience: _Ambience | bool | str | None = None  # a bed from here on, or off
 
@@ -237,6 +239,45 @@ def _check_text(place: str, value: str | None, problems: list[str]) -> str | Non
     return text
 
 
+def _durations() -> list[int]:
+    """The clip lengths some registered backend's model makes, in seconds: 5, 10."""
+    from .backends import factories
+
+    return sorted({model.seconds for made in factories() for model in made.served})
+
+
+def _check_duration(place: str, value: int | None, problems: list[str]) -> None:
+    known = _durations()
+    if value is not None and value not in known:
+        problems.append(
+            f"{place}: {value} s is not a clip length any model makes: use "
+            f"{' or '.join(map(str, known))}"
+        )
+
+
+def _check_length(
+    label: str,
+    raw: _Scene,
+    speech: str | None,
+    *,
+    default: int | None,
+    problems: list[str],
+    warnings: list[str],
+) -> None:
+    """A scene's duration (a length some model makes, on a generated scene), and whether its
+    line fits the clip: about 14 words in 5 seconds."""
+    _check_duration(f"{label}.duration", raw.duration, problems)
+    if raw.duration is not None and raw.footage is not None:
+        problems.append(f"{label}.duration: only generated scenes take a duration: use trim")
+    seconds = raw.duration or default or 5
+    words = SPEECH_WORDS_PER_CLIP * seconds // 5
+    if speech and len(speech.split()) > words:
+        warnings.append(
+            f"{label}.speech: {len(speech.split())} words may not fit {seconds} seconds "
+            f"(about {words}): shorten it"
+        )
+
+
 def _ideal_sizes() -> str:
     """The frame sizes backends make (images are prepared at them): '576x896'."""
     from .backends import factories
@@ -279,6 +320,7 @@ def load(path: Path, *, decode_media: bool = True, decode_images: bool | None = 
     default_takes = model.defaults.takes
     if default_takes is not None and not 1 <= default_takes <= MAX_TAKES:
         problems.append(f"defaults.takes: {default_takes} is out of range 1-{MAX_TAKES}")
+    _check_duration("defaults.duration", model.defaults.duration, problems)
     base = path.parent
     seen: dict[str, int] = {}
     scenes: list[Scene] = []
@@ -301,6 +343,7 @@ def load(path: Path, *, decode_media: bool = True, decode_images: bool | None = 
             default_atmosphere=default_atmosphere,
             default_steps=default_steps,
             default_takes=default_takes,
+            default_duration=model.defaults.duration,
             default_fit=model.defaults.fit or "cover",
             problems=problems,
             warnings=warnings,
@@ -335,6 +378,7 @@ def _check_scene(
     default_atmosphere: str | None,
     default_steps: int | None,
     default_takes: int | None,
+    default_duration: int | None,
     default_fit: Fit,
     problems: list[str],
     warnings: list[str],
@@ -358,11 +402,8 @@ def _check_scene(
         problems.append(f"{label}.takes: {raw.takes} is out of range 1-{MAX_TAKES}")
     if raw.takes is not None and raw.footage is not None:
         problems.append(f"{label}.takes: only generated scenes have takes: remove it")
-    if speech and len(speech.split()) > SPEECH_WORDS_PER_CLIP:
-        warnings.append(
-            f"{label}.speech: {len(speech.split())} words may not fit 5 seconds "
-            f"(about {SPEECH_WORDS_PER_CLIP}): shorten it"
-        )
+    _check_length(label, raw, speech, default=default_duration, problems=problems,
+                  warnings=warnings)  # fmt: skip
     image = footage = None
     trim: tuple[float, float] | None = None
     if (raw.image is None) == (raw.footage is None):
@@ -416,6 +457,8 @@ def _check_scene(
         board_steps=default_steps,
         takes=raw.takes,
         board_takes=default_takes,
+        duration=raw.duration,
+        board_duration=default_duration if raw.footage is None else None,
         music_off=music_off,
         ambience=ambience,
         ambience_off=ambience_off,

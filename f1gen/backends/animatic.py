@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from .. import media
 from ..errors import WriteError
 from . import Backend, BackendUpdate, ClipRequest, ClipTiming, Factory, Probe, Report
+from .models import OVI_720_5S
 from .ovi_prompt import OVI_PROMPT
 from .traits import FREE_PRICE, OVI_SPEC
 
@@ -297,4 +298,5 @@ FACTORY = Factory(
     judged=lambda lane: bool(getattr(lane, "speaks", False)),
     moves=False,  # a still image under its zoom: a flat card stays still pixel for pixel
     runs_on="cpu",  # ffmpeg on this machine: its time is CPU time, never GPU time
+    models=(OVI_720_5S,),
 )

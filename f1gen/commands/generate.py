@@ -15,6 +15,7 @@ from .options import (
     BucketOpt,
     CreateBucketOpt,
     JsonOpt,
+    ModelOpt,
     NotifyOpt,
     SpaceOpt,
     StitchOpt,
@@ -132,6 +133,7 @@ ChecksOpt = Annotated[
 def generate(
     storyboard: StoryboardArg,
     backend: BackendOpt = DEFAULT_BACKEND,
+    model: ModelOpt = None,
     only: OnlyOpt = None,
     force: ForceOpt = False,
     dry_run: DryRunOpt = False,
@@ -158,18 +160,16 @@ def generate(
     workdir: WorkdirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Generate every scene's clip, resumably: in parallel lanes over several endpoints or
-    a hosted queue, else one after another."""
+    """Generate every scene's clip, resumably: in parallel lanes where it can, else in turn."""
     from .. import pipeline
-    from ..config import load_settings
     from ..notify import check_url
     from ..ui import RunView
     from ..workspace import open_workspace
 
-    settings = load_settings({"sample_steps": sample_steps, "ovi_space": space,
-                              "hf_token": hf_token, "clip_timeout_minutes": clip_timeout,
-                              "bucket": bucket, "resend_unknown": resend_unknown,
-                              "checks": checks})  # fmt: skip
+    settings = _settings(backend, model, {
+        "sample_steps": sample_steps, "ovi_space": space, "hf_token": hf_token,
+        "clip_timeout_minutes": clip_timeout, "bucket": bucket,
+        "resend_unknown": resend_unknown, "checks": checks})  # fmt: skip
     if notify is not None:
         check_url(notify)
     limits = _limits(window=window, tz=tz, max_clips=max_clips, budget=budget, wait=wait,
@@ -188,6 +188,16 @@ def generate(
         outcome = pipeline.run(request, view)
     _render_outcome(outcome, workdir=work.workdir, as_json=as_json)
     raise typer.Exit(outcome.exit_code)
+
+
+def _settings(backend: str, model: str | None, options: dict[str, object]) -> Settings:
+    """The settings, --model among them; a model the backend does not serve is exit 2, at once."""
+    from ..backends import factory
+    from ..config import load_settings
+
+    if model is not None:
+        factory(backend).model(model)
+    return load_settings({**options, "ovi_model": model})
 
 
 def _limits(
@@ -254,7 +264,8 @@ def _render_preview(preview: Preview, *, as_json: bool) -> None:
         return
     mine = preview.chosen
     for planned in preview.todo:
-        cost = f", ~{estimate_seconds(planned.steps):.0f} s GPU" if preview.estimates else ""
+        each = estimate_seconds(planned.steps) * preview.scale
+        cost = f", ~{each:.0f} s GPU" if preview.estimates else ""
         if planned.takes > 1:
             cost += f", {planned.takes} takes"
         typer.echo(
