@@ -44,7 +44,10 @@ def test_a_space_that_cannot_be_reached_does_not_hide_a_good_bucket(
     assert result.exit_code == 3
     lines = _lines(result)
     assert list(lines) == ["ffmpeg", "token", "space", "storage"]
-    assert lines["space"].startswith(f"FAIL space: {CLOSED} is busy or unreachable: ConnectError")
+    assert lines["space"] == (
+        f"FAIL space: nothing answers at {CLOSED} (connection refused): check the URL in "
+        "OVI_SPACE (or --space), or start the app there"
+    )
     assert lines["storage"] == (
         "ok   storage: s3://doctor-bucket/ is reachable and writable with these credentials"
     )
@@ -201,8 +204,8 @@ def test_ovi_app_is_checked_by_asking_its_api(
     assert app.calls == []  # asked for its API only: nothing generated
     assert down.exit_code == 3
     assert _lines(down)["ovi-app"] == (
-        f"FAIL ovi-app: {CLOSED} is busy or unreachable: ConnectError: [Errno 111] Connection "
-        "refused: start the app (python gradio_app.py) or check OVI_APP_URL"
+        f"FAIL ovi-app: nothing answers at {CLOSED} (connection refused): start Ovi's app there "
+        "(python gradio_app.py) or fix OVI_APP_URL"
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from f1gen.backends.gradio_door import RetryPolicy
 from f1gen.backends.ovi_space import OviSpaceBackend
 from f1gen.config import load_settings
 from f1gen.errors import BackendBusy
-from f1gen.events import Notice
+from f1gen.events import Notice, SceneProgress
 from f1gen.runner import Runner, RunOptions
 from f1gen.settings import Secret
 from f1gen.state import StateStore
@@ -37,25 +38,44 @@ def _runner(board: Path, lanes: list[Any], events: list[Any]) -> Runner:
     return Runner(loaded, workdir=Path("out") / loaded.stem, lanes=lanes, emit=events.append)
 
 
-def test_each_retry_of_a_dead_endpoint_is_shown_when_it_happens_with_the_next_try_time(
+def _retry_lines(events: list[Any]) -> list[str]:
+    """The retry lines shown so far: run notices, or a scene's progress."""
+    lines = [e.message for e in events if isinstance(e, Notice)]
+    lines += [e.update.message for e in events if isinstance(e, SceneProgress)]
+    return [line for line in lines if "retry" in line]
+
+
+def test_each_retry_of_an_endpoint_gone_away_is_shown_when_it_happens_with_the_next_try_time(
     write_storyboard: Callable[..., Path],
+    marker_clips: list[MarkerClip],
 ) -> None:
     events: list[Any] = []
     shown_before_sleeping: list[bool] = []
 
     def sleep(seconds: float) -> None:
-        retries = [e for e in events if isinstance(e, Notice) and "retry" in e.message]
-        shown_before_sleeping.append(len(retries) == len(shown_before_sleeping) + 1)
+        # The lane's notice reaches the run's thread on its own; it must come while the backoff
+        # still waits (here: before this sleep returns), not when the backoff is over.
+        wanted = len(shown_before_sleeping) + 1
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            retries = _retry_lines(events)
+            if len(retries) >= wanted:
+                break
+            time.sleep(0.01)
+        shown_before_sleeping.append(len(retries) == wanted)
 
-    settings = load_settings(environ={"OVI_SPACE": f"http://127.0.0.1:{free_port()}/"})
+    space = StandIn(marker_clips[0].path).start()
+    settings = load_settings(environ={"OVI_SPACE": space.url})
     backend = OviSpaceBackend(settings=settings, download_dir=Path("tmp"), sleep=sleep,
                               retry=RetryPolicy(attempts=3, initial=10), now=lambda: NOON)  # fmt: skip
+    backend.prepare(lambda update: None)
+    space.stop()  # it answered, then went away: busy, not a wrong URL
 
     summary = _runner(write_storyboard(1), [backend], events).run(RunOptions())
 
     assert summary.stopped is not None and "stayed busy or unreachable" in summary.stopped
     assert shown_before_sleeping == [True, True]  # live, not all at once when the backoff ends
-    retries = [e.message for e in events if isinstance(e, Notice) and "retry" in e.message]
+    retries = _retry_lines(events)
     for number, line in enumerate(retries, start=1):
         found = re.search(rf"; retry {number}/2 in (\d+) s \(at (\d\d:\d\d:\d\d) UTC\)$", line)
         assert found, line
@@ -283,6 +303,6 @@ def test_a_password_in_an_endpoint_url_never_shows(
         for p in Path("out").rglob("*")
         if p.is_file() and p.suffix in (".json", ".log")
     ]
-    assert runs[0].exit_code == 75
-    assert f"the Space http://***@127.0.0.1:{port}/ stayed busy or unreachable" in runs[0].stderr
+    assert runs[0].exit_code == 3  # nothing listens at a URL the user typed: a mistake to fix
+    assert f"nothing answers at http://***@127.0.0.1:{port}/ (connection refused)" in runs[0].stderr
     assert all("Pa55wordXYZ" not in text for text in texts)
