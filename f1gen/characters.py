@@ -25,14 +25,15 @@ VOICE_REF_SPEECH = 2.0  # seconds of speech a voice_ref must hold to stand for a
 def voice_ref_problem(path: Path) -> str | None:
     """Why a voice_ref cannot stand for a voice (a missing file, one that does not decode, under
     2 s of speech); None when it can."""
-    from . import media
+    from . import images, media
     from .checks.sound import VAD_RATE, find_speech
     from .errors import MediaError
 
     if path.suffix.lower() not in VOICE_REF_SUFFIXES:
         return f"is not a sound file ({', '.join(VOICE_REF_SUFFIXES)})"
-    if not path.is_file():
-        return "no such file: check the path (it is relative to the storyboard)"
+    missing = images.missing(path, kind="a sound")  # a folder or a FIFO is no "no such file"
+    if missing:
+        return missing
     try:
         sound = media.read_sound(path, rate=VAD_RATE, mono=True)
     except MediaError:
@@ -94,11 +95,9 @@ def check_characters(
 
 
 def _missing(path: Path) -> str | None:
-    return (
-        None
-        if path.is_file()
-        else "no such file: check the path (it is relative to the storyboard)"
-    )
+    from . import images
+
+    return images.missing(path, kind="a sound")
 
 
 def scene_character(

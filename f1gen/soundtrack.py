@@ -16,16 +16,18 @@ def inspect(path: Path, *, start: float = 0.0) -> str | None:
     from . import images, media
     from .errors import MediaError
 
-    missing = images.missing(path)
+    missing = images.missing(path, kind="a sound")
     if missing:
         return missing
+    names = [s.lstrip(".") for s in SOUND_FILES]
     if path.suffix.lower() not in SOUND_FILES:
-        kinds = ", ".join(s.lstrip(".") for s in SOUND_FILES)
-        return f"is not a sound file f1gen reads: use one of {kinds}"
+        return f"is not a sound file f1gen reads: use one of {', '.join(names)}"
     try:
         sound = media.read_sound(path, rate=CHECK_RATE, mono=True)
-    except MediaError as exc:
-        return f"does not decode ({exc.message}): export it again"
+    except MediaError:  # its message repeats the name and holds ffmpeg's errno: not for a user
+        return (
+            f"does not decode as sound: export it again as {', '.join(names[:-1])} or {names[-1]}"
+        )
     if sound is None:
         return "has no sound track"
     if sound.seconds < MIN_SECONDS:

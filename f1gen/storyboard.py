@@ -81,7 +81,7 @@ class _Ambience(_Model):
 class _Storyboard(_Model):
     title: str
     defaults: _Defaults = _Defaults()
-    music: _Music | None = None
+    music: _Music | str | None = None  # a file name alone: that file at the default levels
     ambience: _Ambience | str | None = None
     seams: bool = True
     characters: dict[str, _Character] = Field(default_factory=dict)
@@ -506,8 +506,13 @@ def _check_scene(
 def _check_sound_file(place: str, given: str, base: Path, problems: list[str], *, start: float,
                       decode: bool) -> Path | None:  # fmt: skip
     """The file a sound field names, or None (with the problem noted) when it cannot be laid."""
+    if "://" in given:  # a path never holds one; reading a URL would be a download
+        problems.append(f"{place}: {given}: a URL is not read: download the file and give its path")
+        return None
     path = _resolve(base, given)
-    problem = soundtrack.inspect(path, start=start) if decode else images.missing(path)
+    problem = (
+        soundtrack.inspect(path, start=start) if decode else images.missing(path, kind="a sound")
+    )
     if problem:
         problems.append(f"{place}: {given}: {problem}")
         return None
@@ -515,14 +520,14 @@ def _check_sound_file(place: str, given: str, base: Path, problems: list[str], *
 
 
 def _check_music(
-    raw: _Music | None, base: Path, problems: list[str], *, decode: bool
+    raw: _Music | str | None, base: Path, problems: list[str], *, decode: bool
 ) -> Music | None:
     """The storyboard's music, its file checked."""
     if raw is None:
         return None
-    found = _check_sound_file(
-        "music.file", raw.file, base, problems, start=raw.start, decode=decode
-    )
+    place = "music" if isinstance(raw, str) else "music.file"
+    raw = _Music(file=raw) if isinstance(raw, str) else raw
+    found = _check_sound_file(place, raw.file, base, problems, start=raw.start, decode=decode)
     if found is None:
         return None
     return Music(found, volume=raw.volume, duck=raw.duck, fade_in=raw.fade_in,

@@ -3,6 +3,7 @@ scenes, a voice recording to match, and every mistake named by place with exit 2
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -147,6 +148,10 @@ BAD = [
      "characters.max.voice_ref: gone.flac: no such file: check the path (it is relative to the storyboard)"),
     ({"max": {**MAX, "voice_ref": "notes.txt"}}, None,
      "characters.max.voice_ref: notes.txt: is not a sound file (.wav, .flac, .mp3, .m4a, .ogg)"),
+    ({"max": {**MAX, "voice_ref": "takes.wav"}}, None,
+     "characters.max.voice_ref: takes.wav: is a folder, not a file: name the file inside it"),
+    ({"max": {**MAX, "voice_ref": "pipe.wav"}}, None,
+     "characters.max.voice_ref: pipe.wav: not a regular file (a device, a pipe or a socket): name a sound file"),
     ({"max": {**MAX, "image": "images/none.png"}}, None,
      "characters.max.image: images/none.png: no such file: check the path (it is relative to the storyboard)"),
     ({"max": {**MAX, "voice": "Low <AUDCAP>"}}, None,
@@ -171,6 +176,8 @@ def test_a_bad_character_is_named_by_place_with_exit_2(
 ) -> None:
     (tmp_path / "broken.wav").write_bytes(b"RIFF....WAVEfmt not really")
     (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "takes.wav").mkdir()
+    os.mkfifo(tmp_path / "pipe.wav")  # reading it would block for ever
     cut_short(tmp_path)
     board = board_with(write_storyboard, characters=characters, scenes=scenes)
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}

@@ -13,6 +13,7 @@ import av
 import numpy as np
 import pytest
 
+from f1gen import storyboard
 from f1gen.stitch.cut import CutOptions, Source, StitchResult, join
 from f1gen.stitch.mix import DUCK_ATTACK, DUCK_RELEASE, SPEECH_MARGIN, Layer
 from tests.support import mediatools
@@ -214,6 +215,9 @@ def sounds(tmp_path: Path) -> Path:
      ({"music": {"file": "blip.wav"}}, "music.file: blip.wav: lasts 0.40 s: a sound under the cut must last at least 1 s: give a longer one"),
      ({"music": {"file": "notes.txt"}}, "music.file: notes.txt: is not a sound file f1gen reads: use one of wav, flac, mp3, m4a, aac, ogg, opus"),
      ({"music": {"file": "tune.wav", "start": 1.5}}, "music.file: tune.wav: lasts 2.00 s: starting at 1.5 s leaves less than 1 s: start earlier"),
+     ({"music": {"file": "/dev/zero"}}, "music.file: /dev/zero: not a regular file (a device, a pipe or a socket): name a sound file"),
+     ({"music": {"file": "broken.mp3"}}, "music.file: broken.mp3: does not decode as sound: export it again as wav, flac, mp3, m4a, aac, ogg or opus"),
+     ({"music": {"file": "https://example.com/a.mp3"}}, "music.file: https://example.com/a.mp3: a URL is not read: download the file and give its path"),
      ({"ambience": "gone.wav"}, "ambience: gone.wav: no such file: check the path (it is relative to the storyboard)"),
      ({"ambience": {"file": "blip.wav", "volume": -30}}, "ambience.file: blip.wav: lasts 0.40 s: a sound under the cut must last at least 1 s: give a longer one")],
 )  # fmt: skip
@@ -238,6 +242,17 @@ def test_music_that_does_not_decode_is_refused_and_generate_spends_nothing(
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {board}: music.file: broken.mp3: does not decode")
     assert not (sounds / "out").exists()
+
+
+def test_music_given_as_a_file_name_alone_is_its_file_with_the_default_levels(
+    sounds: Path, write_storyboard: Callable[..., Path]
+) -> None:
+    board = write_storyboard(2, extra={"music": "tune.wav"})
+
+    music = storyboard.load(board).storyboard.music
+
+    assert music is not None
+    assert (music.file, music.volume, music.duck) == (sounds / "tune.wav", -18.0, 12.0)
 
 
 def test_a_scene_ambience_and_music_off_are_read(
