@@ -121,6 +121,16 @@ def find(entry: SceneState, name: str) -> TakeRecord:
     )
 
 
+def generated_scene(storyboard: Storyboard, scene_ref: str) -> Scene:
+    """The generated scene an id or number names; BadInputError when there is none."""
+    scene = next(
+        (s for s in storyboard.scenes if scene_ref in (s.id, str(s.number)) and s.generated), None
+    )
+    if scene is None:
+        raise BadInputError(f"no generated scene {scene_ref!r}: give a scene's id or number")
+    return scene
+
+
 def pick(storyboard: Storyboard, *, workdir: Path, scene_ref: str, take: str | None) -> SceneState:
     """Pick a scene's take by hand (take: its number or name), or by its checks again (None);
     the state saved under the work-folder lock. BadInputError naming the fix when it cannot be."""
@@ -128,11 +138,7 @@ def pick(storyboard: Storyboard, *, workdir: Path, scene_ref: str, take: str | N
     from .prompts import build as build_prompt
     from .state import StateStore, work_lock
 
-    scene = next(
-        (s for s in storyboard.scenes if scene_ref in (s.id, str(s.number)) and s.generated), None
-    )
-    if scene is None:
-        raise BadInputError(f"no generated scene {scene_ref!r}: give a scene's id or number")
+    scene = generated_scene(storyboard, scene_ref)
     store = StateStore(workdir)
     with work_lock(workdir):
         state = store.load(storyboard=str(storyboard.path), title=storyboard.title)

@@ -204,6 +204,7 @@ def test_a_pick_by_hand_is_what_the_cut_uses_until_auto(
         (["s1", "1", "2"], "too many arguments (2): f1gen pick [STORYBOARD] SCENE [TAKE]"),
         (["s1", "9"], "scene 's1' has no take '9': give a number 1-1 or a name ("),
         (["nope", "1"], "no generated scene 'nope': give a scene's id or number"),
+        (["nope"], "no generated scene 'nope': give a scene's id or number"),
     ],
 )
 def test_a_pick_that_cannot_be_says_why(
@@ -219,6 +220,19 @@ def test_a_pick_that_cannot_be_says_why(
     result = cli("pick", *args, "--storyboard", board)
 
     assert result.exit_code == 2 and result.stderr.startswith(f"error: {message}")
+
+
+def test_a_pick_from_a_storyboard_that_is_not_there_names_the_file(
+    tmp_path: Path, cli: Callable[..., Any]
+) -> None:
+    gone = tmp_path / "gone.yaml"
+
+    result = cli("pick", gone, "s1")
+
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"error: {gone}: no such storyboard file: check the path\n",
+    )
 
 
 def test_pick_takes_the_storyboard_first_like_every_other_command(

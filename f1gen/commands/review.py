@@ -77,16 +77,18 @@ def pick(
     storyboard: PickStoryboardOpt = None,
 ) -> None:
     """Pick the take a scene uses in the cut (the stitch, status, review and push follow it)."""
+    from ..picks import generated_scene
     from ..picks import pick as pick_take
     from ..workspace import open_workspace
 
     words = [w for w in (first, second, third) if w is not None]
     board, scene, take = pick_arguments(words, storyboard=storyboard)
+    work = open_workspace(board, workdir=workdir, decode_media=False)  # a wrong name comes first
+    generated_scene(work.storyboard, scene)
     if take is None and not auto:
         raise BadInputError(f"give the take to pick for {scene!r} ({PICK_USAGE}) or --auto")
     if take is not None and auto:
         raise BadInputError(f"give a take ({take!r}) or --auto, not both")
-    work = open_workspace(board, workdir=workdir, decode_media=False)
     entry = pick_take(work.storyboard, workdir=work.workdir, scene_ref=scene, take=take)
     say(f"{entry.id}: {Path(entry.clip or '').name}: {entry.pick_reason}")
 
