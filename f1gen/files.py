@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import threading
@@ -70,6 +71,26 @@ def write_atomic(path: Path, data: bytes) -> None:
         partial.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+    _clear_dead_partials(path)
+
+
+def _clear_dead_partials(path: Path) -> None:
+    """Remove the partial files that writers killed before their rename left (kill -9 runs no
+    cleanup); a partial of a process still running is its write in progress and stays."""
+    for partial in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = partial.name[len(path.name) + 2 : -len(".tmp")]
+        if pid.isdigit() and not _running(int(pid)):
+            partial.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, under another user
+        return True
+    return True
 
 
 def move_durably(source: Path, target: Path) -> None:

@@ -151,3 +151,21 @@ def test_every_field_f1gen_writes_is_read_back(tmp_path: Path) -> None:
     store.save(state)
 
     assert store.read() == state
+
+
+def test_a_write_clears_the_partial_files_of_writers_that_were_killed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from f1gen.files import write_atomic
+
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    left = tmp_path / f".state.json.{ended.pid}.tmp"  # kill -9 between the write and the rename
+    left.write_bytes(b"{half")
+    alive = tmp_path / f".state.json.{os.getppid()}.tmp"  # another writer, still at it
+    alive.write_bytes(b"{half")
+
+    write_atomic(tmp_path / "state.json", b"{}")
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == [alive.name, "state.json"]
