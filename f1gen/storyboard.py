@@ -386,6 +386,7 @@ def load(path: Path, *, decode_media: bool = True, decode_images: bool | None = 
         for key in model.characters
         if key not in used
     ]
+    warnings += _idle_offs(scenes, music=music is not None, bed=ambience is not None)
     if problems:
         raise StoryboardError([f"{path}: {p}" for p in problems])
     return Loaded(
@@ -501,6 +502,21 @@ def _check_scene(
         ambience_off=ambience_off,
         character=character,
     )
+
+
+def _idle_offs(scenes: list[Scene], *, music: bool, bed: bool) -> list[str]:
+    """An 'off' with nothing playing to silence: most likely a field forgotten elsewhere."""
+    found = []
+    for scene in scenes:
+        if scene.ambience_off and not bed:
+            found.append(f"{scene.label}.ambience: off, but no bed plays here: remove it")
+        bed = scene.ambience is not None or (bed and not scene.ambience_off)
+        if scene.music_off and not music:
+            found.append(
+                f"{scene.label}.music: off, but the storyboard has no music: give it 'music:' or "
+                "remove this"
+            )
+    return found
 
 
 def _check_sound_file(place: str, given: str, base: Path, problems: list[str], *, start: float,

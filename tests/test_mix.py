@@ -272,6 +272,26 @@ def test_a_scene_ambience_and_music_off_are_read(
     )
 
 
+def test_an_off_with_nothing_playing_to_silence_is_a_warning(
+    sounds: Path, write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    scenes = [{"id": "a", "image": "images/p0.png", "action": "Waves.", "ambience": False},
+              {"id": "b", "image": "images/p1.png", "action": "Waves.", "ambience": "tune.wav"},
+              {"id": "c", "image": "images/p1.png", "action": "Waves.", "music": False,
+               "ambience": False}]  # fmt: skip
+    board = write_storyboard(scenes)
+
+    result = cli("validate", board)
+
+    assert (result.exit_code, result.stderr) == (
+        0,
+        f"warning: {board}: scenes[1] (a).ambience: off, but no bed plays here: remove it\n"
+        f"warning: {board}: scenes[3] (c).music: off, but the storyboard has no music: give it "
+        "'music:' or remove this\n"
+        f"{board}: 3 scenes, 2 warnings: ok\n",
+    )
+
+
 def test_stitch_lays_the_storyboards_music_and_bed_records_them_and_turns_each_off(
     sounds: Path, write_storyboard: Callable[..., Path], cli: Callable[..., Any]
 ) -> None:
