@@ -121,6 +121,17 @@ def _run(
     return VoiceRun(board, workdir, space, voice_of, generate, others)
 
 
+def test_f1gen_voice_names_a_storyboard_given_first_that_is_not_there(tmp_path: Path) -> None:
+    gone = tmp_path / "gone.yaml"
+
+    result = CliRunner().invoke(app, ["voice", str(gone), "max", "--from", "s1"])
+
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"error: {gone}: no such storyboard file: check the path\n",
+    )
+
+
 @pytest.fixture(scope="module")
 def soft(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VoiceRun]:
     folder = tmp_path_factory.mktemp("voice-soft")
@@ -239,7 +250,9 @@ def test_f1gen_voice_sets_the_reference_from_a_take_and_picks_again(soft: VoiceR
 
     unknown = runner.invoke(app, ["voice", "bob", "--from", scene, *args])
     no_scene = runner.invoke(app, ["voice", "max", "--from", "s9", *args])
-    result = runner.invoke(app, ["voice", "max", "--from", f"{scene}:{take.name}", *args])
+    result = runner.invoke(  # the storyboard first, like every other command
+        app, ["voice", str(soft.board), "max", "--from", f"{scene}:{take.name}", *args[2:]]
+    )
 
     assert unknown.exit_code == 2
     assert unknown.stderr == "error: no character 'bob': give one of max\n"

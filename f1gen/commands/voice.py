@@ -9,7 +9,16 @@ import typer
 
 from .options import WorkdirOpt, say
 
-CharacterArg = Annotated[str, typer.Argument(help="The character's id.")]
+VOICE_USAGE = "f1gen voice [STORYBOARD] CHARACTER --from SCENE[:TAKE]"
+FirstArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="[STORYBOARD] CHARACTER",
+        help="The storyboard YAML (default: the work folder's), then the character's id.",
+        show_default=False,
+    ),
+]
+CharacterArg = Annotated[str | None, typer.Argument(hidden=True, metavar="", show_default=False)]
 FromOpt = Annotated[
     str,
     typer.Option(
@@ -24,15 +33,24 @@ VoiceStoryboardOpt = Annotated[
 
 
 def voice(
-    character: CharacterArg,
+    first: FirstArg,
     source: FromOpt,
+    second: CharacterArg = None,
     storyboard: VoiceStoryboardOpt = None,
     workdir: WorkdirOpt = None,
 ) -> None:
     """Set a character's reference voice from one of its takes; its scenes are picked again."""
     from ..casting import set_reference
+    from ..errors import BadInputError
     from ..workspace import open_workspace
 
+    character = first
+    if second is not None:  # [STORYBOARD] CHARACTER, like every other command
+        if storyboard is not None:
+            raise BadInputError(
+                f"give the storyboard once, first or with --storyboard: {VOICE_USAGE}"
+            )
+        storyboard, character = Path(first), second
     work = open_workspace(storyboard, workdir=workdir, decode_media=False)
     reference = set_reference(
         work.storyboard, workdir=work.workdir, character_id=character, source=source
