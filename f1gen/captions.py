@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -28,6 +29,29 @@ class Cue:
     end: float
     text: str
     spoken: bool = False  # word by word: the last word is the one being said (drawn highlighted)
+
+
+SENTENCE_END = (".", "!", "?", "…")
+
+
+def word_cues(words: Sequence[tuple[str, float]], *, start: float, end: float) -> list[Cue]:
+    """Captions of a line said word by word: words (as written, with when each is said, in
+    seconds of the cut), each shown from when it is said until the next, the last until end,
+    beside the words said before it in its phrase (a phrase ends at a sentence's end or when it
+    would fill a caption line). Nothing is shown outside start and end."""
+    found: list[Cue] = []
+    phrase: list[str] = []
+    for index, (word, at) in enumerate(words):
+        if phrase and (
+            phrase[-1].endswith(SENTENCE_END) or len(" ".join([*phrase, word])) > LINE_CHARS
+        ):
+            phrase = []
+        phrase.append(word)
+        until = words[index + 1][1] if index + 1 < len(words) else end
+        shown = max(at, start), min(until, end)
+        if shown[1] - shown[0] > 0.001:
+            found.append(Cue(shown[0], shown[1], " ".join(phrase), spoken=True))
+    return found
 
 
 def _stamp(seconds: float, separator: str) -> str:

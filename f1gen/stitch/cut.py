@@ -27,9 +27,11 @@ from ..files import move_durably
 from .ffargs import (
     AUDIO_RATE,
     SAMPLE_BYTES,
+    Fill,
     Leveling,
     Loudness,
     Piece,
+    Run,
     Shape,
     Transitions,
     audio_chain,
@@ -48,6 +50,7 @@ from .ffargs import (
     track_spans,
     transition_frames,
 )
+from .frames import PORTRAIT, SafeZone
 
 # PIL (captions) loads only when a cut is drawn on.
 
@@ -63,6 +66,10 @@ class CutOptions:
     fade_ms: int = 20
     crossfade: float = 0.0
     preview: bool = False
+    frame: tuple[int, int] | None = None  # the cut's frame size (None: the clips' own)
+    fill: Fill = "blur"  # how a clip of another shape fills the frame
+    safe: SafeZone = PORTRAIT  # where burned captions may go
+    word_captions: bool = False  # captions word by word, as spoken
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,7 @@ class Source:
     trim: tuple[float, float] | None = None
     footage: bool = False
     caption: str | None = None
+    captioned: bool = False  # the clip's picture carries its caption already (the animatic's)
 
 
 @dataclass(frozen=True)
@@ -184,21 +192,32 @@ def uniform(clips: list[CutClip]) -> bool:
     return len(shapes) == 1
 
 
-def can_copy_video(clips: list[CutClip], options: CutOptions) -> bool:
-    """True when the picture can be stream-copied: uniform takes, nothing drawn on them."""
-    return not (options.burn_captions or options.crossfade or options.preview) and uniform(clips)
+def framed(shape: Shape, options: CutOptions) -> Shape:
+    """The cut's picture: the clips' shape, in the frame options ask for."""
+    return Shape(*options.frame, shape.fps) if options.frame else shape
 
 
-def direct(clip: CutClip, shape: Shape) -> bool:
-    """True when the joined picture can decode the clip as it is: an untrimmed take, H.264 in
-    the cut's own shape. Anything else is normalized on its own first."""
+def can_copy_video(clips: list[CutClip], options: CutOptions, shape: Shape | None = None) -> bool:
+    """True when the picture can be stream-copied: uniform takes the cut's size (shape's, when
+    given), nothing drawn on them."""
+    if options.burn_captions or options.crossfade or options.preview or not uniform(clips):
+        return False
+    video = clips[0].info.video if clips else None
+    return shape is None or video is None or (video.width, video.height) == shape.size
+
+
+def direct(clip: CutClip, shape: Shape, *, any_size: bool = False) -> bool:
+    """True when the joined picture can decode the clip as it is: an untrimmed take, H.264
+    yuv420p at the cut's rate, in the cut's own size (or any size, which the cut's own encode
+    fits into its frame). Anything else is normalized on its own first."""
     video = clip.info.video
     assert video is not None
     return (
         not clip.trim
         and not clip.source.footage
         and video.codec == "h264"
-        and (video.width, video.height, video.pix_fmt) == (*shape.size, "yuv420p")
+        and video.pix_fmt == "yuv420p"
+        and (any_size or (video.width, video.height) == shape.size)
         and video.fps == shape.fps
     )
 
@@ -405,16 +424,35 @@ class _Tee:
         return self.first.write(data)
 
 
-def cues(clips: list[CutClip], options: CutOptions) -> list[Cue]:
-    """One caption per clip with speech, shown for the clip's slot (halfway through transitions)."""
+def cues(clips: list[CutClip], options: CutOptions, *, burned: bool = False) -> list[Cue]:
+    """One caption per clip with speech, shown for the clip's slot (halfway through transitions);
+    with word captions, one per word as it is said. burned: only those to draw on the picture
+    (not over a clip whose picture shows its caption already)."""
     half = options.crossfade / 2
     found = []
     for n, clip in enumerate(clips):
-        if clip.source.caption:
-            start = clip.start + (half if n else 0.0)
-            end = clip.start + clip.duration - (half if n < len(clips) - 1 else 0.0)
+        if not clip.source.caption or (burned and clip.source.captioned):
+            continue
+        start = clip.start + (half if n else 0.0)
+        end = clip.start + clip.duration - (half if n < len(clips) - 1 else 0.0)
+        if options.word_captions:
+            found += word_cues(clip, start=start, end=end)
+        else:
             found.append(Cue(start, end, clip.source.caption))
     return found
+
+
+def word_cues(clip: CutClip, *, start: float, end: float) -> list[Cue]:
+    """A clip's line word by word, each word shown from when it is said (the take checks' word
+    alignment, else spread over the speech found) until the next, within start and end."""
+    from ..captions import word_cues as timed
+    from ..checks.timing import said_words
+
+    assert clip.source.caption is not None
+    origin = clip.part[0]  # the clip's second shown at its slot's start
+    words = said_words(clip.path, clip.source.caption, span=clip.part)
+    shifted = [(text, clip.start + at - origin) for text, at in words]
+    return timed(shifted, start=start, end=end)
 
 
 def caption_track(
@@ -430,16 +468,17 @@ def caption_track(
     between), or None when no clip has a caption."""
     from PIL import Image
 
-    timeline = cues(clips, options)
+    timeline = cues(clips, options, burned=True)
     if not timeline:
         return None
+    zone = options.safe.box(shape.size)
     blank = scratch / f".partial-caption-{tag}-blank.png"
     Image.new("RGBA", shape.size, (0, 0, 0, 0)).save(blank)
     made.append(blank)
     art = []
     for n, cue in enumerate(timeline):
         drawn = scratch / f".partial-caption-{tag}-{n:03d}.png"
-        made.append(draw_caption(cue.text, drawn, size=shape.size))
+        made.append(draw_caption(cue.text, drawn, size=shape.size, zone=zone, spoken=cue.spoken))
         art.append(drawn)
     listing = scratch / f".partial-captions-{tag}.txt"
     listing.write_text(caption_listing(timeline, art=art, blank=blank), encoding="utf-8")
@@ -456,16 +495,20 @@ def _pictures(
     tag: str,
     ffmpeg: str | None,
     made: list[Path],
-) -> list[Piece]:
-    """Each clip's picture as the joined input reads it: the take itself when it can, else a
-    normalized (or, for a copy, remuxed) file of its own, made one clip at a time."""
+    fill: Fill = "blur",
+    any_size: bool = False,
+) -> list[tuple[Piece, tuple[int, int]]]:
+    """Each clip's picture as the joined input reads it, with its size: the take itself when it
+    can (any_size: of any size, which the cut's own encode fits into its frame), else a file of
+    its own fitted into the frame (or, for a copy, remuxed), made one clip at a time."""
     pieces = []
     for n, clip in enumerate(clips):
         video = clip.info.video
         assert video is not None
-        as_it_is = copy or direct(clip, shape)
+        as_it_is = copy or direct(clip, shape, any_size=any_size)
+        size = (video.width, video.height) if as_it_is else shape.size
         if as_it_is and video.index == 0:
-            pieces.append(Piece(clip.path, video.start, clip.duration))
+            pieces.append((Piece(clip.path, video.start, clip.duration), size))
             continue
         own = scratch / f".partial-picture-{tag}-{n:03d}.mp4"
         made.append(own)
@@ -473,14 +516,33 @@ def _pictures(
             remux_command(clip.path, own)
             if as_it_is
             else normalize_command(
-                clip.path, own, shape=shape, duration=clip.duration, trim=clip.trim
+                clip.path, own, shape=shape, duration=clip.duration, trim=clip.trim, fill=fill
             )
         )
         with _writing(scratch, "the clips' pictures"):
             media.run_ffmpeg(command, ffmpeg=ffmpeg, what=f"stitch: {clip.source.name}")
         made_video = media.probe(own).video
-        pieces.append(Piece(own, made_video.start if made_video else 0.0, clip.duration))
+        pieces.append((Piece(own, made_video.start if made_video else 0.0, clip.duration), size))
     return pieces
+
+
+def _runs(
+    placed: list[tuple[Piece, tuple[int, int]]], *, scratch: Path, tag: str, made: list[Path]
+) -> list[Run]:
+    """The pictures as runs of neighbours of one size, each written as its own ffconcat list."""
+    groups: list[tuple[tuple[int, int], list[Piece]]] = []
+    for piece, size in placed:
+        if groups and groups[-1][0] == size:
+            groups[-1][1].append(piece)
+        else:
+            groups.append((size, [piece]))
+    runs = []
+    for k, (size, pieces) in enumerate(groups):
+        listing = scratch / f".partial-concat-{tag}-{k:03d}.txt"
+        made.append(listing)
+        listing.write_text(ffconcat(pieces), encoding="utf-8")
+        runs.append(Run(listing, size))
+    return runs
 
 
 def _transitions(
@@ -553,7 +615,7 @@ def join(
     (or none, when copied): memory does not grow with the number of clips.
     """
     options = options or CutOptions()
-    shape = shape or default_shape()
+    shape = framed(shape or default_shape(), options)
     clips = laid if laid is not None else layout(sources, crossfade=options.crossfade)
     for folder in (output.parent, scratch):
         try:
@@ -565,7 +627,7 @@ def join(
     clear_leftovers(scratch, output)
     tag = f"{os.getpid()}"
     partial = output.with_name(f".partial-{tag}-{output.name}")
-    copied = can_copy_video(clips, options)
+    copied = can_copy_video(clips, options, shape)
     made: list[Path] = []
     measured = None
     blocks: tuple[float, ...] = ()
@@ -573,12 +635,14 @@ def join(
     made_loudness: Loudness | None = None
     sound: Path | None = None
     try:
-        videos = _pictures(
-            clips, copy=copied, shape=shape, scratch=scratch, tag=tag, ffmpeg=ffmpeg, made=made
-        )
-        pictures = scratch / f".partial-concat-{tag}.txt"
-        made.append(pictures)
-        pictures.write_text(ffconcat(videos), encoding="utf-8")
+        # Transitions read every clip's picture from one input: in the frame's size already.
+        fading = bool(options.crossfade) and len(clips) > 1
+        placed = _pictures(
+            clips, copy=copied, shape=shape, scratch=scratch, tag=tag, ffmpeg=ffmpeg, made=made,
+            fill=options.fill, any_size=not fading,
+        )  # fmt: skip
+        videos = [piece for piece, _ in placed]
+        pictures = _runs(placed, scratch=scratch, tag=tag, made=made)
         transitions = (
             _transitions(clips, videos, shape=shape, scratch=scratch, tag=tag, made=made)
             if options.crossfade and len(clips) > 1
@@ -608,6 +672,7 @@ def join(
             transitions=transitions,
             captions=captions,
             preview=options.preview,
+            fill=options.fill,
         )
         feed = None if sound else lambda sink: write_track(clips, options, sink)
         with _writing(output.parent, "the cut"):
