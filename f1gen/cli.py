@@ -582,8 +582,27 @@ def stitch(
         ),
     ] = None,
     captions: Annotated[
-        str, typer.Option(help="'files' (.srt and .vtt beside the cut) or 'burn' (also drawn in).")
+        str,
+        typer.Option(
+            help="'files' (.srt and .vtt beside the cut), 'burn' (also drawn in) or 'words' "
+            "(word by word as spoken, in the files and drawn in)."
+        ),
     ] = "files",
+    frame: Annotated[
+        str | None,
+        typer.Option(help="The cut's frame, WxH in even numbers (default: the clips' own size)."),
+    ] = None,
+    fill: Annotated[
+        str,
+        typer.Option(help="How a clip of another shape fills the frame: blur, crop or pad."),
+    ] = "blur",
+    platform: Annotated[
+        str | None,
+        typer.Option(
+            "--for",
+            help="Deliver for shorts, reels or tiktok: 1080x1920, captions in its safe zone.",
+        ),
+    ] = None,
     loudnorm: Annotated[bool, typer.Option(help="Normalize loudness (two-pass EBU R128).")] = True,
     loudness: Annotated[
         float, typer.Option(help="Integrated loudness target in LUFS.", min=-40, max=-5)
@@ -605,13 +624,18 @@ def stitch(
     from . import stitch as stitching
     from .workspace import open_workspace
 
-    if captions not in ("files", "burn"):
-        raise BadInputError(f"--captions {captions!r}: use 'files' or 'burn'")
+    if captions not in ("files", "burn", "words"):
+        raise BadInputError(f"--captions {captions!r}: use 'files', 'burn' or 'words'")
+    delivery = stitching.delivery(frame=frame, fill=fill, platform=platform)
     settings = load_settings({"bucket": bucket})
     # The cut reads clips and footage (probed for their trims), never the images.
     work = open_workspace(storyboard, workdir=workdir, decode_images=False)
     options = stitching.CutOptions(
-        burn_captions=captions == "burn",
+        frame=delivery.frame,
+        fill=delivery.fill,
+        safe=delivery.safe,
+        burn_captions=captions != "files",
+        word_captions=captions == "words",
         loudnorm=loudnorm,
         loudness=loudness,
         fade_ms=fade_ms,

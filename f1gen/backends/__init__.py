@@ -146,6 +146,8 @@ class Factory:
     checks: Checks
     # Whether its clips carry a real voice and picture that the take checks can judge.
     judged: Callable[[Backend], bool] = lambda lane: True
+    # Whether its clips show their line as a caption already: none is burned over them.
+    captioned: bool = False
 
 
 def judges(lane: Backend) -> bool:
@@ -205,6 +207,12 @@ def spec_of(identity: str | None) -> ClipSpec:
     """The clips of the backend an identity or a name belongs to: the default backend's when it
     is none (footage alone) or not registered."""
     return _made_by(identity).spec
+
+
+def shows_captions(identity: str | None) -> bool:
+    """True when the clips of the backend an identity belongs to show their line as a caption
+    in the picture (the animatic's): the stitch burns none over them."""
+    return identity is not None and _made_by(identity).captioned
 
 
 def reserved_tokens() -> list[tuple[str, re.Pattern[str]]]:

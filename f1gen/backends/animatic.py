@@ -251,4 +251,5 @@ FACTORY = Factory(
     build=_build,
     checks=_checks,
     judged=lambda lane: bool(getattr(lane, "speaks", False)),
+    captioned=True,  # its caption is drawn in: a burned one would stamp a second text over it
 )

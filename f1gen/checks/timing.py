@@ -51,9 +51,9 @@ def place(
     ends: dict[int, float] = {}
     for a, b, size in matcher.get_matching_blocks():
         for k in range(size):
-            token = owner[a + k]
-            found.setdefault(token, heard[b + k])
-            ends[token] = heard[b + k].end
+            at = owner[a + k]
+            found.setdefault(at, heard[b + k])
+            ends[at] = heard[b + k].end
     starts: list[float | None] = [
         found[i].start if i in found else None for i in range(len(tokens))
     ]
@@ -70,10 +70,10 @@ def place(
         assert finish is not None
         finish = max(finish, begin)
         weights = [len(tokens[k]) + 1 for k in range(index, gap_end)]
-        total, at = sum(weights), begin
+        total, moment = sum(weights), begin
         for k, weight in zip(range(index, gap_end), weights, strict=True):
-            starts[k] = at
-            at += (finish - begin) * weight / total
+            starts[k] = moment
+            moment += (finish - begin) * weight / total
         index = gap_end
     placed: list[tuple[str, float]] = []
     for token, start in zip(tokens, starts, strict=True):

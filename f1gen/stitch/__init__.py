@@ -12,15 +12,19 @@ from __future__ import annotations
 
 from .cut import CutOptions, Source, StitchResult, join
 from .ffargs import Loudness, Shape
+from .frames import PRESETS, Delivery, delivery
 from .publish import Outputs, outputs, stitch
 
 __all__ = [
+    "PRESETS",
     "CutOptions",
+    "Delivery",
     "Loudness",
     "Outputs",
     "Shape",
     "Source",
     "StitchResult",
+    "delivery",
     "join",
     "outputs",
     "stitch",

@@ -11,6 +11,7 @@ trimmed to exactly its video's duration.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import re
@@ -446,13 +447,24 @@ def word_cues(clip: CutClip, *, start: float, end: float) -> list[Cue]:
     """A clip's line word by word, each word shown from when it is said (the take checks' word
     alignment, else spread over the speech found) until the next, within start and end."""
     from ..captions import word_cues as timed
-    from ..checks.timing import said_words
 
     assert clip.source.caption is not None
     origin = clip.part[0]  # the clip's second shown at its slot's start
-    words = said_words(clip.path, clip.source.caption, span=clip.part)
+    stat = clip.path.stat()
+    words = _said(clip.path, stat.st_mtime_ns, stat.st_size, clip.source.caption, clip.part)
     shifted = [(text, clip.start + at - origin) for text, at in words]
     return timed(shifted, start=start, end=end)
+
+
+@functools.lru_cache(maxsize=64)
+def _said(
+    path: Path, mtime: int, size: int, line: str, part: tuple[float, float]
+) -> tuple[tuple[str, float], ...]:
+    """said_words, once per clip file as it is (the burned captions and the caption files both
+    need them)."""
+    from ..checks.timing import said_words
+
+    return tuple(said_words(path, line, span=part))
 
 
 def caption_track(

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import BadInputError
+from .ffargs import FILLS, Fill
 
 
 @dataclass(frozen=True)
@@ -91,3 +92,23 @@ def parse_frame(text: str) -> tuple[int, int]:
     if not (16 <= width <= MAX_SIDE and 16 <= height <= MAX_SIDE):
         raise BadInputError(f"--frame {text!r}: each side must be 16-{MAX_SIDE} pixels")
     return width, height
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the cut is delivered as: its frame (None: the clips' own size), how clips fill it,
+    and where its captions may go."""
+
+    frame: tuple[int, int] | None
+    fill: Fill
+    safe: SafeZone
+
+
+def delivery(*, frame: str | None, fill: str, platform: str | None) -> Delivery:
+    """The delivery the stitch's options ask for (--frame, --fill, --for); BadInputError naming
+    the option and what fits. --frame sets the size a preset would (its safe zone still holds)."""
+    if fill not in FILLS:
+        raise BadInputError(f"--fill {fill!r}: use one of {', '.join(FILLS)}")
+    chosen = preset(platform) if platform is not None else None
+    size = parse_frame(frame) if frame is not None else chosen.size if chosen else None
+    return Delivery(size, fill, chosen.safe if chosen else PORTRAIT)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import __version__, media
+from ..backends import shows_captions
 from ..captions import to_srt, to_vtt
 from ..errors import BadInputError, StitchError
 from ..files import file_digest, write_atomic
@@ -119,11 +120,13 @@ def collect(storyboard: Storyboard, workdir: Path, state: RunState) -> list[Sour
         if clip is None:
             missing.append(f"{scene.number} ({scene.id})")
         else:
+            entry = state.scenes.get(scene.id) if scene.generated else None
             found.append(
                 Source(
-                    scene.id, clip, scene.trim, footage=not scene.generated, caption=scene.speech
+                    scene.id, clip, scene.trim, footage=not scene.generated, caption=scene.speech,
+                    captioned=shows_captions(entry.backend if entry else None),
                 )
-            )
+            )  # fmt: skip
     if missing:
         shown = ", ".join(missing[:8]) + (
             f" and {len(missing) - 8} more" if len(missing) > 8 else ""
