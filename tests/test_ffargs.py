@@ -408,3 +408,19 @@ def test_ffmpeg_reads_the_cut_from_the_same_few_inputs_however_many_clips(
     graph = _after(args, "-filter_complex")
     assert ("[2:v:0]select=" in graph) == transitions
     assert bool(re.search(rf"\[{inputs - 1}:v\]setpts=PTS-STARTPTS\[captions\]", graph)) == captions
+
+
+def test_crossfaded_clips_of_another_size_are_faded_then_fitted_into_the_frame() -> None:
+    slots = _slots([121 / 24] * 3, crossfade=0.5)
+    starts, lengths = transition_frames(slots, fps=24)
+    heads = Transitions(Path("/t/heads.txt"), tuple(starts), tuple(lengths))
+
+    args = build_command(output=OUT, pictures=[Run(Path("/t/a.txt"), (576, 896))],
+                         shape=Shape(1080, 1920, 24), copy=False, transitions=heads, fill="pad")  # fmt: skip
+
+    graph = _after(args, "-filter_complex")
+    assert "overlay=eof_action=pass:repeatlast=0" in graph
+    assert graph.endswith(
+        "[vjoined]scale=1080:1920:force_original_aspect_ratio=decrease:force_divisible_by=2,"
+        "pad=1080:1920:(ow-iw)/2:(oh-ih)/2,setsar=1[vframed];[vframed]format=yuv420p[vout]"
+    )

@@ -282,3 +282,25 @@ def test_bad_delivery_options_are_bad_input(
     result = cli("stitch", board, *args)
 
     assert (result.exit_code, result.stderr) == (2, message)
+
+
+@pytest.mark.parametrize("footage", [False, True])
+def test_crossfades_in_a_delivery_frame_keep_sync(
+    footage: bool, marker_clips: list[MarkerClip], tmp_path: Path
+) -> None:
+    sources = [Source(f"c{n}", c.path) for n, c in enumerate(marker_clips[:3])]
+    markers = [c.marker for c in marker_clips[:3]]
+    if footage:  # another size: every clip is fitted on its own, then faded
+        wide = mediatools.make_marker_clip(tmp_path / "wide.mp4", marker_frame=36,
+                                           size=(640, 360), audio_rate=48_000)  # fmt: skip
+        sources.insert(1, Source("wide", wide.path, footage=True))
+        markers.insert(1, wide.marker)
+
+    result = join(sources, output=tmp_path / "cut.mp4", scratch=tmp_path / "tmp",
+                  options=_shorts(crossfade=0.5))  # fmt: skip
+
+    assert _streams(result.output)[0] == ("h264", 1080, 1920, "yuv420p")
+    worst, frames, beeps = mediatools.worst_offset(result.output)
+    assert len(frames) == len(beeps) == len(sources) and worst <= FRAME, (frames, beeps)
+    for found, clip, marker in zip(frames, result.clips, markers, strict=True):
+        assert abs(found - (clip.start + marker)) <= FRAME

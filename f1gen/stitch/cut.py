@@ -538,6 +538,16 @@ def _pictures(
     return pieces
 
 
+def _any_size(clips: list[CutClip], shape: Shape, options: CutOptions) -> bool:
+    """True when takes of any size can be read as they are, the cut's own encode fitting them
+    into its frame. Transitions read every clip from one input: there, only when every clip is
+    such a take of one and the same size (else each is fitted into the frame on its own)."""
+    if not options.crossfade or len(clips) < 2:
+        return True
+    sizes = {(c.info.video.width, c.info.video.height) for c in clips if c.info.video}
+    return len(sizes) == 1 and all(direct(c, shape, any_size=True) for c in clips)
+
+
 def _runs(
     placed: list[tuple[Piece, tuple[int, int]]], *, scratch: Path, tag: str, made: list[Path]
 ) -> list[Run]:
@@ -647,11 +657,9 @@ def join(
     made_loudness: Loudness | None = None
     sound: Path | None = None
     try:
-        # Transitions read every clip's picture from one input: in the frame's size already.
-        fading = bool(options.crossfade) and len(clips) > 1
         placed = _pictures(
             clips, copy=copied, shape=shape, scratch=scratch, tag=tag, ffmpeg=ffmpeg, made=made,
-            fill=options.fill, any_size=not fading,
+            fill=options.fill, any_size=_any_size(clips, shape, options),
         )  # fmt: skip
         videos = [piece for piece, _ in placed]
         pictures = _runs(placed, scratch=scratch, tag=tag, made=made)

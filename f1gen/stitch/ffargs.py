@@ -485,9 +485,15 @@ def build_command(
                 )
             )
             track += 1
+            joined_video = "vjoined"
+            if runs[0].size != shape.size:  # the clips' own size, faded, then fitted
+                chains.append(
+                    fit_graph("vjoined", "vframed", frame=shape.size, fill=fill, tag="x")
+                )
+                joined_video = "vframed"
         else:
             chains.append(joined_picture(runs, shape=shape, fill=fill, first=1))
-        joined_video = "vjoined"
+            joined_video = "vjoined"
         if captions is not None:
             # One input carries every caption image, each held for its cue: decoded in order,
             # so memory stays flat however many scenes there are.
