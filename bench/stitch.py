@@ -11,7 +11,12 @@ children's, ffmpeg included) is measured alone. Every output is checked for sync
 clips: the worst distance between a white frame and its beep. Last, peak memory at 8 and at 24
 clips for the cuts that decode the picture (crossfades, footage): it should not grow.
 
-    python bench/stitch.py [--clips 24] [--rounds 5] [--skip-moviepy]
+A cut delivered in another frame (`--for shorts`: 1080x1920, each 576x896 clip fitted over a
+blurred copy of itself) must encode its picture: its floor is one ffmpeg that encodes the joined
+picture, scaled and padded to 1080x1920 (the cheapest fit), with the cut's x264 settings, and the
+sound as above; the two are interleaved over --frame-rounds.
+
+    python bench/stitch.py [--clips 24] [--rounds 5] [--frame-rounds 3] [--skip-moviepy]
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 CAPTION = "Yes! Simply lovely! Another win for the team!"
 TARGETS = {"f1gen": 1.5, "f1gen +loudnorm": 2.5}  # at most this many times the floor
+FRAME_TARGETS = {"f1gen --for shorts": 1.5}  # against the floor at that size
 
 
 def _f1gen_cli(*options: str) -> Callable[[list[Path], Path], None]:
@@ -58,6 +64,19 @@ def run_floor(clips: list[Path], output: Path) -> None:
     run_ffmpeg(["-i", prepared / "track.wav", "-f", "concat", "-safe", "0", "-i", prepared / "list.txt",
                 "-map", "0:a", "-map", "1:v", "-c:v", "copy", "-c:a", "aac", "-aac_coder", "fast",
                 "-b:a", "192k", "-movflags", "+faststart", output], what="floor")  # fmt: skip
+
+
+def run_floor_frame(clips: list[Path], output: Path) -> None:
+    """One ffmpeg: encode the joined sound and the joined picture at 1080x1920 (scaled to fit,
+    padded), with the cut's own x264 settings."""
+    from f1gen.media import run_ffmpeg
+
+    prepared = clips[0].parents[2] / "floor"
+    fit = "scale=1080:1920:force_original_aspect_ratio=decrease,pad=1080:1920:(ow-iw)/2:(oh-ih)/2"
+    run_ffmpeg(["-i", prepared / "track.wav", "-f", "concat", "-safe", "0", "-i", prepared / "list.txt",
+                "-map", "0:a", "-map", "1:v", "-vf", fit, "-c:v", "libx264", "-preset", "veryfast",
+                "-crf", "20", "-pix_fmt", "yuv420p", "-c:a", "aac", "-aac_coder", "fast",
+                "-b:a", "192k", "-movflags", "+faststart", output], what="floor 1080x1920")  # fmt: skip
 
 
 def run_moviepy(clips: list[Path], output: Path) -> None:
@@ -135,6 +154,9 @@ CONTENDERS: dict[str, Callable[[list[Path], Path], None]] = {
     "f1gen": _f1gen_cli("--no-loudnorm"),
     "f1gen +loudnorm": _f1gen_cli(),
     "f1gen publish": _f1gen_cli("--captions", "burn"),
+    "floor 1080x1920": run_floor_frame,
+    "f1gen --for shorts": _f1gen_cli("--no-loudnorm", "--for", "shorts"),
+    "f1gen shorts publish": _f1gen_cli("--for", "shorts", "--captions", "burn"),
     "moviepy": run_moviepy,
     "moviepy publish": run_moviepy_publish,
     "naive concat -c copy": run_naive,
@@ -143,7 +165,9 @@ CONTENDERS: dict[str, Callable[[list[Path], Path], None]] = {
     "join footage": _join(footage=True),
 }
 TIMED = ("floor", "f1gen", "f1gen +loudnorm")  # interleaved over the rounds
-ONCE = ("f1gen publish", "moviepy", "moviepy publish", "naive concat -c copy")
+FRAMED = ("floor 1080x1920", "f1gen --for shorts")  # interleaved over the frame rounds
+ONCE = ("f1gen publish", "f1gen shorts publish", "moviepy", "moviepy publish",
+        "naive concat -c copy")  # fmt: skip
 SCALING = ("join copy", "join crossfade", "join footage")
 
 
@@ -218,6 +242,7 @@ def main() -> None:
     )
     parser.add_argument("--clips", type=int, default=24)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--frame-rounds", type=int, default=3, help="rounds at 1080x1920")
     parser.add_argument("--small", type=int, default=8, help="clips in the memory comparison")
     parser.add_argument("--skip-moviepy", action="store_true")
     parser.add_argument("--worker")
@@ -266,8 +291,15 @@ def main() -> None:
             print(f"round {round_ + 1}/{args.rounds}: {', '.join(names)}...", flush=True)
             for name in names:
                 run(name, clips, str(round_))
+        for round_ in range(args.frame_rounds):
+            print(f"frame round {round_ + 1}/{args.frame_rounds}: {', '.join(FRAMED)}...",
+                  flush=True)  # fmt: skip
+            for name in FRAMED:
+                run(name, clips, f"frame{round_}")
         for name in ONCE:
             if name.startswith("moviepy") and args.skip_moviepy:
+                continue
+            if name == "f1gen shorts publish" and not args.frame_rounds:
                 continue
             print(f"running {name}...", flush=True)
             run(name, clips, "once")
@@ -282,13 +314,16 @@ def main() -> None:
         for name, results in runs.items()
     }
     floor = medians["floor"]["seconds"]
+    framed_floor = medians["floor 1080x1920"]["seconds"] if "floor 1080x1920" in medians else None
     print(f"\nstitch of {args.clips} clips ({args.clips * 121 / 24:.1f} s of video); medians of "
           f"interleaved rounds ({args.rounds}, loudness {min(3, args.rounds)}) for the first three, "
           "one run for the rest")  # fmt: skip
     print(f"{'contender':<22}{'time s':>9}{'vs floor':>10}{'peak MB':>10}{'worst A/V ms':>14}")
     for name, figures in medians.items():
         worst = f"{sync[name]:.1f}" if name in sync else "-"
-        print(f"{name:<22}{figures['seconds']:>9.2f}{figures['seconds'] / floor:>9.2f}x"
+        # a cut at 1080x1920 is compared with the floor at that size
+        base = framed_floor if framed_floor and ("shorts" in name or "1080" in name) else floor
+        print(f"{name:<22}{figures['seconds']:>9.2f}{figures['seconds'] / base:>9.2f}x"
               f"{figures['peak_mb']:>10.0f}{worst:>14}")  # fmt: skip
     verdicts = []
     for name, most in TARGETS.items():
@@ -296,6 +331,13 @@ def main() -> None:
         met = ratio <= most and sync[name] <= 41.7
         verdicts.append(f"{name} {ratio:.2f}x the floor (target at most {most}x, sync within "
                         f"one frame): {'met' if met else 'NOT met'}")  # fmt: skip
+    for name, most in FRAME_TARGETS.items():
+        if framed_floor is None:
+            continue
+        ratio = medians[name]["seconds"] / framed_floor
+        met = ratio <= most and sync[name] <= 41.7
+        verdicts.append(f"{name} {ratio:.2f}x the floor at 1080x1920 (target at most {most}x, "
+                        f"sync within one frame): {'met' if met else 'NOT met'}")  # fmt: skip
     print("\n" + "\n".join(verdicts))
     if "moviepy" in medians:
         print(f"f1gen is {medians['moviepy']['seconds'] / medians['f1gen']['seconds']:.1f}x faster "
@@ -317,6 +359,11 @@ def main() -> None:
             "medians": medians,
             "worst_av_ms": sync,
             "floor_ratio": {name: medians[name]["seconds"] / floor for name in TARGETS},
+            "frame_floor_ratio": {
+                name: medians[name]["seconds"] / framed_floor
+                for name in FRAME_TARGETS
+                if framed_floor
+            },
             "memory_scaling": scaling,
         },
     )
