@@ -304,3 +304,17 @@ def test_crossfades_in_a_delivery_frame_keep_sync(
     assert len(frames) == len(beeps) == len(sources) and worst <= FRAME, (frames, beeps)
     for found, clip, marker in zip(frames, result.clips, markers, strict=True):
         assert abs(found - (clip.start + marker)) <= FRAME
+
+
+def test_without_a_frame_the_cut_takes_its_first_generated_clips_own_size(
+    marker_clips: list[MarkerClip], tmp_path: Path
+) -> None:
+    from f1gen.stitch.cut import layout, own_shape
+    from f1gen.stitch.ffargs import Shape
+
+    tall = mediatools.make_marker_clip(tmp_path / "tall.mp4", marker_frame=40, size=(704, 1280))
+    spec = Shape(576, 896, 24)
+    phone = Source("phone", marker_clips[0].path, footage=True)
+
+    assert own_shape(layout([phone, Source("t", tall.path)]), spec) == Shape(704, 1280, 24)
+    assert own_shape(layout([phone]), spec) == spec  # footage alone: the backend's shape

@@ -193,6 +193,20 @@ def uniform(clips: list[CutClip]) -> bool:
     return len(shapes) == 1
 
 
+def own_shape(clips: list[CutClip], spec: Shape) -> Shape:
+    """The clips' own shape: the first generated clip's size at spec's rate (a model makes
+    clips of several sizes, its spec naming one); spec's for a cut of footage alone."""
+    for clip in clips:
+        video = clip.info.video
+        if (
+            not clip.source.footage
+            and video is not None
+            and not (video.width % 2 or video.height % 2)
+        ):
+            return Shape(video.width, video.height, spec.fps)
+    return spec
+
+
 def framed(shape: Shape, options: CutOptions) -> Shape:
     """The cut's picture: the clips' shape, in the frame options ask for."""
     return Shape(*options.frame, shape.fps) if options.frame else shape

@@ -487,9 +487,7 @@ def build_command(
             track += 1
             joined_video = "vjoined"
             if runs[0].size != shape.size:  # the clips' own size, faded, then fitted
-                chains.append(
-                    fit_graph("vjoined", "vframed", frame=shape.size, fill=fill, tag="x")
-                )
+                chains.append(fit_graph("vjoined", "vframed", frame=shape.size, fill=fill, tag="x"))
                 joined_video = "vframed"
         else:
             chains.append(joined_picture(runs, shape=shape, fill=fill, first=1))

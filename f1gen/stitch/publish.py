@@ -22,7 +22,7 @@ from ..prompts import build as build_prompt
 from ..state import RunState, StateStore, work_lock
 from ..storyboard import Storyboard
 from ..sync import fetch_missing
-from .cut import CutClip, CutOptions, Source, StitchResult, cues, join, layout
+from .cut import CutClip, CutOptions, Source, StitchResult, cues, join, layout, own_shape
 from .ffargs import Shape
 
 if TYPE_CHECKING:
@@ -179,8 +179,8 @@ def _stitch(
     if state is None or fetched:
         state = StateStore(workdir).load(storyboard=str(storyboard.path), title=storyboard.title)
     sources = collect(storyboard, workdir, state)
-    shape = Shape.of(cut_spec(storyboard, state))
     clips = layout(sources, crossfade=options.crossfade)  # each clip probed once, here
+    shape = own_shape(clips, Shape.of(cut_spec(storyboard, state)))
     drawing: list[Future[ReviewFrames]] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="f1gen-art") as pool:
         # The review art comes from the clips, not the cut: it is drawn while ffmpeg works.
