@@ -3,7 +3,8 @@
 - publish: where the cut and its side files go, what they must never replace, the side files
   (captions, contact sheet, poster, manifest), fetching and uploading: `stitch()`;
 - cut: the clips laid out, their sound and pictures joined in sync, captions drawn, loudness;
-- ffargs: the ffmpeg arguments, ffconcat lists and filter graphs, built as text.
+- ffargs: the ffmpeg arguments, ffconcat lists and filter graphs, built as text; beside it,
+  frames: the delivery frames (--frame, --fill, --for) and the captions' safe zones.
 
 What the rest of f1gen uses is re-exported here.
 """
