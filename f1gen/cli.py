@@ -653,6 +653,8 @@ def stitch(
     if as_json:
         _print_json(result.as_dict())
     how = "video stream-copied" if result.video_copied else "video encoded once"
+    if result.frame and delivery.frame:  # a delivery frame asked for: say which
+        how = f"{result.frame[0]}x{result.frame[1]}, {how}"
     console = stderr_console()
     if result.fetched:
         console.print(

@@ -255,7 +255,11 @@ def test_stitch_for_shorts_from_the_command_line(
     result = cli("stitch", "--for", "shorts", "--fill", "pad", "--json")
 
     assert result.exit_code == 0, result.stderr
-    cut = Path(json.loads(result.stdout)["output"])
+    made = json.loads(result.stdout)
+    cut = Path(made["output"])
+    assert made["frame"] == "1080x1920" and "(10.1 s, 2 clips, 1080x1920, video encoded once" in (
+        result.stderr
+    )
     assert _streams(cut) == (("h264", 1080, 1920, "yuv420p"), ("aac", 48_000))
     assert _frame_at(cut, 1.0)[:100].max() <= 20  # pad: black bars above
 

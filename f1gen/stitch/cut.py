@@ -127,6 +127,7 @@ class StitchResult:
     side_files: tuple[Path, ...] = ()
     fetched: tuple[str, ...] = ()
     link: str | None = None
+    frame: tuple[int, int] | None = None  # the cut's picture size
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready view."""
@@ -134,6 +135,7 @@ class StitchResult:
             "output": str(self.output),
             "duration": round(self.duration, 3),
             "video_copied": self.video_copied,
+            "frame": f"{self.frame[0]}x{self.frame[1]}" if self.frame else None,
             "loudness": asdict(self.loudness) if self.loudness else None,
             "leveling": asdict(self.leveling) if self.leveling else None,
             "loudness_made": asdict(self.made_loudness) if self.made_loudness else None,
@@ -725,4 +727,5 @@ def join(
     return StitchResult(
         output=output, duration=total, clips=tuple(clips), video_copied=copied, loudness=measured,
         leveling=leveling, made_loudness=made_loudness,
+        frame=shape.preview if options.preview else shape.size,
     )  # fmt: skip
