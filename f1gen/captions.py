@@ -176,7 +176,7 @@ def draw_caption(
             x += draw.textlength(said + " ", font=font)
         draw.text((x, y), word, font=font, fill=HIGHLIGHT, anchor="la")
     path.parent.mkdir(parents=True, exist_ok=True)
-    layer.save(path, format="PNG")
+    layer.save(path, format="PNG", compress_level=1)  # read once, by ffmpeg: speed over size
     return path
 
 
