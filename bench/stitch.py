@@ -176,9 +176,12 @@ def worker(name: str, clips: list[Path], output: Path) -> None:
     started = time.perf_counter()
     CONTENDERS[name](clips, output)
     seconds = time.perf_counter() - started
-    peak_kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                  resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)  # fmt: skip
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_kb / 1024}))
+    own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                          resource.RUSAGE_CHILDREN))  # fmt: skip
+    peak_kb = max(own.ru_maxrss, children.ru_maxrss)
+    # CPU time, its own and its children's (ffmpeg): what a busy machine does not inflate
+    cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_kb / 1024, "cpu_s": cpu}))
 
 
 def _child(*args: str | Path) -> object:
@@ -310,7 +313,10 @@ def main() -> None:
                 for count in (args.small, args.clips)
             }  # fmt: skip
     medians = {
-        name: {key: statistics.median(r[key] for r in results) for key in ("seconds", "peak_mb")}
+        name: {
+            key: statistics.median(r[key] for r in results)
+            for key in ("seconds", "peak_mb", "cpu_s")
+        }
         for name, results in runs.items()
     }
     floor = medians["floor"]["seconds"]
@@ -318,12 +324,16 @@ def main() -> None:
     print(f"\nstitch of {args.clips} clips ({args.clips * 121 / 24:.1f} s of video); medians of "
           f"interleaved rounds ({args.rounds}, loudness {min(3, args.rounds)}) for the first three, "
           "one run for the rest")  # fmt: skip
-    print(f"{'contender':<22}{'time s':>9}{'vs floor':>10}{'peak MB':>10}{'worst A/V ms':>14}")
+    print(f"{'contender':<22}{'time s':>9}{'vs floor':>10}{'CPU s':>8}{'vs floor':>10}"
+          f"{'peak MB':>10}{'worst A/V ms':>14}")  # fmt: skip
     for name, figures in medians.items():
         worst = f"{sync[name]:.1f}" if name in sync else "-"
         # a cut at 1080x1920 is compared with the floor at that size
-        base = framed_floor if framed_floor and ("shorts" in name or "1080" in name) else floor
+        framed = bool(framed_floor) and ("shorts" in name or "1080" in name)
+        base = framed_floor if framed and framed_floor else floor
+        cpu_base = medians["floor 1080x1920" if framed else "floor"]["cpu_s"]
         print(f"{name:<22}{figures['seconds']:>9.2f}{figures['seconds'] / base:>9.2f}x"
+              f"{figures['cpu_s']:>8.1f}{figures['cpu_s'] / cpu_base:>9.2f}x"
               f"{figures['peak_mb']:>10.0f}{worst:>14}")  # fmt: skip
     verdicts = []
     for name, most in TARGETS.items():
