@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from . import media
-from .config import Settings
 from .errors import F1genError
+from .settings import Settings
 
 if TYPE_CHECKING:
     from .backends import Factory, Probe

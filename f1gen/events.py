@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .backends import BackendUpdate
-    from .storyboard import Scene
+    from .scene import Scene
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,7 @@ class Summary:
     gpu_seconds: float = 0.0
     cost_usd: float = 0.0
     clips: int = 0  # clips that came back (every take, rejected ones too): what --max-clips counts
+    rejected: int = 0  # of them, takes that failed a hard check (kept, never picked)
     stopped: str | None = None  # why the run stopped early (resumable), if it did
     retry_at: datetime | None = None
 
@@ -99,6 +100,7 @@ class Summary:
             "cost_usd": round(self.cost_usd, 4),
             "generated": self.done,
             "clips": self.clips,
+            "rejected": self.rejected,
             "skipped": self.skipped,
             "failed": self.failed,
             "remaining": self.remaining,

@@ -39,6 +39,17 @@ def file_digest(path: Path) -> str:
     return value
 
 
+def unchanged(path: Path, *, size: int | None, sha256: str | None) -> bool:
+    """True when the file at path is still the one recorded: its size first (cheap), then its
+    bytes when their digest was recorded."""
+    try:
+        if path.stat().st_size != size:
+            return False
+    except OSError:
+        return False
+    return sha256 is None or file_digest(path) == sha256
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace path with data so that readers see the old or the new file, never a mix."""
     partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-    from .backends.traits import ClipSpec
+    from .clipspec import ClipSpec
 
 
 @dataclass(frozen=True)

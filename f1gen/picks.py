@@ -11,10 +11,11 @@ from pathlib import Path
 
 from .checks import TakeChecks, choose
 from .errors import BadInputError
-from .files import file_digest
+from .files import unchanged
 from .plan import plan_scene
+from .scene import Scene, Storyboard
 from .state import SceneState, TakeRecord
-from .storyboard import MAX_SEED, Scene, Storyboard
+from .storyboard import MAX_SEED
 
 BY_HAND = "picked by hand (f1gen pick)"
 
@@ -46,19 +47,10 @@ def pickable(scene: Scene, entry: SceneState, workdir: Path) -> list[TakeRecord]
     return [
         take
         for take in entry.takes
-        if not take.rejected and _unchanged(take, workdir) and is_current(scene, entry, take)
+        if not take.rejected
+        and unchanged(workdir / take.clip, size=take.size, sha256=take.sha256)
+        and is_current(scene, entry, take)
     ]
-
-
-def _unchanged(take: TakeRecord, workdir: Path) -> bool:
-    """True when the take's file is still the one recorded (size, then bytes)."""
-    clip = workdir / take.clip
-    try:
-        if clip.stat().st_size != take.size:
-            return False
-    except OSError:
-        return False
-    return take.sha256 is None or file_digest(clip) == take.sha256
 
 
 def repick(

@@ -1,4 +1,5 @@
-"""One generate run as cron sees it: generate, log, stitch when all is done, notify, exit code."""
+"""Generate's one door: a frozen request in; a preview (the plan and every backend's estimate)
+or a run (generate, log, stitch when all is done, notify, exit code) out. The command renders."""
 
 from __future__ import annotations
 
@@ -7,18 +8,118 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import stitch as stitching
+from .backends import REGISTRY, Backend, build_lanes, close_lanes, factory
 from .errors import ExitCode, F1genError
+from .estimate import Estimate, compare
 from .events import Emit, Event, Notice, Summary
 from .notify import post_json
 from .runlog import RunLog, summary_line
 from .runner import Runner, RunOptions
 from .status import table
+from .workspace import open_storage
 
 if TYPE_CHECKING:
-    from .backends import Backend
-    from .config import Settings
+    from .plan import PlannedScene
+    from .scene import Scene, Storyboard
+    from .settings import Settings
     from .storage import Storage
-    from .storyboard import Storyboard
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """One generate run as asked: what to make, on which backend, with which settings."""
+
+    storyboard: Storyboard
+    workdir: Path
+    backend: str
+    options: RunOptions
+    settings: Settings
+    parallel: int | None = None  # clips in flight at once (None: the backend's own)
+    stitch_when_done: bool = False
+    notify: str | None = None  # a URL that gets the run's summary
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a run would make, what is already done, and what it would cost on each backend
+    (no estimates when the chosen backend spends no GPU)."""
+
+    backend: str
+    todo: tuple[PlannedScene, ...]
+    done: tuple[Scene, ...]
+    estimates: tuple[Estimate, ...]
+    ready: int = 0  # scenes ready for the cut, counted as `f1gen status` counts them
+    total: int = 0
+
+    @property
+    def chosen(self) -> Estimate | None:
+        """The chosen backend's estimate, if it spends GPU."""
+        return next((e for e in self.estimates if e.backend == self.backend), None)
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready view (what --dry-run --json prints)."""
+        mine = self.chosen
+        return {
+            "generate": [
+                {"number": p.scene.number, "id": p.scene.id, "steps": p.steps, "seed": p.seed}
+                for p in self.todo
+            ],
+            "already_done": [s.id for s in self.done],
+            "ready": self.ready,
+            "scenes": self.total,
+            "gpu_seconds": round(mine.gpu_seconds if mine else 0.0),
+            "quota_days": mine.quota_days if mine else None,
+            "backend": self.backend,
+            "estimates": [e.as_dict() for e in self.estimates],
+        }
+
+
+def preview(request: GenerateRequest) -> Preview:
+    """The plan and the estimates, without taking the lock or changing anything."""
+    lanes = _lanes(request)
+    try:
+        runner = Runner(request.storyboard, workdir=request.workdir, lanes=lanes)
+        todo, done = runner.preview(request.options)
+    finally:
+        close_lanes(lanes)
+    estimates: list[Estimate] = []
+    if factory(request.backend).price.kind != "free":
+        wide = {request.backend: request.parallel} if request.parallel else {}
+        estimates = compare([p.steps for p in todo], tuple(REGISTRY), parallel=wide)
+    ready = table(request.storyboard, request.workdir).ready
+    return Preview(request.backend, tuple(todo), tuple(done), tuple(estimates), ready,
+                   len(request.storyboard.scenes))  # fmt: skip
+
+
+def run(request: GenerateRequest, emit: Emit) -> Outcome:
+    """Make the clips: the backend's notices first, then the run with its log."""
+    for notice in factory(request.backend).notices(request.settings):
+        emit(Notice(notice))
+    storage = open_storage(request.settings, prefix=request.workdir.resolve().name)
+    lanes = _lanes(request)
+    try:
+        return _run_logged(
+            request.storyboard,
+            workdir=request.workdir,
+            lanes=lanes,
+            options=request.options,
+            settings=request.settings,
+            storage=storage,
+            emit=emit,
+            stitch_when_done=request.stitch_when_done,
+            notify=request.notify,
+        )
+    finally:
+        close_lanes(lanes)
+
+
+def _lanes(request: GenerateRequest) -> list[Backend]:
+    return build_lanes(
+        request.backend,
+        settings=request.settings,
+        workdir=request.workdir,
+        parallel=request.parallel,
+    )
 
 
 @dataclass(frozen=True)
@@ -29,6 +130,8 @@ class Outcome:
     line: str
     cut: stitching.StitchResult | None
     exit_code: ExitCode
+    ready: int = 0  # scenes ready for the cut after the run, as `f1gen status` counts them
+    total: int = 0
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready view (also what --notify posts)."""
@@ -40,7 +143,7 @@ class Outcome:
         }
 
 
-def run_generate(
+def _run_logged(
     storyboard: Storyboard,
     *,
     workdir: Path,
@@ -88,7 +191,7 @@ def run_generate(
             code = ExitCode.FAILED
         else:
             code = ExitCode.OK
-        outcome = Outcome(summary, line, cut, code)
+        outcome = Outcome(summary, line, cut, code, ready, len(storyboard.scenes))
         _notify(notify, outcome.as_dict(), log, emit)
         return outcome
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from . import prompts
 from .backends import spec_of
-from .backends.traits import ClipSpec
+from .clipspec import ClipSpec
 from .errors import BadInputError
-from .files import file_digest
+from .files import file_digest, unchanged
+from .scene import Scene, Storyboard
 from .state import RunState, SceneState
-from .storyboard import Scene, Storyboard
 
 
 @dataclass(frozen=True)
@@ -84,13 +84,9 @@ def clip_is_current(entry: SceneState | None, fingerprint: str, workdir: Path) -
         or not entry.clip
     ):
         return False
-    clip = workdir / entry.clip
-    try:
-        if clip.stat().st_size != entry.size:
-            return False
-    except OSError:
-        return False
-    return file_digest(clip) == entry.sha256
+    # An accepted clip always has its digest recorded: without one, it is not known to be it.
+    sha256 = entry.sha256
+    return sha256 is not None and unchanged(workdir / entry.clip, size=entry.size, sha256=sha256)
 
 
 def scene_clip(scene: Scene, state: RunState, workdir: Path) -> Path | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .storyboard import Scene
+    from .scene import Scene
 
 
 def build(scene: Scene, *, identity: str | None = None) -> str:

@@ -23,9 +23,9 @@ from .errors import MediaError
 from .files import write_atomic
 from .plan import clip_is_current, cut_spec, expected_fingerprint
 from .prompts import build as build_prompt
+from .scene import Storyboard
 from .sheets import THUMB, contact_sheet
 from .state import StateStore
-from .storyboard import Storyboard
 
 if TYPE_CHECKING:
     from .storage import Storage

@@ -49,10 +49,12 @@ def describe(event: Event) -> str | None:
 def summary_line(summary: Summary, *, total: int, ready: int) -> str:
     """The one line that tells the morning what happened and what comes next."""
     parts = [
-        f"generated {len(summary.done)}",
+        f"scenes done {len(summary.done)}",
         f"ready {ready}/{total}",
         f"failed {len(summary.failed)}",
         f"remaining {total - ready}",
+        f"clips made {summary.clips}",
+        f"takes rejected {summary.rejected}",
         f"GPU {summary.gpu_seconds / 60:.1f} min",
     ]
     if summary.stopped:

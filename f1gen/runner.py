@@ -50,9 +50,9 @@ from .plan import (
     scene_takes,
 )
 from .prompts import build as build_prompt
+from .scene import Scene, Storyboard
 from .schedule import Limits, stop_reason
 from .state import RunState, SceneState, StateStore, TakeRecord, now_iso, unwritable, work_lock
-from .storyboard import Scene, Storyboard
 from .sync import Uploader, check_bucket, is_uploaded, upload_state
 from .takes import Take, TakeStore
 
@@ -176,6 +176,35 @@ def remember(cache: CheckCache, scene: Scene, record: TakeRecord, result: TakeCh
     cache.put(key, replace(result, take=record.name))
     cache.save()
     return summary(result)
+
+
+def take_in(
+    entry: SceneState,
+    made: PlannedScene,
+    found: tuple[Take, media.MediaInfo],
+    *,
+    identity: str,
+    seed: int | None,
+    workdir: Path,
+    cache: CheckCache,
+    checks: TakeChecks | None = None,
+    cost_usd: float = 0.0,
+) -> TakeRecord:
+    """The one place a take is taken in: its record (and its checks, remembered) goes beside the
+    older takes; one that passed its hard checks makes the scene's clip its pick (by hand, else
+    by the checks), or itself when no take is pickable. One that failed is kept, never picked."""
+    take, info = found
+    record = take_record(take, info, made, identity, seed, workdir, cost_usd=cost_usd)
+    record.rejected = checks is not None and checks.rejected
+    if checks is not None:
+        record.checks = remember(cache, made.scene, record, checks)
+    entry.takes.append(record)
+    if not record.rejected:
+        entry.seed = made.seed
+        known = RunRecord.known_checks(cache, made.scene, entry)
+        if picks.repick(made.scene, entry, workdir=workdir, checks=known) is None:
+            point(entry, made, take, info, identity=identity, workdir=workdir)
+    return record
 
 
 class Runner:
@@ -413,36 +442,29 @@ class Runner:
                 remaining.append(planned)
                 continue
             made, take, info, identity = found
-            entry = state.scene(planned.scene.id, planned.scene.number)
-            slot = 1 + sum(t.fingerprint == made.fingerprint for t in entry.takes)
-            seed = picks.take_seed(made.seed, made.fingerprint, slot)
-            record = take_record(take, info, made, identity, seed, self.workdir)
-            entry.takes.append(record)
             # Killed before its checks ran, perhaps: it is judged like any new take.
             lane = next(lane for lane in self.lanes if lane.identity == identity)
+            result = None
             if options.checks and judges(lane):
                 try:
                     result = take_checks(made, take.path)
                 except MediaError:  # its sound cannot be read after all: made again
-                    entry.takes.remove(record)
                     remaining.append(planned)
                     continue
-                record.checks = remember(cache, planned.scene, record, result)
-                if result.rejected:
-                    record.rejected = True
-                    self.emit(
-                        Notice(
-                            f"{planned.scene.id}: the take on disk ({take.path.name}) "
-                            f"{record.checks}: kept, never picked; making another"
-                        )
+            entry = state.scene(planned.scene.id, planned.scene.number)
+            slot = 1 + sum(t.fingerprint == made.fingerprint for t in entry.takes)
+            seed = picks.take_seed(made.seed, made.fingerprint, slot)
+            record = take_in(entry, made, (take, info), identity=identity, seed=seed,
+                             workdir=self.workdir, cache=cache, checks=result)  # fmt: skip
+            if record.rejected:
+                self.emit(
+                    Notice(
+                        f"{planned.scene.id}: the take on disk ({take.path.name}) "
+                        f"{record.checks}: kept, never picked; making another"
                     )
-                    remaining.append(planned)
-                    continue
-            # Like a new take: the scene's clip is its pick (by hand, else by the checks).
-            entry.seed = made.seed
-            checked = RunRecord.known_checks(cache, planned.scene, entry)
-            if picks.repick(planned.scene, entry, workdir=self.workdir, checks=checked) is None:
-                point(entry, made, take, info, identity=identity, workdir=self.workdir)
+                )
+                remaining.append(planned)
+                continue
             self.emit(
                 Notice(
                     f"{planned.scene.id}: its take is already on disk ({take.path.name}): using it"
@@ -606,14 +628,11 @@ class RunRecord:
             take, timing, _ = kept
             self._count_cost(entry, timing.cost_usd)
             if isinstance(exc, TakeRejected):
+                self.summary.rejected += 1
                 self.takes.settle(take, flight.partial)
-                record = take_record(
-                    take, exc.info, flight.planned, flight.lane.identity,
-                    flight.planned.take_seed, self.workdir, cost_usd=timing.cost_usd,
-                )  # fmt: skip
-                record.rejected = True
-                record.checks = self._remember(scene, record, exc.checks)
-                entry.takes.append(record)
+                take_in(entry, flight.planned, (take, exc.info), identity=flight.lane.identity,
+                        seed=flight.planned.take_seed, workdir=self.workdir, cache=self.cache,
+                        checks=exc.checks, cost_usd=timing.cost_usd)  # fmt: skip
             else:  # it does not decode: nothing of it stays
                 self.takes.discard(take, flight.partial)
         self.probe_due = True
@@ -646,18 +665,10 @@ class RunRecord:
         take, timing, back = self.kept.pop(scene.id)
         self.summary.clips += 1
         self.takes.settle(take, flight.partial)
-        record = take_record(take, info, planned, lane.identity, planned.take_seed, self.workdir,
-                             cost_usd=timing.cost_usd)  # fmt: skip
-        result = self.results.pop(flight.partial, None)
-        if result is not None:
-            record.checks = self._remember(scene, record, result)
-        entry.takes.append(record)
-        entry.seed = planned.seed
-        if (
-            picks.repick(scene, entry, workdir=self.workdir, checks=self._known(scene, entry))
-            is None
-        ):
-            point(entry, planned, take, info, identity=lane.identity, workdir=self.workdir)
+        checks = self.results.pop(flight.partial, None)
+        take_in(entry, planned, (take, info), identity=lane.identity, seed=planned.take_seed,
+                workdir=self.workdir, cache=self.cache, checks=checks,
+                cost_usd=timing.cost_usd)  # fmt: skip
         seconds = back - flight.began
         self.summary.gpu_seconds += self._add_time(entry, seconds, timing)
         self._count_cost(entry, timing.cost_usd)
@@ -675,12 +686,6 @@ class RunRecord:
     def _count_cost(self, entry: SceneState, cost_usd: float) -> None:
         entry.cost_usd = round(entry.cost_usd + cost_usd, 4)
         self.summary.cost_usd += cost_usd
-
-    def _remember(self, scene: Scene, record: TakeRecord, result: TakeChecks) -> str:
-        return remember(self.cache, scene, record, result)
-
-    def _known(self, scene: Scene, entry: SceneState) -> dict[str, TakeChecks]:
-        return self.known_checks(self.cache, scene, entry)
 
     @staticmethod
     def known_checks(cache: CheckCache, scene: Scene, entry: SceneState) -> dict[str, TakeChecks]:

@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .plan import scene_clip
+from .scene import Storyboard
 from .state import RunState, StateStore
-from .storyboard import Storyboard
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,9 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from .config import Settings
 from .errors import ChecksumMismatch, ConfigError, F1genError, StorageUnavailable
 from .files import file_digest, move_durably
+from .settings import Settings
 
 MIB = 1024 * 1024
 CONTENT_TYPES = {

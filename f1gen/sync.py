@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from .errors import BadInputError, StorageUnavailable
 from .files import file_digest, write_atomic
 from .plan import expected_fingerprint
+from .scene import Storyboard
 from .state import RunState, SceneState, StateStore, belongs_to, source_of, work_lock
-from .storyboard import Storyboard
 
 if TYPE_CHECKING:
     from .storage import Storage, Uploaded

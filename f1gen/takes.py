@@ -22,7 +22,7 @@ from typing import TypeVar
 
 from .errors import MediaError, WriteError
 from .files import fsync_dir
-from .storyboard import Scene
+from .scene import Scene
 
 T = TypeVar("T")
 PARTIAL = ".partial-"

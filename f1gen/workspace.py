@@ -1,13 +1,19 @@
-"""Finding a run: a storyboard and its work folder, from whatever the user named."""
+"""Finding a run: a storyboard, its work folder and its bucket, from whatever the user named."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import storyboard as storyboards
 from .errors import BadInputError
+from .scene import Storyboard
 from .state import StateStore
+
+if TYPE_CHECKING:
+    from .settings import Settings
+    from .storage import Storage
 
 OUT = Path("out")
 
@@ -16,7 +22,7 @@ OUT = Path("out")
 class Workspace:
     """A loaded storyboard, its lint warnings and its work folder."""
 
-    storyboard: storyboards.Storyboard
+    storyboard: Storyboard
     workdir: Path
     warnings: tuple[str, ...] = ()
 
@@ -55,3 +61,12 @@ def _only_run() -> Path:
         names = ", ".join(str(r) for r in runs)
         raise BadInputError(f"several runs under {OUT}/ ({names}): give the storyboard to pick one")
     return runs[0]
+
+
+def open_storage(settings: Settings, *, prefix: str) -> Storage | None:
+    """The run's bucket under prefix, or None when none is configured (boto3 loads only then)."""
+    if not settings.bucket:
+        return None
+    from .storage import from_settings
+
+    return from_settings(settings, prefix=prefix)

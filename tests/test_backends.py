@@ -16,7 +16,7 @@ import pytest
 from f1gen import media
 from f1gen.backends import REGISTRY, build_lanes, factories, factory, spec_of
 from f1gen.backends.traits import OVI_SPEC
-from f1gen.config import BACKENDS, load_settings
+from f1gen.config import load_settings
 from f1gen.errors import BadInputError, ClipRejected
 from tests.support import echo_backend, mediatools
 
@@ -33,8 +33,8 @@ def echo(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
 
 def test_the_default_is_registered_like_every_other() -> None:
-    assert BACKENDS == tuple(REGISTRY) == ("ovi", "animatic", "fal", "replicate", "ovi-app")
-    assert [made.name for made in factories()] == list(BACKENDS)
+    assert tuple(REGISTRY) == ("ovi", "animatic", "fal", "replicate", "ovi-app")
+    assert [made.name for made in factories()] == list(REGISTRY)
     assert {made.spec for made in factories()} == {OVI_SPEC}
 
 
@@ -122,6 +122,25 @@ def test_the_storyboard_lint_refuses_every_registered_formats_tokens(
     assert (result.exit_code, result.stderr) == (2, (
         f"error: {board}: scenes[1] (a).speech: contains the Echo tag '[[', which breaks "
         "the prompt: remove it (f1gen adds the tags)\n"))  # fmt: skip
+
+
+def test_a_backend_brings_its_own_key_with_no_edit_outside_its_file_and_registry_line(
+    echo: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, cli: Callable[..., Any]
+) -> None:
+    settings = load_settings(environ={"ECHO_KEY": "echo-secret-1"})
+    monkeypatch.setenv("ECHO_KEY", "echo-secret-2")
+
+    checked = cli("doctor", "--backend", "echo")
+    monkeypatch.delenv("ECHO_KEY")
+    missing = cli("doctor", "--backend", "echo")
+
+    assert settings.secret("echo_key") is not None
+    assert settings.secret("echo_key").reveal() == "echo-secret-1"  # type: ignore[union-attr]
+    assert settings.redact("sent echo-secret-1") == "sent ***"
+    assert checked.exit_code == 0, checked.stdout
+    assert "ok   key: ECHO_KEY is set: ***\n" in checked.stdout
+    assert missing.exit_code == 3
+    assert "FAIL key: no ECHO_KEY set: add your echo key to .env\n" in missing.stdout
 
 
 def test_a_clip_spec_is_found_by_identity_or_name_and_is_the_defaults_when_unknown(

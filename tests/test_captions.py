@@ -12,7 +12,7 @@ from f1gen import media
 from f1gen.backends import ClipRequest
 from f1gen.backends.animatic import AnimaticBackend
 from f1gen.captions import Cue, draw_caption, to_srt, to_vtt
-from f1gen.storyboard import Scene
+from f1gen.scene import Scene
 from tests.support.images import draw_portrait
 
 SPEECH = "Fish & chips <b>now</b>, said <i>Tom</i> &amp; Jerry"

@@ -229,7 +229,7 @@ def test_a_dry_run_of_the_animatic_spends_no_gpu_and_says_so(
 
     assert text.stdout == (
         "would generate 01 s1 (40 steps)\n"
-        "1 to generate, 0 already done; rendered here: no GPU quota is spent\n"
+        "1 to generate, 0/1 scenes ready; rendered here: no GPU quota is spent\n"
     )
     assert (data["gpu_seconds"], data["quota_days"]) == (0, None)
 
@@ -274,3 +274,63 @@ def test_status_with_no_runs_suggests_the_first_generate(cli: Callable[..., Any]
         2,
         "error: no runs under out/ yet: start one with 'f1gen generate STORYBOARD' (or give the storyboard)\n",
     )
+
+
+def test_the_top_level_help_shows_every_summary_whole(cli: Callable[..., Any]) -> None:
+    shown = " ".join(cli("--help").output.partition("Commands:")[2].split())
+
+    assert "..." not in shown
+    for name in COMMANDS:
+        summary = " ".join((GROUP.commands[name].help or "").split())  # type: ignore[attr-defined]
+        assert summary in shown
+
+
+@pytest.mark.parametrize(
+    ("command", "usage"),
+    [
+        ("generate", " generate [OPTIONS] STORYBOARD\n"),
+        ("status", " status [OPTIONS] [STORYBOARD]\n"),
+        ("pick", " pick [OPTIONS] [STORYBOARD] SCENE [TAKE]\n"),
+    ],
+)
+def test_usage_lines_name_the_arguments_as_people_write_them(
+    command: str, usage: str, cli: Callable[..., Any]
+) -> None:
+    assert cli(command, "--help").output.splitlines()[0].endswith(usage.rstrip("\n"))
+
+
+def test_doctor_help_names_the_backend_option_plainly(cli: Callable[..., Any]) -> None:
+    shown = cli("doctor", "--help").output
+
+    assert "--backend NAME" in shown and "list[str]" not in shown
+
+
+def test_max_cost_help_names_the_refusals_exit_code(cli: Callable[..., Any]) -> None:
+    shown = " ".join(cli("generate", "--help").output.split())
+
+    assert "Refuse (exit 2) a run whose estimate passes this many USD; stop (exit 75)" in shown
+
+
+@pytest.mark.parametrize("value", ["nan", "-1", "inf"])
+def test_a_max_cost_that_is_not_money_is_one_f1gen_line(
+    value: str, write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    result = cli("generate", write_storyboard(1), f"--max-cost={value}", "--dry-run")
+
+    assert result.exit_code == 2
+    assert result.stderr == f"error: --max-cost {value}: give US dollars, 0 or more, e.g. 5\n"
+
+
+def test_summaries_count_scenes_done_clips_made_and_takes_rejected_and_agree_on_ready(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(2)
+
+    made = cli("generate", board, "--backend", "animatic", "--takes", "2", "--no-checks")
+    again = cli("generate", board, "--backend", "animatic", "--takes", "2", "--dry-run")
+    shown = cli("status", board)
+
+    assert made.exit_code == 0, made.stderr
+    assert "scenes done 2, ready 2/2, failed 0; clips made 4, takes rejected 0; " in made.stderr
+    assert again.stdout == "0 to generate, 2/2 scenes ready; rendered here: no GPU quota is spent\n"
+    assert "2/2 scenes ready; " in shown.stdout

@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
-from f1gen.config import DEFAULT_SPACE, Secret, load_settings, read_environment
+from f1gen.backends.ovi_settings import DEFAULT_SPACE, endpoints
+from f1gen.config import load_settings, read_environment
 from f1gen.errors import ConfigError
+from f1gen.settings import Secret
 
 
 def test_defaults_without_any_configuration() -> None:
@@ -119,7 +121,7 @@ def test_a_url_password_is_a_secret() -> None:
         == "cannot reach http://***@gpu3.lan:7860/"
     )
     with pytest.raises(ConfigError) as caught:
-        load_settings(environ={"OVI_SPACE": "http://studio:Pa55word@gpu3.lan/@GPU3"}).endpoints()
+        endpoints(load_settings(environ={"OVI_SPACE": "http://studio:Pa55word@gpu3.lan/@GPU3"}))
     assert caught.value.message == (
         "OVI_SPACE names GPU3 for http://***@gpu3.lan/ but it is not set: set it in .env"
     )
@@ -147,7 +149,7 @@ def test_a_bad_ovi_space_is_reported_when_the_space_is_needed(
     result = cli("generate", write_storyboard(1))
 
     with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
-        settings.endpoints()
+        endpoints(settings)
     assert (result.exit_code, result.stderr.splitlines()[-1]) == (3, f"error: {message}")
     assert not Path("out/board/clips").exists()
 

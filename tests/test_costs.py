@@ -112,7 +112,7 @@ def test_a_clip_larger_than_a_daily_quota_is_said_so(
     data = json.loads(cli("generate", board, "--dry-run", "--json").stdout)
 
     assert (
-        "2 to generate, 0 already done; about 6.0 GPU minutes; ZeroGPU charges 10.7 min of quota: "
+        "2 to generate, 0/2 scenes ready; about 6.0 GPU minutes; ZeroGPU charges 10.7 min of quota: "
         "not one clip a day on a free account, 7 clips a day on PRO (1 day)"
     ) in shown.stdout.splitlines()
     assert data["quota_days"] == {"free": None, "pro": 1}

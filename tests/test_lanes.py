@@ -16,11 +16,13 @@ import pytest
 from f1gen import media
 from f1gen import storyboard as storyboards
 from f1gen.backends import BackendUpdate, Report
-from f1gen.backends.ovi_space import OviSpaceBackend, RetryPolicy
-from f1gen.config import Secret, load_settings
+from f1gen.backends.gradio_door import RetryPolicy
+from f1gen.backends.ovi_space import OviSpaceBackend
+from f1gen.config import load_settings
 from f1gen.errors import BackendBusy
 from f1gen.events import Notice
 from f1gen.runner import Runner, RunOptions
+from f1gen.settings import Secret
 from f1gen.state import StateStore
 from tests.support.mediatools import MarkerClip
 from tests.support.net import free_port

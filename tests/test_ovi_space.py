@@ -17,9 +17,9 @@ from gradio_client.utils import QueueError, TooManyRequestsError
 
 from f1gen import storyboard as storyboards
 from f1gen.backends import BackendUpdate, ClipRequest
+from f1gen.backends.gradio_door import RetryPolicy
 from f1gen.backends.ovi_space import (
     OviSpaceBackend,
-    RetryPolicy,
     Verdict,
     classify,
     retry_at_from,
@@ -28,7 +28,7 @@ from f1gen.config import load_settings
 from f1gen.errors import GenerationError
 from f1gen.runlog import describe
 from f1gen.runner import Runner, RunOptions
-from f1gen.storyboard import Scene
+from f1gen.scene import Scene
 from tests.support.images import draw_portrait
 from tests.support.mediatools import MarkerClip
 from tests.support.ovi_stand_in import QUOTA_MESSAGE, StandIn
@@ -618,7 +618,7 @@ def test_dry_run_estimates_without_calling_the_space(
 
     assert result.exit_code == 0
     assert (
-        "3 to generate, 0 already done; about 3.0 GPU minutes; ZeroGPU charges 7.0 min of quota: "
+        "3 to generate, 0/3 scenes ready; about 3.0 GPU minutes; ZeroGPU charges 7.0 min of quota: "
         "2 clips a day on a free account (2 days), 17 clips a day on PRO (1 day)"
         in result.stdout.splitlines()
     )

@@ -4,6 +4,8 @@ accept, test extras that cover what the tests import."""
 from __future__ import annotations
 
 import ast
+import graphlib
+import inspect
 import subprocess
 import sys
 import tomllib
@@ -139,6 +141,94 @@ def test_the_stitchs_layers_depend_one_way_and_its_builders_on_no_media_code() -
     assert {m: n for m, n in builders.items() if m.startswith("..")} == {
         "..errors": {"StitchError"},
         "..media": {"PCM_BYTES", "PCM_FORMAT"},
-        "..backends.traits": {"ClipSpec"},
+        "..clipspec": {"ClipSpec"},
         "..captions": {"Cue"},
     }
+
+
+def _module_name(source: Path) -> str:
+    parts = source.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _f1gen_imports() -> dict[str, set[str]]:
+    """Every f1gen module -> the f1gen modules it imports: at the top, lazily inside a function
+    or for types only (importing a.b.c imports its packages a.b too)."""
+    sources = {_module_name(p): p for p in (ROOT / "f1gen").rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for module, source in sources.items():
+        package = module if source.name == "__init__.py" else module.rpartition(".")[0]
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = package.split(".")[: len(package.split(".")) - max(node.level - 1, 0)]
+                target = ".".join([*base, node.module or ""]).strip(".") if node.level else ""
+                target = target or (node.module or "")
+                found |= {f"{target}.{a.name}" if f"{target}.{a.name}" in sources else target
+                          for a in node.names}  # fmt: skip
+            elif isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+        whole = set()
+        for name in found:
+            parts = name.split(".")
+            whole |= {".".join(parts[:i]) for i in range(2, len(parts) + 1)}
+        graph[module] = {m for m in whole if m in sources and m != module
+                         and not module.startswith(m + ".")}  # fmt: skip
+    return graph
+
+
+# The package's layers, lowest first: a module imports from its own layer or the ones below.
+LAYERS = {
+    "values": {"f1gen", "errors", "words", "scene", "clipspec", "captions"},
+    "tools": {"files", "media", "images", "notify", "schedule", "settings", "storage", "state",
+              "ledger", "checks", "sheets", "takes", "cron"},
+    "backends": {"backends"},
+    "stages": {"config", "storyboard", "prompts", "plan", "estimate", "events", "workspace",
+                   "runlog", "doctor"},
+    "library": {"costs", "lanes", "picks", "review", "status", "sync", "ui", "runner",
+                "stitch"},
+    "door": {"pipeline"},
+    "commands": {"commands", "cli", "__main__"},
+}  # fmt: skip
+
+
+def _layer(module: str) -> int:
+    name = module.split(".")[1] if "." in module else module
+    return next(i for i, members in enumerate(LAYERS.values()) if name in members)
+
+
+def test_the_import_graph_of_f1gen_has_no_circle() -> None:
+    graphlib.TopologicalSorter(_f1gen_imports()).prepare()  # raises CycleError naming one
+
+
+def test_every_module_has_a_layer_and_no_import_runs_back_up_the_layers() -> None:
+    graph = _f1gen_imports()
+    unplaced = {m for m in graph if not any(m.split(".")[-1 if m == "f1gen" else 1] in members
+                                           for members in LAYERS.values())}  # fmt: skip
+    upward = sorted(f"{m} -> {d}" for m, deps in graph.items() for d in deps
+                    if _layer(d) > _layer(m))  # fmt: skip
+
+    assert unplaced == set()
+    assert upward == []
+
+
+def _functions(folder: Path) -> dict[str, int]:
+    """Every function under folder: 'path:line name' -> its length in lines."""
+    found = {}
+    for source in folder.rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                where = f"{source.relative_to(ROOT).as_posix()}:{node.lineno} {node.name}"
+                found[where] = (node.end_lineno or node.lineno) - node.lineno + 1
+    return found
+
+
+def test_commands_are_short_and_no_function_is_long() -> None:
+    from f1gen.cli import COMMANDS
+
+    commands = {c.__name__: len(inspect.getsourcelines(c)[0]) for c in COMMANDS}
+    long = {where: n for where, n in _functions(ROOT / "f1gen").items() if n > 100}
+
+    assert {name: n for name, n in commands.items() if n >= 60} == {}
+    assert long == {}
+    assert len((ROOT / "f1gen" / "cli.py").read_text().splitlines()) <= 200

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from f1gen.backends.ovi_settings import endpoints
 from f1gen.config import load_settings
 from f1gen.errors import ConfigError
 from tests.support.mediatools import MarkerClip
@@ -43,8 +44,8 @@ def test_endpoints_are_read_from_a_list_with_their_own_tokens() -> None:
 
     settings = load_settings(environ=env)
 
-    assert [e.src for e in settings.endpoints()] == ["a/one", "http://gpu2:7860/", "b/two"]
-    tokens = [e.token.reveal() if e.token else None for e in settings.endpoints()]
+    assert [e.src for e in endpoints(settings)] == ["a/one", "http://gpu2:7860/", "b/two"]
+    tokens = [e.token.reveal() if e.token else None for e in endpoints(settings)]
     assert tokens == ["hf_main", "tok2", "hf_main"]
     assert settings.redact("tok2 and hf_main") == "*** and ***"
 
@@ -53,7 +54,7 @@ def test_a_missing_token_variable_names_itself() -> None:
     with pytest.raises(
         ConfigError, match=r"OVI_SPACE names GPU9_TOKEN for http://gpu9/ but it is not set"
     ):
-        load_settings(environ={"OVI_SPACE": "http://gpu9/@GPU9_TOKEN"}).endpoints()
+        endpoints(load_settings(environ={"OVI_SPACE": "http://gpu9/@GPU9_TOKEN"}))
 
 
 def test_endpoints_can_come_from_a_file(tmp_path: Path) -> None:
@@ -62,7 +63,7 @@ def test_endpoints_can_come_from_a_file(tmp_path: Path) -> None:
 
     settings = load_settings(environ={"F1GEN_SPACES_FILE": str(listing)})
 
-    assert [e.src for e in settings.endpoints()] == ["http://gpu1:7860/", "http://gpu2:7860/"]
+    assert [e.src for e in endpoints(settings)] == ["http://gpu1:7860/", "http://gpu2:7860/"]
 
 
 def test_work_is_spread_over_every_endpoint_and_no_scene_runs_twice(

@@ -10,7 +10,7 @@ import pytest
 
 from f1gen import storyboard as storyboards
 from f1gen.errors import ClipRejected, WriteError
-from f1gen.storyboard import Scene
+from f1gen.scene import Scene
 from f1gen.takes import Take, TakeStore
 
 FINGERPRINT = "abcdef12" + "0" * 56

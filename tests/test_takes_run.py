@@ -193,7 +193,9 @@ def test_a_pick_by_hand_is_what_the_cut_uses_until_auto(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["s1"], "give a take to pick (f1gen pick SCENE TAKE) or --auto, not both"),
+        (["s1"], "give the take to pick for 's1' (f1gen pick [STORYBOARD] SCENE [TAKE]) or --auto"),
+        (["s1", "1", "--auto"], "give a take ('1') or --auto, not both"),
+        (["s1", "1", "2"], "too many arguments (2): f1gen pick [STORYBOARD] SCENE [TAKE]"),
         (["s1", "9"], "scene 's1' has no take '9': give a number 1-1 or a name ("),
         (["nope", "1"], "no generated scene 'nope': give a scene's id or number"),
     ],
@@ -211,6 +213,24 @@ def test_a_pick_that_cannot_be_says_why(
     result = cli("pick", *args, "--storyboard", board)
 
     assert result.exit_code == 2 and result.stderr.startswith(f"error: {message}")
+
+
+def test_pick_takes_the_storyboard_first_like_every_other_command(
+    write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(1)
+    _runner(board, SeededBackend([_copy(m.path) for m in marker_clips[:2]])).run(
+        RunOptions(takes=2)
+    )
+    first = StateStore(WORK).read().scenes["s1"].takes[0]
+
+    missing = cli("pick", board)
+    picked = cli("pick", board, "s1", "1")
+
+    assert missing.exit_code == 2
+    assert missing.stderr == "error: name the scene to pick: f1gen pick [STORYBOARD] SCENE [TAKE]\n"
+    assert picked.exit_code == 0, picked.stderr
+    assert picked.stderr.strip() == f"s1: {first.name}: picked by hand (f1gen pick)"
 
 
 def test_a_state_from_before_takes_loads_with_its_clip_as_the_one_take(tmp_path: Path) -> None:

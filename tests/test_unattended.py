@@ -313,7 +313,11 @@ def test_a_finished_run_logs_notifies_and_stitches(
         "final cut: out/board/final.mp4" in line for line in log
     )
     summary = [line for line in log if "stopped: all scenes done" in line]
-    assert summary and "generated 2; ready 2/2; failed 0; remaining 0" in summary[0]
+    assert (
+        summary
+        and "scenes done 2; ready 2/2; failed 0; remaining 0; clips made 2; takes rejected 0"
+        in summary[0]
+    )
     assert received[0]["generated"] == ["s1", "s2"] and received[0]["exit_code"] == 0
     assert received[0]["cut"]["output"] == "out/board/final.mp4"
 

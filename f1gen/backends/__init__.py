@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from ..clipspec import ClipSpec
 from ..errors import BadInputError
-from .traits import ClipSpec, PriceModel, PromptBuilder, Verdict
+from .traits import PriceModel, PromptBuilder, Verdict
 
 if TYPE_CHECKING:
-    from ..config import Settings
-    from ..storyboard import Scene
+    from ..scene import Scene
+    from ..settings import Setting, Settings
 
 # The registry: a backend's name and the module whose FACTORY builds it, in the order help and
 # the dry run's comparison show them. A new backend is its module and one line here.
@@ -70,6 +71,9 @@ class ClipTiming:
 
 
 Report = Callable[[BackendUpdate], None]
+Derive = Callable[
+    [Mapping[str, str], Mapping[str, object], Mapping[str, object]], dict[str, object]
+]
 
 
 class Backend(Protocol):
@@ -146,6 +150,12 @@ class Factory:
     checks: Checks
     # Whether its clips carry a real voice and picture that the take checks can judge.
     judged: Callable[[Backend], bool] = lambda lane: True
+    # What a run on it should know before it starts (the Space: no token, a small quota).
+    notices: Callable[[Settings], tuple[str, ...]] = lambda settings: ()
+    # What it reads from options and the environment (config gathers them: its key, its
+    # address), and what it works out from them (the Space: the endpoint list's tokens).
+    settings: tuple[Setting, ...] = ()
+    derived: Derive = lambda env, options, values: {}
     # Whether its clips show their line as a caption already: none is burned over them.
     captioned: bool = False
 

@@ -25,7 +25,7 @@ from .ovi_prompt import OVI_PROMPT
 from .traits import FREE_PRICE, OVI_SPEC
 
 if TYPE_CHECKING:
-    from ..config import Settings
+    from ..settings import Settings
 
 SPEC = OVI_SPEC
 FPS = SPEC.fps

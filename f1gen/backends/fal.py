@@ -21,18 +21,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInputError, ConfigError
+from ..settings import Setting
 from . import Backend, ClipRequest, Factory, Probe, hosted
-from .hosted import Poll, ReplyLost, Submitted, sent_but_unanswered
+from .hosted import HOSTED_SETTINGS, Poll, ReplyLost, Submitted, sent_but_unanswered
 from .ovi_prompt import OVI_PROMPT
 from .traits import FAL_PRICE, OVI_AUDIO_NEGATIVE, OVI_SPEC, OVI_VIDEO_NEGATIVE, Verdict
 
 if TYPE_CHECKING:
     import fal_client
 
-    from ..config import Settings
     from ..ledger import PaidRequest
+    from ..settings import Settings
 
 APP = "fal-ai/ovi/image-to-video"
+DEFAULT_QUEUE_HOST = "queue.fal.run"
 MAX_STEPS = 50  # the model's num_inference_steps accepts 1-50
 LOCKED = ("exhausted balance", "insufficient", "top up")
 
@@ -88,7 +90,7 @@ class FalProvider:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.host = settings.fal_queue_host
+        self.host = settings.text("fal_queue_host")
         self._client: fal_client.SyncClient | None = None
 
     @property
@@ -99,7 +101,7 @@ class FalProvider:
 
     def check(self) -> str:
         """A key must be configured (fal-client would otherwise look for a login file)."""
-        if not self.settings.fal_key:
+        if not self.settings.secret("fal_key"):
             raise ConfigError("no FAL_KEY set: add your fal.ai key (fal.ai/dashboard/keys) to .env")
         return f"FAL_KEY is set; requests go to {APP} at {self.host} (nothing was sent)"
 
@@ -109,11 +111,12 @@ class FalProvider:
         if self._client is None:
             import fal_client
 
-            assert self.settings.fal_key is not None
+            key = self.settings.secret("fal_key")
+            assert key is not None
             # fal-client builds its queue URLs from this module constant (set from the
             # environment at import): point it at the configured host.
             fal_client.client.QUEUE_URL_FORMAT = f"https://{self.host}/"
-            self._client = _client_type()(key=self.settings.fal_key.reveal(), default_timeout=60.0)
+            self._client = _client_type()(key=key.reveal(), default_timeout=60.0)
         return self._client
 
     def inputs(self, request: ClipRequest, *, seed: int | None) -> dict[str, Any]:
@@ -287,4 +290,9 @@ FACTORY = Factory(
     accepts_seed=True,
     build=_build,
     checks=_checks,
+    settings=(
+        Setting("fal_key", env="FAL_KEY", secret=True),
+        Setting("fal_queue_host", env="FAL_QUEUE_RUN_HOST", default=DEFAULT_QUEUE_HOST),
+        *HOSTED_SETTINGS,
+    ),
 )

@@ -15,9 +15,10 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import wait
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import ConfigError, GenerationError
 from . import BackendUpdate, Report
@@ -25,9 +26,12 @@ from .traits import Verdict
 
 if TYPE_CHECKING:
     from gradio_client import Client
+    from tenacity import RetryCallState
+    from tenacity.stop import stop_base
 
 __all__ = [
     "Client",
+    "RetryPolicy",
     "api",
     "app_error",
     "classify",
@@ -38,8 +42,83 @@ __all__ = [
     "handle_file",
     "span",
     "take",
+    "with_backoff",
 ]
+T = TypeVar("T")
 AppVerdict = Callable[[str, str], Verdict]  # an app's own error (title, message) -> its verdict
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Backoff for a busy Gradio app (a Space, Ovi's own app): bounded in attempts and in total
+    time."""
+
+    attempts: int = 6
+    initial: float = 15.0
+
+    @property
+    def maximum(self) -> float:
+        """The longest single wait."""
+        return self.initial * 20
+
+    @property
+    def max_seconds(self) -> float:
+        """The longest time spent retrying one call."""
+        return self.initial * 80
+
+    @property
+    def jitter(self) -> float:
+        """Random spread added to each wait, so that clients do not retry in step."""
+        return self.initial / 3
+
+
+def with_backoff(
+    call: Callable[[], T],
+    *,
+    policy: RetryPolicy,
+    busy: Callable[[BaseException], bool],
+    sleep: Callable[[float], None],
+    clock: Callable[[], float] = time.monotonic,
+    waiting: Callable[[BaseException, int, float], None] = lambda error, attempt, wait: None,
+) -> T:
+    """Run call, retrying what busy() says may pass with tenacity's exponential backoff and
+    jitter, bounded in attempts and in time on the caller's clock; waiting(error, attempt, wait)
+    is told before each wait. The last failure is raised as it came, for the caller to map."""
+    from tenacity import Retrying, retry_if_exception, stop_after_attempt
+    from tenacity.wait import wait_exponential_jitter
+
+    def before_sleep(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        if error is not None:
+            wait = state.next_action.sleep if state.next_action else 0.0
+            waiting(error, state.attempt_number, wait)
+
+    retrying = Retrying(
+        stop=stop_after_attempt(policy.attempts) | _out_of_time(clock, policy.max_seconds),
+        wait=wait_exponential_jitter(
+            initial=policy.initial, max=policy.maximum, jitter=policy.jitter
+        ),
+        retry=retry_if_exception(busy),
+        before_sleep=before_sleep,
+        sleep=sleep,
+        reraise=True,
+    )
+    return retrying(call)
+
+
+def _out_of_time(clock: Callable[[], float], limit: float) -> stop_base:
+    """A tenacity stop: once limit seconds have passed since the first try, on the backend's own
+    clock (the one its sleeps advance), not on tenacity's (which tests cannot move)."""
+    from tenacity.stop import stop_base
+
+    class OutOfTime(stop_base):
+        def __init__(self) -> None:
+            self.started = clock()
+
+        def __call__(self, retry_state: RetryCallState) -> bool:
+            return clock() - self.started >= limit
+
+    return OutOfTime()
 
 
 def connect(src: str, *, token: str | None, download_dir: Path) -> Client:

@@ -21,11 +21,15 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..errors import BackendBusy, ConfigError, F1genError, GenerationError, QuotaExceeded
 from ..ledger import Ledger, PaidRequest, request_key
+from ..settings import Setting
 from . import Backend, BackendUpdate, ClipRequest, ClipTiming, Factory, Probe, Report
 from .traits import Verdict
 
 if TYPE_CHECKING:
-    from ..config import Settings
+    from ..settings import Settings
+
+# What every hosted queue reads: whether to send again a request whose sending was cut off.
+HOSTED_SETTINGS = (Setting("resend_unknown", default=False),)
 
 
 @dataclass(frozen=True)
@@ -245,7 +249,7 @@ class HostedBackend:
     def _recover(self, entry: PaidRequest, report: Report) -> PaidRequest | None:
         """A request whose reply never came: look it up, never send it blind a second time."""
         if not self.provider.can_search:
-            if self.settings.resend_unknown:
+            if self.settings.flag("resend_unknown"):
                 self.ledger.forget(entry.key)
                 return None
             raise GenerationError(

@@ -17,15 +17,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import BackendBusy, BadInputError, ConfigError, F1genError, GenerationError
+from ..settings import Setting
 from . import Backend, BackendUpdate, ClipRequest, ClipTiming, Factory, Probe, Report, gradio_door
 from .ovi_prompt import OVI_PROMPT
 from .traits import OVI_AUDIO_NEGATIVE, OVI_SPEC, OVI_VIDEO_NEGATIVE, OWN_GPU_PRICE, Verdict
 
 if TYPE_CHECKING:
-    from ..config import Settings
+    from ..settings import Settings
 
 T = TypeVar("T")
 ENDPOINT = "/generate_video"
+DEFAULT_URL = "http://127.0.0.1:7891/"  # where Ovi's gradio_app.py serves by default
 REQUIRED = ("text_prompt", "image", "sample_steps")
 SEED_MAX = 100_000  # the app's Video Seed field: 0-100000
 SPEC = OVI_SPEC  # the app keeps the image's aspect; sent as height and width, portrait
@@ -58,13 +60,17 @@ class OviAppBackend:
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.settings = settings
-        self.url = settings.ovi_app_url
+        self.url = settings.text("ovi_app_url")
         self.download_dir = download_dir.resolve()
         self.poll_seconds = poll_seconds
         self._client: gradio_door.Client | None = None
         self._send: tuple[str, ...] = ()
         self._interrupted = threading.Event()
-        self.sleep = sleep or self._interrupted.wait  # a backoff's wait, cut short by Ctrl-C
+        self.sleep = sleep or self._pause
+
+    def _pause(self, seconds: float) -> None:
+        """A backoff's wait, cut short by Ctrl-C (interrupt)."""
+        self._interrupted.wait(seconds)
 
     @property
     def identity(self) -> str:
@@ -151,39 +157,48 @@ class OviAppBackend:
         return gradio_door.connect(self.url, token=None, download_dir=self.download_dir)
 
     def _with_backoff(self, call: Callable[[], T], report: Report) -> T:
-        """Run call; retry busy failures with doubling waits; map every failure."""
-        failures = 0
-        while True:
-            try:
-                return call()
-            except F1genError:
-                raise
-            except Exception as exc:
-                verdict = gradio_door.classify(exc)
-                detail = self.settings.redact(gradio_door.describe(exc))
-                if verdict is Verdict.BUSY and failures + 1 < self.settings.busy_retries:
-                    pause = self.settings.backoff_seconds * 2**failures
-                    report(
-                        BackendUpdate(
-                            f"the Ovi app is busy ({detail}); retry in {pause:.0f} s", notable=True
-                        )
-                    )
-                    self.sleep(pause)  # Ctrl-C ends it, and the next attempt sends nothing
-                    failures += 1
-                    continue
-                if verdict is Verdict.BUSY:
-                    raise BackendBusy(
-                        f"the Ovi app at {self.url} stayed busy or unreachable ({detail}): "
-                        "the run is saved; start the app (python gradio_app.py) and re-run",
-                        last=detail,
-                    ) from None
-                if verdict in (Verdict.FAILED_RUN, Verdict.QUOTA):
-                    raise GenerationError(detail) from None
-                if verdict is Verdict.FATAL:
-                    raise ConfigError(
-                        f"the Ovi app at {self.url} refused the call ({detail}): check OVI_APP_URL"
-                    ) from None
-                raise
+        """Run call; retry busy failures with the Gradio door's backoff; map every failure."""
+
+        def waiting(error: BaseException, attempt: int, wait: float) -> None:
+            detail = self.settings.redact(gradio_door.describe(error))
+            # Ctrl-C ends the wait, and the next attempt sends nothing.
+            report(
+                BackendUpdate(
+                    f"the Ovi app is busy ({detail}); retry in {wait:.0f} s", notable=True
+                )
+            )
+
+        policy = gradio_door.RetryPolicy(self.settings.busy_retries, self.settings.backoff_seconds)
+        try:
+            return gradio_door.with_backoff(
+                call,
+                policy=policy,
+                busy=lambda e: gradio_door.classify(e) is Verdict.BUSY,
+                sleep=self.sleep,
+                waiting=waiting,
+            )
+        except F1genError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc) from None
+
+    def _translate(self, exc: Exception) -> Exception:
+        """What a failure that was not waited out is, for the run."""
+        verdict = gradio_door.classify(exc)
+        detail = self.settings.redact(gradio_door.describe(exc))
+        if verdict is Verdict.BUSY:
+            return BackendBusy(
+                f"the Ovi app at {self.url} stayed busy or unreachable ({detail}): "
+                "the run is saved; start the app (python gradio_app.py) and re-run",
+                last=detail,
+            )
+        if verdict in (Verdict.FAILED_RUN, Verdict.QUOTA):
+            return GenerationError(detail)
+        if verdict is Verdict.FATAL:
+            return ConfigError(
+                f"the Ovi app at {self.url} refused the call ({detail}): check OVI_APP_URL"
+            )
+        return exc
 
 
 def _build(settings: Settings, *, workdir: Path, parallel: int | None) -> list[Backend]:
@@ -224,4 +239,5 @@ FACTORY = Factory(
     accepts_seed=True,
     build=_build,
     checks=_checks,
+    settings=(Setting("ovi_app_url", env="OVI_APP_URL", default=DEFAULT_URL),),
 )

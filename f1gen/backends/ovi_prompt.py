@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ..errors import BadInputError
 
 if TYPE_CHECKING:
-    from ..storyboard import Scene
+    from ..scene import Scene
 
 # Ovi's control tags, with the spacing, slashes and case the model would still read as a tag.
 OVI_TAG = re.compile(r"<\s*/?\s*(?:s|e|audcap|endaudcap)\s*>", re.IGNORECASE)

@@ -26,7 +26,6 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache, partial
 from pathlib import Path
@@ -34,15 +33,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import BackendBusy, ConfigError, F1genError, GenerationError, QuotaExceeded
 from . import Backend, BackendUpdate, ClipRequest, ClipTiming, Factory, Probe, Report, gradio_door
+from .gradio_door import RetryPolicy
 from .gradio_door import span as _span
 from .ovi_prompt import OVI_PROMPT
+from .ovi_settings import SETTINGS, derived, endpoints, for_endpoint
 from .traits import OVI_SPEC, ZEROGPU_PRICE, Verdict
 
 if TYPE_CHECKING:
-    from tenacity import RetryCallState
-    from tenacity.stop import stop_base
-
-    from ..config import Settings
+    from ..settings import Settings
 
 T = TypeVar("T")
 ENDPOINT = "/generate_scene"
@@ -59,29 +57,6 @@ HUB_TIMEOUT = 30.0
 # OSErrors about local files, not the network: a full disk is not a busy Space.
 LOCAL_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.ENOENT,
                 errno.EISDIR, errno.ENOTDIR, errno.EEXIST}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Backoff for a busy Space: bounded in attempts and in total time."""
-
-    attempts: int = 6
-    initial: float = 15.0
-
-    @property
-    def maximum(self) -> float:
-        """The longest single wait."""
-        return self.initial * 20
-
-    @property
-    def max_seconds(self) -> float:
-        """The longest time spent retrying one call."""
-        return self.initial * 80
-
-    @property
-    def jitter(self) -> float:
-        """Random spread added to each wait, so that clients do not retry in step."""
-        return self.initial / 3
 
 
 @cache
@@ -193,8 +168,8 @@ class OviSpaceBackend:
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.settings = settings
-        self._address = settings.ovi_space  # what the client connects to
-        self.space = settings.redact(settings.ovi_space)  # what messages and the state show
+        self._address = settings.text("ovi_space")  # what the client connects to
+        self.space = settings.redact(settings.text("ovi_space"))  # what messages and the state show
         self.download_dir = download_dir.resolve()
         self.retry = retry or RetryPolicy(settings.busy_retries, settings.backoff_seconds)
         self.poll_seconds = poll_seconds
@@ -212,9 +187,10 @@ class OviSpaceBackend:
     @property
     def account(self) -> str:
         """Whose ZeroGPU quota a clip spends: anonymous, or a token (a short digest, never it)."""
-        if not self.settings.hf_token:
+        token = self.settings.secret("hf_token")
+        if not token:
             return "anonymous"
-        digest = hashlib.sha256(self.settings.hf_token.reveal().encode()).hexdigest()
+        digest = hashlib.sha256(token.reveal().encode()).hexdigest()
         return f"token-{digest[:12]}"
 
     @property
@@ -225,7 +201,7 @@ class OviSpaceBackend:
     @property
     def anonymous(self) -> bool:
         """True when no Hugging Face token is configured."""
-        return not self.settings.hf_token
+        return not self.settings.secret("hf_token")
 
     def prepare(self, report: Report) -> None:
         """Connect and check the Space's API before the first clip."""
@@ -295,7 +271,8 @@ class OviSpaceBackend:
 
     def _connect(self, report: Report) -> tuple[gradio_door.Client, Any]:
         """A client for the Space's app and the app's API."""
-        token = self.settings.hf_token.reveal() if self.settings.hf_token else None
+        secret = self.settings.secret("hf_token")
+        token = secret.reveal() if secret else None
         src = self._resolve(token, report)
         try:
             client = gradio_door.connect(src, token=token, download_dir=self.download_dir)
@@ -381,41 +358,29 @@ class OviSpaceBackend:
 
     def _with_backoff(self, call: Callable[[], T], what: str, *, report: Report | None) -> T:
         """Run call, retrying busy failures with exponential backoff; map every failure."""
-        from tenacity import (
-            Retrying,
-            retry_if_exception,
-            stop_after_attempt,
-        )
-        from tenacity.wait import wait_exponential_jitter
-
         policy = self.retry
 
-        def before_sleep(state: RetryCallState) -> None:
-            error = state.outcome.exception() if state.outcome else None
-            wait = state.next_action.sleep if state.next_action else 0.0
-            if report is not None and error is not None:
+        def waiting(error: BaseException, attempt: int, wait: float) -> None:
+            if report is not None:
                 at = self.now() + timedelta(seconds=wait)
                 report(
                     BackendUpdate(
                         f"{what} is busy ({self._redact(_describe(error))}); "
-                        f"retry {state.attempt_number}/{policy.attempts - 1} in {wait:.0f} s "
+                        f"retry {attempt}/{policy.attempts - 1} in {wait:.0f} s "
                         f"(at {at:%H:%M:%S} UTC)",
                         notable=True,
                     )
                 )
 
-        retrying = Retrying(
-            stop=stop_after_attempt(policy.attempts) | _out_of_time(self.clock, policy.max_seconds),
-            wait=wait_exponential_jitter(
-                initial=policy.initial, max=policy.maximum, jitter=policy.jitter
-            ),
-            retry=retry_if_exception(lambda e: classify(e) is Verdict.BUSY),
-            before_sleep=before_sleep,
-            sleep=self.sleep,
-            reraise=True,
-        )
         try:
-            return retrying(call)
+            return gradio_door.with_backoff(
+                call,
+                policy=policy,
+                busy=lambda e: classify(e) is Verdict.BUSY,
+                sleep=self.sleep,
+                clock=self.clock,
+                waiting=waiting,
+            )
         except F1genError:
             raise
         except Exception as exc:
@@ -456,7 +421,7 @@ class OviSpaceBackend:
         if gradio_door.credentials_refused(exc):
             if self.anonymous:
                 return f"the Space {space} needs a Hugging Face token: set HF_TOKEN in .env"
-            source = self.settings.token_source
+            source = self.settings.text("token_source")
             fix = "pass a valid one" if source.startswith("--") else "refresh it in .env"
             return f"{source} was rejected by the Space {space}: {fix}"
         if isinstance(exc, OfflineModeIsEnabled):
@@ -477,7 +442,7 @@ class OviSpaceBackend:
         if isinstance(exc, HfHubHTTPError) and status in (401, 403):
             if self.anonymous:
                 return f"the Hub refused the Space {space} (HTTP {status}): set HF_TOKEN in .env"
-            source = self.settings.token_source
+            source = self.settings.text("token_source")
             fix = "pass a valid one" if source.startswith("--") else "refresh it in .env"
             return f"{source} was refused by the Hugging Face Hub (HTTP {status}): {fix}"
         if isinstance(exc, HfHubHTTPError):
@@ -525,21 +490,6 @@ class OviSpaceBackend:
         return self.settings.redact(text)
 
 
-def _out_of_time(clock: Callable[[], float], limit: float) -> stop_base:
-    """A tenacity stop: once limit seconds have passed since the first try, on the backend's own
-    clock (the one its sleeps advance), not on tenacity's (which tests cannot move)."""
-    from tenacity.stop import stop_base
-
-    class OutOfTime(stop_base):
-        def __init__(self) -> None:
-            self.started = clock()
-
-        def __call__(self, retry_state: RetryCallState) -> bool:
-            return clock() - self.started >= limit
-
-    return OutOfTime()
-
-
 def _space_headers(token: str | None) -> dict[str, str]:
     """The token as gradio_client sends it to a Space (a header the Space's proxy reads)."""
     return {"x-hf-authorization": f"Bearer {token}"} if token else {}
@@ -547,16 +497,16 @@ def _space_headers(token: str | None) -> dict[str, str]:
 
 def _build(settings: Settings, *, workdir: Path, parallel: int | None) -> list[Backend]:
     """One lane per endpoint, each with its own token (one clip in flight on each)."""
-    endpoints = settings.endpoints()  # OVI_SPACE is parsed now, not for every command
-    if len(endpoints) == 1:
-        only = settings.for_endpoint(endpoints[0])  # its @NAME token too
+    found = endpoints(settings)  # OVI_SPACE is parsed now, not for every command
+    if len(found) == 1:
+        only = for_endpoint(settings, found[0])  # its @NAME token too
         return [OviSpaceBackend(settings=only, download_dir=workdir / "tmp")]
     return [
         OviSpaceBackend(
-            settings=settings.for_endpoint(endpoint),
+            settings=for_endpoint(settings, endpoint),
             download_dir=workdir / "tmp" / f"lane-{index}",
         )
-        for index, endpoint in enumerate(endpoints)
+        for index, endpoint in enumerate(found)
     ]
 
 
@@ -565,7 +515,7 @@ def _checks(settings: Settings, *, scratch: Path) -> list[Probe]:
     sends (one try, no backoff; nothing is generated)."""
     probes = [Probe("token", partial(_token_line, settings))]
     try:
-        endpoints = settings.endpoints()
+        found = endpoints(settings)
     except ConfigError as exc:
         problem = exc
 
@@ -574,13 +524,13 @@ def _checks(settings: Settings, *, scratch: Path) -> list[Probe]:
 
         return [*probes, Probe("space", unusable)]
     return probes + [
-        Probe("space", partial(_space_line, settings.for_endpoint(endpoint), scratch / str(index)))
-        for index, endpoint in enumerate(endpoints)
+        Probe("space", partial(_space_line, for_endpoint(settings, endpoint), scratch / str(index)))
+        for index, endpoint in enumerate(found)
     ]
 
 
 def _token_line(settings: Settings) -> str:
-    if settings.hf_token:
+    if settings.secret("hf_token"):
         return "HF_TOKEN is set"
     return "HF_TOKEN is not set: the anonymous ZeroGPU quota is about 2 minutes a day"
 
@@ -598,6 +548,16 @@ def _space_line(settings: Settings, scratch: Path) -> str:
         backend.close()
 
 
+def _notices(settings: Settings) -> tuple[str, ...]:
+    """No token: the run is on the anonymous quota, and the user should know before it starts."""
+    if settings.secret("hf_token"):
+        return ()
+    return (
+        "note: no HF_TOKEN set: running on the anonymous ZeroGPU quota (about 2 minutes a day); "
+        "set HF_TOKEN in .env for more",
+    )
+
+
 FACTORY = Factory(
     name="ovi",
     spec=OVI_SPEC,
@@ -608,4 +568,7 @@ FACTORY = Factory(
     accepts_seed=True,  # as video_seed, when the Space's live API declares it
     build=_build,
     checks=_checks,
+    notices=_notices,
+    settings=SETTINGS,
+    derived=derived,
 )

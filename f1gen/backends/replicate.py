@@ -22,16 +22,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
+from ..settings import Setting
 from . import Backend, ClipRequest, Factory, Probe, hosted
-from .hosted import Poll, Submitted
+from .hosted import HOSTED_SETTINGS, Poll, Submitted
 from .ovi_prompt import OVI_PROMPT
 from .traits import OVI_AUDIO_NEGATIVE, OVI_SPEC, OVI_VIDEO_NEGATIVE, REPLICATE_PRICE, Verdict
 
 if TYPE_CHECKING:
     from replicate.client import Client
 
-    from ..config import Settings
     from ..ledger import PaidRequest
+    from ..settings import Settings
 
 MODEL = "character-ai/ovi-i2v"
 SEARCH_PAGES = 5
@@ -46,7 +47,7 @@ class ReplicateProvider:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.base_url = settings.replicate_base_url
+        self.base_url = settings.text("replicate_base_url") or None
         self._client: Client | None = None
 
     @property
@@ -56,7 +57,7 @@ class ReplicateProvider:
 
     def check(self) -> str:
         """A token must be configured."""
-        if not self.settings.replicate_token:
+        if not self.settings.secret("replicate_token"):
             raise ConfigError(
                 "no REPLICATE_API_TOKEN set: add your token (replicate.com/account/api-tokens) "
                 "to .env"
@@ -71,9 +72,10 @@ class ReplicateProvider:
             import httpx
             from replicate.client import Client
 
-            assert self.settings.replicate_token is not None
+            token = self.settings.secret("replicate_token")
+            assert token is not None
             self._client = Client(
-                api_token=self.settings.replicate_token.reveal(),
+                api_token=token.reveal(),
                 base_url=self.base_url or None,
                 timeout=httpx.Timeout(30.0, connect=10.0),
             )
@@ -242,4 +244,9 @@ FACTORY = Factory(
     accepts_seed=True,
     build=_build,
     checks=_checks,
+    settings=(
+        Setting("replicate_token", env="REPLICATE_API_TOKEN", secret=True),
+        Setting("replicate_base_url", env="REPLICATE_BASE_URL"),
+        *HOSTED_SETTINGS,
+    ),
 )

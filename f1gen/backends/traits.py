@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from ..clipspec import ClipSpec
+
 if TYPE_CHECKING:
-    from ..storyboard import Scene
+    from ..scene import Scene
 
 # Ovi's own negative prompts (ovi/configs/inference/inference_fusion.yaml in character-ai/Ovi).
 OVI_VIDEO_NEGATIVE = "jitter, bad hands, blur, distortion"
@@ -28,28 +30,6 @@ class Verdict(Enum):
     FAILED_RUN = "failed run"  # the provider ran and failed: a failed attempt, retried
     QUOTA = "quota"  # quota or credit used up: stop at once, resumable
     FATAL = "fatal"  # key refused, model missing, input refused: stop with exit 3
-
-
-@dataclass(frozen=True)
-class ClipSpec:
-    """The clips a backend makes: what a clip must be to be accepted, and what it may vary in.
-
-    size: width x height of the picture (the character image is prepared at this size too);
-    window: the durations accepted, in seconds; frames, sample_rates and channels: the forms
-    the backend's files come in (the first is what an offline renderer writes).
-    """
-
-    size: tuple[int, int]
-    fps: int
-    frames: tuple[int, ...]
-    window: tuple[float, float]
-    sample_rates: tuple[int, ...]
-    channels: tuple[int, ...]
-
-    @property
-    def size_text(self) -> str:
-        """The frame size as people write it: '576x896'."""
-        return f"{self.size[0]}x{self.size[1]}"
 
 
 # Ovi's 5-second checkpoint from a 9:14 portrait image (ovi-space.md, "What real Ovi files look

@@ -19,8 +19,8 @@ from ..errors import StitchError
 from ..media import PCM_BYTES, PCM_FORMAT
 
 if TYPE_CHECKING:
-    from ..backends.traits import ClipSpec
     from ..captions import Cue
+    from ..clipspec import ClipSpec
 
 AUDIO_RATE = 48_000
 AUDIO_BITRATE = "192k"

@@ -19,8 +19,8 @@ from ..errors import BadInputError, StitchError
 from ..files import file_digest, write_atomic
 from ..plan import cut_spec, scene_clip
 from ..prompts import build as build_prompt
+from ..scene import Storyboard
 from ..state import RunState, StateStore, work_lock
-from ..storyboard import Storyboard
 from ..sync import fetch_missing
 from .cut import CutClip, CutOptions, Source, StitchResult, cues, join, layout, own_shape
 from .ffargs import Shape

@@ -4,6 +4,7 @@ registered by one line (the tests add it to f1gen.backends.REGISTRY with monkeyp
 Its clips are 2-second 480x832 marker clips and its prompt format wraps text in [[...]]: nothing
 Ovi-shaped, so a test sees whether the clip checks, the image preparation, the prompt and the
 storyboard lint follow what the backend declares. CALLS records what each clip was asked with.
+It brings its own key (ECHO_KEY), declared here alone: config.py never learns of it.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from typing import Any
 from PIL import Image
 
 from f1gen.backends import Backend, ClipRequest, ClipTiming, Factory, Probe, Report
-from f1gen.backends.traits import FREE_PRICE, ClipSpec
-from f1gen.config import Settings
-from f1gen.storyboard import Scene
+from f1gen.backends.traits import FREE_PRICE
+from f1gen.clipspec import ClipSpec
+from f1gen.errors import ConfigError
+from f1gen.scene import Scene
+from f1gen.settings import Setting, Settings
 from tests.support import mediatools
 
 SPEC = ClipSpec(
@@ -80,7 +83,14 @@ def _build(settings: Settings, *, workdir: Path, parallel: int | None) -> list[B
 
 
 def _checks(settings: Settings, *, scratch: Path) -> list[Probe]:
-    return [Probe("echo", lambda: "answers every request")]
+    return [Probe("echo", lambda: "answers every request"), Probe("key", lambda: _key(settings))]
+
+
+def _key(settings: Settings) -> str:
+    key = settings.secret("echo_key")
+    if not key:
+        raise ConfigError("no ECHO_KEY set: add your echo key to .env")
+    return f"ECHO_KEY is set: {key.reveal()}"  # doctor redacts every declared secret
 
 
 FACTORY = Factory(
@@ -93,4 +103,5 @@ FACTORY = Factory(
     accepts_seed=False,
     build=_build,
     checks=_checks,
+    settings=(Setting("echo_key", env="ECHO_KEY", secret=True),),
 )
