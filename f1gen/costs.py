@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from .backends import REGISTRY, factory
 from .backends.traits import FREE_PRICE, PriceModel
 from .errors import BadInputError
-from .estimate import clip_usd
+from .estimate import clip_steps, clip_usd
 
 if TYPE_CHECKING:
     from .backends import Backend
@@ -25,20 +25,45 @@ def price_for(backend: Backend | object) -> PriceModel:
     return factory(name).price if name in REGISTRY else FREE_PRICE
 
 
+def planned_usd(todo: Sequence[PlannedScene], backend: Backend | object) -> float:
+    """Estimated money for every clip to make: each scene's takes still to make."""
+    price = price_for(backend)
+    return sum(clip_usd(price, steps) for steps in clip_steps(todo))
+
+
+def refusal(
+    todo: Sequence[PlannedScene], backend: Backend | object, max_cost: float | None
+) -> str | None:
+    """Why --max-cost refuses the run (its clips are estimated above it), or None."""
+    if max_cost is None:
+        return None
+    total = planned_usd(todo, backend)
+    if total <= max_cost + 1e-9:
+        return None
+    clips = len(clip_steps(todo))
+    takes = {p.takes for p in todo}
+    scenes = "scene" if len(todo) == 1 else "scenes"
+    how = ""
+    if clips != len(todo):
+        how = (
+            f" ({len(todo)} {scenes}, {takes.pop()} takes each)"
+            if len(takes) == 1
+            else f" ({len(todo)} {scenes} and their takes)"
+        )
+    return (
+        f"--max-cost {max_cost:.2f}: the {clips} clips to make on "
+        f"{getattr(backend, 'name', 'this backend')}{how} are estimated at ${total:.2f}: "
+        "raise --max-cost, or make fewer scenes with --only"
+    )
+
+
 def refuse_over(
     todo: Sequence[PlannedScene], backend: Backend | object, max_cost: float | None
 ) -> None:
     """BadInputError when the clips to make are estimated above --max-cost: nothing is spent."""
-    if max_cost is None:
-        return
-    price = price_for(backend)
-    total = sum(clip_usd(price, p.steps) for p in todo)
-    if total > max_cost + 1e-9:
-        raise BadInputError(
-            f"--max-cost {max_cost:.2f}: the {len(todo)} clips to make on "
-            f"{getattr(backend, 'name', 'this backend')} are estimated at ${total:.2f}: "
-            "raise --max-cost, or make fewer scenes with --only"
-        )
+    problem = refusal(todo, backend, max_cost)
+    if problem is not None:
+        raise BadInputError(problem)
 
 
 def stop_reason(

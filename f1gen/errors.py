@@ -87,6 +87,13 @@ class ChecksumMismatch(F1genError):
     """An object in the bucket is not what was uploaded: retrying later will not change it."""
 
 
+class HeldBack(F1genError):
+    """A paid request may already be at a provider that cannot be searched: the scene waits
+    for the user's word (--resend-unknown); retrying cannot tell more, so it is not retried."""
+
+    exit_code = ExitCode.RESUMABLE
+
+
 class MediaError(F1genError):
     """ffmpeg or the media probe failed, or a clip does not meet its specification."""
 

@@ -19,6 +19,7 @@ from .backends import factory
 from .backends.traits import PriceModel
 
 if TYPE_CHECKING:
+    from .plan import PlannedScene
     from .state import RunState
 
 # The seed document's timings per clip, by sample steps (GPU seconds).
@@ -47,6 +48,11 @@ def estimate_seconds(steps: int) -> float:
 def reserved_seconds(steps: int) -> int:
     """GPU seconds ZeroGPU reserves (and charges to the quota) for one call at steps."""
     return steps * ZEROGPU_SECONDS_PER_STEP + ZEROGPU_WARMUP_SECONDS
+
+
+def clip_steps(todo: Iterable[PlannedScene]) -> list[int]:
+    """The steps of every clip a plan makes: each scene once per take it still wants."""
+    return [p.steps for p in todo for _ in range(max(1, p.takes))]
 
 
 def clip_usd(price: PriceModel, steps: int) -> float:

@@ -84,19 +84,25 @@ class Summary:
     uploaded: list[str] = field(default_factory=list)
     local_only: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    gpu_seconds: float = 0.0
+    gpu_seconds: float = 0.0  # generating on a GPU
+    wait_seconds: float = 0.0  # backing off from a busy or unreachable backend
+    cpu_seconds: float = 0.0  # rendering on this machine
     cost_usd: float = 0.0
     clips: int = 0  # clips that came back (every take, rejected ones too): what --max-clips counts
     rejected: int = 0  # of them, takes that failed a hard check (kept, never picked)
     stopped: str | None = None  # why the run stopped early (resumable), if it did
+    held: list[str] = field(default_factory=list)  # scenes whose request may already be paid
     retry_at: datetime | None = None
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready view."""
         return {
             "stopped": self.stopped,
+            "held": self.held,
             "retry_at": self.retry_at.isoformat() if self.retry_at else None,
             "gpu_seconds": round(self.gpu_seconds, 1),
+            "wait_seconds": round(self.wait_seconds, 1),
+            "cpu_seconds": round(self.cpu_seconds, 1),
             "cost_usd": round(self.cost_usd, 4),
             "generated": self.done,
             "clips": self.clips,

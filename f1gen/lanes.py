@@ -34,6 +34,7 @@ from .errors import (
     ConfigError,
     F1genError,
     GenerationError,
+    HeldBack,
     MediaError,
     QuotaExceeded,
     ResumableStop,
@@ -110,6 +111,11 @@ class Attempts(Protocol):
 
     def abandoned(self, flight: Flight) -> None:
         """The clips folder cannot hold the clip: the run stops."""
+        ...
+
+    def held(self, flight: Flight, exc: F1genError) -> None:
+        """A request may already be paid and cannot be looked up: the scene waits for the
+        user's word; not the scene's failure."""
         ...
 
     def accepted(self, flight: Flight, info: MediaInfo) -> PlannedScene | None:
@@ -420,6 +426,11 @@ class Scheduler:
         if isinstance(exc, WriteError):  # the folder cannot hold clips: nothing more is spent
             self.attempts.abandoned(flight)
             raise exc
+        if isinstance(exc, HeldBack):  # the user's word is needed: not a failure, not retried
+            self.attempts.held(flight, exc)
+            if not freed:
+                self._release(index)
+            return
         if isinstance(exc, GenerationError | MediaError):  # a failed attempt: retried
             last = flight.number >= self.max_attempts
             self.attempts.failed(flight, exc, last=last)

@@ -8,7 +8,8 @@ that needs the same clip follows that request instead of sending a new one:
 
 - "sending": the request may or may not have reached the provider (f1gen died, or the
   connection dropped, between sending and reading the reply). The next run looks it up by its
-  marker where the provider can be searched (Replicate); where it cannot (fal), the scene is
+  marker, the digest of the whole input it sent, where the provider can be searched
+  (Replicate); where it cannot (fal), the scene is
   held back until the user says to send it again (`--resend-unknown`).
 - "submitted": the provider has it; the next run polls it by id (its result or its failure).
 - "fetched": the result is in `requests/` (hard-linked to the take the runner was given). A
@@ -43,7 +44,7 @@ class PaidRequest:
 
     key: str  # "<scene id>@<fingerprint>"
     backend: str  # the backend identity
-    marker: str  # how the request is recognised at the provider when its id was never seen
+    marker: str  # the digest of its input: how it is found at the provider if its id was never seen
     stage: Stage
     since: str  # when the sending began (UTC, ISO 8601)
     request_id: str | None = None
@@ -90,6 +91,18 @@ class Ledger:
     def fetched(self, key: str, result: str, cost_usd: float) -> PaidRequest:
         """Record that the result of key's request is on disk at result."""
         return self._change(key, stage="fetched", result=result, cost_usd=cost_usd, run=self.run)
+
+    def paid_for(self, key: str, clip: Path) -> float | None:
+        """What key's fetched request cost, when clip is its result (a take a killed run kept
+        before its state was saved); None when the ledger knows nothing of it."""
+        entry = self.get(key)
+        if entry is None or entry.stage != "fetched" or entry.result is None:
+            return None
+        try:
+            same = (self.workdir / entry.result).samefile(clip)
+        except OSError:
+            return None
+        return entry.cost_usd if same else None
 
     def forget(self, key: str) -> None:
         """Drop key's request: it is used up, failed, or never reached the provider."""

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import costs
 from . import stitch as stitching
 from .backends import REGISTRY, Backend, build_lanes, close_lanes, factory
 from .errors import ExitCode, F1genError
-from .estimate import Estimate, compare
+from .estimate import Estimate, clip_steps, compare
 from .events import Emit, Event, Notice, Summary
 from .notify import post_json
 from .runlog import RunLog, summary_line
@@ -50,6 +51,10 @@ class Preview:
     estimates: tuple[Estimate, ...]
     ready: int = 0  # scenes ready for the cut, counted as `f1gen status` counts them
     total: int = 0
+    clips: int = 0  # every take still to make
+    max_cost: float | None = None  # --max-cost
+    estimated_usd: float = 0.0  # the chosen backend's money for every clip
+    refused: str | None = None  # why --max-cost refuses the run (the run would exit 2)
 
     @property
     def chosen(self) -> Estimate | None:
@@ -61,10 +66,24 @@ class Preview:
         mine = self.chosen
         return {
             "generate": [
-                {"number": p.scene.number, "id": p.scene.id, "steps": p.steps, "seed": p.seed}
+                {
+                    "number": p.scene.number,
+                    "id": p.scene.id,
+                    "steps": p.steps,
+                    "seed": p.seed,
+                    "takes": p.takes,
+                }
                 for p in self.todo
             ],
             "already_done": [s.id for s in self.done],
+            "clips": self.clips,
+            "max_cost": None
+            if self.max_cost is None
+            else {
+                "usd": self.max_cost,
+                "estimated_usd": round(self.estimated_usd, 2),
+                "fits": self.refused is None,
+            },
             "ready": self.ready,
             "scenes": self.total,
             "gpu_seconds": round(mine.gpu_seconds if mine else 0.0),
@@ -77,18 +96,22 @@ class Preview:
 def preview(request: GenerateRequest) -> Preview:
     """The plan and the estimates, without taking the lock or changing anything."""
     lanes = _lanes(request)
+    cap = request.options.limits.max_cost
     try:
         runner = Runner(request.storyboard, workdir=request.workdir, lanes=lanes)
         todo, done = runner.preview(request.options)
+        usd, refused = costs.planned_usd(todo, lanes[0]), costs.refusal(todo, lanes[0], cap)
     finally:
         close_lanes(lanes)
+    steps = clip_steps(todo)  # every take still to make, as the run counts them
     estimates: list[Estimate] = []
     if factory(request.backend).price.kind != "free":
         wide = {request.backend: request.parallel} if request.parallel else {}
-        estimates = compare([p.steps for p in todo], tuple(REGISTRY), parallel=wide)
+        estimates = compare(steps, tuple(REGISTRY), parallel=wide)
     ready = table(request.storyboard, request.workdir).ready
     return Preview(request.backend, tuple(todo), tuple(done), tuple(estimates), ready,
-                   len(request.storyboard.scenes))  # fmt: skip
+                   len(request.storyboard.scenes), clips=len(steps), max_cost=cap,
+                   estimated_usd=usd, refused=refused)  # fmt: skip
 
 
 def run(request: GenerateRequest, emit: Emit) -> Outcome:

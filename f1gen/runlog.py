@@ -57,6 +57,10 @@ def summary_line(summary: Summary, *, total: int, ready: int) -> str:
         f"takes rejected {summary.rejected}",
         f"GPU {summary.gpu_seconds / 60:.1f} min",
     ]
+    if summary.wait_seconds:
+        parts.append(f"backoff waits {summary.wait_seconds / 60:.1f} min")
+    if summary.cpu_seconds:
+        parts.append(f"CPU (rendered here) {summary.cpu_seconds / 60:.1f} min")
     if summary.stopped:
         why, step = summary.stopped, "re-run later (it resumes)"
     elif summary.failed:

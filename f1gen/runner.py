@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import costs, images, media, picks
-from .backends import Backend, ClipRequest, ClipTiming, judges
+from .backends import Backend, ClipRequest, ClipTiming, judges, renders_locally
 from .checks import TakeChecks
 from .checks.cache import CheckCache
 from .errors import (
@@ -41,6 +41,7 @@ from .events import (
 )
 from .files import file_digest
 from .lanes import Flight, Scheduler
+from .ledger import Ledger, request_key
 from .plan import (
     PlannedScene,
     clip_is_current,
@@ -86,6 +87,16 @@ class TakeRejected(ClipRejected):
     def __init__(self, message: str, *, info: media.MediaInfo, checks: TakeChecks) -> None:
         super().__init__(message)
         self.info, self.checks = info, checks
+
+
+def held_back(scenes: list[str], backend: str) -> str:
+    """What to do about scenes whose request may already be paid, said once for all of them."""
+    count = f"{len(scenes)} scene{'s' if len(scenes) > 1 else ''}"
+    return (
+        f"{count} held back ({', '.join(scenes)}): a request for each may already be paid on "
+        f"{backend}, which cannot be searched: check your {backend} dashboard; to send them "
+        "again, re-run with --resend-unknown (or leave them held back)"
+    )
 
 
 def _next_step(limits: Limits) -> str:
@@ -350,8 +361,13 @@ class Runner:
             sleep=self.sleep,
         )
         scheduler.run(todo)
+        stops = []
         if scheduler.stopped is not None:
-            summary.stopped = f"{scheduler.stopped}: the run is saved; {_next_step(options.limits)}"
+            stops.append(f"{scheduler.stopped}: the run is saved; {_next_step(options.limits)}")
+        if summary.held:
+            stops.append(held_back(summary.held, self.lanes[0].name))
+        if stops:
+            summary.stopped = "; ".join(stops)
 
     def _start_uploads(
         self, state: RunState, options: RunOptions, todo: list[PlannedScene]
@@ -432,6 +448,7 @@ class Runner:
         remaining: list[PlannedScene] = []
         adopted: list[Scene] = []
         cache = CheckCache(self.workdir)
+        ledger = Ledger(self.workdir)
         for planned in todo:
             known = state.scenes.get(planned.scene.id)
             # The file the state already points at was judged changed or broken: never that one.
@@ -454,8 +471,14 @@ class Runner:
             entry = state.scene(planned.scene.id, planned.scene.number)
             slot = 1 + sum(t.fingerprint == made.fingerprint for t in entry.takes)
             seed = picks.take_seed(made.seed, made.fingerprint, slot)
+            # A hosted request's clip: what it cost is in the ledger (the state never heard).
+            paid = (
+                ledger.paid_for(request_key(planned.scene.id, made.fingerprint), take.path) or 0.0
+            )
             record = take_in(entry, made, (take, info), identity=identity, seed=seed,
-                             workdir=self.workdir, cache=cache, checks=result)  # fmt: skip
+                             workdir=self.workdir, cache=cache, checks=result,
+                             cost_usd=paid)  # fmt: skip
+            entry.cost_usd = round(entry.cost_usd + paid, 4)
             if record.rejected:
                 self.emit(
                     Notice(
@@ -637,7 +660,8 @@ class RunRecord:
                 self.takes.discard(take, flight.partial)
         self.probe_due = True
         seconds = (kept[2] if kept else self.clock()) - flight.began
-        self.summary.gpu_seconds += self._record(entry, exc, seconds, failed=last)
+        self._record(entry, exc, failed=last)
+        self._add_time(entry, flight.lane, seconds, kept[1] if kept else None)
         self.store.save(self.state)
         self.emit(SceneAttemptFailed(scene, flight.number, exc.message, not last))
         if last:
@@ -645,16 +669,28 @@ class RunRecord:
             self.summary.failed.append(scene.id)
 
     def stopped(self, flight: Flight, exc: F1genError) -> None:
-        """The lane stopped: recorded against the scene, which stays pending."""
+        """The lane stopped: recorded against the scene, which stays pending. Its time went on
+        waiting (a busy or unreachable backend, a quota), not on a GPU."""
         entry = self._landed(flight)
         seconds = self.clock() - flight.began
-        self.summary.gpu_seconds += self._record(entry, exc, seconds, failed=False)
+        self._record(entry, exc, failed=False)
+        self._add_time(entry, flight.lane, seconds, ClipTiming(backoff_seconds=seconds))
         self.store.save(self.state)
 
     def abandoned(self, flight: Flight) -> None:
         """The clip cannot be kept: the attempt is not counted against the scene."""
         self._landed(flight)
         self.store.save(self.state)
+
+    def held(self, flight: Flight, exc: F1genError) -> None:
+        """Not an attempt of the scene (the request it may have sent is the one held): not
+        counted; the scene waits, and what to do is said once at the end of the run."""
+        scene = flight.planned.scene
+        entry = self._landed(flight)
+        entry.attempts = max(0, entry.attempts - 1)
+        self.store.save(self.state)
+        self.summary.held.append(scene.id)
+        self.emit(Notice(f"{scene.id}: {exc.message}"))
 
     def accepted(self, flight: Flight, info: media.MediaInfo) -> PlannedScene | None:
         """The clip passed its checks: its take goes beside the older ones, and the scene's clip
@@ -670,10 +706,10 @@ class RunRecord:
                 workdir=self.workdir, cache=self.cache, checks=checks,
                 cost_usd=timing.cost_usd)  # fmt: skip
         seconds = back - flight.began
-        self.summary.gpu_seconds += self._add_time(entry, seconds, timing)
+        making = self._add_time(entry, lane, seconds, timing)
         self._count_cost(entry, timing.cost_usd)
         entry.clip_queue_seconds = round(timing.queue_seconds, 3)
-        entry.clip_seconds = round(seconds - timing.queue_seconds, 3)
+        entry.clip_seconds = round(making, 3)
         self.store.save(self.state)
         self.upload(entry)
         self.emit(SceneAccepted(scene, take.path, self.clock() - flight.began))
@@ -708,17 +744,26 @@ class RunRecord:
         return entry
 
     def _add_time(
-        self, entry: SceneState, seconds: float, timing: ClipTiming | None = None
+        self, entry: SceneState, lane: Backend, seconds: float, timing: ClipTiming | None = None
     ) -> float:
-        """Add an attempt's queue and generation time to entry; the generation seconds."""
+        """Add an attempt's time to entry and the summary, each kind as what it is: queue,
+        backoff, then the rest making the clip (on a GPU, or on this machine's CPU for a backend
+        that renders here). The seconds spent making it."""
         queued = timing.queue_seconds if timing is not None else 0.0
-        generating = max(0.0, seconds - queued)
+        waited = min(timing.backoff_seconds if timing is not None else 0.0, seconds - queued)
+        making = max(0.0, seconds - queued - waited)
         entry.queue_seconds += queued
-        entry.gen_seconds += generating
-        return generating
+        entry.wait_seconds = round(entry.wait_seconds + max(0.0, waited), 3)
+        self.summary.wait_seconds += max(0.0, waited)
+        if renders_locally(lane):
+            entry.cpu_seconds = round(entry.cpu_seconds + making, 3)
+            self.summary.cpu_seconds += making
+        else:
+            entry.gen_seconds += making
+            self.summary.gpu_seconds += making
+        return making
 
-    def _record(self, entry: SceneState, exc: F1genError, seconds: float, *, failed: bool) -> float:
+    def _record(self, entry: SceneState, exc: F1genError, *, failed: bool) -> None:
         entry.add_failure(failure_kind(exc), exc.message)
         if failed:
             entry.status = "failed"
-        return self._add_time(entry, seconds)

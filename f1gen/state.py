@@ -79,9 +79,11 @@ class SceneState:
     takes: list[TakeRecord] = field(default_factory=list)  # every take, in the order made
     pick: str | None = None  # a take picked by hand (f1gen pick); None: picked by its checks
     pick_reason: str | None = None  # why the scene's clip is the take it is
-    gen_seconds: float = 0.0
-    queue_seconds: float = 0.0
-    clip_seconds: float | None = None  # the accepted take: generation time
+    gen_seconds: float = 0.0  # on a GPU (the backend's), failed attempts included
+    queue_seconds: float = 0.0  # waiting in a provider's queue
+    wait_seconds: float = 0.0  # backing off from a busy or unreachable backend: no GPU ran
+    cpu_seconds: float = 0.0  # rendered on this machine (the animatic): no GPU ran
+    clip_seconds: float | None = None  # the accepted take: generation (or rendering) time
     clip_queue_seconds: float = 0.0  # the accepted take: time in the queue
     cost_usd: float = 0.0  # money the provider charged for this scene's clips, retries included
     failures: list[Failure] = field(default_factory=list)

@@ -28,6 +28,8 @@ class SceneRow:
     uploaded: bool | None  # None: no bucket in play for this clip
     last_error: str | None
     cost_usd: float = 0.0
+    wait_seconds: float = 0.0  # backing off from a busy or unreachable backend
+    cpu_seconds: float = 0.0  # rendered on this machine
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,26 @@ class StatusTable:
         return sum(row.queue_seconds for row in self.rows)
 
     @property
+    def wait_seconds(self) -> float:
+        """Time spent backing off from a busy or unreachable backend (no GPU ran)."""
+        return sum(row.wait_seconds for row in self.rows)
+
+    @property
+    def cpu_seconds(self) -> float:
+        """Time spent rendering on this machine (the animatic: no GPU ran)."""
+        return sum(row.cpu_seconds for row in self.rows)
+
+    def time_words(self) -> str:
+        """Each kind of time spent, as what it is."""
+        words = f"GPU time spent {self.gpu_seconds / 60:.1f} min"
+        words += f", queue waits {self.queue_seconds / 60:.1f} min"
+        if self.wait_seconds:
+            words += f", backoff waits {self.wait_seconds / 60:.1f} min"
+        if self.cpu_seconds:
+            words += f", rendered here (CPU) {self.cpu_seconds / 60:.1f} min"
+        return words
+
+    @property
     def cost_usd(self) -> float:
         """Money hosted providers charged for the clips, retries included."""
         return sum(row.cost_usd for row in self.rows)
@@ -68,6 +90,8 @@ class StatusTable:
             "total": len(self.rows),
             "gpu_seconds": round(self.gpu_seconds, 1),
             "queue_seconds": round(self.queue_seconds, 1),
+            "wait_seconds": round(self.wait_seconds, 1),
+            "cpu_seconds": round(self.cpu_seconds, 1),
             "cost_usd": round(self.cost_usd, 4),
             "retry_after": self.retry_after,
             "scenes": [asdict(row) for row in self.rows],
@@ -117,6 +141,8 @@ def table(
                 ),
                 last_error=entry.last_error if entry else None,
                 cost_usd=entry.cost_usd if entry else 0.0,
+                wait_seconds=round(entry.wait_seconds, 1) if entry else 0.0,
+                cpu_seconds=round(entry.cpu_seconds, 1) if entry else 0.0,
             )
         )
     return StatusTable(storyboard.path, workdir, tuple(rows), dict(state.retry_after))

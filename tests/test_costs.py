@@ -158,6 +158,58 @@ def test_max_cost_refuses_a_run_estimated_above_it_before_anything_is_sent(
     assert not Path("out/board/requests.json").exists()
 
 
+def test_the_dry_run_counts_every_take_still_to_make(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(24)
+
+    shown = cli("generate", board, "--backend", "fal", "--takes", "3", "--dry-run")
+    data = json.loads(
+        cli("generate", board, "--backend", "fal", "--takes", "3", "--dry-run", "--json").stdout
+    )
+
+    assert shown.exit_code == 0, shown.stderr
+    assert "*fal          $14.40     72.0         -             -  ~9 min x8" in shown.stdout
+    assert {e["backend"]: e for e in data["estimates"]}["fal"]["clips"] == 72
+    assert data["clips"] == 72 and {s["takes"] for s in data["generate"]} == {3}
+    assert "would generate 01 s1 (40 steps, ~60 s GPU, 3 takes)" in shown.stdout
+
+
+def test_max_cost_counts_every_take_and_refuses_before_anything_is_sent(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    result = cli("generate", write_storyboard(3), "--backend", "fal", "--takes", "3",
+                 "--max-cost", "1")  # fmt: skip
+
+    assert result.exit_code == 2
+    assert ("error: --max-cost 1.00: the 9 clips to make on fal (3 scenes, 3 takes each) are "
+            "estimated at $1.80: raise --max-cost, or make fewer scenes with --only") in (
+        result.stderr
+    )  # fmt: skip
+    assert not Path("out/board/requests.json").exists()
+
+
+def test_the_dry_run_with_max_cost_says_whether_the_run_fits_and_exits_as_the_run_would(
+    write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(3)
+
+    refused = cli("generate", board, "--backend", "fal", "--takes", "3", "--max-cost", "1",
+                  "--dry-run")  # fmt: skip
+    fits = cli("generate", board, "--backend", "fal", "--takes", "3", "--max-cost", "2",
+               "--dry-run", "--json")  # fmt: skip
+
+    assert refused.exit_code == 2
+    assert "*fal           $1.80" in refused.stdout  # the plan is shown, then the refusal
+    assert ("error: --max-cost 1.00: the 9 clips to make on fal (3 scenes, 3 takes each) are "
+            "estimated at $1.80: raise --max-cost") in refused.stderr  # fmt: skip
+    assert fits.exit_code == 0, fits.stderr
+    assert json.loads(fits.stdout)["max_cost"] == {"usd": 2.0, "estimated_usd": 1.8, "fits": True}
+    said = cli("generate", board, "--backend", "fal", "--takes", "3", "--max-cost", "2",
+               "--dry-run")  # fmt: skip
+    assert "fits the --max-cost of $2.00 (estimated $1.80)" in said.stdout
+
+
 def test_max_cost_stops_before_the_clip_that_would_pass_it() -> None:
     class Hosted:
         name, price = "fal", FAL_PRICE

@@ -17,12 +17,13 @@ from replicate.exceptions import ModelError, ReplicateError
 from f1gen import storyboard as storyboards
 from f1gen.backends import ClipRequest, build_lanes
 from f1gen.backends.fal import FalProvider
-from f1gen.backends.hosted import ReplyLost
+from f1gen.backends.hosted import ReplyLost, input_marker, sent_as
 from f1gen.backends.replicate import ReplicateProvider
 from f1gen.backends.traits import Verdict
 from f1gen.config import load_settings
 from f1gen.errors import GenerationError, StateError
 from f1gen.ledger import Ledger
+from f1gen.plan import plan_scene
 from tests.support.faults import ctrl_c_during
 from tests.support.hosted_stand_in import FalStandIn, ReplicateStandIn
 from tests.support.mediatools import MarkerClip
@@ -136,18 +137,32 @@ def test_a_fal_submit_whose_reply_was_lost_is_held_back_until_the_user_says_rese
     fal.script.then("drop")
     board = write_storyboard(2)
 
-    held = cli("generate", board, "--backend", "fal", "--attempts", "2")
+    held = cli("generate", board, "--backend", "fal", "--attempts", "3")
+    held_state = _state()["scenes"]["s1"]
     again = cli("generate", board, "--backend", "fal")
     resent = cli("generate", board, "--backend", "fal", "--resend-unknown")
 
-    assert held.exit_code == 1 and again.exit_code == 1, held.stderr
-    assert (
-        "a request for this scene may already be paid on fal (f1gen stopped while sending it at"
-        in held.stderr
-    )
-    assert (
-        "check your fal dashboard, then re-run with --resend-unknown to send it again"
-        in held.stderr
+    for run in (held, again):  # said once, not retried, not a failure: exit 75, resumable
+        assert run.exit_code == 75, run.stderr
+        output = run.stdout + run.stderr
+        assert (
+            output.count(
+                "s1: held back: a request for it may already be paid on fal (f1gen stopped while "
+                "sending it at"
+            )
+            == 1
+        ), output
+        assert (
+            "stopped: 1 scene held back (s1): a request for each may already be paid on fal, "
+            "which cannot be searched: check your fal dashboard; to send them again, re-run "
+            "with --resend-unknown (or leave them held back)"
+        ) in run.stderr, run.stderr
+        assert output.count("--resend-unknown") == 1
+        assert "failed 0;" in run.stderr and "attempt 2" not in run.stderr
+    assert (held_state["status"], held_state["failures"], held_state["attempts"]) == (
+        "pending",
+        [],
+        0,
     )
     assert resent.exit_code == 0, resent.stderr
     assert fal.script.submissions == {
@@ -330,6 +345,40 @@ def test_a_replicate_create_whose_reply_was_lost_is_found_not_created_again(
     assert rep.list_calls >= 1
 
 
+def _sent(stand_in: ReplicateStandIn | FalStandIn) -> dict[tuple[str, Any], int]:
+    """Requests the stand-in took, by what identifies a take: its prompt and its seed."""
+    sent: dict[tuple[str, Any], int] = {}
+    for job in stand_in.script.jobs.values():
+        key = (job.prompt, job.inputs.get("seed"))
+        sent[key] = sent.get(key, 0) + 1
+    return sent
+
+
+@pytest.mark.parametrize(
+    ("options", "script"),
+    [
+        (["--seed", "5"], ["drop"]),  # a seed from the command line
+        (["--takes", "2"], ["ok", "drop"]),  # the second take's derived seed
+        (["--seed", "5", "--takes", "2"], ["drop", "drop"]),  # both takes' replies lost
+    ],
+)
+def test_a_replicate_create_whose_reply_was_lost_is_found_whatever_seed_was_sent(
+    rep: ReplicateStandIn, write_storyboard: Callable[..., Path], cli: Callable[..., Any],
+    options: list[str], script: list[str],
+) -> None:  # fmt: skip
+    rep.script.then(*script)
+    for n in range(4):  # other predictions, so that the search turns pages
+        rep.script.accept(f"older {n}", {"prompt": f"older {n}", "seed": 5}, "ok")
+
+    result = cli("generate", write_storyboard(1), "--backend", "replicate", *options)
+
+    assert result.exit_code == 0, result.stderr
+    mine = {k: n for k, n in _sent(rep).items() if not k[0].startswith("older")}
+    takes = 2 if "--takes" in options else 1
+    assert sorted(mine.values()) == [1] * takes, mine  # each take paid once
+    assert len(_state()["scenes"]["s1"]["takes"]) == takes
+
+
 @pytest.mark.parametrize(
     ("script", "code", "message"),
     [
@@ -442,3 +491,44 @@ def test_ctrl_c_during_a_busy_wait_ends_it_and_leaves_nothing_recorded_as_sent(
     assert not fal.script.next and not fal.script.submissions  # asked once (the 500), not again
     ledger = json.loads((tmp_path / "work" / "requests.json").read_text())
     assert ledger["requests"] == {}  # fal answered 500: nothing of it is paid
+
+
+def test_a_take_adopted_after_a_kill_is_recorded_at_what_its_request_cost(
+    rep: ReplicateStandIn, write_storyboard: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(1)
+    scene = storyboards.load(board).storyboard.scenes[0]
+    assert scene.image is not None
+    workdir = Path("out/board")
+    [lane] = build_lanes("replicate", settings=load_settings(), workdir=workdir, parallel=1)
+    made = plan_scene(scene, backend_identity=lane.identity, steps=40)
+    take = workdir / "clips" / f"01-s1-{made.fingerprint[:8]}.mp4"
+    take.parent.mkdir(parents=True)
+    request = ClipRequest(scene=scene, prompt=made.prompt, image=scene.image, sample_steps=40,
+                          fingerprint=made.fingerprint)  # fmt: skip
+    lane.generate(request, take, lambda update: None)  # then killed: the state never heard of it
+
+    result = cli("generate", board, "--backend", "replicate")
+
+    assert result.exit_code == 0, result.stderr
+    assert "s1: its take is already on disk (01-s1-" in result.stderr
+    assert len(rep.script.jobs) == 1  # adopted, not made again
+    entry = _state()["scenes"]["s1"]
+    paid = round(0.3 * 0.001525, 4)
+    assert [t["cost_usd"] for t in entry["takes"]] == [paid]
+    assert entry["cost_usd"] == paid
+
+
+def test_a_request_is_recognised_by_the_whole_input_it_sent() -> None:
+    sent = {"prompt": "Driver 1 waves.", "image": "data:image/png;base64,AAAA", "seed": 5}
+    marker = input_marker(sent)
+
+    assert sent_as(marker, dict(sent))
+    assert not sent_as(marker, {**sent, "seed": 6})  # another take of the same scene
+    assert not sent_as(marker, {**sent, "image": "data:image/png;base64,BBBB"})
+    assert not sent_as(marker, {**sent, "prompt": "Driver 2 waves."})
+    # The provider shows the uploaded image under its own URL: the rest must still match.
+    stored = {**sent, "image": "https://replicate.delivery/xyz/image.png"}
+    assert sent_as(marker, stored)
+    assert not sent_as(marker, {**stored, "seed": 6})
+    assert sent_as("5", sent)  # a ledger written before: its marker was the seed

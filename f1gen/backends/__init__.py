@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from ..clipspec import ClipSpec
 from ..errors import BadInputError
@@ -64,10 +64,12 @@ class BackendUpdate:
 
 @dataclass(frozen=True)
 class ClipTiming:
-    """How a clip's time was spent: waiting in a queue, the rest generating."""
+    """How a clip's time was spent: waiting in a queue, backing off from a busy or unreachable
+    backend, the rest generating."""
 
     queue_seconds: float = 0.0
     cost_usd: float = 0.0  # what the provider charges for this clip
+    backoff_seconds: float = 0.0  # waits before retrying a busy or unreachable backend
 
 
 Report = Callable[[BackendUpdate], None]
@@ -150,6 +152,7 @@ class Factory:
     checks: Checks
     # Whether its clips carry a real voice and picture that the take checks can judge.
     judged: Callable[[Backend], bool] = lambda lane: True
+    runs_on: Literal["gpu", "cpu"] = "gpu"  # "cpu": rendered on this machine, no GPU time
     # What a run on it should know before it starts (the Space: no token, a small quota).
     notices: Callable[[Settings], tuple[str, ...]] = lambda settings: ()
     # What it reads from options and the environment (config gathers them: its key, its
@@ -164,6 +167,11 @@ def judges(lane: Backend) -> bool:
     """True when lane's clips can be judged by the take checks (a backend not registered, such
     as a test's scripted one, is not judged)."""
     return lane.name in REGISTRY and factory(lane.name).judged(lane)
+
+
+def renders_locally(lane: Backend) -> bool:
+    """True when lane renders on this machine's CPU: its time is not GPU time."""
+    return lane.name in REGISTRY and factory(lane.name).runs_on == "cpu"
 
 
 def factory(name: str) -> Factory:

@@ -251,5 +251,6 @@ FACTORY = Factory(
     build=_build,
     checks=_checks,
     judged=lambda lane: bool(getattr(lane, "speaks", False)),
+    runs_on="cpu",  # ffmpeg on this machine: its time is CPU time, never GPU time
     captioned=True,  # its caption is drawn in: a burned one would stamp a second text over it
 )

@@ -9,17 +9,26 @@ translation of a verdict into f1gen's errors.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import secrets
 import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from ..errors import BackendBusy, ConfigError, F1genError, GenerationError, QuotaExceeded
+from ..errors import (
+    BackendBusy,
+    ConfigError,
+    F1genError,
+    GenerationError,
+    HeldBack,
+    QuotaExceeded,
+)
 from ..ledger import Ledger, PaidRequest, request_key
 from ..settings import Setting
 from . import Backend, BackendUpdate, ClipRequest, ClipTiming, Factory, Probe, Report
@@ -56,7 +65,7 @@ class Provider(Protocol):
     """One hosted service behind its client library (the only code that imports it)."""
 
     name: str
-    can_search: bool  # can a request whose id was never seen be found by its marker?
+    can_search: bool  # can a request whose id was never seen be found by what it sent?
 
     @property
     def identity(self) -> str:
@@ -81,7 +90,8 @@ class Provider(Protocol):
         ...
 
     def find(self, entry: PaidRequest) -> Submitted | None:
-        """The request sent under entry.marker since entry.since, if the provider has it."""
+        """The newest request sent since entry.since whose input is entry.marker's (see
+        sent_as), if the provider has it."""
         ...
 
     def cancel(self, entry: PaidRequest) -> None:
@@ -126,6 +136,42 @@ def sent_but_unanswered(exc: BaseException) -> bool:
         httpx.UnsupportedProtocol,
     )
     return isinstance(exc, httpx.TransportError) and not isinstance(exc, not_sent)
+
+
+def input_marker(inputs: Mapping[str, Any]) -> str:
+    """What identifies a request by what was sent (prompt, image, seed, steps...): the digest
+    of the whole input, and the digest without its files (a provider may keep an uploaded file
+    under a URL of its own and show that instead)."""
+    return f"{_digest(inputs, files=True)}:{_digest(inputs, files=False)}"
+
+
+def sent_as(marker: str, inputs: Mapping[str, Any]) -> bool:
+    """True when a request the provider shows with inputs is the one recorded under marker."""
+    if marker.isdigit():  # a ledger written before whole-input markers: the seed was the marker
+        return inputs.get("seed") == int(marker)
+    whole, _, bare = marker.partition(":")
+    if _digest(inputs, files=True) == whole:
+        return True
+    rewritten = any(_is_url(v) for v in inputs.values())  # a file shown as the provider's URL
+    return rewritten and _digest(inputs, files=False) == bare
+
+
+def _is_url(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(("https://", "http://"))
+
+
+def _digest(inputs: Mapping[str, Any], *, files: bool) -> str:
+    """sha256 of the input as canonical JSON; a data URI by its own digest, or left out."""
+    shown: dict[str, Any] = {}
+    for name, value in inputs.items():
+        is_file = isinstance(value, str) and (value.startswith("data:") or _is_url(value))
+        if is_file and not files:
+            continue
+        if isinstance(value, str) and value.startswith("data:"):
+            value = "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+        shown[name] = value
+    text = json.dumps(shown, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def lanes(
@@ -173,6 +219,7 @@ class HostedBackend:
         self.results = ledger.workdir / "requests"
         self._pruned = False
         self._prune_lock = threading.Lock()
+        self._waits = threading.local()  # each lane's backoff in the clip it is making
 
     @property
     def identity(self) -> str:
@@ -199,6 +246,11 @@ class HostedBackend:
 
     def generate(self, request: ClipRequest, dest: Path, report: Report) -> ClipTiming:
         """Follow the scene's recorded request, or submit one; write its clip to dest."""
+        self._waits.seconds = 0.0
+        timing = self._make(request, dest, report)
+        return replace(timing, backoff_seconds=self._waits.seconds)
+
+    def _make(self, request: ClipRequest, dest: Path, report: Report) -> ClipTiming:
         self._prune()
         key = request_key(request.scene.id, request.fingerprint)
         entry = self.ledger.get(key)
@@ -227,9 +279,11 @@ class HostedBackend:
     # Private: submitting, recovering, following, fetching.
 
     def _submit(self, key: str, request: ClipRequest, report: Report) -> PaidRequest:
-        marker = str(secrets.randbelow(2**31))
-        seed = request.seed if request.seed is not None else int(marker)
+        # Without a seed the provider is sent a random one: it would pick one anyway, and it
+        # makes this request's input unlike any other this scene sent before.
+        seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
         inputs = self.provider.inputs(request, seed=seed if self.accepts_seed else None)
+        marker = input_marker(inputs)
         entry = self.ledger.sending(key, backend=self.identity, marker=marker)
         report(BackendUpdate("submitting"))
         failures = 0
@@ -252,10 +306,9 @@ class HostedBackend:
             if self.settings.flag("resend_unknown"):
                 self.ledger.forget(entry.key)
                 return None
-            raise GenerationError(
-                f"a request for this scene may already be paid on {self.name} (f1gen stopped "
-                f"while sending it at {entry.since}, and {self.name} cannot be searched): check "
-                f"your {self.name} dashboard, then re-run with --resend-unknown to send it again"
+            raise HeldBack(
+                f"held back: a request for it may already be paid on {self.name} (f1gen "
+                f"stopped while sending it at {entry.since}, and {self.name} cannot be searched)"
             )
         failures = 0
         while True:
@@ -382,6 +435,7 @@ class HostedBackend:
                 )
             )
             self.sleep(wait)
+            self._waits.seconds = getattr(self._waits, "seconds", 0.0) + wait
             if self._interrupted.is_set():  # woken from the wait by Ctrl-C: ask nothing more
                 if forget is not None:
                     self.ledger.forget(forget)

@@ -67,6 +67,7 @@ class OviAppBackend:
         self._send: tuple[str, ...] = ()
         self._interrupted = threading.Event()
         self.sleep = sleep or self._pause
+        self.waited = 0.0  # seconds of backoff in the clip being made
 
     def _pause(self, seconds: float) -> None:
         """A backoff's wait, cut short by Ctrl-C (interrupt)."""
@@ -126,6 +127,7 @@ class OviAppBackend:
                 f"{request.scene.label}.seed: {request.seed} is above {SEED_MAX}, the most "
                 "Ovi's app takes: use a smaller seed"
             )
+        self.waited = 0.0
         self.prepare(report)
         arguments: dict[str, Any] = {
             **FIXED,
@@ -151,7 +153,7 @@ class OviAppBackend:
 
         result, queue_seconds = self._with_backoff(attempt, report)
         gradio_door.take(result, dest, download_dir=self.download_dir, what="the Ovi app")
-        return ClipTiming(queue_seconds=queue_seconds)
+        return ClipTiming(queue_seconds=queue_seconds, backoff_seconds=self.waited)
 
     def _connect(self) -> gradio_door.Client:
         return gradio_door.connect(self.url, token=None, download_dir=self.download_dir)
@@ -161,6 +163,7 @@ class OviAppBackend:
 
         def waiting(error: BaseException, attempt: int, wait: float) -> None:
             detail = self.settings.redact(gradio_door.describe(error))
+            self.waited += wait  # backoff, not generation: reported as wait time
             # Ctrl-C ends the wait, and the next attempt sends nothing.
             report(
                 BackendUpdate(

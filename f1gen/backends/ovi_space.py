@@ -175,6 +175,7 @@ class OviSpaceBackend:
         self.poll_seconds = poll_seconds
         self.clock, self.now = clock, now
         self.sleep = sleep or self._pause
+        self.waited = 0.0  # seconds of backoff in the clip being made
         self._client: gradio_door.Client | None = None
         self._send: tuple[str, ...] = PARAMETERS
         self._interrupted = threading.Event()
@@ -240,6 +241,7 @@ class OviSpaceBackend:
 
     def generate(self, request: ClipRequest, dest: Path, report: Report) -> ClipTiming:
         """Submit the scene, follow its job, and move the clip to dest."""
+        self.waited = 0.0  # backoff before this clip (a lane makes one clip at a time)
         self.prepare(report)
         arguments: dict[str, Any] = {
             "text_prompt": request.prompt,
@@ -265,7 +267,7 @@ class OviSpaceBackend:
 
         result, queue_seconds = self._with_backoff(attempt, "the Space", report=report)
         self._take(result, dest)
-        return ClipTiming(queue_seconds=queue_seconds)
+        return ClipTiming(queue_seconds=queue_seconds, backoff_seconds=self.waited)
 
     # The rest is private: connection, backoff, job following, results.
 
@@ -361,6 +363,7 @@ class OviSpaceBackend:
         policy = self.retry
 
         def waiting(error: BaseException, attempt: int, wait: float) -> None:
+            self.waited += wait  # backoff, not generation: reported as wait time
             if report is not None:
                 at = self.now() + timedelta(seconds=wait)
                 report(

@@ -7,8 +7,9 @@ waits before handing out the id, and its FileOutput objects send the API token t
 serves the output. The output URL is downloaded by hosted.py, with no token.
 
 Replicate's client never retries a create, and a create whose reply was lost may still have
-made a prediction: f1gen sends a random seed as its marker (the same as letting the model pick
-one), and looks for a prediction of this model with that seed among the recent ones.
+made a prediction: f1gen looks for a prediction of this model among the recent ones whose input
+is the one it sent (prompt, image, seed...: each take sends its own seed, a random one when the
+scene has none, so no two of a scene's requests send the same input).
 """
 
 from __future__ import annotations
@@ -122,16 +123,16 @@ class ReplicateProvider:
         )
 
     def find(self, entry: PaidRequest) -> Submitted | None:
-        """A recent prediction of this model carrying entry's marker as its seed."""
+        """The newest prediction of this model, made since entry was sent, with its input."""
         since = datetime.fromisoformat(entry.since) - CLOCK_SKEW
-        marker = int(entry.marker)
         page = self.client.predictions.list()
         for _ in range(SEARCH_PAGES):
             for prediction in page:
                 created = _when(prediction.created_at)
                 if created is not None and created < since:
                     return None  # newest first: nothing older can be ours
-                if prediction.model == MODEL and (prediction.input or {}).get("seed") == marker:
+                sent = prediction.input or {}
+                if prediction.model == MODEL and hosted.sent_as(entry.marker, sent):
                     return Submitted(
                         prediction.id, {"get": str((prediction.urls or {}).get("get", ""))}
                     )

@@ -250,10 +250,13 @@ def _render_preview(preview: Preview, *, as_json: bool) -> None:
 
     if as_json:
         print_json(preview.as_dict())
+        _refuse(preview)
         return
     mine = preview.chosen
     for planned in preview.todo:
         cost = f", ~{estimate_seconds(planned.steps):.0f} s GPU" if preview.estimates else ""
+        if planned.takes > 1:
+            cost += f", {planned.takes} takes"
         typer.echo(
             f"would generate {planned.scene.number:02d} {planned.scene.id} "
             f"({planned.steps} steps{cost})"
@@ -265,6 +268,18 @@ def _render_preview(preview: Preview, *, as_json: bool) -> None:
     typer.echo(f"{done}; about {mine.gpu_seconds / 60:.1f} GPU minutes{_quota_words(mine)}")
     for line in _estimate_lines(preview.estimates, chosen=preview.backend):
         typer.echo(line)
+    if preview.max_cost is not None and preview.refused is None:
+        typer.echo(
+            f"fits the --max-cost of ${preview.max_cost:.2f} "
+            f"(estimated ${preview.estimated_usd:.2f})"
+        )
+    _refuse(preview)
+
+
+def _refuse(preview: Preview) -> None:
+    """A dry run exits as the run would: 2 when --max-cost refuses it."""
+    if preview.refused is not None:
+        raise BadInputError(preview.refused)
 
 
 def _quota_words(chosen: Estimate) -> str:

@@ -38,8 +38,7 @@ def status(
         out.width = 200
     out.print(_table(result, title=f"{work.storyboard.title} ({work.workdir})"))
     typer.echo(
-        f"{result.ready}/{len(result.rows)} scenes ready; GPU time spent "
-        f"{result.gpu_seconds / 60:.1f} min, queue waits {result.queue_seconds / 60:.1f} min"
+        f"{result.ready}/{len(result.rows)} scenes ready; {result.time_words()}"
         + (f", paid ${result.cost_usd:.2f}" if result.cost_usd else "")
     )
     for identity, until in result.retry_after.items():

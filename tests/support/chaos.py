@@ -66,8 +66,15 @@ def _state(workdir: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def kill_campaign(tally: Tally, *, base: Path, kills: int, scenes: int, seed: int) -> None:
-    """SIGKILL `f1gen generate` at random moments, resuming after each; then finish and check."""
+def kill_campaign(
+    tally: Tally, *, base: Path, kills: int, scenes: int, seed: int, takes: int = 1,
+    seeds: bool = False,
+) -> None:  # fmt: skip
+    """SIGKILL `f1gen generate` at random moments, resuming after each; then finish and check.
+
+    takes: --takes; seeds: every other scene sets its own seed, sent to a Space that declares
+    video_seed. A duplicate is a Space call (quota spent) for a scene that had all its takes,
+    or for a take (prompt and seed) the state already held."""
     from f1gen import media
     from f1gen.backends.traits import OVI_SPEC
     from tests.support import mediatools
@@ -76,21 +83,29 @@ def kill_campaign(tally: Tally, *, base: Path, kills: int, scenes: int, seed: in
 
     rng = random.Random(seed)
     clip = mediatools.make_marker_clip(base / "clip.mp4", marker_frame=24, busy=True).path
-    space = StandIn(clip, token=TOKEN, gen_seconds=0.25, progress_steps=2).start()
-    folder = base / "kills"
-    board = write_board(folder, scenes)
+    space = StandIn(clip, token=TOKEN, gen_seconds=0.25, progress_steps=2,
+                    variant="seeded" if seeds else "standard").start()  # fmt: skip
+    folder = base / ("kills-takes" if takes > 1 or seeds else "kills")
+    board = write_board(folder, scenes, seeds=seeds)
     workdir = folder / "out" / board.stem
     env = _env(OVI_SPACE=space.url)
     try:
         for _ in range(kills):
-            state = _state(workdir)
-            done = {k for k, v in (state or {}).get("scenes", {}).items() if v["status"] == "done"}
+            known = (_state(workdir) or {}).get("scenes", {})
+            done = {
+                k for k, v in known.items() if v["status"] == "done" and len(v["takes"]) >= takes
+            }
             if len(done) == scenes:
                 break
-            prompts_done = {f"Driver {k[1:]} waves. <S>Line {k[1:]}.<E>." for k in done}
+            prompts_done = {_prompt(k) for k in done}
+            takes_done = {
+                (_prompt(k), t.get("seed")) for k, v in known.items() for t in v["takes"]
+                if t.get("seed") is not None
+            }  # fmt: skip
             calls_before = len(space.calls)
-            process = subprocess.Popen([*F1GEN, "generate", str(board)], cwd=folder, env=env,
-                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+            process = subprocess.Popen([*F1GEN, "generate", str(board), "--takes", str(takes)],
+                                       cwd=folder, env=env, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True)  # fmt: skip
             time.sleep(rng.uniform(0.3, 4.0))
             process.send_signal(signal.SIGKILL)
             out, err = process.communicate()
@@ -99,15 +114,18 @@ def kill_campaign(tally: Tally, *, base: Path, kills: int, scenes: int, seed: in
             tally.texts += [out, err]
             tally.tracebacks += "Traceback" in err
             tally.duplicates += sum(
-                c.text_prompt in prompts_done for c in space.calls[calls_before:]
+                c.text_prompt in prompts_done
+                or (c.text_prompt, c.extra.get("video_seed")) in takes_done
+                for c in space.calls[calls_before:]
             )
             try:
                 _state(workdir)
             except ValueError:
                 tally.clips_lost += 1
                 tally.notes.append("state.json did not parse after a kill")
-        final = subprocess.run([*F1GEN, "generate", str(board), "--json"], cwd=folder, env=env,
-                               capture_output=True, text=True, timeout=600)  # fmt: skip
+        final = subprocess.run([*F1GEN, "generate", str(board), "--takes", str(takes), "--json"],
+                               cwd=folder, env=env, capture_output=True, text=True,
+                               timeout=600)  # fmt: skip
         tally.runs += 1
         tally.texts += [final.stdout, final.stderr]
         tally.tracebacks += "Traceback" in final.stderr
@@ -116,7 +134,7 @@ def kill_campaign(tally: Tally, *, base: Path, kills: int, scenes: int, seed: in
         state = _state(workdir) or {"scenes": {}}
         for scene_id in (f"s{n}" for n in range(1, scenes + 1)):
             entry = state["scenes"].get(scene_id)
-            if not entry or entry["status"] != "done" or len(entry["takes"]) != 1:
+            if not entry or entry["status"] != "done" or len(entry["takes"]) != takes:
                 tally.clips_lost += 1
                 tally.notes.append(
                     f"{scene_id}: {entry and entry['status']}, takes {entry and entry['takes']}"
@@ -308,22 +326,36 @@ def fuzz(tally: Tally, *, base: Path, examples: int) -> None:
     one()
 
 
+def _prompt(scene_id: str) -> str:
+    """The prompt a campaign board's scene sends (s3: "Driver 3 waves. <S>Line 3.<E>.")."""
+    return f"Driver {scene_id[1:]} waves. <S>Line {scene_id[1:]}.<E>."
+
+
 def scan_secrets(tally: Tally) -> None:
     """Count every output, log and file of the campaign that shows a secret."""
     tally.secret_leaks = sum(TOKEN in text or S3_SECRET in text for text in tally.texts)
 
 
 def campaign(
-    *, kills: int, scenes: int, seed: int, examples: int, report: Callable[[str], None]
-) -> Tally:
-    """Run every part of the campaign and return the tally."""
+    *, kills: int, scenes: int, seed: int, examples: int, report: Callable[[str], None],
+    takes: int = 1, seeds: bool = False,
+) -> Tally:  # fmt: skip
+    """Run every part of the campaign and return the tally (takes, seeds: of the kills)."""
     tally = Tally()
     with tempfile.TemporaryDirectory(prefix="f1gen-chaos-") as folder:
         base = Path(folder)
         for name, part in (
             (
                 "kills",
-                lambda: kill_campaign(tally, base=base, kills=kills, scenes=scenes, seed=seed),
+                lambda: kill_campaign(
+                    tally,
+                    base=base,
+                    kills=kills,
+                    scenes=scenes,
+                    seed=seed,
+                    takes=takes,
+                    seeds=seeds,
+                ),
             ),
             ("storage outage", lambda: storage_outage(tally, base=base)),
             ("disk full", lambda: disk_full(tally, base=base)),
