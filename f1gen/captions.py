@@ -133,11 +133,13 @@ def draw_caption(
     size: tuple[int, int],
     zone: tuple[int, int, int, int] | None = None,
     spoken: bool = False,
+    cropped: bool = False,
 ) -> Path:
     """A transparent PNG of size with text wrapped inside zone (left, top, right, bottom in
     pixels: where the platforms' buttons and text leave the picture readable), its box resting
     on the zone's bottom, centred between its sides. spoken: the last word is highlighted (the
-    word being said, in word-by-word captions).
+    word being said, in word-by-word captions). cropped: the PNG holds the zone alone (to be
+    laid at its top left corner), not the whole frame.
     """
     from PIL import Image, ImageDraw, ImageFont  # only a burned-in caption needs PIL
 
@@ -176,6 +178,8 @@ def draw_caption(
             x += draw.textlength(said + " ", font=font)
         draw.text((x, y), word, font=font, fill=HIGHLIGHT, anchor="la")
     path.parent.mkdir(parents=True, exist_ok=True)
+    if cropped:
+        layer = layer.crop((left, top_edge, right, bottom_edge))
     layer.save(path, format="PNG", compress_level=1)  # read once, by ffmpeg: speed over size
     return path
 

@@ -345,7 +345,7 @@ def test_runs_of_clips_of_other_sizes_are_each_fitted_then_joined_in_the_cuts_ow
             Run(Path("/t/c.txt"), (704, 1280))]  # fmt: skip
 
     args = build_command(output=OUT, pictures=runs, shape=frame, copy=False, fill="crop",
-                         captions=Path("/t/captions.txt"))  # fmt: skip
+                         captions=Path("/t/captions.txt"), captions_at=(60, 240))  # fmt: skip
 
     assert [_after(args[k:], "-i") for k, a in enumerate(args) if a == "-i"] == [
         "pipe:0", "/t/a.txt", "/t/b.txt", "/t/c.txt", "/t/captions.txt"
@@ -358,7 +358,9 @@ def test_runs_of_clips_of_other_sizes_are_each_fitted_then_joined_in_the_cuts_ow
         "[3:v:0]fps=24[raw2];[raw2]scale=1080:1920:force_original_aspect_ratio=increase,"
         "crop=1080:1920,setsar=1[run2];"
         "[run0][run1][run2]concat=n=3:v=1:a=0[vjoined];"
-        "[4:v]setpts=PTS-STARTPTS[captions]"
+        "[4:v]setpts=PTS-STARTPTS[captions];"
+        # the caption images hold the safe zone alone: laid at its corner
+        "[vjoined][captions]overlay=format=auto:eof_action=pass:x=60:y=240[captioned]"
     )
     assert _maps(args) == ["[vout]", "0:a"] and _after(args, "-r") == "24"
 

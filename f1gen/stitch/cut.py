@@ -492,8 +492,9 @@ def caption_track(
     tag: str,
     made: list[Path],
 ) -> Path | None:
-    """An ffconcat list of caption images the cut's size, each for its cue (a blank one
-    between), or None when no clip has a caption."""
+    """An ffconcat list of caption images, each for its cue (a blank one between), or None when
+    no clip has a caption. Each image holds the captions' safe zone alone, to be laid at its top
+    left corner (options.safe's box): the overlay blends that area, not the whole frame."""
     from PIL import Image
 
     timeline = cues(clips, options, burned=True)
@@ -501,12 +502,13 @@ def caption_track(
         return None
     zone = options.safe.box(shape.size)
     blank = scratch / f".partial-caption-{tag}-blank.png"
-    Image.new("RGBA", shape.size, (0, 0, 0, 0)).save(blank)
+    Image.new("RGBA", (zone[2] - zone[0], zone[3] - zone[1]), (0, 0, 0, 0)).save(blank)
     made.append(blank)
     art = []
     for n, cue in enumerate(timeline):
         drawn = scratch / f".partial-caption-{tag}-{n:03d}.png"
-        made.append(draw_caption(cue.text, drawn, size=shape.size, zone=zone, spoken=cue.spoken))
+        made.append(draw_caption(cue.text, drawn, size=shape.size, zone=zone, spoken=cue.spoken,
+                                 cropped=True))  # fmt: skip
         art.append(drawn)
     listing = scratch / f".partial-captions-{tag}.txt"
     listing.write_text(caption_listing(timeline, art=art, blank=blank), encoding="utf-8")
@@ -707,6 +709,7 @@ def join(
             leveling=leveling,
             transitions=transitions,
             captions=captions,
+            captions_at=options.safe.box(shape.size)[:2],
             preview=options.preview,
             fill=options.fill,
         )

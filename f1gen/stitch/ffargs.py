@@ -447,13 +447,15 @@ def build_command(
     leveling: Leveling | None = None,
     transitions: Transitions | None = None,
     captions: Path | None = None,
+    captions_at: tuple[int, int] = (0, 0),
     preview: bool = False,
     fill: Fill = "blur",
 ) -> list[str]:
     """The ffmpeg arguments for the cut: sound from stdin (or the file sound), raw; the picture
     from the ffconcat list pictures (or from runs of clips of one size each, every run fitted
     into the cut's frame by fill), stream-copied (copy) or decoded once into the cut's shape,
-    with transitions and the captions list laid over it; leveling: the second loudness pass,
+    with transitions and the captions list laid over it (its images' top left corner at
+    captions_at); leveling: the second loudness pass,
     whose sound is measured as it goes to the encoder (ebur128's summary, on stderr).
 
     Every input starts at zero by construction, so timestamps are kept as they are (-copyts):
@@ -496,9 +498,11 @@ def build_command(
             # One input carries every caption image, each held for its cue: decoded in order,
             # so memory stays flat however many scenes there are.
             args += ["-f", "concat", "-safe", "0", "-i", str(captions)]
+            # caption images cover their zone alone, laid there: the blend is that area's work
+            at = f":x={captions_at[0]}:y={captions_at[1]}" if any(captions_at) else ""
             chains.append(
                 f"[{track}:v]setpts=PTS-STARTPTS[captions];"
-                f"[{joined_video}][captions]overlay=format=auto:eof_action=pass[captioned]"
+                f"[{joined_video}][captions]overlay=format=auto:eof_action=pass{at}[captioned]"
             )
             joined_video = "captioned"
         scale = f",scale={shape.preview[0]}:{shape.preview[1]}" if preview else ""

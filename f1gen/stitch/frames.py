@@ -27,13 +27,14 @@ class SafeZone:
     right: float
 
     def box(self, size: tuple[int, int]) -> tuple[int, int, int, int]:
-        """The zone in pixels of a frame of size: left, top, right, bottom."""
+        """The zone in pixels of a frame of size: left, top, right, bottom, on even pixels (so
+        that an image of the zone lands on whole chroma samples of yuv420p)."""
         width, height = size
         return (
-            round(width * self.left),
-            round(height * self.top),
-            round(width * (1 - self.right)),
-            round(height * (1 - self.bottom)),
+            round(width * self.left / 2) * 2,
+            round(height * self.top / 2) * 2,
+            round(width * (1 - self.right) / 2) * 2,
+            round(height * (1 - self.bottom) / 2) * 2,
         )
 
 
