@@ -14,9 +14,12 @@ clips for the cuts that decode the picture (crossfades, footage): it should not 
 A cut delivered in another frame (`--for shorts`: 1080x1920, each 576x896 clip fitted over a
 blurred copy of itself) must encode its picture: its floor is one ffmpeg that encodes the joined
 picture, scaled and padded to 1080x1920 (the cheapest fit), with the cut's x264 settings, and the
-sound as above; the two are interleaved over --frame-rounds.
+joined sound; f1gen's join makes the same cut (no loudness). The two are interleaved over
+--frame-rounds, on the first --frame-clips clips (an encode at that size is slow: `make bench`
+stays within its time).
 
-    python bench/stitch.py [--clips 24] [--rounds 5] [--frame-rounds 3] [--skip-moviepy]
+    python bench/stitch.py [--clips 24] [--rounds 5] [--frame-rounds 2] [--frame-clips 6]
+                           [--skip-moviepy]
 """
 
 from __future__ import annotations
@@ -71,12 +74,14 @@ def run_floor_frame(clips: list[Path], output: Path) -> None:
     padded), with the cut's own x264 settings."""
     from f1gen.media import run_ffmpeg
 
-    prepared = clips[0].parents[2] / "floor"
+    listing = output.with_suffix(".txt")
+    listing.write_text("".join(f"file '{p}'\n" for p in clips))
     fit = "scale=1080:1920:force_original_aspect_ratio=decrease,pad=1080:1920:(ow-iw)/2:(oh-ih)/2"
-    run_ffmpeg(["-i", prepared / "track.wav", "-f", "concat", "-safe", "0", "-i", prepared / "list.txt",
-                "-map", "0:a", "-map", "1:v", "-vf", fit, "-c:v", "libx264", "-preset", "veryfast",
-                "-crf", "20", "-pix_fmt", "yuv420p", "-c:a", "aac", "-aac_coder", "fast",
-                "-b:a", "192k", "-movflags", "+faststart", output], what="floor 1080x1920")  # fmt: skip
+    run_ffmpeg(["-f", "concat", "-safe", "0", "-i", listing, "-map", "0:a", "-map", "0:v",
+                "-vf", fit, "-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
+                "-pix_fmt", "yuv420p", "-c:a", "aac", "-aac_coder", "fast", "-b:a", "192k",
+                "-ar", "48000", "-ac", "2", "-movflags", "+faststart", output],
+               what="floor 1080x1920")  # fmt: skip
 
 
 def run_moviepy(clips: list[Path], output: Path) -> None:
@@ -134,17 +139,21 @@ def run_naive(clips: list[Path], output: Path) -> None:
 
 
 def _join(**options: object) -> Callable[[list[Path], Path], None]:
-    """f1gen's library join; every third clip is footage when options say footage=True."""
+    """f1gen's library join; every third clip is footage when options say footage=True, and
+    preset names a --for preset."""
 
     def run(clips: list[Path], output: Path) -> None:
-        from f1gen.stitch import CutOptions, Source, join
+        from f1gen.stitch import PRESETS, CutOptions, Source, join
 
         cut = dict(options)
         footage = bool(cut.pop("footage", False))
+        if "preset" in cut:  # as --for does: the platform's frame and caption zone
+            chosen = PRESETS[str(cut.pop("preset"))]
+            cut.update(frame=chosen.size, safe=chosen.safe)
         sources = [Source(p.stem, p, caption=CAPTION, footage=footage and n % 3 == 1)
                    for n, p in enumerate(clips)]  # fmt: skip
         join(sources, output=output, scratch=output.parent / "scratch",
-             options=CutOptions(loudnorm=False, **cut))  # type: ignore[arg-type]  # fmt: skip
+             options=CutOptions(**{"loudnorm": False, **cut}))  # type: ignore[arg-type]  # fmt: skip
 
     return run
 
@@ -155,8 +164,8 @@ CONTENDERS: dict[str, Callable[[list[Path], Path], None]] = {
     "f1gen +loudnorm": _f1gen_cli(),
     "f1gen publish": _f1gen_cli("--captions", "burn"),
     "floor 1080x1920": run_floor_frame,
-    "f1gen --for shorts": _f1gen_cli("--no-loudnorm", "--for", "shorts"),
-    "f1gen shorts publish": _f1gen_cli("--for", "shorts", "--captions", "burn"),
+    "f1gen --for shorts": _join(preset="shorts"),
+    "f1gen shorts publish": _join(preset="shorts", loudnorm=True, burn_captions=True),
     "moviepy": run_moviepy,
     "moviepy publish": run_moviepy_publish,
     "naive concat -c copy": run_naive,
@@ -245,7 +254,8 @@ def main() -> None:
     )
     parser.add_argument("--clips", type=int, default=24)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--frame-rounds", type=int, default=3, help="rounds at 1080x1920")
+    parser.add_argument("--frame-rounds", type=int, default=2, help="rounds at 1080x1920")
+    parser.add_argument("--frame-clips", type=int, default=6, help="clips cut at 1080x1920")
     parser.add_argument("--small", type=int, default=8, help="clips in the memory comparison")
     parser.add_argument("--skip-moviepy", action="store_true")
     parser.add_argument("--worker")
@@ -298,11 +308,14 @@ def main() -> None:
             print(f"frame round {round_ + 1}/{args.frame_rounds}: {', '.join(FRAMED)}...",
                   flush=True)  # fmt: skip
             for name in FRAMED:
-                run(name, clips, f"frame{round_}")
+                run(name, clips[: args.frame_clips], f"frame{round_}")
         for name in ONCE:
             if name.startswith("moviepy") and args.skip_moviepy:
                 continue
-            if name == "f1gen shorts publish" and not args.frame_rounds:
+            if name == "f1gen shorts publish":
+                if args.frame_rounds:
+                    print(f"running {name}...", flush=True)
+                    run(name, clips[: args.frame_clips], "once")
                 continue
             print(f"running {name}...", flush=True)
             run(name, clips, "once")
@@ -324,6 +337,9 @@ def main() -> None:
     print(f"\nstitch of {args.clips} clips ({args.clips * 121 / 24:.1f} s of video); medians of "
           f"interleaved rounds ({args.rounds}, loudness {min(3, args.rounds)}) for the first three, "
           "one run for the rest")  # fmt: skip
+    if args.frame_rounds:
+        print(f"(the 1080x1920 rows cut the first {args.frame_clips} clips, each against the "
+              "floor at that size)")  # fmt: skip
     print(f"{'contender':<22}{'time s':>9}{'vs floor':>10}{'CPU s':>8}{'vs floor':>10}"
           f"{'peak MB':>10}{'worst A/V ms':>14}")  # fmt: skip
     for name, figures in medians.items():
