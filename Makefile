@@ -44,6 +44,7 @@ bench: $(TEST_STAMP)
 
 chaos: $(TEST_STAMP)
 	$(BIN)/python bench/chaos.py
+	F1GEN_SPACE_SCENES=24 $(BIN)/python -m pytest -q tests/test_takes_space.py
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache

@@ -45,13 +45,22 @@ def is_folder(path: Path) -> bool:
         return False
 
 
-def missing(path: Path) -> str | None:
-    """None when path is a file; otherwise what is wrong and the fix."""
+def missing(path: Path, *, kind: str = "an image") -> str | None:
+    """None when path is a file; otherwise what is wrong and the fix (kind: what it should be)."""
     if is_file(path):
         return None
     if is_folder(path):
         return "is a folder, not a file: name the file inside it"
+    if _exists(path):  # /dev/zero, a FIFO: reading one would never end, or block
+        return f"not a regular file (a device, a pipe or a socket): name {kind} file"
     return "no such file: check the path (it is relative to the storyboard)"
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
 
 
 def size(path: Path) -> tuple[int, int]:

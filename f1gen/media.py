@@ -422,31 +422,50 @@ class Picture:
 
 def read_sound(path: Path, *, rate: int | None = None, mono: bool = False) -> Sound | None:
     """The first audio track, resampled to rate and mixed down if asked; None when it has none."""
+    found = read_sounds(path, rate=rate, mono=mono)
+    return None if found is None else found[1]
+
+
+def read_sounds(path: Path, *, rate: int | None, mono: bool) -> tuple[Sound, Sound] | None:
+    """The first audio track as it is, and resampled to rate and mixed down if asked, from one
+    decode (the same Sound twice when it is already so); None when it has none."""
     import av
     import numpy as np
 
-    chunks: list[npt.NDArray[np.float32]] = []
+    def joined(chunks: list[npt.NDArray[np.float32]], out_rate: int) -> Sound:
+        if not chunks:
+            return Sound(np.zeros((1, 0), dtype=np.float32), out_rate)
+        return Sound(np.concatenate(chunks, axis=1).astype(np.float32, copy=False), out_rate)
+
+    native: list[npt.NDArray[np.float32]] = []
+    wanted: list[npt.NDArray[np.float32]] = []
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
                 return None
             stream = container.streams.audio[0]
-            resampler = av.AudioResampler(format="fltp", layout="mono" if mono else None, rate=rate)
-            out_rate = rate or stream.codec_context.sample_rate
-            for frame in container.decode(stream):
-                chunks += [
-                    np.asarray(f.to_ndarray(), np.float32) for f in resampler.resample(frame)
-                ]
-            chunks += [np.asarray(f.to_ndarray(), np.float32) for f in resampler.resample(None)]
+            context = stream.codec_context
+            as_is = (rate is None or rate == context.sample_rate) and (
+                not mono or context.channels == 1
+            )
+            plain = av.AudioResampler(format="fltp")
+            shaped = av.AudioResampler(format="fltp", layout="mono" if mono else None, rate=rate)
+            native_rate, out_rate = context.sample_rate, rate or context.sample_rate
+            for frame in [*container.decode(stream), None]:
+                native += [np.asarray(f.to_ndarray(), np.float32) for f in plain.resample(frame)]
+                if not as_is:
+                    wanted += [
+                        np.asarray(f.to_ndarray(), np.float32) for f in shaped.resample(frame)
+                    ]
     except (av.error.FFmpegError, OSError, ValueError, IndexError) as exc:
         raise MediaError(f"{path.name}: cannot decode its sound ({_short(exc)})") from None
-    if not chunks:
-        return Sound(np.zeros((1, 0), dtype=np.float32), out_rate)
-    return Sound(np.concatenate(chunks, axis=1).astype(np.float32, copy=False), out_rate)
+    first = joined(native, native_rate)
+    return (first, first) if as_is else (first, joined(wanted, out_rate))
 
 
-def read_picture(path: Path, *, size: tuple[int, int]) -> Picture | None:
-    """Every frame of the first video track, grey (full range) at size; None when it has none."""
+def read_picture(path: Path, *, size: tuple[int, int], every: int = 1) -> Picture | None:
+    """Every frame (or one in every) of the first video track, grey (full range) at size, and
+    the rate of those kept; None when it has none."""
     import av
     import numpy as np
 
@@ -458,11 +477,12 @@ def read_picture(path: Path, *, size: tuple[int, int]) -> Picture | None:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             fps = float(stream.average_rate or stream.guessed_rate or 24)
-            for frame in container.decode(stream):
-                small = frame.reformat(width=size[0], height=size[1], format="gray")
-                frames.append(np.asarray(small.to_ndarray(), np.uint8))
+            for index, frame in enumerate(container.decode(stream)):
+                if index % every == 0:  # each frame is decoded; only those kept are shrunk
+                    small = frame.reformat(width=size[0], height=size[1], format="gray")
+                    frames.append(np.asarray(small.to_ndarray(), np.uint8))
     except (av.error.FFmpegError, OSError, ValueError, IndexError) as exc:
         raise MediaError(f"{path.name}: cannot decode its picture ({_short(exc)})") from None
     if not frames:
-        return Picture(np.zeros((0, size[1], size[0]), dtype=np.uint8), fps)
-    return Picture(np.stack(frames), fps)
+        return Picture(np.zeros((0, size[1], size[0]), dtype=np.uint8), fps / every)
+    return Picture(np.stack(frames), fps / every)

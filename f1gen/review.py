@@ -8,6 +8,7 @@ model (scenes -> takes -> checks), so several takes per scene show side by side.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from . import __version__, media
+from .backends import picture_moves
 from .checks import TakeChecks, check_take, choose
 from .checks.cache import CheckCache
 from .errors import MediaError
@@ -25,13 +27,15 @@ from .plan import clip_is_current, cut_spec, expected_fingerprint
 from .prompts import build as build_prompt
 from .scene import Storyboard
 from .sheets import THUMB, contact_sheet
-from .state import StateStore
+from .state import StateStore, source_of
 
 if TYPE_CHECKING:
     from .storage import Storage
 
 PAGE = "review.html"
 SHEET = "review-sheet.png"
+POSTERS = "review-posters"  # the players' poster frames, beside the page
+POSTER = (288, 448)  # twice a player's size on the page, for sharp screens
 MIDDLE = 2.5  # seconds: the key frame nearest the middle of a 5-second take, on the sheet
 Checker = Callable[..., TakeChecks]
 
@@ -45,6 +49,7 @@ class TakeView:
     checks: TakeChecks | None = None
     error: str | None = None
     picked: bool = False
+    poster: str | None = None  # its poster frame, relative to the page
 
     @property
     def href(self) -> str:
@@ -158,14 +163,15 @@ def build_page(
             ):
                 status = "changed"  # the scene was edited after this take was made
         # Every take of the scene side by side, rejected ones too (they were paid for).
-        files = [t.clip for t in entry.takes] if entry is not None else []
-        if entry is not None and entry.clip and entry.clip not in files:
-            files.append(entry.clip)  # a state from before takes were recorded
-        for relative in files:
+        files = [(t.clip, t.backend) for t in entry.takes] if entry is not None else []
+        if entry is not None and entry.clip and entry.clip not in [f for f, _ in files]:
+            files.append((entry.clip, entry.backend))  # a state from before takes were recorded
+        for relative, made_by in files:
             if (workdir / relative).is_file():
+                moves = picture_moves(made_by or (entry.backend if entry else None))
                 takes.append(
                     _checked(workdir / relative, relative, scene.speech, prompt, cache=cache,
-                             checker=checker)
+                             checker=checker, moves=moves)
                 )  # fmt: skip
         pick = reason = None
         checked = [t for t in takes if t.checks is not None]
@@ -193,7 +199,12 @@ def build_page(
     cache.save()
     created = datetime.now(UTC).isoformat(timespec="seconds")
     frame = cut_spec(storyboard, state).size
-    return ReviewPage(storyboard.title, str(storyboard.path), tuple(scenes), created, frame)
+    # As the project names it (from where f1gen runs), or its file name when that is outside:
+    # the page is published, and a local folder says nothing to its readers (and too much).
+    shown = source_of(str(storyboard.path))
+    if shown.startswith("../"):
+        shown = storyboard.path.name
+    return ReviewPage(storyboard.title, shown, tuple(scenes), created, frame)
 
 
 def _checked(
@@ -204,15 +215,17 @@ def _checked(
     *,
     cache: CheckCache,
     checker: Checker,
+    moves: bool = True,
 ) -> TakeView:
     key = CheckCache.key(clip, line=line, prompt=prompt)
     result = cache.get(key)
     if result is None:
         try:
-            result = checker(clip, line=line, prompt=prompt)
+            result = checker(clip, line=line, prompt=prompt, moves=moves)
         except MediaError as exc:
             return TakeView(clip.name, relative, error=exc.message)
         cache.put(key, result)
+        cache.save()  # as each completes: a Ctrl-C during a long review keeps those done
     # Named by the take: the checks are kept by the clip's bytes, whatever its name was.
     return TakeView(clip.name, relative, checks=replace(result, take=clip.name))
 
@@ -234,9 +247,37 @@ def write_review(
         contact_sheet(picks, sheet)
         side.append(sheet)
         page = replace(page, contact_sheet=SHEET)
+    page, posters = _with_posters(page, workdir)
+    side += posters
     path = workdir / PAGE
     write_atomic(path, render(page).encode("utf-8"))
     return ReviewResult(path, page, tuple(side))
+
+
+def _with_posters(page: ReviewPage, workdir: Path) -> tuple[ReviewPage, list[Path]]:
+    """Each take with a poster frame (a small JPEG beside the page, made once per take), so a
+    player shows its take before it is played; the page and the poster files."""
+    made: list[Path] = []
+    scenes = []
+    for scene in page.scenes:
+        takes = []
+        for take in scene.takes:
+            relative = f"{POSTERS}/{Path(take.name).stem}.jpg"
+            poster = workdir / relative
+            if not poster.is_file():
+                try:
+                    frame = media.frame_at(workdir / take.path, (0.0, 2 * MIDDLE), fit=POSTER)
+                except MediaError:
+                    takes.append(take)  # the page says it could not be checked
+                    continue
+                buffer = io.BytesIO()
+                frame.convert("RGB").save(buffer, format="JPEG", quality=80)
+                poster.parent.mkdir(exist_ok=True)
+                write_atomic(poster, buffer.getvalue())
+            made.append(poster)
+            takes.append(replace(take, poster=relative))
+        scenes.append(replace(scene, takes=tuple(takes)))
+    return replace(page, scenes=tuple(scenes)), made
 
 
 def publish_review(result: ReviewResult, *, workdir: Path, storage: Storage) -> str:
@@ -247,7 +288,7 @@ def publish_review(result: ReviewResult, *, workdir: Path, storage: Storage) -> 
             if (workdir / take.path).is_file():
                 storage.upload(workdir / take.path, Path(take.path).as_posix())
     for path in result.side_files:
-        storage.upload(path, path.name)
+        storage.upload(path, path.relative_to(workdir).as_posix())
     return storage.link(storage.upload(result.path, result.path.name).key)
 
 
@@ -267,12 +308,13 @@ h2 { margin: 0; font-size: 18px; display: flex; gap: 10px; align-items: center; 
 .line { font-size: 17px; margin: 10px 0 6px; }
 .line.none { color: var(--dim); font-style: italic; }
 details { margin: 6px 0 12px; color: var(--dim); }
-.takes { display: flex; gap: 16px; flex-wrap: wrap; align-items: flex-start; }
-.take { margin: 0; width: 570px; max-width: 100%; display: flex; gap: 12px;
+.takes { display: grid; gap: 16px; align-items: start;
+  grid-template-columns: repeat(auto-fill, minmax(min(410px, 100%), 1fr)); }
+.take { margin: 0; min-width: 0; display: flex; gap: 12px;
   border: 1px solid var(--line); border-radius: 10px; padding: 10px; background: #191a1f; }
 .about { flex: 1; min-width: 0; }
 .take.picked { border-color: var(--pass); box-shadow: 0 0 0 1px var(--pass); }
-.take video { width: 200px; flex: none; align-self: flex-start; background: #000;
+.take video { width: 144px; flex: none; align-self: flex-start; background: #000;
   border-radius: 6px; }
 figcaption { margin: 0 0 6px; font-size: 13px; word-break: break-all; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 12px;
@@ -358,6 +400,7 @@ def _scene(scene: SceneView) -> str:
 
 
 def _take(take: TakeView) -> str:
+    poster = f' poster="{escape(_href(take.poster))}"' if take.poster else ""
     badges = ""
     if take.picked:
         badges += ' <span class="badge pick">pick</span>'
@@ -365,7 +408,7 @@ def _take(take: TakeView) -> str:
         badges += ' <span class="badge rejected">failed a hard check</span>'
     parts = [
         f'<figure class="take{" picked" if take.picked else ""}" data-take="{escape(take.name)}">',
-        f'<video controls preload="metadata" src="{escape(take.href)}"></video>',
+        f'<video controls preload="metadata"{poster} src="{escape(take.href)}"></video>',
         f'<div class="about"><figcaption>{escape(take.name)}{badges}</figcaption>',
     ]
     if take.error:

@@ -170,11 +170,14 @@ def take_record(
     )
 
 
-def take_checks(made: PlannedScene, clip: Path) -> TakeChecks:
-    """Every check of a take of made's scene (a clip that decodes); MediaError if unreadable."""
+def take_checks(made: PlannedScene, clip: Path, *, identity: str) -> TakeChecks:
+    """Every check of a take of made's scene by the backend of identity (a clip that decodes);
+    MediaError if unreadable."""
+    from .backends import picture_moves
     from .checks import check_take
 
-    return check_take(clip, line=made.scene.speech, prompt=made.prompt)
+    moves = picture_moves(identity)
+    return check_take(clip, line=made.scene.speech, prompt=made.prompt, moves=moves)
 
 
 def remember(cache: CheckCache, scene: Scene, record: TakeRecord, result: TakeChecks) -> str:
@@ -464,7 +467,7 @@ class Runner:
             result = None
             if options.checks and judges(lane):
                 try:
-                    result = take_checks(made, take.path)
+                    result = take_checks(made, take.path, identity=identity)
                 except MediaError:  # its sound cannot be read after all: made again
                     remaining.append(planned)
                     continue
@@ -609,15 +612,17 @@ class RunRecord:
         def check() -> media.MediaInfo:  # on a thread of its own: the next clip is under way
             info = media.check_clip(partial, spec=lane.spec)
             if judged:
-                self.results[partial] = self._judge(planned, partial, info)
+                self.results[partial] = self._judge(planned, partial, info, lane.identity)
             return info
 
         return Flight(planned, lane, number, self.clock(), partial, work, check)
 
-    def _judge(self, planned: PlannedScene, partial: Path, info: media.MediaInfo) -> TakeChecks:
+    def _judge(
+        self, planned: PlannedScene, partial: Path, info: media.MediaInfo, identity: str
+    ) -> TakeChecks:
         """Every check of a new take; TakeRejected when a hard check fails."""
         scene = planned.scene
-        result = take_checks(planned, partial)
+        result = take_checks(planned, partial, identity=identity)
         if not result.rejected:
             return result
         take = self.kept[scene.id][0]

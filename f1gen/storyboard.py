@@ -166,6 +166,17 @@ def _pydantic_problems(error: ValidationError, raw: dict[str, Any]) -> list[str]
     return problems
 
 
+# Embeddings, overrides and isolates: they make text read in an order other than it is shown
+# (a line that says one thing in the storyboard and another to the model, or on the page).
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Letters that draw nothing, beside the format, separator and combining characters.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u2800\u3164\uffa0")
+
+
+def _invisible(char: str) -> bool:
+    return char in _BLANK_LETTERS or unicodedata.category(char)[0] in "CZM"
+
+
 def _check_text(place: str, value: str | None, problems: list[str]) -> str | None:
     if value is None:
         return None
@@ -173,9 +184,23 @@ def _check_text(place: str, value: str | None, problems: list[str]) -> str | Non
     if bad is not None:
         problems.append(f"{place}: contains the control character U+{ord(bad):04X}: remove it")
         return None
+    bidi = next((c for c in value if c in _BIDI), None)
+    if bidi is not None:
+        problems.append(
+            f"{place}: contains the bidi control U+{ord(bidi):04X}, which reorders the text as "
+            "shown: remove it"
+        )
+        return None
     text = _one_line(value)
     if not text:
         problems.append(f"{place}: is empty: write the text or remove the field")
+        return None
+    if all(_invisible(c) for c in text):
+        first = next(c for c in text if not c.isspace())
+        problems.append(
+            f"{place}: has only invisible characters (U+{ord(first):04X}...): write the text or "
+            "remove the field"
+        )
         return None
     # Every backend's prompt format says which tokens control it (Ovi's <S>...<E> tags): user
     # text that opens or closes one makes the character speak the prompt.
@@ -363,7 +388,7 @@ def _check_footage(
     probe: bool,
 ) -> tuple[float, float] | None:
     if not images.is_file(footage):
-        problems.append(f"{label}.footage: {given}: {images.missing(footage)}")
+        problems.append(f"{label}.footage: {given}: {images.missing(footage, kind='a video')}")
         return None
     duration = frame = None
     if probe:

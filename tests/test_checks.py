@@ -143,6 +143,7 @@ def test_words_are_checked_only_for_english_lines(tmp_path: Path) -> None:
         ("black", "fail", "fail", True),
         ("still", "pass", "fail", True),
         ("dark-start", "warn", "pass", False),
+        ("drift", "pass", "pass", False),  # low texture that moves slowly is not a still
     ],
 )
 def test_picture_checks(
@@ -152,6 +153,14 @@ def test_picture_checks(
     result = check_take(clip, line=None)
     assert (levels(result)["black"], levels(result)["frozen"]) == (black, frozen)
     assert result.rejected is rejected
+
+
+def test_a_backend_that_moves_a_still_image_itself_is_not_judged_frozen(tmp_path: Path) -> None:
+    clip = make_take(tmp_path / "p.mp4", sound="anullsrc", picture="still")
+    result = check_take(clip, line=None, moves=False)
+    assert result.named("frozen") is None
+    assert levels(result)["black"] == "pass"
+    assert result.notes == ("frozen not checked: the backend moves a still image itself",)
 
 
 @pytest.mark.parametrize(

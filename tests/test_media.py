@@ -15,6 +15,7 @@ import pytest
 from f1gen import media
 from f1gen.errors import MediaError
 from tests.support.mediatools import MarkerClip
+from tests.support.takes import make_take, speech_fixture
 
 
 def _silence(seconds: float) -> Callable[[IO[bytes]], None]:
@@ -130,3 +131,25 @@ def test_a_part_after_the_keyframe_gives_the_parts_first_frame(
     frame = media.frame_at(clip.path, (clip.marker, clip.marker + 2.0))
 
     assert _white(frame) > 0.9  # the flash is the part's first frame
+
+
+def test_one_decode_gives_the_track_as_it_is_and_at_the_rate_the_models_hear(
+    tmp_path: Path,
+) -> None:
+    ovi = make_take(tmp_path / "ovi.mp4", sound="anullsrc")  # AAC 16 kHz mono, as Ovi makes
+    found = media.read_sounds(ovi, rate=16_000, mono=True)
+    assert found is not None
+    native, heard = found
+    assert heard is native and native.rate == 16_000  # already what the models hear
+    found = media.read_sounds(speech_fixture("line"), rate=16_000, mono=True)
+    assert found is not None
+    native, heard = found
+    assert (native.rate, heard.rate, heard.samples.shape[0]) == (48_000, 16_000, 1)
+    assert abs(native.seconds - heard.seconds) < 0.01
+
+
+def test_the_picture_can_be_read_at_a_lower_rate(tmp_path: Path) -> None:
+    clip = make_take(tmp_path / "p.mp4", sound=None)
+    picture = media.read_picture(clip, size=(36, 56), every=2)
+    assert picture is not None
+    assert (len(picture.frames), picture.fps) == (61, 12.0)

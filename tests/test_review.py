@@ -11,9 +11,10 @@ from typing import Any
 
 import boto3
 import pytest
+from PIL import Image
 
 from f1gen import storyboard as storyboards
-from f1gen.checks import TakeChecks
+from f1gen.checks import CHECKS_VERSION, TakeChecks, check_take
 from f1gen.review import build_page, write_review
 from tests.support.reviews import BUCKET, HOSTILE, make_run, make_takes_run, serve_bucket
 from tests.support.seaweedfs import SeaweedFS
@@ -54,7 +55,7 @@ def test_the_page_has_every_scene_its_take_checks_and_pick(run: tuple[Path, Path
         "no usable take: every take failed a hard check; the only take: fails speech"
     )
     assert result.path == workdir / "review.html"
-    assert result.side_files == (workdir / "review-sheet.png",)
+    assert result.side_files[0] == workdir / "review-sheet.png"
     html = result.path.read_text(encoding="utf-8")
     assert html.count("<video ") == 3
     assert html.count('<tr class="check ') == sum(
@@ -97,7 +98,50 @@ def test_checks_are_kept_and_not_run_again_for_the_same_take(run: tuple[Path, Pa
     second = build_page(loaded, workdir, checker=must_not_run)
     assert [s.takes for s in second.scenes] == [s.takes for s in first.scenes]
     cached = json.loads((workdir / "checks.json").read_text())
-    assert cached["version"] == 1 and len(cached["takes"]) == 3
+    assert cached["version"] == CHECKS_VERSION and len(cached["takes"]) == 3
+
+
+def test_every_player_has_a_poster_frame_beside_the_page(run: tuple[Path, Path]) -> None:
+    board, workdir = run
+    result = write_review(storyboards.load(board).storyboard, workdir=workdir)
+
+    html = result.path.read_text(encoding="utf-8")
+    players = re.findall(r'<video [^>]*poster="([^"]+)" src="clips/([^"]+)"', html)
+    assert len(players) == html.count("<video ") == 3
+    for poster, clip in players:
+        assert poster == f"review-posters/{Path(clip).stem}.jpg"
+        with Image.open(workdir / poster) as image:
+            assert image.format == "JPEG" and image.width <= 288 and image.height <= 448
+            assert max(image.convert("L").getextrema()) > 40  # a frame, not a black card
+        assert workdir / poster in result.side_files
+
+
+def test_the_page_names_the_storyboard_relative_to_the_project_never_its_local_path(
+    run: tuple[Path, Path],
+) -> None:
+    board, workdir = run  # worked on from the project's folder
+    loaded = storyboards.load(board).storyboard
+    html = write_review(loaded, workdir=workdir).path.read_text(encoding="utf-8")
+    assert '<p class="meta">review.yaml</p>' in html
+    assert str(board.parent) not in html
+
+
+def test_checks_done_before_a_ctrl_c_are_kept(run: tuple[Path, Path]) -> None:
+    board, workdir = run
+    loaded = storyboards.load(board).storyboard
+    (workdir / "checks.json").unlink(missing_ok=True)
+    done: list[str] = []
+
+    def interrupted_at_the_third(clip: Path, **options: Any) -> TakeChecks:
+        if len(done) == 2:
+            raise KeyboardInterrupt
+        done.append(clip.name)
+        return check_take(clip, **options)
+
+    with pytest.raises(KeyboardInterrupt):
+        build_page(loaded, workdir, checker=interrupted_at_the_third)
+    kept = json.loads((workdir / "checks.json").read_text())["takes"]
+    assert sorted(entry["take"] for entry in kept.values()) == sorted(done)
 
 
 def test_a_damaged_cache_is_checked_afresh(run: tuple[Path, Path]) -> None:
@@ -105,7 +149,7 @@ def test_a_damaged_cache_is_checked_afresh(run: tuple[Path, Path]) -> None:
     (workdir / "checks.json").write_text("{not json", encoding="utf-8")
     page = build_page(storyboards.load(board).storyboard, workdir)
     assert page.counts()["takes"] == 3
-    assert json.loads((workdir / "checks.json").read_text())["version"] == 1
+    assert json.loads((workdir / "checks.json").read_text())["version"] == CHECKS_VERSION
 
 
 def test_review_command_writes_the_page_and_opens_it(
@@ -162,7 +206,7 @@ def test_review_uploads_the_page_beside_the_clips_in_the_bucket(
     assert head["ContentType"] == "text/html; charset=utf-8"
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
     html = (workdir / "review.html").read_text(encoding="utf-8")
-    for link in re.findall(r'(?:src|href)="([^"]+)"', html.replace(EMPTY_ICON, "")):
+    for link in re.findall(r'(?:src|href|poster)="([^"]+)"', html.replace(EMPTY_ICON, "")):
         assert f"review/{link}" in keys  # every relative link resolves under the prefix
 
 

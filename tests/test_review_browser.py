@@ -94,6 +94,33 @@ def test_every_take_of_every_scene_plays_with_its_checks_and_the_pick_marked(
     assert shot.stat().st_size > 10_000
 
 
+def test_three_takes_fit_side_by_side_at_1400_pixels_each_with_its_poster(
+    tmp_path: Path,
+) -> None:
+    assert CHROMIUM is not None
+    board, workdir = make_takes_run(tmp_path)
+    result = write_review(storyboards.load(board).storyboard, workdir=workdir)
+
+    with chromium(CHROMIUM) as page:
+        page.resize(1400, 900)
+        page.open(result.path.resolve().as_uri())
+        wait_for_videos(page)
+        rows = page.evaluate(
+            "Array.from(document.querySelectorAll('section.scene')).map(s => "
+            "Array.from(s.querySelectorAll('figure.take')).map(f => f.offsetTop))"
+        )
+        posters = page.evaluate(
+            "Array.from(document.querySelectorAll('video')).map(v => v.getAttribute('poster'))"
+        )
+        time.sleep(0.5)
+        page.screenshot(ARTIFACTS / "review-1400.png")
+        errors = page.errors()
+    assert errors == []
+    assert [len(row) for row in rows] == [2, 3, 2]
+    assert all(len(set(row)) == 1 for row in rows), rows  # each scene's takes on one row
+    assert len(posters) == 7 and all((workdir / p).is_file() for p in posters), posters
+
+
 def test_a_missing_clip_is_a_console_error_the_test_would_see(tmp_path: Path) -> None:
     assert CHROMIUM is not None
     board, workdir = make_run(tmp_path)

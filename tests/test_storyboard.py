@@ -49,6 +49,12 @@ BAD_SCENES = [
     (_scene(image=None, footage="notes.txt"), "scenes[1] (pit-wall).footage: notes.txt: not a readable video"),
     (_scene(trim=[1, 2]), "scenes[1] (pit-wall).trim: only footage scenes can be trimmed"),
     (_scene(trim=[1]), "scenes[1] (pit-wall).trim: must be two numbers [start, end] in seconds"),
+    (_scene(image="/dev/zero"), "scenes[1] (pit-wall).image: /dev/zero: not a regular file (a device, a pipe or a socket): name an image file"),
+    (_scene(image=None, footage="/dev/zero"), "scenes[1] (pit-wall).footage: /dev/zero: not a regular file (a device, a pipe or a socket): name a video file"),
+    (_scene(speech="\u200b\u2060\ufeff \u200d"), "scenes[1] (pit-wall).speech: has only invisible characters (U+200B...): write the text or remove the field"),
+    (_scene(speech="Box box \u202etxt.exe"), "scenes[1] (pit-wall).speech: contains the bidi control U+202E, which reorders the text as shown: remove it"),
+    (_scene(action="Waves \u2066hi\u2069. He says"), "scenes[1] (pit-wall).action: contains the bidi control U+2066, which reorders the text as shown: remove it"),
+    (_scene(atmosphere="Engines \u202a"), "scenes[1] (pit-wall).atmosphere: contains the bidi control U+202A, which reorders the text as shown: remove it"),
 ]  # fmt: skip
 
 

@@ -1,10 +1,13 @@
-"""Issue 15 done: a 24-scene run with --takes 2 on the Space stand-in, its takes checked in the
-run: two takes per scene with distinct recorded seeds, a silent take rejected and made again, a
-pick per scene with its reason, the cut made of the picks and the manifest listing every take."""
+"""Issue 15 done: a run with --takes 2 on the Space stand-in, its takes checked in the run: two
+takes per scene with distinct recorded seeds, a silent take rejected and made again, a pick per
+scene with its reason, the cut made of the picks and the manifest listing every take.
+
+`make test` runs it on 8 scenes; `make chaos` on 24 (F1GEN_SPACE_SCENES=24), as issue 15 did."""
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +27,7 @@ from tests.support.ovi_stand_in import StandIn
 from tests.support.takes import fixture_scene, space_takes
 
 pytestmark = pytest.mark.slow
-SCENES = 24
+SCENES = int(os.environ.get("F1GEN_SPACE_SCENES", "8"))
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ def test_a_silent_take_is_rejected_kept_and_made_again_with_a_new_seed(
     silent = [c for c in space_run.space.calls if c.clip == "silent.mp4"]
     rejected = [(e, t) for e in state.scenes.values() for t in e.takes if t.rejected]
 
-    assert len(silent) == len(rejected) >= 8  # every sixth of some 57 calls
+    assert len(silent) == len(rejected) >= SCENES // 3  # every sixth call: 8 of some 57 at 24
     for entry, take in rejected:
         assert take.checks is not None and take.checks.startswith("fails speech")
         assert (space_run.workdir / take.clip).is_file()  # paid for: kept, never picked

@@ -152,6 +152,9 @@ class Factory:
     checks: Checks
     # Whether its clips carry a real voice and picture that the take checks can judge.
     judged: Callable[[Backend], bool] = lambda lane: True
+    # Whether its picture moves of itself; False: a still image it moves (the animatic's zoom),
+    # which the frozen check cannot judge (a flat card under a zoom stays pixel for pixel still).
+    moves: bool = True
     runs_on: Literal["gpu", "cpu"] = "gpu"  # "cpu": rendered on this machine, no GPU time
     # What a run on it should know before it starts (the Space: no token, a small quota).
     notices: Callable[[Settings], tuple[str, ...]] = lambda settings: ()
@@ -219,6 +222,11 @@ def _made_by(identity: str | None) -> Factory:
 def prompt_for(identity: str | None) -> PromptBuilder:
     """The prompt format of the backend an identity belongs to (the default's when unknown)."""
     return _made_by(identity).prompt
+
+
+def picture_moves(identity: str | None) -> bool:
+    """False when the backend an identity belongs to moves a still image itself (the animatic)."""
+    return _made_by(identity).moves
 
 
 def spec_of(identity: str | None) -> ClipSpec:

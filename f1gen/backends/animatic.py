@@ -4,7 +4,9 @@ AAC 16 kHz mono) with no GPU.
 Each clip is the prepared character image with a slow zoom, the speech as a caption, and a
 sound track: speech from espeak-ng when it is on PATH, otherwise a syllable-like tone pattern,
 over the atmosphere as soft noise. A team rehearses a storyboard's timing with it for free; its
-clips are fingerprinted with the Ovi prompt they stand in for.
+clips are fingerprinted with the Ovi prompt they stand in for. A seed varies what a rehearsal
+may vary (the zoom's depth and where it closes in, the voice's pace and pitch, the tones), so
+takes and retries differ, the same seed making the same clip.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import random
 import textwrap
 import wave
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +28,7 @@ from .ovi_prompt import OVI_PROMPT
 from .traits import FREE_PRICE, OVI_SPEC
 
 if TYPE_CHECKING:
+    from ..scene import Scene
     from ..settings import Settings
 
 SPEC = OVI_SPEC
@@ -33,6 +37,44 @@ FRAMES = SPEC.frames[0]  # Ovi's 5-second checkpoint as the model writes it
 SAMPLE_RATE = SPEC.sample_rates[0]
 SPEECH_START = 0.4
 WORD_SECONDS = 0.3
+
+
+@dataclass(frozen=True)
+class Variation:
+    """What a seed varies in a clip: the zoom's depth and aim, the voice's pace and pitch, and
+    the tones' pitch (and the atmosphere's noise) when there is no voice."""
+
+    zoom: float  # the last frame is this much closer (0.1: 10%)
+    aim: tuple[float, float]  # where the zoom closes in, as a share of the margin (0.5: centre)
+    pace: int  # espeak-ng words a minute
+    pitch: int | None  # espeak-ng pitch, 0-99 (None: its default, 50)
+    tone: int  # Hz of the first tone
+    noise: int  # the atmosphere's noise seed
+
+
+def variation(scene_id: str, seed: int | None) -> Variation:
+    """The clip's variation for a seed; with none (the backend's own choice) the same clip as
+    before seeds were used: a centred 10% zoom, the voice's pace 165 and its own pitch."""
+    own = zlib.crc32(scene_id.encode())
+    if seed is None:
+        return Variation(0.1, (0.5, 0.5), 165, None, 160 + own % 80, own)
+    rng = random.Random(seed)
+    return Variation(
+        zoom=round(rng.uniform(0.06, 0.16), 3),
+        aim=(round(rng.uniform(0.25, 0.75), 3), round(rng.uniform(0.25, 0.75), 3)),
+        pace=rng.randint(145, 185),
+        pitch=rng.randint(35, 65),
+        tone=rng.randint(140, 260),
+        noise=rng.getrandbits(32),
+    )
+
+
+def voice_args(scene: Scene, look: Variation) -> list[str]:
+    """espeak-ng's options for the scene's line (its voice, pace and pitch), before the text."""
+    args = ["-s", str(look.pace)]
+    if look.pitch is not None:
+        args += ["-p", str(look.pitch)]
+    return args
 
 
 class AnimaticBackend:
@@ -82,17 +124,17 @@ class AnimaticBackend:
         try:
             report(BackendUpdate("drawing caption", 0.1))
             _draw_caption(caption, scene.number, scene.id, scene.speech)
-            seed = zlib.crc32(scene.id.encode())
+            look = variation(scene.id, request.seed)
             with_tones = scene.speech is not None and self._espeak is None
             _write_atmosphere(
-                atmosphere, seed=seed, words=_words(scene.speech) if with_tones else 0
+                atmosphere, look=look, words=_words(scene.speech) if with_tones else 0
             )
             inputs: list[str | Path] = ["-i", request.image, "-i", caption, "-i", atmosphere]
             mix = "[2:a]anull[a]"
             if scene.speech and self._espeak:
                 report(BackendUpdate("speaking", 0.2))
                 media.run_tool(
-                    [self._espeak, "-s", "165", "-w", str(speech), scene.speech],
+                    [self._espeak, *voice_args(scene, look), "-w", str(speech), scene.speech],
                     what=f"{scene.label}: espeak-ng",
                 )
                 inputs += ["-i", speech]
@@ -101,9 +143,11 @@ class AnimaticBackend:
                     "[2:a][s]amix=inputs=2:duration=first:normalize=0[a]"
                 )
             report(BackendUpdate("rendering", 0.3))
+            across, down = look.aim
             zoom = (
                 "[0:v]scale=1152:1792,"
-                f"zoompan=z='1+0.1*on/{FRAMES}':x='iw/2-iw/zoom/2':y='ih/2-ih/zoom/2'"
+                f"zoompan=z='1+{look.zoom}*on/{FRAMES}'"
+                f":x='(iw-iw/zoom)*{across}':y='(ih-ih/zoom)*{down}'"
                 f":d={FRAMES}:s={SPEC.size_text}:fps={FPS}[z];"
                 "[z][1:v]overlay=format=auto,format=yuv420p[v]"
             )
@@ -198,16 +242,16 @@ def _draw_caption(path: Path, number: int, scene_id: str, speech: str | None) ->
     layer.save(path, format="PNG")
 
 
-def _write_atmosphere(path: Path, *, seed: int, words: int) -> None:
+def _write_atmosphere(path: Path, *, look: Variation, words: int) -> None:
     """Soft brown noise for the atmosphere, plus one tone burst per spoken word."""
-    rng = random.Random(seed)
+    rng = random.Random(look.noise)
     total = math.ceil(FRAMES / FPS * SAMPLE_RATE)
     samples = array.array("h", bytes(2 * total))
     level = 0.0
     for i in range(total):
         level = 0.98 * level + 0.02 * rng.uniform(-1, 1)
         samples[i] = int(level * 0.9 * 32767 * 0.25)
-    pitch = 160 + seed % 80
+    pitch = look.tone
     for word in range(words):
         start = SPEECH_START + word * WORD_SECONDS
         if start + WORD_SECONDS > FRAMES / FPS:
@@ -247,10 +291,11 @@ FACTORY = Factory(
     price=FREE_PRICE,
     failures=lambda exc: None,  # it calls nothing outside: ffmpeg's failures are MediaError
     default_parallel=1,
-    accepts_seed=False,  # a render depends on the scene alone
+    accepts_seed=True,  # a seed varies the zoom, the voice and the tones
     build=_build,
     checks=_checks,
     judged=lambda lane: bool(getattr(lane, "speaks", False)),
+    moves=False,  # a still image under its zoom: a flat card stays still pixel for pixel
     runs_on="cpu",  # ffmpeg on this machine: its time is CPU time, never GPU time
     captioned=True,  # its caption is drawn in: a burned one would stamp a second text over it
 )

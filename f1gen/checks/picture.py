@@ -12,9 +12,10 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
 SIZE = (144, 224)  # frames are analysed at this size, in grey
+PICTURE_STEP = 2  # and one in so many (12 a second at Ovi's 24): enough to see black or a still
 BLOCK = 8
 DARK_MEAN, DARK_BRIGHT = 12, 30  # a dark frame: mean luma and 99th percentile below these
-STILL = 0.75  # a pair of frames is near-identical when no 8x8 block changes more than this
+STILL = 0.75  # a frame is near-identical to another when no 8x8 block differs more than this
 WHOLE = 0.9  # share of the take that makes it black or frozen (a hard failure)
 RUN_WARN = 0.5  # seconds of dark frames worth a warning
 FROZEN_WARN = 2.0  # seconds of frozen picture worth a warning
@@ -28,8 +29,30 @@ def _longest_run(flags: npt.NDArray[np.bool_]) -> int:
     return best
 
 
-def picture_checks(frames: npt.NDArray[np.uint8], fps: float) -> list[Check]:
-    """A black picture and a frozen picture (hard when nearly the whole take), or parts of one."""
+def _still_frames(frames: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
+    """For each frame after the first, whether it is near-identical to the frame that began its
+    still stretch: a slow drift (a low-texture picture under a slow zoom or pan) adds up against
+    that frame and breaks the stretch, where frame-to-frame changes would each look too small;
+    a real still's coding noise does not add up."""
+    height, width = frames.shape[1:]
+    rows, cols = height // BLOCK, width // BLOCK
+    cropped = frames[:, : rows * BLOCK, : cols * BLOCK].astype(np.int16)
+    anchor = cropped[0]
+    still = np.zeros(len(frames) - 1, dtype=np.bool_)
+    for index in range(1, len(cropped)):
+        change = np.abs(cropped[index] - anchor).reshape(rows, BLOCK, cols, BLOCK).mean(axis=(1, 3))
+        still[index - 1] = bool(change.max() < STILL)
+        if not still[index - 1]:
+            anchor = cropped[index]
+    return still
+
+
+def picture_checks(frames: npt.NDArray[np.uint8], fps: float, *, moves: bool = True) -> list[Check]:
+    """A black picture and a frozen picture (hard when nearly the whole take), or parts of one.
+
+    moves: False when the backend moves a still image itself (the animatic's zoom), whose
+    stillness says nothing of the take: then only black is checked.
+    """
     if len(frames) < 2:
         return [Check("picture", "fail", float(len(frames)), "frames", "no picture", hard=True)]
     flat = frames.reshape(len(frames), -1)
@@ -50,12 +73,9 @@ def picture_checks(frames: npt.NDArray[np.uint8], fps: float) -> list[Check]:
         )
     else:
         black = Check("black", "pass", shown, "%", "no black stretch", hard=True)
-    height, width = frames.shape[1:]
-    rows, cols = height // BLOCK, width // BLOCK
-    cropped = frames[:, : rows * BLOCK, : cols * BLOCK].astype(np.int16)
-    change = np.abs(np.diff(cropped, axis=0))
-    blocks = change.reshape(len(change), rows, BLOCK, cols, BLOCK).mean(axis=(2, 4))
-    still = blocks.max(axis=(1, 2)) < STILL
+    if not moves:
+        return [black]
+    still = _still_frames(frames)
     still_share = float(still.mean())
     still_run = _longest_run(still) / fps
     frozen_shown = round(still_share * 100)

@@ -47,12 +47,18 @@ def words_of(text: str) -> list[str]:
     return _WORD.findall(text.lower().replace("\u2019", "'"))
 
 
-@lru_cache(maxsize=1)
-def _decoder() -> Any:
+# Beams narrower than pocketsphinx's defaults (1e-48, 7e-29, 1e-48) prune a grammar this small
+# three times faster with the same words heard; a take the narrow search finds no way through
+# (a line cut off mid-word) is heard again with the defaults.
+NARROW = {"beam": 1e-35, "wbeam": 1e-20, "pbeam": 1e-35}
+
+
+@lru_cache(maxsize=2)
+def _decoder(narrow: bool = True) -> Any:
     from pocketsphinx import Decoder
 
     # No language model: the search is a grammar of the prompt's words, set per take.
-    return Decoder(lm=None, loglevel="FATAL")
+    return Decoder(lm=None, loglevel="FATAL", **(NARROW if narrow else {}))
 
 
 def english_words(line: str) -> tuple[list[str], list[str]]:
@@ -85,19 +91,22 @@ def recognize(
     )
     offset = first / RATE
     with _LOCK:
-        decoder = _decoder()
-        decoder.add_jsgf_string("take", grammar)
-        decoder.activate_search("take")
-        decoder.start_utt()
-        decoder.process_raw(pcm, full_utt=True)
-        decoder.end_utt()
+        for narrow in (True, False):
+            decoder = _decoder(narrow)
+            decoder.add_jsgf_string("take", grammar)
+            decoder.activate_search("take")
+            decoder.start_utt()
+            decoder.process_raw(pcm, full_utt=True)
+            decoder.end_utt()
+            if decoder.hyp() is not None:
+                break
         heard = [
             Heard(
                 re.sub(r"\(\d+\)$", "", seg.word),
                 offset + seg.start_frame * FRAME,
                 offset + (seg.end_frame + 1) * FRAME,
             )
-            for seg in decoder.seg()
+            for seg in decoder.seg() or ()
             if seg.word not in _FILLERS
         ]
     return heard

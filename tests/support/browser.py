@@ -118,6 +118,16 @@ class Page:
                 found.append(f"{entry.get('text')} {entry.get('url', '')}".strip())
         return found
 
+    def resize(self, width: int, height: int) -> None:
+        """Lay the page out in a window of width x height CSS pixels."""
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
+
     def screenshot(self, path: Path) -> Path:
         """The whole page as a PNG."""
         metrics = self.send("Page.getLayoutMetrics")

@@ -32,6 +32,9 @@ class Served:
         config = uvicorn.Config(
             app, log_level="error", lifespan="on" if lifespan else "off",
             ssl_certfile=str(certfile) if certfile else None,
+            # A request a test left hanging (a client interrupted in a long poll) must not hold
+            # the stop for uvicorn's default wait: 10 s a test.
+            timeout_graceful_shutdown=1,
         )  # fmt: skip
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(

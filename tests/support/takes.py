@@ -11,7 +11,7 @@ from f1gen.media import find_ffmpeg
 
 SPEECH = Path(__file__).parent.parent / "data" / "speech"
 SECONDS = 121 / 24
-Picture = Literal["moving", "black", "still", "dark-start"]
+Picture = Literal["moving", "black", "still", "dark-start", "drift"]
 
 
 def speech_fixture(name: str) -> Path:
@@ -36,7 +36,8 @@ def make_take(
     """A 121-frame clip at 24 fps with AAC mono 16 kHz sound, as Ovi makes them.
 
     sound: a file, or an ffmpeg lavfi audio source (e.g. "anullsrc"), or None for no track.
-    picture: a moving test pattern, black, a still, or moving after one second of black.
+    picture: a moving test pattern, black, a still, moving after one second of black, or a
+    low-texture picture drifting slowly (soft bands, a 48th of a pixel a frame).
     hue: turns the pattern's colours by so many degrees, so that takes alike still differ.
     """
     w, h = size
@@ -45,6 +46,8 @@ def make_take(
         "black": f"color=c=black:s={w}x{h}:r=24",
         "still": f"testsrc2=s={w}x{h}:r=24,trim=end_frame=1,loop=loop=-1:size=1,setpts=N/24/TB",
         "dark-start": f"testsrc2=s={w}x{h}:r=24,drawbox=c=black:t=fill:enable='lt(t,1)'",
+        "drift": f"color=c=gray:s={w}x{h}:r=24,format=gray,"
+        "geq=lum='128+24*sin((X+N/48)/24)',format=yuv420p",
     }[picture] + (f",hue=h={hue}" if hue else "")
     args = [find_ffmpeg(None), "-v", "error", "-y", "-f", "lavfi", "-i", video]
     if isinstance(sound, Path):
