@@ -262,6 +262,8 @@ def test_stitch_for_shorts_from_the_command_line(
     )
     assert _streams(cut) == (("h264", 1080, 1920, "yuv420p"), ("aac", 48_000))
     assert _frame_at(cut, 1.0)[:100].max() <= 20  # pad: black bars above
+    manifest = json.loads(Path("out/board/manifest.json").read_text())
+    assert manifest["output"]["frame"] == "1080x1920"
 
 
 @pytest.mark.parametrize(

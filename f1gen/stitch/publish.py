@@ -325,6 +325,7 @@ def write_manifest(
             "sha256": file_digest(result.output),
             "duration": round(result.duration, 4),
             "video_copied": result.video_copied,
+            "frame": f"{result.frame[0]}x{result.frame[1]}" if result.frame else None,
         },
         "loudness_measured": asdict(result.loudness) if result.loudness else None,
         "leveling": asdict(result.leveling) if result.leveling else None,
