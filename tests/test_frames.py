@@ -324,3 +324,21 @@ def test_without_a_frame_the_cut_takes_its_first_generated_clips_own_size(
 
     assert own_shape(layout([phone, Source("t", tall.path)]), spec) == Shape(704, 1280, 24)
     assert own_shape(layout([phone]), spec) == spec  # footage alone: the backend's shape
+
+
+def test_sizes_alternating_more_often_than_decoders_are_kept_open_still_cut_in_sync(
+    marker_clips: list[MarkerClip], tmp_path: Path
+) -> None:
+    tall = mediatools.make_marker_clip(tmp_path / "tall.mp4", marker_frame=40, size=(704, 1280))
+    # seven runs of one size each, one more than MAX_RUNS decoders: each clip is fitted alone
+    clips = [marker_clips[n] if n % 2 == 0 else tall for n in range(7)]
+
+    result = join([Source(f"c{n}", c.path) for n, c in enumerate(clips)],
+                  output=tmp_path / "cut.mp4", scratch=tmp_path / "tmp",
+                  options=_shorts(fill="pad"))  # fmt: skip
+
+    assert _streams(result.output)[0] == ("h264", 1080, 1920, "yuv420p")
+    worst, frames, beeps = mediatools.worst_offset(result.output)
+    assert len(frames) == len(beeps) == 7 and worst <= FRAME, (frames, beeps)
+    for found, clip, marker in zip(frames, result.clips, clips, strict=True):
+        assert abs(found - (clip.start + marker.marker)) <= FRAME

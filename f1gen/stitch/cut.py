@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import math
 import os
 import re
@@ -556,14 +557,26 @@ def _pictures(
     return pieces
 
 
+# Each run of neighbours of one size is read by a decoder of its own, all open at once (about
+# 40 MB each at these sizes): past this many, clips are fitted on their own first instead.
+MAX_RUNS = 6
+
+
 def _any_size(clips: list[CutClip], shape: Shape, options: CutOptions) -> bool:
     """True when takes of any size can be read as they are, the cut's own encode fitting them
     into its frame. Transitions read every clip from one input: there, only when every clip is
-    such a take of one and the same size (else each is fitted into the frame on its own)."""
+    such a take of one and the same size (else each is fitted into the frame on its own); nor
+    when the sizes alternate so often that more than MAX_RUNS decoders would be open."""
+    sizes = [
+        (c.info.video.width, c.info.video.height)
+        if c.info.video and direct(c, shape, any_size=True)
+        else shape.size
+        for c in clips
+    ]
+    runs = 1 + sum(a != b for a, b in itertools.pairwise(sizes))
     if not options.crossfade or len(clips) < 2:
-        return True
-    sizes = {(c.info.video.width, c.info.video.height) for c in clips if c.info.video}
-    return len(sizes) == 1 and all(direct(c, shape, any_size=True) for c in clips)
+        return runs <= MAX_RUNS
+    return len(set(sizes)) == 1 and all(direct(c, shape, any_size=True) for c in clips)
 
 
 def _runs(
