@@ -40,7 +40,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 CAPTION = "Yes! Simply lovely! Another win for the team!"
-TARGETS = {"f1gen": 1.5, "f1gen +loudnorm": 2.5}  # at most this many times the floor
+TARGETS = {"f1gen": 1.5, "f1gen +loudnorm": 2.5, "f1gen seams": 2.0, "f1gen mix": 3.0}
+PLAIN = ("--no-seams", "--no-music", "--no-ambience")  # the cut as it was before the mix
+SOUND_ONLY = ("--no-music", "--no-ambience")
 FRAME_TARGETS = {"f1gen --for shorts": 1.5}  # against the floor at that size
 
 
@@ -144,40 +146,47 @@ def _join(**options: object) -> Callable[[list[Path], Path], None]:
 
     def run(clips: list[Path], output: Path) -> None:
         from f1gen.stitch import PRESETS, CutOptions, Source, join
+        from f1gen.stitch.mix import Layer
 
         cut = dict(options)
         footage = bool(cut.pop("footage", False))
         if "preset" in cut:  # as --for does: the platform's frame and caption zone
             chosen = PRESETS[str(cut.pop("preset"))]
             cut.update(frame=chosen.size, safe=chosen.safe)
-        sources = [Source(p.stem, p, caption=CAPTION, footage=footage and n % 3 == 1)
+        sound = clips[0].parents[2] / "sound"
+        layers = [Layer(sound / "music.wav", -18.0, 12.0, fade_in=1.0, fade_out=2.0),
+                  Layer(sound / "room.wav", -20.0, 6.0)] if cut.pop("layers", False) else []  # fmt: skip
+        sources = [Source(p.stem, p, caption=CAPTION, footage=footage and n % 3 == 1, speech=())
                    for n, p in enumerate(clips)]  # fmt: skip
         join(sources, output=output, scratch=output.parent / "scratch",
-             options=CutOptions(**{"loudnorm": False, **cut}))  # type: ignore[arg-type]  # fmt: skip
+             options=CutOptions(**{"loudnorm": False, **cut}), layers=layers)  # type: ignore[arg-type]  # fmt: skip
 
     return run
 
 
 CONTENDERS: dict[str, Callable[[list[Path], Path], None]] = {
     "floor": run_floor,
-    "f1gen": _f1gen_cli("--no-loudnorm"),
-    "f1gen +loudnorm": _f1gen_cli(),
-    "f1gen publish": _f1gen_cli("--captions", "burn"),
+    "f1gen": _f1gen_cli("--no-loudnorm", *PLAIN),
+    "f1gen +loudnorm": _f1gen_cli(*PLAIN),
+    "f1gen seams": _f1gen_cli("--no-loudnorm", *SOUND_ONLY),
+    "f1gen mix": _f1gen_cli(),  # seams, one room tone, music and a bed, loudness
+    "f1gen publish": _f1gen_cli("--captions", "burn", *PLAIN),
     "floor 1080x1920": run_floor_frame,
-    "f1gen --for shorts": _join(preset="shorts"),
-    "f1gen shorts publish": _join(preset="shorts", loudnorm=True, burn_captions=True),
+    "f1gen --for shorts": _join(preset="shorts", seams=False),
+    "f1gen shorts publish": _join(preset="shorts", loudnorm=True, burn_captions=True, seams=False),
     "moviepy": run_moviepy,
     "moviepy publish": run_moviepy_publish,
     "naive concat -c copy": run_naive,
-    "join copy": _join(),
-    "join crossfade": _join(crossfade=0.5),
-    "join footage": _join(footage=True),
+    "join copy": _join(seams=False),
+    "join crossfade": _join(crossfade=0.5, seams=False),
+    "join footage": _join(footage=True, seams=False),
+    "join mix": _join(layers=True),
 }
-TIMED = ("floor", "f1gen", "f1gen +loudnorm")  # interleaved over the rounds
+TIMED = ("floor", "f1gen", "f1gen +loudnorm", "f1gen seams", "f1gen mix")  # interleaved
 FRAMED = ("floor 1080x1920", "f1gen --for shorts")  # interleaved over the frame rounds
 ONCE = ("f1gen publish", "f1gen shorts publish", "moviepy", "moviepy publish",
         "naive concat -c copy")  # fmt: skip
-SCALING = ("join copy", "join crossfade", "join footage")
+SCALING = ("join copy", "join crossfade", "join footage", "join mix")
 
 
 def worker(name: str, clips: list[Path], output: Path) -> None:
@@ -222,9 +231,52 @@ def worst_av_ms(output: Path) -> float:
     return worst * 1000
 
 
+def write_sounds(folder: Path) -> None:
+    """A music file (20 s of chords over a soft pulse) and an ambience bed (7 s of low rumble),
+    both under 1 kHz so that the markers' beeps still stand out for the sync probe."""
+    import wave
+
+    import numpy as np
+
+    rate = 48_000
+    rng = np.random.default_rng(5)
+    folder.mkdir()
+    for name, seconds in (("music.wav", 20.0), ("room.wav", 7.0)):
+        t = np.arange(round(seconds * rate)) / rate
+        if name == "music.wav":
+            chords = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6, 110.0))
+            sound = chords * (0.6 + 0.4 * np.sin(2 * np.pi * 2 * t))
+        else:
+            noise = rng.standard_normal(len(t))
+            sound = np.convolve(noise, np.ones(48) / 48, mode="same")
+        sound = sound / np.abs(sound).max() * 0.5
+        with wave.open(str(folder / name), "wb") as out:
+            out.setnchannels(2)
+            out.setsampwidth(2)
+            out.setframerate(rate)
+            out.writeframes((np.repeat(sound[:, None], 2, axis=1) * 32767).astype("<i2").tobytes())
+
+
+def encoded_loudness(output: Path) -> list[float]:
+    """Integrated loudness (LUFS) and true peak (dBTP) of the encoded cut, by ffmpeg's ebur128."""
+    import re
+
+    from f1gen.media import run_ffmpeg
+
+    stderr = run_ffmpeg(["-loglevel", "info", "-i", output, "-af", "ebur128=peak=true",
+                         "-f", "null", "-"], what="loudness")  # fmt: skip
+    summary = stderr[stderr.rfind("Summary:") :]
+    found = [re.search(p, summary) for p in (r"I:\s+(-?[\d.]+) LUFS", r"Peak:\s+(-?[\d.]+) dBFS")]
+    return [float(m.group(1)) if m else float("nan") for m in found]
+
+
 def prepare(base: Path, count: int) -> list[Path]:
     """A work folder whose storyboard's scenes are done with marker clips (through the runner, as
-    generated takes), and the floor's inputs: the joined sound decoded, the clips listed."""
+    generated takes), and the floor's inputs: the joined sound decoded, the clips listed.
+
+    The storyboard has music and an ambience bed (the rows without them turn them off). The
+    scripted backend is not judged by the take checks, which keep where speech is for the mix:
+    one stitch, first, finds it and keeps it, as the checks would have during generate."""
     from f1gen import storyboard as storyboards
     from f1gen.media import run_ffmpeg
     from f1gen.runner import Runner, RunOptions
@@ -235,11 +287,15 @@ def prepare(base: Path, count: int) -> list[Path]:
     (base / "markers").mkdir()
     markers = mediatools.make_marker_clips(base / "markers", count=count, busy=True)
     board = write_board(base, count)
+    write_sounds(base / "sound")
+    with board.open("a") as text:
+        text.write("music: {file: sound/music.wav}\nambience: sound/room.wav\n")
     loaded = storyboards.load(board).storyboard
     backend = ScriptedBackend([good(m) for m in markers])
     summary = Runner(loaded, workdir=base / "out", lanes=[backend]).run(RunOptions())
     assert len(summary.done) == count, summary
     clips = sorted((base / "out" / "clips").glob("*.mp4"))
+    _f1gen_cli("--no-loudnorm")(clips, base / "warm.mp4")
     floor = base / "floor"
     floor.mkdir()
     (floor / "list.txt").write_text("".join(f"file '{c}'\n" for c in clips))
@@ -262,6 +318,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path)
     parser.add_argument("--prepare", type=Path)
     parser.add_argument("--sync", type=Path)
+    parser.add_argument("--loudness", type=Path)
     parser.add_argument("paths", nargs="*", type=Path)
     args = parser.parse_args()
     if args.worker:
@@ -273,9 +330,13 @@ def main() -> None:
     if args.sync:
         print(json.dumps(worst_av_ms(args.sync)))
         return
+    if args.loudness:
+        print(json.dumps(encoded_loudness(args.loudness)))
+        return
     started = time.perf_counter()
     runs: dict[str, list[dict[str, float]]] = {}
     sync: dict[str, float] = {}
+    loudness: dict[str, list[float]] = {}
     scaling: dict[str, dict[int, dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as folder:
         base = Path(folder)
@@ -296,11 +357,19 @@ def main() -> None:
                 worst = _child("--sync", folder / "cut.mp4")
                 assert isinstance(worst, float)
                 sync[name] = worst
+                if name in ("f1gen +loudnorm", "f1gen mix"):
+                    made = _child("--loudness", folder / "cut.mp4")
+                    assert isinstance(made, list)
+                    loudness[name] = made
             return result
 
         for round_ in range(args.rounds):
             # the loudness cut takes longest and varies least: three rounds of it are enough
-            names = TIMED if round_ < 3 else TIMED[:2]
+            names = (
+                TIMED
+                if round_ < 3
+                else tuple(n for n in TIMED if "loud" not in n and "mix" not in n)
+            )
             print(f"round {round_ + 1}/{args.rounds}: {', '.join(names)}...", flush=True)
             for name in names:
                 run(name, clips, str(round_))
@@ -365,6 +434,10 @@ def main() -> None:
         verdicts.append(f"{name} {ratio:.2f}x the floor at 1080x1920 (target at most {most}x, "
                         f"sync within one frame): {'met' if met else 'NOT met'}")  # fmt: skip
     print("\n" + "\n".join(verdicts))
+    for name, (integrated, peak) in loudness.items():
+        met = abs(integrated - -14.0) <= 1.0 and peak <= -1.0
+        print(f"{name}: encoded cut {integrated:.1f} LUFS, true peak {peak:.1f} dBTP (target -14 "
+              f"within 1 LU, at most -1 dBTP): {'met' if met else 'NOT met'}")  # fmt: skip
     if "moviepy" in medians:
         print(f"f1gen is {medians['moviepy']['seconds'] / medians['f1gen']['seconds']:.1f}x faster "
               "than MoviePy")  # fmt: skip
@@ -384,6 +457,7 @@ def main() -> None:
             "runs": runs,
             "medians": medians,
             "worst_av_ms": sync,
+            "encoded_loudness": loudness,
             "floor_ratio": {name: medians[name]["seconds"] / floor for name in TARGETS},
             "frame_floor_ratio": {
                 name: medians[name]["seconds"] / framed_floor

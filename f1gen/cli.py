@@ -6,15 +6,13 @@ from __future__ import annotations
 import errno
 import functools
 import inspect
-import signal
 from collections.abc import Callable
-from types import FrameType
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 import typer.core
 
-from . import __version__
+from . import __version__, interrupts
 from .commands import cron, doctor, generate, push, review, status, stitch, validate
 from .commands.options import stderr_console
 from .errors import ExitCode, F1genError, StoryboardError
@@ -58,18 +56,14 @@ class _Command(typer.core.TyperCommand):
         return pieces
 
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Turn F1genError into one line on stderr and its exit code; Ctrl-C and SIGTERM into 130."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
         try:
-            return command(*args, **kwargs)
+            with interrupts.guarded():  # a Ctrl-C swallowed on its way still ends the command
+                return command(*args, **kwargs)
         except StoryboardError as exc:
             for problem in exc.problems:
                 stderr_console().print(f"error: {problem}", markup=False)
@@ -93,8 +87,6 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
                 markup=False,
             )
             raise typer.Exit(ExitCode.FAILED) from None
-        finally:
-            signal.signal(signal.SIGTERM, previous)
 
     return wrapper
 
@@ -122,4 +114,5 @@ for _command in COMMANDS:
 
 def main() -> None:
     """Console-script entry point."""
+    interrupts.install()  # before the command line is read: no Ctrl-C is ever lost
     app()

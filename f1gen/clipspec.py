@@ -11,7 +11,8 @@ class ClipSpec:
 
     size: width x height of the picture (the character image is prepared at this size too);
     window: the durations accepted, in seconds; frames, sample_rates and channels: the forms
-    the backend's files come in (the first is what an offline renderer writes).
+    the backend's files come in (the first is what an offline renderer writes);
+    bytes_per_second: the order of magnitude of its files, generous (the room a clip needs).
     """
 
     size: tuple[int, int]
@@ -20,6 +21,12 @@ class ClipSpec:
     window: tuple[float, float]
     sample_rates: tuple[int, ...]
     channels: tuple[int, ...]
+    bytes_per_second: int = 400_000
+
+    @property
+    def clip_bytes(self) -> int:
+        """The most a clip of the longest accepted duration is expected to weigh."""
+        return int(self.bytes_per_second * self.window[1])
 
     @property
     def size_text(self) -> str:

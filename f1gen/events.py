@@ -80,6 +80,7 @@ class Summary:
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    short: list[str] = field(default_factory=list)  # done, with fewer good takes than asked for
     remaining: list[str] = field(default_factory=list)
     uploaded: list[str] = field(default_factory=list)
     local_only: list[str] = field(default_factory=list)
@@ -109,6 +110,7 @@ class Summary:
             "rejected": self.rejected,
             "skipped": self.skipped,
             "failed": self.failed,
+            "short": self.short,
             "remaining": self.remaining,
             "uploaded": self.uploaded,
             "local_only": self.local_only,

@@ -30,6 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from . import interrupts
 from .errors import (
     ConfigError,
     F1genError,
@@ -164,6 +165,7 @@ class Scheduler:
         self.pending.extend(todo)
         try:
             while True:
+                interrupts.raise_if_received()  # a Ctrl-C swallowed in a finalizer still stops
                 self.launch()
                 if not self.running:
                     self.check(all_of_them=True)  # nothing is being sent: check what came back

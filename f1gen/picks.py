@@ -6,7 +6,7 @@ The stitch, status, review and push read the scene's clip; this module alone dec
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .checks import TakeChecks, choose
@@ -14,7 +14,7 @@ from .errors import BadInputError
 from .files import unchanged
 from .plan import plan_scene
 from .scene import Scene, Storyboard
-from .state import SceneState, TakeRecord
+from .state import RunState, SceneState, TakeRecord
 from .storyboard import MAX_SEED
 
 BY_HAND = "picked by hand (f1gen pick)"
@@ -153,3 +153,109 @@ def pick(storyboard: Storyboard, *, workdir: Path, scene_ref: str, take: str | N
             )
         store.save(state)
     return entry
+
+
+# A picked take that went away (deleted, or its file changed) while other good takes remain.
+
+
+@dataclass(frozen=True)
+class LostPick:
+    """A done scene whose picked take is gone while other current takes remain: the take
+    the pick's rule obviously gives (chosen), or None when the choice is the user's."""
+
+    scene: Scene
+    lost: str  # the picked take's file name
+    chosen: TakeRecord | None
+    reason: str  # why chosen; or why the choice is not obvious
+    left: tuple[tuple[int, TakeRecord], ...]  # the takes that may be picked, by their number
+    board: Path  # the storyboard, as the commands to run name it
+
+    def message(self) -> str:
+        """One line: what was re-picked and why, or exactly what to do."""
+        gone = f"{self.scene.label}: its picked take {self.lost} is missing or changed"
+        if self.chosen is not None:
+            return f"{gone}: re-picked {self.chosen.name} ({self.reason})"
+        names = ", ".join(f"{number} {take.name}" for number, take in self.left)
+        first = self.left[0][0]
+        return (
+            f"{gone}, and {self.reason}: pick one of its takes ({names}) with "
+            f"'{pick_command(self.board, self.scene, str(first))}', or the checks' choice with "
+            f"'{pick_command(self.board, self.scene, None)}'"
+        )
+
+
+def pick_command(board: Path, scene: Scene, take: str | None) -> str:
+    """The command that picks a scene's take (None: the checks' choice)."""
+    return f"f1gen pick {board} {scene.id} {take or '--auto'}"
+
+
+def checks_of(scene: Scene, entry: SceneState, workdir: Path) -> dict[str, TakeChecks]:
+    """What the work folder knows of each take's checks, by the take's name."""
+    from .checks.cache import CheckCache
+    from .prompts import build as build_prompt
+
+    cache = CheckCache(workdir)
+    known: dict[str, TakeChecks] = {}
+    for take in entry.takes:
+        if take.checks is not None and take.sha256 is not None:
+            found = cache.get(
+                CheckCache.key_of(take.sha256, line=scene.speech, prompt=build_prompt(scene))
+            )
+            if found is not None:
+                known[take.name] = found
+    return known
+
+
+def lost_pick(scene: Scene, entry: SceneState, *, workdir: Path, board: Path) -> LostPick | None:
+    """The scene's lost pick, when its picked take is gone and others of the scene as it is now
+    remain; None otherwise (the pick is there, the scene was edited, or no take is left).
+
+    The re-pick is obvious when one take is left, or when the checks choose among them (every
+    one checked) as they chose before; a pick by hand that went away is the user's to redo.
+    """
+    if entry.status != "done" or not entry.clip:
+        return None
+    picked = next((t for t in entry.takes if t.clip == entry.clip), None)
+    if (
+        picked is None
+        or unchanged(workdir / picked.clip, size=picked.size, sha256=picked.sha256)
+        or not is_current(scene, entry, picked)
+    ):
+        return None
+    takes = pickable(scene, entry, workdir)
+    if not takes:
+        return None
+    left = tuple((entry.takes.index(t) + 1, t) for t in takes)
+    by_hand = entry.pick == picked.name
+    checks = checks_of(scene, entry, workdir)
+    if len(takes) == 1:
+        return LostPick(scene, picked.name, takes[0], "the only take left", left, board)
+    if by_hand:
+        return LostPick(scene, picked.name, None, "it was picked by hand", left, board)
+    if not all(t.name in checks for t in takes):
+        why = "its other takes are not all checked"
+        return LostPick(scene, picked.name, None, why, left, board)
+    choice = choose([replace(checks[t.name], take=t.name) for t in takes])
+    why = f"by its checks: {choice.reason}"
+    return LostPick(scene, picked.name, takes[choice.index], why, left, board)
+
+
+def settle_lost(storyboard: Storyboard, state: RunState, *, workdir: Path) -> list[LostPick]:
+    """Re-pick, in state, every scene whose lost pick has an obvious successor (its reason
+    recorded); every lost pick found, re-picked or not (the caller saves the state)."""
+    found = []
+    for scene in storyboard.scenes:
+        entry = state.scenes.get(scene.id) if scene.generated else None
+        lost = (
+            lost_pick(scene, entry, workdir=workdir, board=storyboard.path)
+            if entry is not None
+            else None
+        )
+        if entry is None or lost is None:
+            continue
+        if lost.chosen is not None:
+            point_at(entry, lost.chosen)
+            entry.pick = None
+            entry.pick_reason = f"re-picked: {lost.lost} is missing or changed; {lost.reason}"
+        found.append(lost)
+    return found

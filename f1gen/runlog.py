@@ -57,6 +57,8 @@ def summary_line(summary: Summary, *, total: int, ready: int) -> str:
         f"takes rejected {summary.rejected}",
         f"GPU {summary.gpu_seconds / 60:.1f} min",
     ]
+    if summary.short:  # done, each with a good take: the cut can be made
+        parts.insert(3, f"short of takes {len(summary.short)} ({', '.join(summary.short)})")
     if summary.wait_seconds:
         parts.append(f"backoff waits {summary.wait_seconds / 60:.1f} min")
     if summary.cpu_seconds:
@@ -65,6 +67,9 @@ def summary_line(summary: Summary, *, total: int, ready: int) -> str:
         why, step = summary.stopped, "re-run later (it resumes)"
     elif summary.failed:
         why, step = "some scenes failed after their retries", "see 'f1gen status', then re-run"
+    elif ready == total and summary.short:
+        why = "all scenes done, some with fewer takes than asked for"
+        step = "f1gen stitch (or --stitch) makes the cut; re-run to try the missing takes again"
     elif ready == total:
         why, step = "all scenes done", "f1gen stitch (or --stitch) makes the cut"
     else:

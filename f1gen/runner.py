@@ -28,6 +28,7 @@ from .errors import (
     QuotaExceeded,
     ResumableStop,
     StorageUnavailable,
+    WriteError,
 )
 from .estimate import expected_seconds
 from .events import (
@@ -55,7 +56,7 @@ from .scene import Scene, Storyboard
 from .schedule import Limits, stop_reason
 from .state import RunState, SceneState, StateStore, TakeRecord, now_iso, unwritable, work_lock
 from .sync import Uploader, check_bucket, is_uploaded, upload_state
-from .takes import Take, TakeStore
+from .takes import Take, TakeStore, free_bytes
 
 if TYPE_CHECKING:
     from .backends import Report
@@ -170,6 +171,16 @@ def take_record(
     )
 
 
+def shortfall(planned: PlannedScene, entry: SceneState, exc: F1genError, *, attempts: int) -> str:
+    """What a done scene lacks, in a few words: its good takes of those asked for, and why."""
+    good = sum(take.fingerprint == planned.fingerprint for take in entry.takes if not take.rejected)
+    wanted = good + planned.takes
+    return (
+        f"{good} of {wanted} takes: the next failed {attempts} attempts ({exc.message}); "
+        "re-run to try again"
+    )
+
+
 def take_checks(made: PlannedScene, clip: Path, *, identity: str) -> TakeChecks:
     """Every check of a take of made's scene by the backend of identity (a clip that decodes);
     MediaError if unreadable."""
@@ -188,6 +199,8 @@ def remember(cache: CheckCache, scene: Scene, record: TakeRecord, result: TakeCh
     key = CheckCache.key_of(record.sha256, line=scene.speech, prompt=build_prompt(scene))
     # Checked under whatever name the clip had then (a partial's): kept under the take's own.
     cache.put(key, replace(result, take=record.name))
+    if result.speech is not None:  # for the stitch's mix
+        cache.put_speech(record.sha256, result.speech)
     cache.save()
     return summary(result)
 
@@ -235,6 +248,7 @@ class Runner:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         storage: Storage | None = None,
+        free: Callable[[Path], int] = free_bytes,
     ) -> None:
         self.storyboard = storyboard
         self.lanes = list(lanes)  # one backend's lanes: endpoints, or a hosted queue's places
@@ -246,7 +260,7 @@ class Runner:
         self.workdir = workdir
         self.emit = emit
         self.store = StateStore(workdir)
-        self.takes = TakeStore(workdir / "clips")
+        self.takes = TakeStore(workdir / "clips", free=free)
         self.images_dir = workdir / "images"
         self.state: RunState | None = None  # as the last run left it: status and stitch read it
 
@@ -293,8 +307,13 @@ class Runner:
             shutil.rmtree(self.workdir / "tmp", ignore_errors=True)
             for scene in self.storyboard.scenes:
                 state.scene(scene.id, scene.number)
+            undecided = set()
+            for lost in picks.settle_lost(self.storyboard, state, workdir=self.workdir):
+                self.emit(Notice(lost.message()))  # re-picked, or what to do: never silently
+                if lost.chosen is None:
+                    undecided.add(lost.scene.id)
             todo, skipped = self.plan(options, state)
-            self._repick_undone(skipped, state)
+            self._repick_undone([s for s in skipped if s.id not in undecided], state)
             todo, adopted = self._adopt_takes(todo, state, options)
             skipped += adopted
             self.store.save(state)
@@ -351,6 +370,7 @@ class Runner:
             images_dir=self.images_dir,
             price_of=self.lanes[0],
             upload=upload,
+            clip_bytes=self.lanes[0].spec.clip_bytes,
         )
         scheduler = Scheduler(
             self.lanes,
@@ -364,6 +384,8 @@ class Runner:
             sleep=self.sleep,
         )
         scheduler.run(todo)
+        if record.no_room is not None:  # the clips in flight have landed: now the run stops
+            raise record.no_room
         stops = []
         if scheduler.stopped is not None:
             stops.append(f"{scheduler.stopped}: the run is saved; {_next_step(options.limits)}")
@@ -540,6 +562,7 @@ class RunRecord:
         images_dir: Path,
         price_of: Backend | object,
         upload: Callable[[SceneState], None],
+        clip_bytes: int = 0,
     ) -> None:
         self.state, self.store, self.takes, self.summary = state, store, takes, summary
         self.options, self.emit, self.now, self.clock = options, emit, now, clock
@@ -553,9 +576,17 @@ class RunRecord:
         # The clips folder is probed before the first call, and again after a failed attempt
         # (a full disk can look like a broken clip): not before every call, which it slows.
         self.probe_due = True
+        self.clip_bytes = clip_bytes  # what a clip of the backend weighs at most (its spec)
+        self.no_room: WriteError | None = None  # why no clip may start: the folder is too full
 
     def stop_reason(self, planned: PlannedScene, *, in_flight: int) -> str | None:
-        """Why the next clip must not start: --max-clips, --budget, the window, --max-cost."""
+        """Why the next clip must not start: no room for it, --max-clips, --budget, the window,
+        --max-cost."""
+        # Room for the clips in flight, the next one and one more (the state, the log, the
+        # checks' scratch): measured before every call, which costs one statfs.
+        self.no_room = self.takes.room_short(self.clip_bytes * (in_flight + 2))
+        if self.no_room is not None:
+            return self.no_room.message
         limits = self.options.limits
         history = expected_seconds(self.state, planned.steps)
         return stop_reason(
@@ -665,13 +696,26 @@ class RunRecord:
                 self.takes.discard(take, flight.partial)
         self.probe_due = True
         seconds = (kept[2] if kept else self.clock()) - flight.began
-        self._record(entry, exc, failed=last)
+        # A scene with a good take is done: an extra take given up on is a shortfall, not a failure.
+        short = last and self._has_good_take(flight.planned, entry)
+        self._record(entry, exc, failed=last and not short)
         self._add_time(entry, flight.lane, seconds, kept[1] if kept else None)
+        if short:
+            entry.shortfall = shortfall(flight.planned, entry, exc, attempts=flight.number)
         self.store.save(self.state)
         self.emit(SceneAttemptFailed(scene, flight.number, exc.message, not last))
+        if short:
+            self.emit(Notice(f"{scene.label}: done, short of takes: {entry.shortfall}"))
         if last:
             self.summary.remaining.remove(scene.id)
-            self.summary.failed.append(scene.id)
+            (self.summary.short if short else self.summary.failed).append(scene.id)
+
+    def _has_good_take(self, planned: PlannedScene, entry: SceneState) -> bool:
+        """True when the scene's clip is a good take of the scene as it is now."""
+        return entry.status == "done" and any(
+            take.fingerprint == planned.fingerprint
+            for take in picks.pickable(planned.scene, entry, self.workdir)
+        )
 
     def stopped(self, flight: Flight, exc: F1genError) -> None:
         """The lane stopped: recorded against the scene, which stays pending. Its time went on
@@ -715,6 +759,8 @@ class RunRecord:
         self._count_cost(entry, timing.cost_usd)
         entry.clip_queue_seconds = round(timing.queue_seconds, 3)
         entry.clip_seconds = round(making, 3)
+        if planned.takes == 1:
+            entry.shortfall = None  # every take asked for is made
         self.store.save(self.state)
         self.upload(entry)
         self.emit(SceneAccepted(scene, take.path, self.clock() - flight.began))

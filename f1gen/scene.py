@@ -10,6 +10,29 @@ Fit = Literal["cover", "contain"]
 
 
 @dataclass(frozen=True)
+class Music:
+    """Music under the whole cut: a gain (dB), how far it ducks under speech (dB), fades (s),
+    and where in the file it starts (s). Looped to the cut's length, or trimmed."""
+
+    file: Path
+    volume: float = -18.0
+    duck: float = 12.0
+    fade_in: float = 1.0
+    fade_out: float = 2.0
+    start: float = 0.0
+
+
+@dataclass(frozen=True)
+class Ambience:
+    """An ambience bed: a sound looped under the cut from where it is named, ducked under
+    speech."""
+
+    file: Path
+    volume: float = -20.0
+    duck: float = 6.0
+
+
+@dataclass(frozen=True)
 class Scene:
     """One validated scene: a character image to animate, or footage to cut in."""
 
@@ -27,6 +50,9 @@ class Scene:
     board_steps: int | None = None  # defaults.sample_steps: --sample-steps beats it
     takes: int | None = None  # the scene's own: it beats --takes
     board_takes: int | None = None  # defaults.takes: --takes beats it
+    music_off: bool = False  # `music: off`: a silence in the music over this scene
+    ambience: Ambience | None = None  # a bed from this scene on
+    ambience_off: bool = False  # `ambience: off`: no bed from this scene on
 
     @property
     def label(self) -> str:
@@ -46,6 +72,9 @@ class Storyboard:
     path: Path
     title: str
     scenes: tuple[Scene, ...]
+    music: Music | None = None
+    ambience: Ambience | None = None  # the bed under the cut from its start
+    seams: bool = True  # smooth joins and one room tone (false: the plain join)
 
     @property
     def stem(self) -> str:

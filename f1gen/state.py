@@ -91,6 +91,8 @@ class SceneState:
     remote_sha256: str | None = None
     updated_at: str | None = None
     interrupted: int = 0  # attempts started but never finished (a kill, Ctrl-C, a crash)
+    # A done scene with fewer good takes than asked for: how many, and why (None: not short).
+    shortfall: str | None = None
 
     @property
     def last_error(self) -> str | None:

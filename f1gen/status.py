@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .plan import scene_clip
-from .scene import Storyboard
-from .state import RunState, StateStore
+from .scene import Scene, Storyboard
+from .state import RunState, SceneState, StateStore
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class SceneRow:
     cost_usd: float = 0.0
     wait_seconds: float = 0.0  # backing off from a busy or unreachable backend
     cpu_seconds: float = 0.0  # rendered on this machine
+    note: str | None = None  # what a done scene lacks, or what to do about its pick
 
 
 @dataclass(frozen=True)
@@ -113,12 +114,14 @@ def table(
     for scene in storyboard.scenes:
         entry = state.scenes.get(scene.id)
         clip = scene_clip(scene, state, workdir)
+        note = entry.shortfall if entry else None
         if not scene.generated:
             shown = "footage" if clip else "footage missing"
         elif clip is not None:
             shown = "done"
         elif entry is not None and entry.status == "done":
-            shown = "changed"
+            lost = _lost_pick(scene, entry, workdir, storyboard.path)
+            shown, clip, note = lost or ("changed", None, None)
         else:
             shown = entry.status if entry else "pending"
         rows.append(
@@ -143,6 +146,26 @@ def table(
                 cost_usd=entry.cost_usd if entry else 0.0,
                 wait_seconds=round(entry.wait_seconds, 1) if entry else 0.0,
                 cpu_seconds=round(entry.cpu_seconds, 1) if entry else 0.0,
+                note=note if shown in ("done", "pick needed") else None,
             )
         )
     return StatusTable(storyboard.path, workdir, tuple(rows), dict(state.retry_after))
+
+
+def _lost_pick(
+    scene: Scene, entry: SceneState, workdir: Path, board: Path
+) -> tuple[str, Path | None, str] | None:
+    """A scene whose picked take went away: done with the take the next stitch or generate
+    re-picks (status changes nothing), or waiting for a pick by hand; None when not that."""
+    from .picks import lost_pick
+
+    lost = lost_pick(scene, entry, workdir=workdir, board=board)
+    if lost is None:
+        return None
+    if lost.chosen is None:
+        return "pick needed", None, lost.message()
+    return (
+        "done",
+        workdir / lost.chosen.clip,
+        f"{lost.message()}: the next stitch or generate records it",
+    )

@@ -11,9 +11,9 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import images
+from . import images, soundtrack
 from .errors import BadInputError, MediaError, StoryboardError
-from .scene import Fit, Scene, Storyboard
+from .scene import Ambience, Fit, Music, Scene, Storyboard
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_SCENES = 500
@@ -47,11 +47,31 @@ class _Scene(_Model):
     fit: Fit | None = None
     seed: int | None = None
     takes: int | None = None
+    music: bool | str | None = None  # off (YAML reads a bare off as false): silence over it
+    ambience: _Ambience | bool | str | None = None  # a bed from here on, or off
+
+
+class _Music(_Model):
+    file: str
+    volume: float = -18.0
+    duck: Annotated[float, Field(ge=0, le=60)] = 12.0
+    fade_in: Annotated[float, Field(ge=0, le=60)] = 1.0
+    fade_out: Annotated[float, Field(ge=0, le=60)] = 2.0
+    start: Annotated[float, Field(ge=0)] = 0.0
+
+
+class _Ambience(_Model):
+    file: str
+    volume: float = -20.0
+    duck: Annotated[float, Field(ge=0, le=60)] = 6.0
 
 
 class _Storyboard(_Model):
     title: str
     defaults: _Defaults = _Defaults()
+    music: _Music | None = None
+    ambience: _Ambience | str | None = None
+    seams: bool = True
     scenes: Annotated[list[_Scene], Field(min_length=1, max_length=MAX_SCENES)]
 
 
@@ -289,10 +309,19 @@ def load(path: Path, *, decode_media: bool = True, decode_images: bool | None = 
         )
         if scene is not None:
             scenes.append(scene)
+    music = _check_music(model.music, base, problems, decode=decode_media)
+    ambience = _check_ambience("ambience", model.ambience, base, problems, decode=decode_media)
     if problems:
         raise StoryboardError([f"{path}: {p}" for p in problems])
     return Loaded(
-        Storyboard(path=path.resolve(), title=title, scenes=tuple(scenes)),
+        Storyboard(
+            path=path.resolve(),
+            title=title,
+            scenes=tuple(scenes),
+            music=music,
+            ambience=ambience,
+            seams=model.seams,
+        ),
         tuple(f"{path}: {w}" for w in warnings),
     )
 
@@ -358,6 +387,18 @@ def _check_scene(
         assert raw.footage is not None
         footage = _resolve(base, raw.footage)
         trim = _check_footage(label, raw.footage, footage, raw.trim, problems, probe=decode_media)
+    music_off = raw.music is not None
+    if raw.music is not None and raw.music not in (False, "off"):
+        problems.append(
+            f"{label}.music: {raw.music!r}: write 'music: off' for a silence in the music "
+            "over this scene"
+        )
+    ambience_off = raw.ambience is False or raw.ambience == "off"
+    ambience = (
+        None
+        if ambience_off or raw.ambience is None
+        else _check_ambience(f"{label}.ambience", raw.ambience, base, problems, decode=decode_media)
+    )
     if len(problems) > before:
         return None
     return Scene(
@@ -375,7 +416,55 @@ def _check_scene(
         board_steps=default_steps,
         takes=raw.takes,
         board_takes=default_takes,
+        music_off=music_off,
+        ambience=ambience,
+        ambience_off=ambience_off,
     )
+
+
+def _check_sound_file(place: str, given: str, base: Path, problems: list[str], *, start: float,
+                      decode: bool) -> Path | None:  # fmt: skip
+    """The file a sound field names, or None (with the problem noted) when it cannot be laid."""
+    path = _resolve(base, given)
+    problem = soundtrack.inspect(path, start=start) if decode else images.missing(path)
+    if problem:
+        problems.append(f"{place}: {given}: {problem}")
+        return None
+    return path
+
+
+def _check_music(
+    raw: _Music | None, base: Path, problems: list[str], *, decode: bool
+) -> Music | None:
+    """The storyboard's music, its file checked."""
+    if raw is None:
+        return None
+    found = _check_sound_file(
+        "music.file", raw.file, base, problems, start=raw.start, decode=decode
+    )
+    if found is None:
+        return None
+    return Music(found, volume=raw.volume, duck=raw.duck, fade_in=raw.fade_in,
+                            fade_out=raw.fade_out, start=raw.start)  # fmt: skip
+
+
+def _check_ambience(
+    place: str, raw: _Ambience | bool | str | None, base: Path, problems: list[str], *, decode: bool
+) -> Ambience | None:
+    """An ambience bed (a file, or a file with its level), its file checked."""
+    if raw is None:
+        return None
+    if isinstance(raw, bool):
+        problems.append(f"{place}: name a sound file (or write 'ambience: off' on a scene)")
+        return None
+    given = raw if isinstance(raw, str) else raw.file
+    field = place if isinstance(raw, str) else f"{place}.file"
+    found = _check_sound_file(field, given, base, problems, start=0.0, decode=decode)
+    if found is None:
+        return None
+    if isinstance(raw, str):
+        return Ambience(found)
+    return Ambience(found, volume=raw.volume, duck=raw.duck)
 
 
 def _check_footage(

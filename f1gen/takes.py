@@ -39,11 +39,25 @@ class Take:
     fingerprint: str
 
 
-class TakeStore:
-    """The takes in a work folder's clips/."""
+def free_bytes(folder: Path) -> int:
+    """The room left on the filesystem that holds folder (or would, once it is made)."""
+    place = folder
+    while not place.exists() and place != place.parent:
+        place = place.parent
+    return shutil.disk_usage(place).free
 
-    def __init__(self, folder: Path) -> None:
+
+def megabytes(count: int) -> str:
+    """A size as people read it: '4.4 MB'."""
+    return f"{count / 1e6:.1f} MB"
+
+
+class TakeStore:
+    """The takes in a work folder's clips/ (free: how its room is measured)."""
+
+    def __init__(self, folder: Path, *, free: Callable[[Path], int] = free_bytes) -> None:
         self.folder = folder
+        self.free = free
 
     def name(self, scene: Scene, fingerprint: str, number: int = 1) -> str:
         """The file name of take number of scene under fingerprint."""
@@ -147,6 +161,21 @@ class TakeStore:
         finally:
             with contextlib.suppress(OSError):
                 probe.unlink(missing_ok=True)
+
+    def room_short(self, needed: int) -> WriteError | None:
+        """The error to stop with when the folder has less than needed bytes free, else None.
+
+        The write probe above passes with room for much less than a clip: every call would be
+        paid for and its clip lost for want of room (a full disk looks like a failed run).
+        """
+        free = self.free(self.folder)
+        if free >= needed:
+            return None
+        return WriteError(
+            f"{self.folder}: no room for the next clip ({megabytes(free)} free, "
+            f"{megabytes(needed)} needed): free disk space or give another work folder with "
+            "--workdir, then re-run (it resumes); nothing more was spent"
+        )
 
     def _base(self, scene: Scene, fingerprint: str) -> str:
         return f"{scene.number:02d}-{scene.id}-{fingerprint[:8]}"

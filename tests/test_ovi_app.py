@@ -95,6 +95,22 @@ def test_a_server_that_is_not_ovis_app_stops_with_exit_3(
     )
 
 
+def test_an_app_url_where_nothing_listens_is_a_configuration_error_at_once(
+    app: OviAppStandIn, write_storyboard: Callable[..., Path], cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    app.stop()  # nothing listens at OVI_APP_URL: a wrong port, or the app not started yet
+    monkeypatch.setenv("F1GEN_BUSY_RETRIES", "2")  # were it busy: one quick retry, then exit 75
+
+    result = cli("generate", write_storyboard(1), "--backend", "ovi-app")
+
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[-1] == (
+        f"error: nothing answers at {app.url} (connection refused): start Ovi's app there "
+        "(python gradio_app.py) or fix OVI_APP_URL"
+    )
+
+
 def test_ctrl_c_while_waiting_for_the_app_to_come_back_ends_the_wait_and_sends_nothing(
     app: OviAppStandIn, write_storyboard: Callable[..., Path], tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,

@@ -25,7 +25,7 @@ from f1gen.backends.ovi_space import (
     retry_at_from,
 )
 from f1gen.config import load_settings
-from f1gen.errors import GenerationError
+from f1gen.errors import BackendBusy, GenerationError
 from f1gen.runlog import describe
 from f1gen.runner import Runner, RunOptions
 from f1gen.scene import Scene
@@ -265,19 +265,41 @@ def test_ctrl_c_during_a_backoff_ends_the_wait_and_sends_nothing_more(
     backend.close()
 
 
-def test_an_unreachable_space_is_busy_not_a_crash(
+def test_a_space_url_where_nothing_listens_is_a_configuration_error_at_once(
     variant: Callable[..., StandIn],
     write_storyboard: Callable[..., Path],
     cli: Callable[..., Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    variant().stop()  # the port is closed now: connection refused
-    monkeypatch.setenv("F1GEN_BUSY_RETRIES", "2")
+    space = variant()
+    space.stop()  # the port is closed now, as at a mistyped URL: connection refused
+    monkeypatch.setenv("F1GEN_BUSY_RETRIES", "2")  # were it busy: one quick retry, then exit 75
 
     result = cli("generate", write_storyboard(1))
 
-    assert result.exit_code == 75
-    assert "stayed busy or unreachable through 2 tries (last: ConnectError" in result.stderr
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[-1] == (
+        f"error: nothing answers at {space.url} (connection refused): check the URL in "
+        "OVI_SPACE (or --space), or start the app there"
+    )
+    assert "busy" not in result.stderr
+
+
+def test_a_space_that_answered_and_then_refuses_is_busy(
+    variant: Callable[..., StandIn], tmp_path: Path
+) -> None:
+    space = variant()
+    backend = OviSpaceBackend(settings=load_settings(), download_dir=tmp_path / "dl",
+                              retry=RetryPolicy(attempts=2, initial=0.01))  # fmt: skip
+    backend.prepare(lambda update: None)
+    space.stop()  # restarting, say: it answered before, so it is busy
+    image = draw_portrait(tmp_path / "p.png", size=(576, 896))
+    scene = Scene(number=1, id="a", action="x", speech=None, atmosphere=None, sample_steps=None,
+                  fit="cover", image=image)  # fmt: skip
+
+    with pytest.raises(BackendBusy, match=r"stayed busy or unreachable through 2 tries \(last: "):
+        backend.generate(ClipRequest(scene, "x", image, 40), tmp_path / "out.mp4", lambda u: None)
+    backend.close()
 
 
 def test_too_many_requests_at_connect_is_retried(
@@ -650,7 +672,7 @@ def test_doctor_checks_each_piece_on_its_own_line(
 @pytest.mark.parametrize(
     ("shape", "expected"),
     [("renamed", "FAIL space: the Space {url} has no /generate_scene endpoint (it offers: /make_video): check OVI_SPACE"),
-     ("down", "FAIL space: {url} is busy or unreachable: ConnectError: [Errno 111] Connection refused")],
+     ("down", "FAIL space: nothing answers at {url} (connection refused): check the URL in OVI_SPACE (or --space), or start the app there")],
 )  # fmt: skip
 def test_doctor_fails_with_exit_3_and_the_reason(
     shape: str, expected: str, variant: Callable[..., StandIn], cli: Callable[..., Any]

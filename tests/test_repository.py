@@ -128,11 +128,12 @@ def _imports(layer: str) -> dict[str, set[str]]:
 
 def test_the_stitchs_layers_depend_one_way_and_its_builders_on_no_media_code() -> None:
     layers = {name: {m for m in _imports(name) if m.count(".") == 1 and m.startswith(".")}
-              for name in ("ffargs", "frames", "cut", "publish")}  # fmt: skip
+              for name in ("ffargs", "frames", "mix", "cut", "publish")}  # fmt: skip
     builders = _imports("ffargs")
 
-    assert layers == {"ffargs": set(), "frames": {".ffargs"}, "cut": {".ffargs", ".frames"},
-                      "publish": {".cut", ".ffargs"}}  # fmt: skip
+    assert layers == {"ffargs": set(), "frames": {".ffargs"}, "mix": {".ffargs"},
+                      "cut": {".ffargs", ".frames", ".mix"},
+                      "publish": {".cut", ".ffargs", ".mix"}}  # fmt: skip
     # The builders run nothing, touch no file, draw nothing: from the rest of f1gen they take an
     # error, the raw sound's format and types.
     assert not {"subprocess", "os", "shutil", "io", "PIL", "av"} & {
@@ -181,7 +182,8 @@ def _f1gen_imports() -> dict[str, set[str]]:
 LAYERS = {
     "values": {"f1gen", "errors", "words", "scene", "clipspec", "captions"},
     "tools": {"files", "media", "images", "notify", "schedule", "settings", "storage", "state",
-              "ledger", "checks", "sheets", "takes", "cron"},
+              "ledger", "checks", "sheets", "takes", "cron", "interrupts",
+              "soundtrack"},
     "backends": {"backends"},
     "stages": {"config", "storyboard", "prompts", "plan", "estimate", "events", "workspace",
                    "runlog", "doctor"},

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import yaml
 
 from f1gen import storyboard as storyboards
 from f1gen.backends.animatic import AnimaticBackend
-from f1gen.errors import BadInputError, ConfigError, LockedError
+from f1gen.errors import BadInputError, ConfigError, LockedError, WriteError
 from f1gen.events import SceneAccepted, SceneAttemptFailed, SceneStarted
 from f1gen.plan import parse_only
 from f1gen.runner import Runner, RunOptions
@@ -219,6 +219,64 @@ def test_the_clips_folder_is_probed_once_and_again_after_a_failed_attempt(
     assert len(probes) == 2  # before the first call; before the call after the failure
 
 
+def test_a_folder_without_room_for_a_clip_stops_before_the_next_call_naming_the_room_needed(
+    write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip]
+) -> None:
+    def free(folder: Path) -> int:  # the first clip leaves 2 MB: the 64 KiB write probe passes
+        return 2_000_000 if any(folder.glob("*.mp4")) else 50_000_000
+
+    backend = ScriptedBackend([good(c) for c in marker_clips[:3]])
+    loaded = storyboards.load(write_storyboard(3)).storyboard
+    runner = Runner(loaded, workdir=Path("out/board"), lanes=[backend], free=free)
+
+    with pytest.raises(WriteError) as stopped:
+        runner.run(RunOptions())
+
+    # The next clip needs room beside the one back and not yet checked: 3 x 2.2 MB (OVI_SPEC).
+    assert stopped.value.message == (
+        "out/board/clips: no room for the next clip (2.0 MB free, 6.6 MB needed): free disk "
+        "space or give another work folder with --workdir, then re-run (it resumes); nothing "
+        "more was spent"
+    )
+    assert backend.calls == ["s1"]
+    state = StateStore(Path("out/board")).read()
+    assert state.scenes["s1"].status == "done" and state.scenes["s2"].attempts == 0
+
+
+@pytest.fixture
+def small_filesystem(tmp_path: Path) -> Iterator[Path]:
+    """A real 2 MB filesystem (tmpfs), where this machine lets the tests mount one."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a 2 MB tmpfs needs root")
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)  # fmt: skip
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a 2 MB tmpfs here: {made.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_2_mb_filesystem_stops_the_run_before_any_call(
+    write_storyboard: Callable[..., Path], small_filesystem: Path
+) -> None:
+    board = write_storyboard(6)
+    workdir = small_filesystem / "board"
+
+    run = subprocess.run([*F1GEN, "generate", str(board), "--backend", "animatic",
+                          "--workdir", str(workdir)], capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.splitlines()[-1].startswith(f"error: {workdir / 'clips'}: no room for the")
+    assert "MB free, 4.4 MB needed): free disk space" in run.stderr
+    state = StateStore(workdir).read()
+    assert [entry.attempts for entry in state.scenes.values()] == [0] * 6
+
+
 def test_a_scene_that_keeps_failing_is_marked_failed_and_the_run_goes_on(
     write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip]
 ) -> None:
@@ -326,21 +384,92 @@ def test_resume_after_kill_9_does_not_regenerate_finished_scenes(
     assert not list(Path("out/board/clips").glob(".partial-*"))
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def _held_at_scene_2(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """An environment whose ffmpeg holds scene 2's render until the test lets it go (a file
+    named release appears), so that the run is certainly not over when the signal comes."""
+    from f1gen.media import find_ffmpeg
+
+    hold = tmp_path / "hold"
+    hold.mkdir()
+    wrapper = hold / "ffmpeg"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'case "$*" in *partial-s2-*) touch "{hold}/s2-started"\n'
+        f'  while [ ! -e "{hold}/release" ]; do sleep 0.05; done;; esac\n'
+        f'exec "{find_ffmpeg()}" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return {**os.environ, "F1GEN_FFMPEG": str(wrapper)}, hold
+
+
+def _wait_for(path: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} did not appear in {timeout} s"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_ctrl_c_or_sigterm_exits_130_resumable(
-    write_storyboard: Callable[..., Path], sig: int
+    write_storyboard: Callable[..., Path], sig: int, tmp_path: Path
 ) -> None:
     board = write_storyboard(6)
-    process = _start(board)
+    env, hold = _held_at_scene_2(tmp_path)
+    process = subprocess.Popen([*F1GEN, "generate", str(board), "--backend", "animatic"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     _wait_for_done(1)
+    _wait_for(hold / "s2-started")  # scene 1 is done and scene 2 held: the run is not over
     process.send_signal(sig)
-    _, stderr = process.communicate(timeout=30)
+    (hold / "release").touch()
+    _, stderr = process.communicate(timeout=60)
 
-    assert process.returncode == 130
+    assert process.returncode == 130, stderr
     assert "interrupted: nothing was lost; run the same command again to go on" in stderr
     assert "Traceback" not in stderr
-    StateStore(Path("out/board")).read()
+    state = StateStore(Path("out/board")).read()
+    assert state.scenes["s1"].status == "done"
+    assert [state.scenes[f"s{n}"].status for n in range(3, 7)] == ["pending"] * 4
     assert not list(Path("out/board/clips").glob(".partial-*"))
+
+
+# A KeyboardInterrupt raised inside a finalizer is printed as "Exception ignored" and dropped by
+# Python: this child sends itself Ctrl-C from one, on the main thread, as scene 1 is accepted.
+SWALLOWED_CTRL_C = """
+import signal, sys
+from f1gen import cli, runner
+
+class SwallowsCtrlC:
+    def __del__(self):
+        signal.raise_signal(signal.SIGINT)
+        for _ in range(1000):  # the handler runs here, inside the finalizer
+            pass
+
+accepted = runner.RunRecord.accepted
+
+def accepted_then_ctrl_c(self, flight, info):
+    again = accepted(self, flight, info)
+    SwallowsCtrlC()  # dropped at once: its finalizer runs now
+    return again
+
+runner.RunRecord.accepted = accepted_then_ctrl_c
+sys.argv = ["f1gen", "generate", "board.yaml", "--backend", "animatic"]
+cli.main()
+"""
+
+
+def test_a_ctrl_c_swallowed_in_a_finalizer_still_stops_the_run(
+    write_storyboard: Callable[..., Path],
+) -> None:
+    write_storyboard(4)
+
+    run = subprocess.run([sys.executable, "-c", SWALLOWED_CTRL_C],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+
+    assert "KeyboardInterrupt" in run.stderr  # Python's "Exception ignored in ... __del__"
+    assert run.returncode == 130, run.stderr
+    assert "interrupted: nothing was lost; run the same command again to go on" in run.stderr
+    state = StateStore(Path("out/board")).read()
+    assert state.scenes["s1"].status == "done" and state.scenes["s4"].status == "pending"
 
 
 def test_a_second_generate_on_the_same_folder_exits_75_naming_the_holder(

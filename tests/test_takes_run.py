@@ -13,15 +13,21 @@ from typing import Any
 import pytest
 import yaml
 
+from f1gen import pipeline
 from f1gen import storyboard as storyboards
 from f1gen.backends import ClipRequest, ClipTiming, Report
+from f1gen.config import load_settings
+from f1gen.events import Notice
 from f1gen.files import file_digest
+from f1gen.pipeline import GenerateRequest
 from f1gen.plan import scene_clip
 from f1gen.runner import Runner, RunOptions
 from f1gen.state import StateStore
+from f1gen.status import table
+from f1gen.stitch.publish import collect
 from tests.support.images import draw_portrait
 from tests.support.mediatools import MarkerClip
-from tests.support.scripted import ScriptedBackend
+from tests.support.scripted import ScriptedBackend, failing, good
 from tests.support.takes import fixture_scene, make_take, speech_fixture
 
 WORK = Path("out/board")
@@ -302,3 +308,158 @@ def test_a_take_left_on_disk_is_adopted_without_overriding_the_pick_by_hand(
         first.name,
         "picked by hand (f1gen pick)",
     )
+
+
+def test_a_scene_with_a_good_take_is_done_when_its_extra_take_fails_every_attempt(
+    write_storyboard: Callable[..., Path],
+    marker_clips: list[MarkerClip],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    board = write_storyboard(2, extra={"defaults": {"takes": 2}})
+    aborted = failing("GPU task aborted")
+    backend = ScriptedBackend([good(marker_clips[0]), good(marker_clips[1]), *[aborted] * 6])
+    loaded = storyboards.load(board).storyboard
+
+    monkeypatch.setattr(pipeline, "_lanes", lambda request: [backend])  # a scripted backend
+    request = GenerateRequest(loaded, workdir=WORK, backend="animatic", options=RunOptions(),
+                              settings=load_settings())  # fmt: skip
+
+    outcome = pipeline.run(request, emit=lambda event: None)
+
+    assert backend.calls == ["s1", "s2", "s1", "s1", "s1", "s2", "s2", "s2"]
+    summary = outcome.summary
+    assert (summary.failed, summary.short, summary.remaining) == ([], ["s1", "s2"], [])
+    assert outcome.exit_code == 0
+    assert "; short of takes 2 (s1, s2); " in outcome.line
+    assert outcome.line.endswith(
+        "stopped: all scenes done, some with fewer takes than asked for; next: f1gen stitch "
+        "(or --stitch) makes the cut; re-run to try the missing takes again"
+    )
+    entry = StateStore(WORK).read().scenes["s1"]
+    assert entry.status == "done" and entry.shortfall == (
+        "1 of 2 takes: the next failed 3 attempts (GPU task aborted); re-run to try again"
+    )
+    rows = table(loaded, WORK).rows
+    assert [(row.state, row.note) for row in rows] == [("done", entry.shortfall)] * 2
+    assert [source.name for source in collect(loaded, WORK, StateStore(WORK).read())] == [
+        "s1",
+        "s2",
+    ]
+    # The next run tries the missing takes again; once made, the scene is no longer short.
+    again = ScriptedBackend([good(marker_clips[2]), good(marker_clips[3])])
+    assert _runner(board, again).run(RunOptions()).done == ["s1", "s2"]
+    assert StateStore(WORK).read().scenes["s1"].shortfall is None
+
+
+def _two_takes_then_the_pick_deleted(
+    board: Path, marker_clips: list[MarkerClip], *, takes: int = 2
+) -> list[Any]:
+    """Make takes of scene s1 (no checks: the newest is picked), then delete the picked one."""
+    backend = SeededBackend([_copy(m.path) for m in marker_clips[:takes]])
+    _runner(board, backend).run(RunOptions(takes=takes))
+    made = StateStore(WORK).read().scenes["s1"].takes
+    return made
+
+
+def test_a_deleted_pick_with_one_take_left_is_re_picked_and_said_by_status_and_stitch(
+    write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(1)
+    first, second = _two_takes_then_the_pick_deleted(board, marker_clips)
+    (WORK / second.clip).unlink()  # the picked take (the newest: no checks ran)
+    said = (
+        f"scenes[1] (s1): its picked take {second.name} is missing or changed: re-picked "
+        f"{first.name} (the only take left)"
+    )
+
+    status = cli("status", board)
+
+    assert status.exit_code == 0, status.stderr
+    assert "1/1 scenes ready" in status.stdout
+    assert f"1 (s1): {said}: the next stitch or generate records it" in status.stdout
+    assert StateStore(WORK).read().scenes["s1"].clip == second.clip  # status changes nothing
+
+    stitched = cli("stitch", board)
+
+    assert stitched.exit_code == 0, stitched.stderr
+    assert said in stitched.stderr.splitlines()
+    entry = StateStore(WORK).read().scenes["s1"]
+    assert entry.clip == first.clip and entry.pick is None
+    assert (
+        entry.pick_reason == f"re-picked: {second.name} is missing or changed; the only take left"
+    )
+
+
+def test_generate_says_when_it_re_picks_a_deleted_pick_and_makes_nothing(
+    write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip]
+) -> None:
+    board = write_storyboard(1)
+    first, second = _two_takes_then_the_pick_deleted(board, marker_clips)
+    (WORK / second.clip).unlink()
+    events: list[Any] = []
+    backend = SeededBackend([])
+
+    summary = Runner(storyboards.load(board).storyboard, workdir=WORK, lanes=[backend],
+                     emit=events.append).run(RunOptions())  # fmt: skip
+
+    assert backend.calls == [] and summary.skipped == ["s1"]
+    assert [e.message for e in events if isinstance(e, Notice)] == [
+        f"scenes[1] (s1): its picked take {second.name} is missing or changed: re-picked "
+        f"{first.name} (the only take left)"
+    ]
+    assert StateStore(WORK).read().scenes["s1"].clip == first.clip
+
+
+def test_a_deleted_pick_by_hand_is_not_re_picked_and_the_message_says_how_to_pick(
+    write_storyboard: Callable[..., Path], marker_clips: list[MarkerClip], cli: Callable[..., Any]
+) -> None:
+    board = write_storyboard(1)
+    first, second, third = _two_takes_then_the_pick_deleted(board, marker_clips, takes=3)
+    assert cli("pick", board, "s1", "3").exit_code == 0
+    (WORK / third.clip).unlink()
+    said = (
+        f"scenes[1] (s1): its picked take {third.name} is missing or changed, and it was picked "
+        f"by hand: pick one of its takes (1 {first.name}, 2 {second.name}) with "
+        f"'f1gen pick {board} s1 1', or the checks' choice with 'f1gen pick {board} s1 --auto'"
+    )
+
+    status = cli("status", board)
+    stitched = cli("stitch", board)
+    events: list[Any] = []
+    Runner(storyboards.load(board).storyboard, workdir=WORK, lanes=[SeededBackend([])],
+           emit=events.append).run(RunOptions())  # fmt: skip
+
+    assert "0/1 scenes ready" in status.stdout and f"1 (s1): {said}" in status.stdout
+    assert "pick needed" in status.stdout
+    assert stitched.exit_code == 1 and stitched.stderr.splitlines() == [f"error: {said}"]
+    assert [e.message for e in events if isinstance(e, Notice)] == [said]
+    assert StateStore(WORK).read().scenes["s1"].clip == third.clip  # nothing chosen for them
+    # What the message says to do, done: the stitch goes on.
+    assert cli("pick", board, "s1", "1").exit_code == 0  # as the message says
+    assert cli("stitch", board).exit_code == 0
+
+
+def test_a_deleted_pick_among_checked_takes_is_re_picked_by_the_checks(
+    spoken_board: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("f1gen.runner.judges", lambda lane: True)
+    aloud = make_take(tmp_path / "aloud.mp4", sound=speech_fixture("prompt"), size=(576, 896))
+    line = make_take(tmp_path / "line.mp4", sound=speech_fixture("line"), size=(576, 896))
+    backend = SeededBackend([_copy(aloud), _copy(line), _copy(line)])
+    _runner(spoken_board, backend).run(RunOptions(takes=3))
+    first, second, third = StateStore(WORK).read().scenes["s1"].takes
+    assert StateStore(WORK).read().scenes["s1"].clip == second.clip  # ties go to the earlier
+    (WORK / second.clip).unlink()
+    events: list[Any] = []
+
+    Runner(storyboards.load(spoken_board).storyboard, workdir=WORK, lanes=[SeededBackend([])],
+           emit=events.append).run(RunOptions(takes=2))  # fmt: skip
+
+    reason = f"by its checks: passes every check (others: {first.name}: fails duration, cut-off, extra speech)"
+    assert [e.message for e in events if isinstance(e, Notice)] == [
+        f"scenes[1] (s1): its picked take {second.name} is missing or changed: re-picked "
+        f"{third.name} ({reason})"
+    ]
+    entry = StateStore(WORK).read().scenes["s1"]
+    assert entry.clip == third.clip
+    assert entry.pick_reason == f"re-picked: {second.name} is missing or changed; {reason}"

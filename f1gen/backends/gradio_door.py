@@ -40,6 +40,7 @@ __all__ = [
     "describe",
     "follow",
     "handle_file",
+    "nothing_listens",
     "span",
     "take",
     "with_backoff",
@@ -165,6 +166,19 @@ def app_error(exc: BaseException) -> tuple[str, str] | None:
     if isinstance(exc, AppError):
         return exc.title or "", exc.message or str(exc)
     return None
+
+
+def nothing_listens(exc: BaseException) -> bool:
+    """True when the connection was refused (nothing listens at the address), whichever HTTP
+    stack wrapped the socket's error."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, ConnectionRefusedError):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return "connection refused" in str(exc).lower()
 
 
 def credentials_refused(exc: BaseException) -> bool:

@@ -66,6 +66,7 @@ class OviAppBackend:
         self._client: gradio_door.Client | None = None
         self._send: tuple[str, ...] = ()
         self._interrupted = threading.Event()
+        self._contacted = False  # tried once: from then on, a refused connection is busy
         self.sleep = sleep or self._pause
         self.waited = 0.0  # seconds of backoff in the clip being made
 
@@ -156,7 +157,18 @@ class OviAppBackend:
         return ClipTiming(queue_seconds=queue_seconds, backoff_seconds=self.waited)
 
     def _connect(self) -> gradio_door.Client:
-        return gradio_door.connect(self.url, token=None, download_dir=self.download_dir)
+        """A client for the app; nothing listening at the first try is a mistake to fix (exit 3),
+        not a busy app: busy is for an app that has answered."""
+        contacted, self._contacted = self._contacted, True
+        try:
+            return gradio_door.connect(self.url, token=None, download_dir=self.download_dir)
+        except Exception as exc:
+            if not contacted and gradio_door.nothing_listens(exc):
+                raise ConfigError(
+                    f"nothing answers at {self.url} (connection refused): start Ovi's app there "
+                    "(python gradio_app.py) or fix OVI_APP_URL"
+                ) from None
+            raise
 
     def _with_backoff(self, call: Callable[[], T], report: Report) -> T:
         """Run call; retry busy failures with the Gradio door's backoff; map every failure."""

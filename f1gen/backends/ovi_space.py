@@ -179,6 +179,7 @@ class OviSpaceBackend:
         self._client: gradio_door.Client | None = None
         self._send: tuple[str, ...] = PARAMETERS
         self._interrupted = threading.Event()
+        self._contacted = False  # tried once: from then on, a refused connection is busy
 
     @property
     def identity(self) -> str:
@@ -208,7 +209,7 @@ class OviSpaceBackend:
         """Connect and check the Space's API before the first clip."""
         if self._client is None:
             client, api = self._with_backoff(
-                lambda: self._connect(report), "the Space", report=report
+                lambda: self._first_contact(report), "the Space", report=report
             )
             self._client = client
             self.check_api(api)
@@ -270,6 +271,21 @@ class OviSpaceBackend:
         return ClipTiming(queue_seconds=queue_seconds, backoff_seconds=self.waited)
 
     # The rest is private: connection, backoff, job following, results.
+
+    def _first_contact(self, report: Report) -> tuple[gradio_door.Client, Any]:
+        """Connect; a URL the user gave where nothing listens, at the first try, is a mistake
+        to fix (exit 3), not a busy Space: busy is for a Space that has answered."""
+        contacted, self._contacted = self._contacted, True
+        try:
+            return self._connect(report)
+        except Exception as exc:
+            typed = self._address.startswith(("http://", "https://"))
+            if typed and not contacted and gradio_door.nothing_listens(exc):
+                raise ConfigError(
+                    f"nothing answers at {self.space} (connection refused): check the URL in "
+                    "OVI_SPACE (or --space), or start the app there"
+                ) from None
+            raise
 
     def _connect(self, report: Report) -> tuple[gradio_door.Client, Any]:
         """A client for the Space's app and the app's API."""

@@ -34,7 +34,8 @@ class Verdict(Enum):
 
 # Ovi's 5-second checkpoint from a 9:14 portrait image (ovi-space.md, "What real Ovi files look
 # like"): 121 frames at 24 fps, 16 kHz mono as the model makes it, or 122 frames and 44.1 kHz
-# stereo when MoviePy writes the file, as Ovi's own app does. Accepted: 4.5-5.5 s.
+# stereo when MoviePy writes the file, as Ovi's own app does. Accepted: 4.5-5.5 s. Ovi's own
+# 5 s samples (assets/high_res_results, 704x1280) weigh 0.63-1.01 MB, 125-202 kB/s: twice that.
 OVI_SPEC = ClipSpec(
     size=(576, 896),
     fps=24,
@@ -42,6 +43,7 @@ OVI_SPEC = ClipSpec(
     window=(4.5, 5.5),
     sample_rates=(16_000, 44_100),
     channels=(1, 2),
+    bytes_per_second=400_000,
 )
 
 

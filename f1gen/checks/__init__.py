@@ -45,6 +45,7 @@ def check_take(
     started = time.perf_counter()
     checks: list[Check] = []
     notes: list[str] = []
+    segments = None
     # One decode: the levels on the track as it is, the voice at the 16 kHz mono the models
     # hear (Ovi's own: then it is the same track).
     sounds = media.read_sounds(clip, rate=VAD_RATE, mono=True)
@@ -54,6 +55,7 @@ def check_take(
         sound, mono = sounds
         checks += level_checks(sound.samples, sound.rate)
         speech = find_speech(mono.samples[0])
+        segments = speech.segments
         checks += speech_checks(speech, line=line)
         span = speech.span
         if line and span is not None and speech.voiced >= SPOKEN_MIN:
@@ -69,5 +71,6 @@ def check_take(
         if not moves:
             notes.append("frozen not checked: the backend moves a still image itself")
     return TakeChecks(
-        clip.name, tuple(checks), tuple(notes), round(time.perf_counter() - started, 3)
-    )
+        clip.name, tuple(checks), tuple(notes), round(time.perf_counter() - started, 3),
+        speech=segments,
+    )  # fmt: skip

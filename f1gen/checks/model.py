@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Level = Literal["pass", "warn", "fail"]
@@ -40,6 +40,9 @@ class TakeChecks:
     checks: tuple[Check, ...]
     notes: tuple[str, ...] = ()
     seconds: float = 0.0
+    # Where speech is (seconds of the take's sound track): kept apart, by the clip's bytes (the
+    # cache's speech_of), for the stitch's mix; not part of the checks' record.
+    speech: tuple[tuple[float, float], ...] | None = field(default=None, compare=False)
 
     @property
     def rejected(self) -> bool:

@@ -339,5 +339,10 @@ def _render_outcome(outcome: Outcome, *, workdir: Path, as_json: bool) -> None:
         say(f"final cut: {outcome.cut.output}")
     if summary.failed:
         say(f"failed: {', '.join(summary.failed)}: see 'f1gen status', then re-run to retry")
+    if summary.short:
+        say(
+            f"short of takes (done, with fewer good takes than asked for): "
+            f"{', '.join(summary.short)}: see 'f1gen status'; re-run to try the missing ones"
+        )
     if summary.stopped:
         say(f"stopped: {summary.stopped}")

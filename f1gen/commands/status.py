@@ -43,6 +43,9 @@ def status(
     )
     for identity, until in result.retry_after.items():
         typer.echo(f"{identity}: quota exhausted until {until}")
+    for row in result.rows:
+        if row.note:
+            typer.echo(f"{row.number} ({row.id}): {row.note}")
 
 
 def _table(result: StatusTable, *, title: str) -> Table:

@@ -56,6 +56,11 @@ CrossfadeOpt = Annotated[
 PreviewOpt = Annotated[
     bool, typer.Option("--preview", help="A fast low-resolution proof cut (final-preview.mp4).")
 ]
+SeamsOpt = Annotated[
+    bool, typer.Option(help="Smooth joins and one room tone (--no-seams: the plain join).")
+]
+MusicOpt = Annotated[bool, typer.Option(help="Lay the storyboard's music: under the cut.")]
+AmbienceOpt = Annotated[bool, typer.Option(help="Lay the storyboard's ambience: beds under it.")]
 
 
 def stitch(
@@ -71,6 +76,9 @@ def stitch(
     fade_ms: FadeOpt = 20,
     crossfade: CrossfadeOpt = 0.0,
     preview: PreviewOpt = False,
+    seams: SeamsOpt = True,
+    music: MusicOpt = True,
+    ambience: AmbienceOpt = True,
     workdir: WorkdirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -96,6 +104,9 @@ def stitch(
         fade_ms=fade_ms,
         crossfade=crossfade,
         preview=preview,
+        seams=seams,
+        music=music,
+        ambience=ambience,
     )
     result = stitching.stitch(
         work.storyboard,
@@ -118,6 +129,8 @@ def _render(result: StitchResult, *, framed: bool = False) -> None:
         how = f"{result.frame[0]}x{result.frame[1]}, {how}"
     if result.fetched:
         say(f"fetched {counted(len(result.fetched), 'clip')} from the bucket")
+    for note in result.notes:
+        say(note)
     made = result.made_loudness
     level = f", {made.input_i:g} LUFS, peaks {made.input_tp:g} dBTP" if made else ""
     say(

@@ -3,6 +3,7 @@
 - publish: where the cut and its side files go, what they must never replace, the side files
   (captions, contact sheet, poster, manifest), fetching and uploading: `stitch()`;
 - cut: the clips laid out, their sound and pictures joined in sync, captions drawn, loudness;
+- mix: the sound as a mix (seams, one room tone, music and beds), envelopes from known speech;
 - ffargs: the ffmpeg arguments, ffconcat lists and filter graphs, built as text; beside it,
   frames: the delivery frames (--frame, --fill, --for) and the captions' safe zones.
 

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from .. import media
 from ..backends import spec_of
@@ -53,6 +53,25 @@ from .ffargs import (
     transition_frames,
 )
 from .frames import PORTRAIT, SafeZone
+from .mix import (
+    ClipSound,
+    Layer,
+    Layered,
+    Seam,
+    block_powers,
+    fill,
+    floor_envelope,
+    floor_gains,
+    floor_of,
+    quietest,
+    seamed,
+    valid_part,
+    widen,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 # PIL (captions) loads only when a cut is drawn on.
 
@@ -72,6 +91,9 @@ class CutOptions:
     fill: Fill = "blur"  # how a clip of another shape fills the frame
     safe: SafeZone = PORTRAIT  # where burned captions may go
     word_captions: bool = False  # captions word by word, as spoken
+    seams: bool = True  # smooth joins and one room tone (off: the plain join, faded)
+    music: bool = True  # the storyboard's music, if it has any
+    ambience: bool = True  # the storyboard's ambience beds, if it has any
 
 
 @dataclass(frozen=True)
@@ -84,6 +106,11 @@ class Source:
     footage: bool = False
     caption: str | None = None
     captioned: bool = False  # the clip's picture carries its caption already (the animatic's)
+    # Where speech is (seconds of the file's sound track, from the take checks' VAD), if known.
+    speech: tuple[tuple[float, float], ...] | None = None
+    # Its background floor (dBFS; None: digital silence), as an earlier stitch measured it.
+    floor: float | None = None
+    floor_known: bool = False
 
 
 @dataclass(frozen=True)
@@ -129,6 +156,8 @@ class StitchResult:
     fetched: tuple[str, ...] = ()
     link: str | None = None
     frame: tuple[int, int] | None = None  # the cut's picture size
+    notes: tuple[str, ...] = ()  # what the stitch decided on its way (a lost pick re-picked)
+    mix: MixReport | None = None  # what the mix did: seams, floor gains, music and bed
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready view."""
@@ -143,6 +172,8 @@ class StitchResult:
             "side_files": [str(p) for p in self.side_files],
             "fetched": list(self.fetched),
             "link": self.link,
+            "notes": list(self.notes),
+            "mix": self.mix.as_dict() if self.mix else None,
             "clips": [
                 {
                     "scene": c.source.name,
@@ -263,8 +294,287 @@ class Sink(Protocol):
         ...
 
 
-def write_track(clips: list[CutClip], options: CutOptions, sink: Sink) -> None:
-    """The cut's whole sound as raw 48 kHz float stereo, one clip decoded at a time."""
+@dataclass(frozen=True)
+class MixReport:
+    """What the mix did: each clip's background floor and the gain that moved it, each join's
+    seam, the layers under the cut; and the speech the stitch had to find itself (seconds of
+    each clip's own sound track, None where it was known), for the checks' cache."""
+
+    scenes: tuple[str, ...]
+    floors: tuple[float | None, ...]
+    gains: tuple[float, ...]
+    seams: tuple[Seam, ...]
+    layers: tuple[Layer, ...]
+    found_speech: tuple[tuple[tuple[float, float], ...] | None, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready view."""
+        return {
+            "clips": [
+                {
+                    "scene": name,
+                    "floor_dbfs": round(floor, 1) if floor is not None else None,
+                    "floor_gain_db": round(gain, 2),
+                }
+                for name, floor, gain in zip(self.scenes, self.floors, self.gains, strict=True)
+            ],
+            "seams": [
+                {"between": [self.scenes[n], self.scenes[n + 1]], **seam.as_dict()}
+                for n, seam in enumerate(self.seams)
+            ],
+            "layers": [
+                {
+                    "file": str(layer.path),
+                    "volume_db": layer.volume,
+                    "duck_db": layer.duck,
+                    "start": layer.start,
+                    "fade_in": layer.fade_in,
+                    "fade_out": layer.fade_out,
+                    "from": round(layer.begin, 3),
+                    "to": round(layer.end, 3) if layer.end is not None else None,
+                    "off": [[round(a, 3), round(b, 3)] for a, b in layer.off],
+                }
+                for layer in self.layers
+            ],
+        }
+
+
+def _origin_shift(clip: CutClip) -> float:
+    """Seconds to add to a time of the clip's own sound track to place it in its slot."""
+    audio, video = clip.info.audio, clip.info.video
+    origin = clip.trim[0] if clip.trim else (video.start if video else 0.0)
+    return (audio.start if audio else 0.0) - origin
+
+
+def _find_speech(
+    x: npt.NDArray[np.float32], valid: tuple[int, int]
+) -> tuple[tuple[float, float], ...]:
+    """Speech in the clip's own sound (slot seconds), by the take checks' VAD at 16 kHz."""
+    import numpy as np
+
+    from ..checks.sound import find_speech
+
+    start, end = valid
+    mono = x[start:end].mean(axis=1)
+    usable = len(mono) // 3 * 3
+    mono16k = mono[:usable].reshape(-1, 3).mean(axis=1).astype(np.float32)  # 48 kHz to 16 kHz
+    offset = start / AUDIO_RATE
+    return tuple((a + offset, b + offset) for a, b in find_speech(mono16k).segments)
+
+
+def _decoded(
+    clips: list[CutClip],
+) -> Iterator[tuple[ClipSound, np.ndarray, tuple[tuple[float, float], ...] | None]]:
+    """Each clip's sound decoded, exactly its slot, what it lacks filled with its own room tone,
+    with what the mix needs to know of it (its offset counts the samples before it), and the
+    speech found here (slot seconds) where the clip's was not known. One clip at a time."""
+    import numpy as np
+
+    offset = 0
+    for clip, (samples, _) in zip(clips, track_spans(clips), strict=True):
+        x = np.zeros((samples, 2), np.float32)
+        decoded = 0
+        if clip.info.audio is not None:
+            video = clip.info.video
+            origin = None if clip.trim or video is None else video.start
+            chain = audio_chain(samples, trim=clip.trim, pad=False)
+            for chunk in media.audio_pcm(clip.path, chain, origin=origin):
+                part = np.frombuffer(chunk, np.float32).reshape(-1, 2)[: samples - decoded]
+                x[decoded : decoded + len(part)] = part
+                decoded += len(part)
+        lead = round(max(0.0, _origin_shift(clip)) * AUDIO_RATE) if decoded else 0
+        power = block_powers(x)
+        valid = valid_part(power, lead, decoded)
+        known = clip.source.speech
+        found = None
+        if known is not None:
+            shift = _origin_shift(clip)
+            seconds = tuple((a + shift, b + shift) for a, b in known)
+        elif valid[1] - valid[0] > AUDIO_RATE // 4:
+            seconds = found = _find_speech(x, valid)
+        else:
+            seconds = ()
+        speech = widen(seconds, length=samples)
+        quiet = quietest(power, speech, valid)
+        floor = clip.source.floor if clip.source.floor_known else floor_of(power, speech, valid)
+        fill(x, valid, speech, quiet)
+        yield ClipSound(clip.source.name, offset, samples, valid, speech, quiet, floor), x, found
+        offset += samples
+
+
+def decode_sounds(
+    clips: list[CutClip], scratch: Path
+) -> tuple[list[ClipSound], list[tuple[tuple[float, float], ...] | None]]:
+    """The mix's first pass, when a floor is not known: each clip's sound decoded once and kept
+    raw in scratch, and what the mix needs to know of it; and the speech found here."""
+    sounds: list[ClipSound] = []
+    found: list[tuple[tuple[float, float], ...] | None] = []
+    with scratch.open("wb") as kept:
+        for sound, x, heard in _decoded(clips):
+            kept.write(x.tobytes())
+            sounds.append(sound)
+            found.append(heard)
+    return sounds, found
+
+
+def _envelope(sound: ClipSound, x: np.ndarray, gain: float) -> np.ndarray:
+    """x with its background moved by its floor gain."""
+    import numpy as np
+
+    envelope = floor_envelope(sound, gain)
+    return x if envelope is None else (x * envelope[:, None]).astype(np.float32)
+
+
+def _leveled(
+    sounds: list[ClipSound], gains: list[float], scratch: Path
+) -> Iterator[tuple[ClipSound, np.ndarray]]:
+    """Each clip's kept sound, its background moved by its floor gain, one clip at a time."""
+    import numpy as np
+
+    for sound, gain in zip(sounds, gains, strict=True):
+        x = np.fromfile(
+            scratch, np.float32, count=2 * sound.samples, offset=sound.offset * SAMPLE_BYTES
+        )
+        yield sound, _envelope(sound, x.reshape(-1, 2), gain)
+
+
+def _streamed(clips: list[CutClip], gains: list[float]) -> Iterator[tuple[ClipSound, np.ndarray]]:
+    """Each clip's sound decoded as it goes to ffmpeg (every floor known beforehand), its
+    background moved by its floor gain."""
+    for (sound, x, _), gain in zip(_decoded(clips), gains, strict=True):
+        yield sound, _envelope(sound, x, gain)
+
+
+@dataclass
+class Mixing:
+    """The mix of one cut: what its first pass found, and what it is to lay under it."""
+
+    sounds: list[ClipSound] | None  # None: no seams, the plain join
+    gains: list[float]
+    scratch: Path | None
+    layers: Sequence[Layer]
+    speech: tuple[tuple[float, float], ...]  # cut seconds, for the ducking
+    total: float
+    seams: list[Seam]
+    seamed: bool = True  # False: the sounds joined as they are (room tone for what they lack)
+    found: list[tuple[tuple[float, float], ...] | None] | None = None
+    floors: list[float | None] | None = None
+    streamed: bool = False  # every floor known: each clip decoded as it goes to ffmpeg
+
+    def report(self, clips: list[CutClip]) -> MixReport:
+        """What was done."""
+        found = self.found or [None] * len(clips)
+        return MixReport(
+            scenes=tuple(c.source.name for c in clips),
+            floors=tuple(self.floors) if self.floors else (None,) * len(clips),
+            gains=tuple(self.gains) if self.gains else (0.0,) * len(clips),
+            seams=tuple(self.seams),
+            layers=tuple(self.layers),
+            found_speech=tuple(
+                None
+                if f is None
+                else tuple((a - _origin_shift(c), b - _origin_shift(c)) for a, b in f)
+                for c, f in zip(clips, found, strict=True)
+            ),
+        )
+
+    def sink(self, sink: Sink) -> Sink:
+        """sink, with the layers mixed into what is written to it."""
+        if not self.layers:
+            return sink
+        layers = [Layered(layer, total=self.total) for layer in self.layers]
+        return _LayeredSink(sink, layers, self.speech)
+
+
+class _LayeredSink:
+    """Writes the cut's sound with layers mixed under it."""
+
+    def __init__(self, sink: Sink, layers: list[Layered], speech: tuple[tuple[float, float], ...]):
+        self.sink, self.layers, self.speech = sink, layers, speech
+        self.at = 0
+        self.partial = b""
+
+    def write(self, data: bytes | bytearray) -> object:
+        import numpy as np
+
+        data = self.partial + bytes(data)
+        whole = len(data) // SAMPLE_BYTES * SAMPLE_BYTES
+        self.partial = data[whole:]
+        y = np.frombuffer(data[:whole], np.float32).reshape(-1, 2).copy()
+        for layer in self.layers:
+            layer.add(y, self.at, self.speech)
+        self.at += len(y)
+        return self.sink.write(y.tobytes())
+
+
+def _end(clips: list[CutClip]) -> float:
+    """Where the cut ends, in seconds."""
+    return clips[-1].start + clips[-1].duration if clips else 0.0
+
+
+def _in_slot(clip: CutClip) -> list[tuple[float, float]]:
+    """The clip's known speech in seconds of its slot."""
+    shift = _origin_shift(clip)
+    return [(a + shift, b + shift) for a, b in clip.source.speech or ()]
+
+
+def plan_mix(
+    clips: list[CutClip], options: CutOptions, layers: Sequence[Layer], *, scratch: Path
+) -> Mixing | None:
+    """The cut's mix, its first pass done (None: the plain join, nothing laid under it).
+    With transitions the clips' sounds already blend: only the layers are laid, ducked under
+    the speech known from the take checks."""
+    total = _end(clips)
+    if not (options.seams or layers):
+        return None
+    if options.crossfade:
+        if not layers:
+            return None
+        speech = tuple(
+            (clip.start + a + _origin_shift(clip), clip.start + b + _origin_shift(clip))
+            for clip in clips
+            for a, b in clip.source.speech or ()
+        )
+        return Mixing(None, [], None, layers, speech, total, [])
+    if all(c.source.floor_known and c.source.speech is not None for c in clips):
+        # Everything the mix needs is known: no first pass, each clip decoded as it is fed.
+        floors = [c.source.floor for c in clips]
+        gains = floor_gains(floors) if options.seams else [0.0] * len(clips)
+        speech = tuple(
+            (clip.start + a / AUDIO_RATE, clip.start + b / AUDIO_RATE)
+            for clip, (samples, _) in zip(clips, track_spans(clips), strict=True)
+            for a, b in widen(_in_slot(clip), length=samples)
+        )
+        return Mixing(None, gains, None, layers, speech, total, [], seamed=options.seams,
+                      floors=floors, streamed=True)  # fmt: skip
+    sounds, found = decode_sounds(clips, scratch)
+    floors = [s.floor for s in sounds]
+    gains = floor_gains(floors) if options.seams else [0.0] * len(sounds)
+    speech = tuple(
+        (clip.start + a / AUDIO_RATE, clip.start + b / AUDIO_RATE)
+        for clip, sound in zip(clips, sounds, strict=True)
+        for a, b in sound.speech
+    )
+    return Mixing(sounds, gains, scratch, layers, speech, total, [], seamed=options.seams,
+                  found=found, floors=floors)  # fmt: skip
+
+
+def write_track(
+    clips: list[CutClip], options: CutOptions, sink: Sink, mixing: Mixing | None = None
+) -> None:
+    """The cut's whole sound as raw 48 kHz float stereo, one clip decoded at a time (with
+    mixing: one clip read back from its first pass at a time)."""
+    if mixing is not None:
+        sink = mixing.sink(sink)
+        if mixing.sounds is not None or mixing.streamed:
+            leveled = (
+                _streamed(clips, mixing.gains)
+                if mixing.sounds is None
+                else _leveled(mixing.sounds, mixing.gains, mixing.scratch or Path())
+            )
+            for piece in seamed(leveled, seams=mixing.seamed, record=mixing.seams):
+                sink.write(piece.tobytes())
+            return
     spans = track_spans(clips)
     tail = b""  # the end of the clip before, kept back for its crossfade
     for index, (clip, (samples, shared)) in enumerate(zip(clips, spans, strict=True)):
@@ -289,14 +599,19 @@ def write_track(clips: list[CutClip], options: CutOptions, sink: Sink) -> None:
 
 
 def _measure(
-    clips: list[CutClip], options: CutOptions, *, sound: Path, ffmpeg: str | None
+    clips: list[CutClip],
+    options: CutOptions,
+    *,
+    sound: Path,
+    ffmpeg: str | None,
+    mixing: Mixing | None = None,
 ) -> tuple[Loudness | None, tuple[float, ...]]:
     """The first loudness pass, and the loudness of each of its gating blocks; the sound it
     measured is kept in the file sound for the second, so that nothing is decoded twice."""
 
     def feed(sink: IO[bytes]) -> None:
         with sound.open("wb") as kept:
-            write_track(clips, options, _Tee(sink, kept))
+            write_track(clips, options, _Tee(sink, kept), mixing)
 
     try:
         stderr = media.run_ffmpeg(
@@ -645,6 +960,22 @@ def clear_leftovers(scratch: Path, output: Path) -> None:
                 path.unlink(missing_ok=True)
 
 
+def _planned(
+    clips: list[CutClip],
+    options: CutOptions,
+    layers: Sequence[Layer],
+    *,
+    scratch: Path,
+    tag: str,
+    made: list[Path],
+) -> Mixing | None:
+    """The cut's mix planned, its first pass (if it needs one) kept in a scratch file."""
+    kept = scratch / f".partial-sound-{tag}-clips.f32"
+    made.append(kept)
+    with _writing(scratch, "the clips' sound"):
+        return plan_mix(clips, options, layers, scratch=kept)
+
+
 def join(
     sources: list[Source],
     *,
@@ -655,13 +986,15 @@ def join(
     shape: Shape | None = None,
     laid: list[CutClip] | None = None,
     aside: Callable[[], object] | None = None,
+    layers: Sequence[Layer] = (),
 ) -> StitchResult:
     """Join sources into output, in order, keeping each one's sound on its picture.
 
     shape: the cut's picture (the default backend's when not given); a clip of another shape is
     normalized to it. laid: the sources already laid out (with this crossfade), if they are.
     aside: work of the caller's to start on its own thread once the sound is measured (while the
-    loudness passes leave a core free), or at once when there is nothing to measure.
+    loudness passes leave a core free), or at once when there is nothing to measure. layers:
+    music and ambience beds to lay under the cut.
 
     One ffmpeg run makes the cut (two with loudness: the first only measures). The sound is
     decoded here one clip at a time and handed to ffmpeg raw; the picture is read by one decoder
@@ -704,10 +1037,11 @@ def join(
             if options.burn_captions
             else None
         )
+        mixing = _planned(clips, options, layers, scratch=scratch, tag=tag, made=made)
         if options.loudnorm:
             sound = scratch / f".partial-sound-{tag}.f32"
             made.append(sound)
-            measured, blocks = _measure(clips, options, sound=sound, ffmpeg=ffmpeg)
+            measured, blocks = _measure(clips, options, sound=sound, ffmpeg=ffmpeg, mixing=mixing)
         if aside is not None:
             aside()
         if measured is not None:
@@ -726,7 +1060,7 @@ def join(
             preview=options.preview,
             fill=options.fill,
         )
-        feed = None if sound else lambda sink: write_track(clips, options, sink)
+        feed = None if sound else lambda sink: write_track(clips, options, sink, mixing)
         with _writing(output.parent, "the cut"):
             stderr = media.run_ffmpeg(args, ffmpeg=ffmpeg, what="stitch", feed=feed)
         made_loudness = parse_loudness(stderr) if leveling else None
@@ -739,9 +1073,9 @@ def join(
             # hide why the stitch stopped.
             with contextlib.suppress(OSError):
                 leftover.unlink(missing_ok=True)
-    total = clips[-1].start + clips[-1].duration if clips else 0.0
     return StitchResult(
-        output=output, duration=total, clips=tuple(clips), video_copied=copied, loudness=measured,
-        leveling=leveling, made_loudness=made_loudness,
+        output=output, duration=_end(clips), clips=tuple(clips), video_copied=copied,
+        loudness=measured, leveling=leveling, made_loudness=made_loudness,
+        mix=mixing.report(clips) if mixing else None,
         frame=shape.preview if options.preview else shape.size,
     )  # fmt: skip

@@ -284,9 +284,12 @@ def track_spans(slots: Sequence[Slot]) -> list[tuple[int, int]]:
     return spans
 
 
-def audio_chain(samples: int, *, trim: tuple[float, float] | None = None, fade: float = 0.0) -> str:
+def audio_chain(
+    samples: int, *, trim: tuple[float, float] | None = None, fade: float = 0.0, pad: bool = True
+) -> str:
     """Filters that make a clip's sound exactly its slot (samples long), 48 kHz float stereo,
-    from trim's start when trimmed, with fades of fade seconds at each end (0: none)."""
+    from trim's start when trimmed, with fades of fade seconds at each end (0: none); pad=False:
+    at most its slot, a sound that ends early left short (the mix fills it with room tone)."""
     length = samples / AUDIO_RATE
     fades = (
         f",afade=t=in:st=0:d={fade:.3f},afade=t=out:st={length - fade:.6f}:d={fade:.3f}"
@@ -299,7 +302,7 @@ def audio_chain(samples: int, *, trim: tuple[float, float] | None = None, fade: 
     return (
         f"aresample={AUDIO_RATE}:async=1:first_pts=0,{skip}"
         f"aformat=sample_fmts={PCM_FORMAT}:sample_rates={AUDIO_RATE}:channel_layouts=stereo,"
-        f"apad,atrim=end_sample={samples},asetpts=N/SR/TB{fades}"
+        f"{'apad,' if pad else ''}atrim=end_sample={samples},asetpts=N/SR/TB{fades}"
     )
 
 

@@ -15,15 +15,18 @@ from typing import TYPE_CHECKING
 from .. import __version__, media
 from ..backends import shows_captions
 from ..captions import to_srt, to_vtt
+from ..checks.cache import CheckCache
 from ..errors import BadInputError, StitchError
 from ..files import file_digest, write_atomic
+from ..picks import settle_lost
 from ..plan import cut_spec, scene_clip
 from ..prompts import build as build_prompt
-from ..scene import Storyboard
+from ..scene import Ambience, Storyboard
 from ..state import RunState, StateStore, work_lock
 from ..sync import fetch_missing
 from .cut import CutClip, CutOptions, Source, StitchResult, cues, join, layout, own_shape
 from .ffargs import Shape
+from .mix import BED_SWITCH, Layer
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -111,6 +114,21 @@ def check_outputs(storyboard: Storyboard, workdir: Path, paths: Outputs, *, give
         raise BadInputError(f"{flag}: the cut is an MP4 video: give a name ending in .mp4")
 
 
+def settle_picks(storyboard: Storyboard, workdir: Path, state: RunState) -> tuple[str, ...]:
+    """Re-pick the scenes whose picked take went away where the choice is obvious (the state
+    saved: the reason recorded), saying so; StitchError naming the pick to make otherwise."""
+    lost = settle_lost(storyboard, state, workdir=workdir)
+    if any(found.chosen is not None for found in lost):
+        StateStore(workdir).save(state)
+    undecided = [found for found in lost if found.chosen is None]
+    if undecided:
+        more = len(undecided) - 1
+        raise StitchError(
+            undecided[0].message() + (f" (and {more} more: see 'f1gen status')" if more else "")
+        )
+    return tuple(found.message() for found in lost)
+
+
 def collect(storyboard: Storyboard, workdir: Path, state: RunState) -> list[Source]:
     """Every scene's clip in order; StitchError listing the scenes that are not done."""
     found: list[Source] = []
@@ -178,7 +196,17 @@ def _stitch(
     fetched = fetch_missing(storyboard, workdir=workdir, storage=storage) if storage else []
     if state is None or fetched:
         state = StateStore(workdir).load(storyboard=str(storyboard.path), title=storyboard.title)
-    sources = collect(storyboard, workdir, state)
+    notes = settle_picks(storyboard, workdir, state)
+    if not storyboard.seams:
+        options = replace(options, seams=False)
+    cache = CheckCache(workdir)
+    found = collect(storyboard, workdir, state)
+    digests = _digests(storyboard, state, found)
+    sources = []
+    for source, digest in zip(found, digests, strict=True):
+        known, floor = cache.floor_of(_part(digest, source))
+        sources.append(replace(source, speech=cache.speech_of(digest), floor=floor,
+                               floor_known=known))  # fmt: skip
     clips = layout(sources, crossfade=options.crossfade)  # each clip probed once, here
     shape = own_shape(clips, Shape.of(cut_spec(storyboard, state)))
     drawing: list[Future[ReviewFrames]] = []
@@ -195,19 +223,74 @@ def _stitch(
             aside=None
             if options.preview
             else lambda: drawing.append(pool.submit(review_frames, clips)),
+            layers=layers_of(storyboard, clips, options),
         )
     frames = drawing[0].result() if drawing else None
+    mix = result.mix
+    if mix is not None and not all(s.floor_known for s in sources):
+        # found by the stitch itself: the next one need not look, nor make a first pass
+        for digest, source, heard, floor in zip(
+            digests, sources, mix.found_speech, mix.floors, strict=True
+        ):
+            if heard is not None:
+                cache.put_speech(digest, heard)
+            cache.put_floor(_part(digest, source), floor)
+        cache.save()
     side = write_side_files(
         storyboard, result, state=state, options=options, paths=paths, frames=frames,
         workdir=workdir,
     )  # fmt: skip
-    result = replace(result, side_files=tuple(side), fetched=tuple(fetched))
+    result = replace(result, side_files=tuple(side), fetched=tuple(fetched), notes=notes)
     if storage is None:
         return result
     uploaded = storage.upload(result.output, result.output.name)
     for path in side:
         storage.upload(path, path.name)
     return replace(result, link=storage.link(uploaded.key))
+
+
+def _part(digest: str, source: Source) -> str:
+    """What a clip's floor is kept by: its bytes, and the part of it used."""
+    return digest if source.trim is None else f"{digest}@{source.trim[0]:g}-{source.trim[1]:g}"
+
+
+def _digests(storyboard: Storyboard, state: RunState, sources: list[Source]) -> list[str]:
+    """The sha256 of each source's clip: from the state for a take, else read."""
+    digests = []
+    for scene, source in zip(storyboard.scenes, sources, strict=True):
+        entry = state.scenes.get(scene.id) if scene.generated else None
+        digests.append((entry.sha256 if entry else None) or file_digest(source.path))
+    return digests
+
+
+def layers_of(storyboard: Storyboard, clips: Sequence[CutClip], options: CutOptions) -> list[Layer]:
+    """What the storyboard lays under the cut: its music (silent over scenes that say
+    `music: off`) and its ambience beds, each from where it is named, unless options turn
+    them off."""
+    layers: list[Layer] = []
+    music = storyboard.music
+    if music is not None and options.music:
+        off = tuple(
+            (clip.start, clip.start + clip.duration)
+            for clip, scene in zip(clips, storyboard.scenes, strict=True)
+            if scene.music_off
+        )
+        layers.append(Layer(music.file, music.volume, music.duck, start=music.start,
+                            fade_in=music.fade_in, fade_out=music.fade_out, off=off))  # fmt: skip
+    if not options.ambience:
+        return layers
+    beds: list[tuple[float, Ambience | None]] = [(0.0, storyboard.ambience)]
+    for clip, scene in zip(clips, storyboard.scenes, strict=True):
+        if scene.ambience is not None or scene.ambience_off:
+            beds.append((clip.start, scene.ambience))
+    for n, (begin, bed) in enumerate(beds):
+        if bed is None:
+            continue
+        end = beds[n + 1][0] if n + 1 < len(beds) else None
+        layers.append(Layer(bed.file, bed.volume, bed.duck, begin=begin, end=end,
+                            crossfade_in=BED_SWITCH if begin else 0.0,
+                            crossfade_out=BED_SWITCH if end is not None else 0.0))  # fmt: skip
+    return layers
 
 
 @dataclass(frozen=True)
@@ -270,8 +353,6 @@ def write_manifest(
     """What the cut is made of: every scene's fingerprint, prompt, take, durations, checksums,
     and every take of it with its seed, its checks (each with its number and reason, when the
     work folder keeps them) and which one is the pick, and why."""
-    from ..checks.cache import CheckCache
-
     cache = CheckCache(workdir) if workdir is not None else None
     scenes = []
     for clip, scene in zip(result.clips, storyboard.scenes, strict=True):
@@ -313,6 +394,7 @@ def write_manifest(
                 "takes": takes,
                 "picked_by": ("hand" if entry.pick else "checks") if entry else None,
                 "pick_reason": entry.pick_reason if entry else None,
+                "shortfall": entry.shortfall if entry else None,
             }
         )
     manifest = {
@@ -330,6 +412,7 @@ def write_manifest(
         "loudness_measured": asdict(result.loudness) if result.loudness else None,
         "leveling": asdict(result.leveling) if result.leveling else None,
         "loudness_made": asdict(result.made_loudness) if result.made_loudness else None,
+        "mix": result.mix.as_dict() if result.mix else None,
         "scenes": scenes,
     }
     write_atomic(path, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))

@@ -176,3 +176,91 @@ def rewrite(
     maps = ["-map", "0:a", "-map", "0:v"] if audio_first else ["-map", "0:v", "-map", "0:a"]
     subprocess.run([*args, *maps, "-c:a", "copy", str(path)], check=True)
     return MarkerClip(path, source.marker)
+
+
+@dataclass(frozen=True)
+class VoicedClip:
+    """A clip with a room tone at a known level, one line of (stand-in) speech at a known place
+    (seconds of its sound track), and a marker (white frame and beep) inside that line."""
+
+    path: Path
+    marker: float
+    floor_db: float
+    speech: tuple[float, float]
+
+
+def tone_noise(seconds: float, *, rate: int, level_db: float, seed: int) -> np.ndarray:
+    """Room tone: low-passed noise whose RMS is level_db dBFS."""
+    noise = np.random.default_rng(seed).standard_normal(round(seconds * rate))
+    smooth = np.convolve(noise, np.ones(4) / 4, mode="same")
+    return smooth / np.sqrt((smooth**2).mean()) * 10 ** (level_db / 20)
+
+
+def voice(seconds: float, *, rate: int, level_db: float, pitch: float = 140.0) -> np.ndarray:
+    """A stand-in for speech: a buzz with its harmonics, in 4 Hz syllables, RMS level_db dBFS."""
+    t = np.arange(round(seconds * rate)) / rate
+    buzz = sum(np.sin(2 * np.pi * pitch * k * t) / k for k in range(1, 12))
+    syllables = 0.55 + 0.45 * np.sin(2 * np.pi * 4 * t)
+    sound = buzz * syllables
+    return sound / np.sqrt((sound**2).mean()) * 10 ** (level_db / 20)
+
+
+def make_voiced_clip(
+    path: Path,
+    *,
+    floor_db: float,
+    speech: tuple[float, float] = (1.4, 3.2),
+    speech_db: float = -20.0,
+    marker_frame: int = 60,
+    seed: int = 0,
+    sound_seconds: float = 4.95,
+) -> VoicedClip:
+    """An Ovi-shaped clip (121 frames at 24 fps, AAC 16 kHz mono, its sound shorter than its
+    picture) whose room tone is floor_db dBFS, with a line at speech and a marker within it."""
+    rate = 16_000
+    sound = tone_noise(sound_seconds, rate=rate, level_db=floor_db, seed=seed)
+    start, end = (round(s * rate) for s in speech)
+    sound[start:end] += voice((end - start) / rate, rate=rate, level_db=speech_db)
+    at = marker_frame / FPS
+    beep = round(at * rate)
+    t = np.arange(round(0.06 * rate)) / rate
+    sound[beep : beep + len(t)] += 0.8 * np.sin(2 * np.pi * 1000 * t)
+    wav = path.with_suffix(".wav")
+    import wave
+
+    with wave.open(str(wav), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes((np.clip(sound, -1, 1) * 32767).astype("<i2").tobytes())
+    seconds = FRAMES / FPS
+    video = (
+        f"color=c=black:s=576x896:r={FPS}:d={seconds:.6f},"
+        f"drawbox=c=white:t=fill:enable='between(n,{marker_frame},{marker_frame})'"
+    )
+    subprocess.run([find_ffmpeg(None), "-v", "error", "-y", "-f", "lavfi", "-i", video, "-i", str(wav),
+                    "-map", "0:v", "-map", "1:a", "-c:a", "aac", "-ar", str(rate), "-ac", "1",
+                    "-frames:v", str(FRAMES), "-c:v", "libx264", "-preset", "ultrafast",
+                    "-pix_fmt", "yuv420p", str(path)], check=True)  # fmt: skip
+    wav.unlink()
+    return VoicedClip(path, at, floor_db, speech)
+
+
+def levels_db(path: Path, *, window: float = 0.05) -> tuple[np.ndarray, float]:
+    """The level of a file's sound in windows of window seconds (dBFS, both channels), and
+    the time of its first sample."""
+    chunks, rate, start = [], 0, None
+    with av.open(str(path)) as container:
+        for frame in container.decode(audio=0):
+            if start is None:
+                start = float(frame.time or 0.0)
+            rate = frame.sample_rate
+            data = frame.to_ndarray()
+            chunks.append(
+                data.reshape(frame.layout.nb_channels, -1) if data.ndim > 1 else data[None]
+            )
+    sound = np.concatenate(chunks, axis=1).astype(np.float64)
+    size = round(window * rate)
+    count = sound.shape[1] // size
+    power = (sound[:, : count * size] ** 2).mean(axis=0).reshape(count, size).mean(axis=1)
+    return 10 * np.log10(power + 1e-20), start or 0.0
