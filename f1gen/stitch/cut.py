@@ -976,6 +976,38 @@ def _planned(
         return plan_mix(clips, options, layers, scratch=kept)
 
 
+def _picture_inputs(
+    clips: list[CutClip],
+    options: CutOptions,
+    *,
+    copy: bool,
+    shape: Shape,
+    scratch: Path,
+    tag: str,
+    ffmpeg: str | None,
+    made: list[Path],
+) -> tuple[list[Run], Transitions | None, Path | None]:
+    """What the cut's picture is read from: the clips as runs of one size each, the heads of
+    the transitions (if any) and the caption images' list (if burned)."""
+    placed = _pictures(
+        clips, copy=copy, shape=shape, scratch=scratch, tag=tag, ffmpeg=ffmpeg, made=made,
+        fill=options.fill, any_size=_any_size(clips, shape, options),
+    )  # fmt: skip
+    videos = [piece for piece, _ in placed]
+    runs = _runs(placed, scratch=scratch, tag=tag, made=made)
+    transitions = (
+        _transitions(clips, videos, shape=shape, scratch=scratch, tag=tag, made=made)
+        if options.crossfade and len(clips) > 1
+        else None
+    )
+    captions = (
+        caption_track(clips, options, shape=shape, scratch=scratch, tag=tag, made=made)
+        if options.burn_captions
+        else None
+    )
+    return runs, transitions, captions
+
+
 def join(
     sources: list[Source],
     *,
@@ -1021,22 +1053,10 @@ def join(
     made_loudness: Loudness | None = None
     sound: Path | None = None
     try:
-        placed = _pictures(
-            clips, copy=copied, shape=shape, scratch=scratch, tag=tag, ffmpeg=ffmpeg, made=made,
-            fill=options.fill, any_size=_any_size(clips, shape, options),
+        pictures, transitions, captions = _picture_inputs(
+            clips, options, copy=copied, shape=shape, scratch=scratch, tag=tag, ffmpeg=ffmpeg,
+            made=made,
         )  # fmt: skip
-        videos = [piece for piece, _ in placed]
-        pictures = _runs(placed, scratch=scratch, tag=tag, made=made)
-        transitions = (
-            _transitions(clips, videos, shape=shape, scratch=scratch, tag=tag, made=made)
-            if options.crossfade and len(clips) > 1
-            else None
-        )
-        captions = (
-            caption_track(clips, options, shape=shape, scratch=scratch, tag=tag, made=made)
-            if options.burn_captions
-            else None
-        )
         mixing = _planned(clips, options, layers, scratch=scratch, tag=tag, made=made)
         if options.loudnorm:
             sound = scratch / f".partial-sound-{tag}.f32"
