@@ -13,7 +13,7 @@ import typer
 import typer.core
 
 from . import __version__, interrupts
-from .commands import cron, doctor, generate, push, review, status, stitch, validate
+from .commands import cron, doctor, generate, push, review, status, stitch, validate, voice
 from .commands.options import stderr_console
 from .errors import ExitCode, F1genError, StoryboardError
 
@@ -37,6 +37,7 @@ COMMANDS: tuple[Callable[..., None], ...] = (
     push.push,
     review.review,
     review.pick,
+    voice.voice,
     cron.cron,
     doctor.doctor,
 )

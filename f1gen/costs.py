@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from .backends import REGISTRY, factory
 from .backends.traits import FREE_PRICE, PriceModel
 from .errors import BadInputError
-from .estimate import clip_steps, clip_usd
+from .estimate import clip_steps, clip_usd, model_scale
 
 if TYPE_CHECKING:
     from .backends import Backend
@@ -28,7 +28,8 @@ def price_for(backend: Backend | object) -> PriceModel:
 def planned_usd(todo: Sequence[PlannedScene], backend: Backend | object) -> float:
     """Estimated money for every clip to make: each scene's takes still to make."""
     price = price_for(backend)
-    return sum(clip_usd(price, steps) for steps in clip_steps(todo))
+    scale = model_scale(getattr(backend, "identity", None))  # its model's GPU time
+    return sum(clip_usd(price, steps, scale=scale) for steps in clip_steps(todo))
 
 
 def refusal(
@@ -72,7 +73,8 @@ def stop_reason(
     """Why the next clip must not start under --max-cost (None: it may)."""
     if max_cost is None:
         return None
-    each = clip_usd(price_for(backend), steps)
+    scale = model_scale(getattr(backend, "identity", None))
+    each = clip_usd(price_for(backend), steps, scale=scale)
     if each and spent + (in_flight + 1) * each > max_cost + 1e-9:
         return (
             f"the next clip (~${each:.2f}) would pass the --max-cost of ${max_cost:.2f} "

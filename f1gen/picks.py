@@ -8,14 +8,18 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .checks import TakeChecks, choose
+from .checks import TakeChecks, choose, summary
 from .errors import BadInputError
 from .files import unchanged
 from .plan import plan_scene
 from .scene import Scene, Storyboard
 from .state import RunState, SceneState, TakeRecord
 from .storyboard import MAX_SEED
+
+if TYPE_CHECKING:
+    from .scene import VoiceCheck
 
 BY_HAND = "picked by hand (f1gen pick)"
 
@@ -59,9 +63,20 @@ def repick(
     *,
     workdir: Path,
     checks: dict[str, TakeChecks],
+    voice_check: VoiceCheck | None = None,
 ) -> TakeRecord | None:
     """Point the scene's clip at its pick and say why; None (clip untouched) when no take is
-    pickable. checks: what is known of each take, by name."""
+    pickable. checks: what is known of each take, by name; each is judged against its
+    character's voice (voice_check: --voice-check, beating the character's own)."""
+    from .voices import judged
+
+    checks = judged(scene, checks, workdir=workdir, option=voice_check)
+    for made in entry.takes:
+        found = checks.get(made.name)
+        voice = found.named("voice") if found is not None else None
+        made.voice = voice.value if voice is not None else None
+        if found is not None and voice is not None:
+            made.checks = summary(found)  # "another voice: ..." where it is
     takes = pickable(scene, entry, workdir)
     if not takes:
         return None

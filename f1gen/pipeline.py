@@ -11,7 +11,7 @@ from . import costs
 from . import stitch as stitching
 from .backends import REGISTRY, Backend, build_lanes, close_lanes, factory
 from .errors import ExitCode, F1genError
-from .estimate import Estimate, clip_steps, compare
+from .estimate import Estimate, clip_steps, compare, model_scale
 from .events import Emit, Event, Notice, Summary
 from .notify import post_json
 from .runlog import RunLog, summary_line
@@ -55,6 +55,7 @@ class Preview:
     max_cost: float | None = None  # --max-cost
     estimated_usd: float = 0.0  # the chosen backend's money for every clip
     refused: str | None = None  # why --max-cost refuses the run (the run would exit 2)
+    scale: float = 1.0  # a clip of the chosen model's GPU time, in 5 s 720x720 clips
 
     @property
     def chosen(self) -> Estimate | None:
@@ -101,17 +102,18 @@ def preview(request: GenerateRequest) -> Preview:
         runner = Runner(request.storyboard, workdir=request.workdir, lanes=lanes)
         todo, done = runner.preview(request.options)
         usd, refused = costs.planned_usd(todo, lanes[0]), costs.refusal(todo, lanes[0], cap)
+        scale = model_scale(lanes[0].identity)  # its model's clips: pixels and seconds
     finally:
         close_lanes(lanes)
     steps = clip_steps(todo)  # every take still to make, as the run counts them
     estimates: list[Estimate] = []
     if factory(request.backend).price.kind != "free":
         wide = {request.backend: request.parallel} if request.parallel else {}
-        estimates = compare(steps, tuple(REGISTRY), parallel=wide)
+        estimates = compare(steps, tuple(REGISTRY), parallel=wide, scale={request.backend: scale})
     ready = table(request.storyboard, request.workdir).ready
     return Preview(request.backend, tuple(todo), tuple(done), tuple(estimates), ready,
                    len(request.storyboard.scenes), clips=len(steps), max_cost=cap,
-                   estimated_usd=usd, refused=refused)  # fmt: skip
+                   estimated_usd=usd, refused=refused, scale=scale)  # fmt: skip
 
 
 def run(request: GenerateRequest, emit: Emit) -> Outcome:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import prompts
-from .backends import spec_of
+from .backends import factories, made_by, spec_of
 from .clipspec import ClipSpec
-from .errors import BadInputError
+from .errors import BadInputError, StoryboardError
 from .files import file_digest, unchanged
 from .scene import Scene, Storyboard
 from .state import RunState, SceneState
@@ -111,6 +112,37 @@ def cut_spec(storyboard: Storyboard, state: RunState) -> ClipSpec:
         if entry is not None and entry.backend is not None:
             return spec_of(entry.backend)
     return spec_of(None)
+
+
+def duration_problems(scenes: Iterable[Scene], identity: str) -> list[str]:
+    """Where a generated scene asks for a clip length the model of identity does not make: each
+    naming the scene, the backend, the model and the models that make it."""
+    made, model = made_by(identity)
+    problems = []
+    for scene in scenes:
+        seconds = scene.seconds
+        if not scene.generated or seconds is None or seconds == model.seconds:
+            continue
+        # Another model of the same backend first; else the backends whose models make it.
+        others = [f"--model {m.name}" for m in made.served if m.seconds == seconds] or [
+            f"--backend {other.name}" + (f" --model {m.name}" if len(other.served) > 1 else "")
+            for other in factories()
+            for m in other.served
+            if m.seconds == seconds
+        ]
+        fix = f"make it with {' or '.join(others)}, or " if others else ""
+        problems.append(
+            f"{scene.label}.duration: {seconds} s, but --backend {made.name} with model "
+            f"{model.name} makes {model.seconds} s clips: {fix}leave it out with --only"
+        )
+    return problems
+
+
+def refuse_durations(storyboard: Storyboard, scenes: Iterable[Scene], identity: str) -> None:
+    """StoryboardError (exit 2) when a scene asks for a clip length identity's model cannot make."""
+    problems = duration_problems(scenes, identity)
+    if problems:
+        raise StoryboardError([f"{storyboard.path}: {p}" for p in problems])
 
 
 def parse_only(spec: str, storyboard: Storyboard) -> frozenset[int]:

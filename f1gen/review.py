@@ -9,15 +9,16 @@ model (scenes -> takes -> checks), so several takes per scene show side by side.
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from . import __version__, media
+from . import __version__, media, voices
 from .backends import picture_moves
 from .checks import TakeChecks, check_take, choose
 from .checks.cache import CheckCache
@@ -73,6 +74,29 @@ class SceneView:
 
 
 @dataclass(frozen=True)
+class CastRow:
+    """One scene of a character: its pick and how close its voice is to the reference."""
+
+    scene: str
+    take: str
+    path: str  # the pick's clip, relative to the work folder
+    similarity: float | None
+    outlier: bool  # "another voice": under the threshold
+
+
+@dataclass(frozen=True)
+class CharacterView:
+    """A character's voice across its scenes, with its reference to listen to beside each."""
+
+    id: str
+    name: str
+    voice: str | None
+    reference: str | None  # what the reference is, in a few words (None: none yet)
+    reference_path: str | None  # its sound, relative to the work folder
+    rows: tuple[CastRow, ...] = ()
+
+
+@dataclass(frozen=True)
 class ReviewPage:
     """Everything the page shows."""
 
@@ -82,6 +106,7 @@ class ReviewPage:
     created: str
     frame: tuple[int, int]  # the takes' picture size (width, height): their backend's
     contact_sheet: str | None = None
+    characters: tuple[CharacterView, ...] = ()
 
     def counts(self) -> dict[str, int]:
         """Takes, and checks at each level, over the whole page."""
@@ -124,6 +149,7 @@ class ReviewPage:
                 }
                 for s in self.scenes
             ],
+            "characters": [asdict(c) for c in self.characters],
         }
 
 
@@ -173,6 +199,11 @@ def build_page(
                     _checked(workdir / relative, relative, scene.speech, prompt, cache=cache,
                              checker=checker, moves=moves)
                 )  # fmt: skip
+        if scene.character is not None:  # each take's voice against its character's
+            judged = voices.judged(
+                scene, {t.name: t.checks for t in takes if t.checks}, workdir=workdir
+            )
+            takes = [replace(t, checks=judged.get(t.name, t.checks)) for t in takes]
         pick = reason = None
         checked = [t for t in takes if t.checks is not None]
         if checked:
@@ -204,7 +235,53 @@ def build_page(
     shown = source_of(str(storyboard.path))
     if shown.startswith("../"):
         shown = storyboard.path.name
-    return ReviewPage(storyboard.title, shown, tuple(scenes), created, frame)
+    return ReviewPage(
+        storyboard.title,
+        shown,
+        tuple(scenes),
+        created,
+        frame,
+        characters=_cast(storyboard, tuple(scenes), workdir),
+    )
+
+
+def _cast(
+    storyboard: Storyboard, scenes: tuple[SceneView, ...], workdir: Path
+) -> tuple[CharacterView, ...]:
+    """A row per character: every scene's pick with its similarity to the reference."""
+    kept = voices.VoiceBook(workdir).load() if storyboard.characters else {}
+    views = {s.id: s for s in scenes}
+    cast = []
+    for character in storyboard.characters:
+        reference = kept.get(character.id)
+        where = None
+        if reference is not None:
+            where = reference.clip or (
+                os.path.relpath(reference.voice_ref, workdir) if reference.voice_ref else None
+            )
+        rows = []
+        for scene in voices.scenes_of(character, storyboard):
+            view = views.get(scene.id)
+            picked = next((t for t in view.takes if t.picked), None) if view else None
+            if picked is None:
+                continue
+            check = picked.checks.named("voice") if picked.checks else None
+            score = check.value if check is not None else None
+            rows.append(
+                CastRow(scene.id, picked.name, picked.path, score,
+                        score is not None and score < voices.THRESHOLD)
+            )  # fmt: skip
+        cast.append(
+            CharacterView(
+                character.id,
+                character.name,
+                character.voice,
+                reference.shown if reference else None,
+                where,
+                tuple(rows),
+            )
+        )
+    return tuple(cast)
 
 
 def _checked(
@@ -329,6 +406,13 @@ tr.warn td.name { color: var(--warn); } tr.fail td.name { color: var(--fail); }
 .reason { margin-top: 12px; }
 .error { color: var(--fail); }
 footer { margin-top: 24px; color: var(--dim); font-size: 13px; }
+.character { background: var(--card); border: 1px solid var(--line); border-radius: 12px;
+  padding: 16px; margin: 18px 0; }
+table.cast { border-collapse: collapse; font-size: 13px; }
+table.cast th, table.cast td { padding: 4px 8px; border-top: 1px solid var(--line);
+  text-align: left; }
+table.cast audio { height: 32px; width: 220px; }
+tr.cast-row.outlier td { color: var(--warn); }
 """
 
 
@@ -358,6 +442,7 @@ def render(page: ReviewPage) -> str:
             f'<section class="sheet"><img src="{escape(_href(page.contact_sheet))}" '
             'alt="Contact sheet: the picked take of every scene"></section>'
         )
+    out += [_character(character) for character in page.characters]
     out += [_scene(scene) for scene in page.scenes]
     out.append(
         f"<footer>Made {escape(page.created)} by f1gen {escape(__version__)}. "
@@ -396,6 +481,36 @@ def _scene(scene: SceneView) -> str:
             f'<p class="reason"><b>Pick:</b> {escape(scene.pick)}: {escape(scene.reason)}</p>'
         )
     parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _character(character: CharacterView) -> str:
+    reference = (
+        f'<audio controls preload="none" src="{escape(_href(character.reference_path))}"></audio>'
+        if character.reference_path
+        else ""
+    )
+    parts = [
+        f'<section class="character" data-character="{escape(character.id)}">',
+        f'<h2>{escape(character.name)} <span class="dim">({escape(character.id)})</span></h2>',
+        f'<p class="dim">{escape(character.voice or "no voice description")}; reference: '
+        f"{escape(character.reference or 'none yet')}</p>",
+        '<table class="cast">',
+        "<tr><th>scene</th><th>pick</th><th>voice</th><th>the pick</th><th>reference</th></tr>",
+    ]
+    for row in character.rows:
+        shown = "-" if row.similarity is None else f"{row.similarity:.2f}"
+        mark = ' <span class="badge warn">another voice</span>' if row.outlier else ""
+        parts.append(
+            f'<tr class="cast-row{" outlier" if row.outlier else ""}" '
+            f'data-scene="{escape(row.scene)}" data-take="{escape(row.take)}" '
+            f'data-similarity="{shown}">'
+            f"<td>{escape(row.scene)}</td><td>{escape(row.take)}</td>"
+            f"<td>{shown}{mark}</td>"
+            f'<td><audio controls preload="none" src="{escape(_href(row.path))}"></audio></td>'
+            f"<td>{reference}</td></tr>"
+        )
+    parts.append("</table></section>")
     return "\n".join(parts)
 
 

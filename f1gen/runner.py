@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import costs, images, media, picks
+from . import casting, costs, images, media, picks, voices
 from .backends import Backend, ClipRequest, ClipTiming, judges, renders_locally
 from .checks import TakeChecks
 from .checks.cache import CheckCache
@@ -30,7 +30,7 @@ from .errors import (
     StorageUnavailable,
     WriteError,
 )
-from .estimate import expected_seconds
+from .estimate import expected_seconds, model_scale
 from .events import (
     Emit,
     Notice,
@@ -48,6 +48,7 @@ from .plan import (
     clip_is_current,
     expected_fingerprint,
     plan_scene,
+    refuse_durations,
     scene_steps,
     scene_takes,
 )
@@ -60,6 +61,7 @@ from .takes import Take, TakeStore, free_bytes
 
 if TYPE_CHECKING:
     from .backends import Report
+    from .scene import VoiceCheck
     from .storage import Storage
 
 DEFAULT_ATTEMPTS = 3
@@ -77,6 +79,7 @@ class RunOptions:
     default_seed: int | None = None  # --seed: for scenes that set none
     takes: int | None = None  # --takes: beats the storyboard's defaults, not a scene's own
     checks: bool = True  # check every take where the backend's clips can be judged
+    voice_check: VoiceCheck | None = None  # --voice-check: beats every character's voice_check
     create_bucket: bool = False
     limits: Limits = field(default_factory=Limits)
 
@@ -216,10 +219,14 @@ def take_in(
     cache: CheckCache,
     checks: TakeChecks | None = None,
     cost_usd: float = 0.0,
+    refresh_voices: Callable[[], object] | None = None,
+    voice_check: VoiceCheck | None = None,
 ) -> TakeRecord:
     """The one place a take is taken in: its record (and its checks, remembered) goes beside the
     older takes; one that passed its hard checks makes the scene's clip its pick (by hand, else
-    by the checks), or itself when no take is pickable. One that failed is kept, never picked."""
+    by the checks, its character's voice among them), or itself when no take is pickable. One
+    that failed is kept, never picked. refresh_voices brings the characters' references up to
+    date first (the medoid of their takes moves as takes come in)."""
     take, info = found
     record = take_record(take, info, made, identity, seed, workdir, cost_usd=cost_usd)
     record.rejected = checks is not None and checks.rejected
@@ -228,8 +235,13 @@ def take_in(
     entry.takes.append(record)
     if not record.rejected:
         entry.seed = made.seed
+        if refresh_voices is not None and made.scene.character is not None:
+            refresh_voices()
         known = RunRecord.known_checks(cache, made.scene, entry)
-        if picks.repick(made.scene, entry, workdir=workdir, checks=known) is None:
+        chosen = picks.repick(
+            made.scene, entry, workdir=workdir, checks=known, voice_check=voice_check
+        )
+        if chosen is None:
             point(entry, made, take, info, identity=identity, workdir=workdir)
     return record
 
@@ -268,6 +280,8 @@ class Runner:
         """Scenes to generate now, and selected scenes whose clip is already current."""
         todo: list[PlannedScene] = []
         skipped: list[Scene] = []
+        chosen = [s for s in self.storyboard.scenes if not options.only or s.number in options.only]
+        refuse_durations(self.storyboard, chosen, self.lanes[0].identity)
         for scene in self.storyboard.scenes:
             if not scene.generated or (options.only and scene.number not in options.only):
                 continue
@@ -313,7 +327,10 @@ class Runner:
                 if lost.chosen is None:
                     undecided.add(lost.scene.id)
             todo, skipped = self.plan(options, state)
-            self._repick_undone([s for s in skipped if s.id not in undecided], state)
+            self._repick_undone(
+                [s for s in skipped if s.id not in undecided], state, options.voice_check
+            )
+            self._voices_at_start(state, options)
             todo, adopted = self._adopt_takes(todo, state, options)
             skipped += adopted
             self.store.save(state)
@@ -330,6 +347,7 @@ class Runner:
                 summary.stopped = exc.message
                 summary.retry_at = exc.retry_at if isinstance(exc, QuotaExceeded) else None
             finally:
+                self._recast(state, options)
                 if uploader is not None:
                     self._finish_uploads(uploader, state)
                 if self.storage is not None:
@@ -359,6 +377,7 @@ class Runner:
                 self._collect_uploads(uploader, state, wait=False)
 
         record = RunRecord(
+            storyboard=self.storyboard,
             state=state,
             store=self.store,
             takes=self.takes,
@@ -449,7 +468,40 @@ class Runner:
             except StorageUnavailable as exc:
                 self.emit(Notice(exc.message))
 
-    def _repick_undone(self, skipped: list[Scene], state: RunState) -> None:
+    def _voices_at_start(self, state: RunState, options: RunOptions) -> None:
+        """The characters' references as they stand (a voice_ref embedded once); why voices
+        are not checked in this run, said once, when they are not."""
+        if not self.storyboard.characters:
+            return
+        lane = self.lanes[0]
+        if not options.checks:
+            self.emit(
+                Notice("voices not checked: the take checks are off (--no-checks, F1GEN_CHECKS)")
+            )
+        elif not judges(lane):
+            self.emit(
+                Notice(
+                    f"voices not checked: {lane.identity}'s clips carry no voice to judge "
+                    "(the animatic speaks only with espeak-ng installed)"
+                )
+            )
+        casting.refresh(self.storyboard, state, workdir=self.workdir)
+
+    def _recast(self, state: RunState, options: RunOptions) -> None:
+        """Every character's scene picked again against its reference as the run left it (the
+        medoid moves as takes come in); the state saved when a clip changed."""
+        if not self.storyboard.characters:
+            return
+        changed = casting.recast(
+            self.storyboard, state, workdir=self.workdir, option=options.voice_check
+        )
+        self.store.save(state)
+        if changed:
+            self.emit(Notice(f"picked again for their character's voice: {', '.join(changed)}"))
+
+    def _repick_undone(
+        self, skipped: list[Scene], state: RunState, options_voice: VoiceCheck | None
+    ) -> None:
         """A scene skipped for takes it already has, whose clip is not one of them (an edit
         undone): its clip becomes its pick among them again."""
         for scene in skipped:
@@ -458,7 +510,9 @@ class Runner:
             if entry is None or (fingerprint and clip_is_current(entry, fingerprint, self.workdir)):
                 continue
             known = RunRecord.known_checks(CheckCache(self.workdir), scene, entry)
-            picks.repick(scene, entry, workdir=self.workdir, checks=known)
+            picks.repick(
+                scene, entry, workdir=self.workdir, checks=known, voice_check=options_voice
+            )
 
     def _adopt_takes(
         self, todo: list[PlannedScene], state: RunState, options: RunOptions
@@ -502,7 +556,10 @@ class Runner:
             )
             record = take_in(entry, made, (take, info), identity=identity, seed=seed,
                              workdir=self.workdir, cache=cache, checks=result,
-                             cost_usd=paid)  # fmt: skip
+                             cost_usd=paid,
+                             refresh_voices=lambda: casting.refresh(
+                                 self.storyboard, state, workdir=self.workdir),
+                             voice_check=options.voice_check)  # fmt: skip
             entry.cost_usd = round(entry.cost_usd + paid, 4)
             if record.rejected:
                 self.emit(
@@ -551,6 +608,7 @@ class RunRecord:
     def __init__(
         self,
         *,
+        storyboard: Storyboard,
         state: RunState,
         store: StateStore,
         takes: TakeStore,
@@ -564,6 +622,7 @@ class RunRecord:
         upload: Callable[[SceneState], None],
         clip_bytes: int = 0,
     ) -> None:
+        self.storyboard = storyboard
         self.state, self.store, self.takes, self.summary = state, store, takes, summary
         self.options, self.emit, self.now, self.clock = options, emit, now, clock
         self.images_dir, self.price_of, self.upload = images_dir, price_of, upload
@@ -588,7 +647,8 @@ class RunRecord:
         if self.no_room is not None:
             return self.no_room.message
         limits = self.options.limits
-        history = expected_seconds(self.state, planned.steps)
+        scale = model_scale(getattr(self.price_of, "identity", None))
+        history = expected_seconds(self.state, planned.steps, scale=scale)
         return stop_reason(
             limits,
             now=self.now(),
@@ -654,6 +714,12 @@ class RunRecord:
         """Every check of a new take; TakeRejected when a hard check fails."""
         scene = planned.scene
         result = take_checks(planned, partial, identity=identity)
+        character = scene.character
+        if character and voices.strictness(character, self.options.voice_check) == "strict":
+            # Judged now against the reference as it stands: another voice is made again.
+            result = voices.judged(
+                scene, {"new": result}, workdir=self.workdir, option=self.options.voice_check
+            )["new"]
         if not result.rejected:
             return result
         take = self.kept[scene.id][0]
@@ -753,7 +819,9 @@ class RunRecord:
         checks = self.results.pop(flight.partial, None)
         take_in(entry, planned, (take, info), identity=lane.identity, seed=planned.take_seed,
                 workdir=self.workdir, cache=self.cache, checks=checks,
-                cost_usd=timing.cost_usd)  # fmt: skip
+                cost_usd=timing.cost_usd, voice_check=self.options.voice_check,
+                refresh_voices=lambda: casting.refresh(
+                    self.storyboard, self.state, workdir=self.workdir))  # fmt: skip
         seconds = back - flight.began
         making = self._add_time(entry, lane, seconds, timing)
         self._count_cost(entry, timing.cost_usd)

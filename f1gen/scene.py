@@ -7,6 +7,24 @@ from pathlib import Path
 from typing import Literal
 
 Fit = Literal["cover", "contain"]
+VoiceCheck = Literal["soft", "strict"]
+
+
+@dataclass(frozen=True)
+class Character:
+    """One character: who it is, how it looks and how it sounds."""
+
+    id: str
+    name: str
+    image: Path | None = None
+    voice: str | None = None  # a short description, sent in every prompt of its scenes
+    voice_ref: Path | None = None  # a recording whose voice its takes must match
+    voice_check: VoiceCheck = "soft"  # strict: a take in another voice is made again
+
+    @property
+    def label(self) -> str:
+        """How messages name this character: characters.max."""
+        return f"characters.{self.id}"
 
 
 @dataclass(frozen=True)
@@ -50,9 +68,17 @@ class Scene:
     board_steps: int | None = None  # defaults.sample_steps: --sample-steps beats it
     takes: int | None = None  # the scene's own: it beats --takes
     board_takes: int | None = None  # defaults.takes: --takes beats it
+    duration: int | None = None  # seconds: the scene's own, else defaults.duration
+    board_duration: int | None = None  # defaults.duration
     music_off: bool = False  # `music: off`: a silence in the music over this scene
     ambience: Ambience | None = None  # a bed from this scene on
     ambience_off: bool = False  # `ambience: off`: no bed from this scene on
+    character: Character | None = None  # its voice goes into the prompt; its image if none here
+
+    @property
+    def seconds(self) -> int | None:
+        """The length of clip the scene asks for (None: whatever the backend's model makes)."""
+        return self.duration or self.board_duration
 
     @property
     def label(self) -> str:
@@ -75,8 +101,45 @@ class Storyboard:
     music: Music | None = None
     ambience: Ambience | None = None  # the bed under the cut from its start
     seams: bool = True  # smooth joins and one room tone (false: the plain join)
+    characters: tuple[Character, ...] = ()
 
     @property
     def stem(self) -> str:
         """The name of the storyboard's work folder under out/."""
         return self.path.stem
+
+
+def with_sound_description(voice: str | None, atmosphere: str | None) -> str | None:
+    """An audio caption that names the voice first, then the atmosphere, as Ovi's own example
+    prompts do ("Clear, resonant female speech, ... ambient room tone.")."""
+    if not voice:
+        return atmosphere
+    voice = voice.rstrip(" .")
+    return f"{voice}. {atmosphere}" if atmosphere else voice
+
+
+# Distinct espeak-ng voices for the animatic's cast; en+m3 is left out: to the voice check's
+# encoder (and nearly to the ear) it is en+m1 a little higher (bench/voice.py).
+MALE_VOICES = ("en+m1", "en+m7", "en+m5", "en+m2")
+FEMALE_VOICES = ("en+f2", "en+f4", "en+f5", "en+f3")
+
+
+def rehearsal_voice(character: Character | None) -> list[str]:
+    """espeak-ng's voice and pitch options for a character, stable from its id, male or female
+    as its voice description says (none: espeak's defaults)."""
+    import re
+    import zlib
+
+    if character is None:
+        return []
+    words = set(re.findall(r"[a-z]+", (character.voice or "").lower()))
+    cast: tuple[str, ...]
+    if words & {"female", "woman", "girl", "she", "her"}:
+        cast = FEMALE_VOICES
+    elif words & {"male", "man", "boy", "he", "his"}:
+        cast = MALE_VOICES
+    else:
+        cast = MALE_VOICES + FEMALE_VOICES
+    number = zlib.crc32(character.id.encode())
+    # A pitch of its own too (espeak's default is 50): four variants alone repeat in a cast.
+    return ["-v", cast[number % len(cast)], "-p", str(30 + (number >> 8) % 41)]

@@ -57,6 +57,7 @@ class TakeRecord:
     rejected: bool = False  # failed a hard check: kept, never picked
     checks: str | None = None  # its checks in a few words (None: not checked)
     made_at: str | None = None
+    voice: float | None = None  # similarity to its character's reference (None: not judged)
 
 
 @dataclass

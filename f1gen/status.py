@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .plan import scene_clip
 from .scene import Scene, Storyboard
@@ -31,6 +32,18 @@ class SceneRow:
     wait_seconds: float = 0.0  # backing off from a busy or unreachable backend
     cpu_seconds: float = 0.0  # rendered on this machine
     note: str | None = None  # what a done scene lacks, or what to do about its pick
+    character: str | None = None
+    voice: float | None = None  # the clip's similarity to its character's reference
+    voices: dict[str, float | None] = field(default_factory=dict)  # every take's, by name
+
+    @property
+    def voice_shown(self) -> str:
+        """'0.91', '0.62 another voice', or '-' when not judged."""
+        from .voices import THRESHOLD
+
+        if self.voice is None:
+            return "-"
+        return f"{self.voice:.2f}" + (" another voice" if self.voice < THRESHOLD else "")
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,7 @@ class StatusTable:
     workdir: Path
     rows: tuple[SceneRow, ...]
     retry_after: dict[str, str]
+    characters: dict[str, dict[str, Any]] = field(default_factory=dict)  # id: name, reference
 
     @property
     def ready(self) -> int:
@@ -96,6 +110,7 @@ class StatusTable:
             "cost_usd": round(self.cost_usd, 4),
             "retry_after": self.retry_after,
             "scenes": [asdict(row) for row in self.rows],
+            "characters": self.characters,
         }
 
 
@@ -147,9 +162,20 @@ def table(
                 wait_seconds=round(entry.wait_seconds, 1) if entry else 0.0,
                 cpu_seconds=round(entry.cpu_seconds, 1) if entry else 0.0,
                 note=note if shown in ("done", "pick needed") else None,
+                character=scene.character.id if scene.character else None,
+                voice=next((t.voice for t in entry.takes if clip and t.clip == entry.clip), None)
+                if entry
+                else None,
+                voices={t.name: t.voice for t in entry.takes} if entry and scene.character else {},
             )
         )
-    return StatusTable(storyboard.path, workdir, tuple(rows), dict(state.retry_after))
+    return StatusTable(
+        storyboard.path,
+        workdir,
+        tuple(rows),
+        dict(state.retry_after),
+        characters=cast_of(storyboard, workdir),
+    )
 
 
 def _lost_pick(
@@ -169,3 +195,16 @@ def _lost_pick(
         workdir / lost.chosen.clip,
         f"{lost.message()}: the next stitch or generate records it",
     )
+
+
+def cast_of(storyboard: Storyboard, workdir: Path) -> dict[str, dict[str, Any]]:
+    """Each character's name, voice description and reference, as status and the manifest
+    give them."""
+    from .voices import VoiceBook, as_dict
+
+    kept = VoiceBook(workdir).load() if storyboard.characters else {}
+    return {
+        c.id: {"name": c.name, "voice": c.voice, "voice_check": c.voice_check,
+               "reference": as_dict(kept.get(c.id))}
+        for c in storyboard.characters
+    }  # fmt: skip

@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import images, soundtrack
+from .characters import Character, VoiceCheck, check_characters, scene_character
 from .errors import BadInputError, MediaError, StoryboardError
 from .scene import Ambience, Fit, Music, Scene, Storyboard
 
@@ -31,12 +32,22 @@ class _Model(BaseModel):
 class _Defaults(_Model):
     sample_steps: int | None = None
     takes: int | None = None
+    duration: int | None = None
     atmosphere: str | None = None
     fit: Fit | None = None
 
 
+class _Character(_Model):
+    name: str | None = None
+    image: str | None = None
+    voice: str | None = None
+    voice_ref: str | None = None
+    voice_check: VoiceCheck | None = None
+
+
 class _Scene(_Model):
     id: str | None = None
+    character: str | None = None
     image: str | None = None
     footage: str | None = None
     trim: Annotated[list[float], Field(min_length=2, max_length=2)] | None = None
@@ -47,6 +58,7 @@ class _Scene(_Model):
     fit: Fit | None = None
     seed: int | None = None
     takes: int | None = None
+    duration: int | None = None
     music: bool | str | None = None  # off (YAML reads a bare off as false): silence over it
     ambience: _Ambience | bool | str | None = None  # a bed from here on, or off
 
@@ -72,6 +84,7 @@ class _Storyboard(_Model):
     music: _Music | None = None
     ambience: _Ambience | str | None = None
     seams: bool = True
+    characters: dict[str, _Character] = Field(default_factory=dict)
     scenes: Annotated[list[_Scene], Field(min_length=1, max_length=MAX_SCENES)]
 
 
@@ -172,6 +185,8 @@ def _pydantic_problems(error: ValidationError, raw: dict[str, Any]) -> list[str]
             text = "unknown field: remove it or check its spelling"
         elif kind == "missing":
             text = "is required"
+        elif kind == "literal_error" and place.endswith("voice_check"):
+            text = "must be 'soft' or 'strict'"
         elif kind == "literal_error":
             text = "must be 'cover' or 'contain'"
         elif kind in ("too_short", "too_long") and place.endswith("trim"):
@@ -237,6 +252,45 @@ def _check_text(place: str, value: str | None, problems: list[str]) -> str | Non
     return text
 
 
+def _durations() -> list[int]:
+    """The clip lengths some registered backend's model makes, in seconds: 5, 10."""
+    from .backends import factories
+
+    return sorted({model.seconds for made in factories() for model in made.served})
+
+
+def _check_duration(place: str, value: int | None, problems: list[str]) -> None:
+    known = _durations()
+    if value is not None and value not in known:
+        problems.append(
+            f"{place}: {value} s is not a clip length any model makes: use "
+            f"{' or '.join(map(str, known))}"
+        )
+
+
+def _check_length(
+    label: str,
+    raw: _Scene,
+    speech: str | None,
+    *,
+    default: int | None,
+    problems: list[str],
+    warnings: list[str],
+) -> None:
+    """A scene's duration (a length some model makes, on a generated scene), and whether its
+    line fits the clip: about 14 words in 5 seconds."""
+    _check_duration(f"{label}.duration", raw.duration, problems)
+    if raw.duration is not None and raw.footage is not None:
+        problems.append(f"{label}.duration: only generated scenes take a duration: use trim")
+    seconds = raw.duration or default or 5
+    words = SPEECH_WORDS_PER_CLIP * seconds // 5
+    if speech and len(speech.split()) > words:
+        warnings.append(
+            f"{label}.speech: {len(speech.split())} words may not fit {seconds} seconds "
+            f"(about {words}): shorten it"
+        )
+
+
 def _ideal_sizes() -> str:
     """The frame sizes backends make (images are prepared at them): '576x896'."""
     from .backends import factories
@@ -279,7 +333,16 @@ def load(path: Path, *, decode_media: bool = True, decode_images: bool | None = 
     default_takes = model.defaults.takes
     if default_takes is not None and not 1 <= default_takes <= MAX_TAKES:
         problems.append(f"defaults.takes: {default_takes} is out of range 1-{MAX_TAKES}")
+    _check_duration("defaults.duration", model.defaults.duration, problems)
     base = path.parent
+    characters = check_characters(
+        model.characters,
+        base=base,
+        check_text=_check_text,
+        slug=SLUG,
+        problems=problems,
+        decode_media=decode_media,
+    )
     seen: dict[str, int] = {}
     scenes: list[Scene] = []
     for number, raw_scene in enumerate(model.scenes, start=1):
@@ -293,6 +356,10 @@ def load(path: Path, *, decode_media: bool = True, decode_images: bool | None = 
             problems.append(f"{label}.id: {scene_id!r} is already used by scenes[{seen[scene_id]}]")
         else:
             seen[scene_id] = number
+        cast = scene_character(
+            label, raw_scene.character, own=(raw_scene.image, raw_scene.footage),
+            cast=(characters, set(model.characters)), problems=problems,
+        )  # fmt: skip
         scene = _check_scene(
             raw_scene,
             number=number,
@@ -301,16 +368,24 @@ def load(path: Path, *, decode_media: bool = True, decode_images: bool | None = 
             default_atmosphere=default_atmosphere,
             default_steps=default_steps,
             default_takes=default_takes,
+            default_duration=model.defaults.duration,
             default_fit=model.defaults.fit or "cover",
             problems=problems,
             warnings=warnings,
             decode_media=decode_media,
             decode_images=decode_media if decode_images is None else decode_images,
+            cast=cast,
         )
         if scene is not None:
             scenes.append(scene)
     music = _check_music(model.music, base, problems, decode=decode_media)
     ambience = _check_ambience("ambience", model.ambience, base, problems, decode=decode_media)
+    used = {s.character for s in model.scenes}
+    warnings += [
+        f"characters.{key}: no scene uses it: give a scene 'character: {key}' or remove it"
+        for key in model.characters
+        if key not in used
+    ]
     if problems:
         raise StoryboardError([f"{path}: {p}" for p in problems])
     return Loaded(
@@ -321,6 +396,7 @@ def load(path: Path, *, decode_media: bool = True, decode_images: bool | None = 
             music=music,
             ambience=ambience,
             seams=model.seams,
+            characters=tuple(characters.values()),
         ),
         tuple(f"{path}: {w}" for w in warnings),
     )
@@ -335,14 +411,17 @@ def _check_scene(
     default_atmosphere: str | None,
     default_steps: int | None,
     default_takes: int | None,
+    default_duration: int | None,
     default_fit: Fit,
     problems: list[str],
     warnings: list[str],
     decode_media: bool,
     decode_images: bool,
+    cast: tuple[Character | None, bool],
 ) -> Scene | None:
     label = f"scenes[{number}] ({scene_id})"
     before = len(problems)
+    character, borrowed = cast  # borrowed: the character's image, checked with the character
     action = _check_text(f"{label}.action", raw.action, problems)
     speech = _check_text(f"{label}.speech", raw.speech, problems)
     atmosphere = _check_text(f"{label}.atmosphere", raw.atmosphere, problems) or default_atmosphere
@@ -358,19 +437,18 @@ def _check_scene(
         problems.append(f"{label}.takes: {raw.takes} is out of range 1-{MAX_TAKES}")
     if raw.takes is not None and raw.footage is not None:
         problems.append(f"{label}.takes: only generated scenes have takes: remove it")
-    if speech and len(speech.split()) > SPEECH_WORDS_PER_CLIP:
-        warnings.append(
-            f"{label}.speech: {len(speech.split())} words may not fit 5 seconds "
-            f"(about {SPEECH_WORDS_PER_CLIP}): shorten it"
-        )
+    _check_length(label, raw, speech, default=default_duration, problems=problems,
+                  warnings=warnings)  # fmt: skip
     image = footage = None
     trim: tuple[float, float] | None = None
-    if (raw.image is None) == (raw.footage is None):
+    if (borrowed or (raw.image is not None and raw.footage is None)) and raw.action is None:
+        problems.append(f"{label}.action: is required for a generated scene")
+    if borrowed:
+        image = character.image if character else None
+    elif (raw.image is None) == (raw.footage is None):
         problems.append(f"{label}: give either 'image' (to generate) or 'footage' (to cut in)")
     elif raw.image is not None:
         image = _resolve(base, raw.image)
-        if raw.action is None:
-            problems.append(f"{label}.action: is required for a generated scene")
         if raw.trim is not None:
             problems.append(f"{label}.trim: only footage scenes can be trimmed")
         problem = images.inspect(image) if decode_images else images.missing(image)
@@ -416,9 +494,12 @@ def _check_scene(
         board_steps=default_steps,
         takes=raw.takes,
         board_takes=default_takes,
+        duration=raw.duration,
+        board_duration=default_duration if raw.footage is None else None,
         music_off=music_off,
         ambience=ambience,
         ambience_off=ambience_off,
+        character=character,
     )
 
 

@@ -195,6 +195,9 @@ def test_ovi_app_is_checked_by_asking_its_api(
         f"ok   ovi-app: {app.url}: /generate_video takes text_prompt, image, sample_steps, "
         "video_seed, video_frame_height"
     )
+    assert _lines(up)["ovi-app"].endswith(
+        "; clips of 720x720_5s expected (OVI_MODEL): the app does not say which model it serves"
+    )
     assert app.calls == []  # asked for its API only: nothing generated
     assert down.exit_code == 3
     assert _lines(down)["ovi-app"] == (

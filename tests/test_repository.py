@@ -179,15 +179,15 @@ def _f1gen_imports() -> dict[str, set[str]]:
 
 # The package's layers, lowest first: a module imports from its own layer or the ones below.
 LAYERS = {
-    "values": {"f1gen", "errors", "words", "scene", "clipspec", "captions"},
+    "values": {"f1gen", "errors", "words", "scene", "clipspec", "captions", "models"},
     "tools": {"files", "media", "images", "notify", "schedule", "settings", "storage", "state",
               "ledger", "checks", "sheets", "takes", "cron", "interrupts",
-              "soundtrack"},
+              "soundtrack", "voices"},
     "backends": {"backends"},
     "stages": {"config", "storyboard", "prompts", "plan", "estimate", "events", "workspace",
-                   "runlog", "doctor"},
+                   "runlog", "doctor", "characters"},
     "library": {"costs", "lanes", "picks", "review", "status", "sync", "ui", "runner",
-                "stitch"},
+                "stitch", "casting"},
     "door": {"pipeline"},
     "commands": {"commands", "cli", "__main__"},
 }  # fmt: skip

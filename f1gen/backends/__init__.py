@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from ..clipspec import ClipSpec
-from ..errors import BadInputError
+from ..errors import BadInputError, ConfigError
+from .models import Model
 from .traits import PriceModel, PromptBuilder, Verdict
 
 if TYPE_CHECKING:
@@ -162,6 +163,56 @@ class Factory:
     # address), and what it works out from them (the Space: the endpoint list's tokens).
     settings: tuple[Setting, ...] = ()
     derived: Derive = lambda env, options, values: {}
+    # The models it serves (models.py), the one it makes without --model first; spec and prompt
+    # are the first's. None declared: one model, its spec and prompt.
+    models: tuple[Model, ...] = ()
+    model_setting: str | None = None  # the declared setting naming the model (ovi-app: OVI_MODEL)
+
+    @property
+    def served(self) -> tuple[Model, ...]:
+        """The models it serves, the default first."""
+        return self.models or (Model(self.name, self.spec, self.prompt),)
+
+    def model(self, name: str | None) -> Model:
+        """The model called name (None: the default); BadInputError naming the choices."""
+        if name is None:
+            return self.served[0]
+        for model in self.served:
+            if model.name == name:
+                return model
+        names = [model.name for model in self.served]
+        if len(names) == 1:
+            raise BadInputError(
+                f"--model {name!r}: --backend {self.name} serves {names[0]} only: leave --model "
+                "out, or choose a backend that serves it (ovi-app)"
+            )
+        raise BadInputError(
+            f"--model {name!r} is unknown for --backend {self.name}: use one of {', '.join(names)}"
+        )
+
+    def chosen(self, option: str | None, settings: Settings) -> Model:
+        """The model a run makes clips with: --model (exit 2 when not served), else its
+        model_setting (exit 3 when not served), else the default."""
+        if option is not None:
+            return self.model(option)
+        named = settings.text(self.model_setting) if self.model_setting else ""
+        if not named:
+            return self.served[0]
+        try:
+            return self.model(named)
+        except BadInputError:
+            source = next(s.env for s in self.settings if s.name == self.model_setting)
+            names = ", ".join(model.name for model in self.served)
+            raise ConfigError(
+                f"{source}={named!r} is not a model --backend {self.name} serves: use one of "
+                f"{names}"
+            ) from None
+
+    def identity(self, endpoint: str, model: Model) -> str:
+        """A lane's identity: 'name:endpoint', with '/model' after the name unless it is the
+        default model (so clips made before models were named keep their fingerprints)."""
+        tag = "" if model == self.served[0] else f"/{model.name}"
+        return f"{self.name}{tag}:{endpoint}"
 
 
 def judges(lane: Backend) -> bool:
@@ -210,33 +261,38 @@ def close_lanes(lanes: Sequence[Backend]) -> None:
             lane.close()
 
 
-def _made_by(identity: str | None) -> Factory:
-    """The backend an identity ('ovi:...') or a registry name belongs to; the default backend
-    when it is none or not registered (a test's scripted backend)."""
-    name = (identity or "").partition(":")[0]
-    return factory(name if name in REGISTRY else DEFAULT)
+def made_by(identity: str | None) -> tuple[Factory, Model]:
+    """The backend and model an identity ('ovi:...', 'ovi-app/960x960_10s:...') or a registry
+    name belongs to; the default backend's when it is none or not registered (a test's scripted
+    backend), its default model when the model is not one it serves."""
+    head = (identity or "").partition(":")[0]
+    name, _, model = head.partition("/")
+    made = factory(name if name in REGISTRY else DEFAULT)
+    found = next((m for m in made.served if m.name == model), made.served[0])
+    return made, found
 
 
 def prompt_for(identity: str | None) -> PromptBuilder:
-    """The prompt format of the backend an identity belongs to (the default's when unknown)."""
-    return _made_by(identity).prompt
+    """The prompt format of the model an identity belongs to (the default's when unknown)."""
+    return made_by(identity)[1].prompt
 
 
 def picture_moves(identity: str | None) -> bool:
     """False when the backend an identity belongs to moves a still image itself (the animatic)."""
-    return _made_by(identity).moves
+    return made_by(identity)[0].moves
 
 
 def spec_of(identity: str | None) -> ClipSpec:
-    """The clips of the backend an identity or a name belongs to: the default backend's when it
+    """The clips of the model an identity or a name belongs to: the default backend's when it
     is none (footage alone) or not registered."""
-    return _made_by(identity).spec
+    return made_by(identity)[1].spec
 
 
 def reserved_tokens() -> list[tuple[str, re.Pattern[str]]]:
-    """Every registered prompt format's control tokens, with whose they are: user text may use
-    none of them, since a storyboard may be made on any backend."""
+    """Every registered model's prompt format's control tokens, with whose they are: user text
+    may use none of them, since a storyboard may be made on any backend and model."""
     found: dict[str, tuple[str, re.Pattern[str]]] = {}
     for made in factories():
-        found.setdefault(made.prompt.reserved.pattern, (made.prompt.family, made.prompt.reserved))
+        for prompt in (made.prompt, *(model.prompt for model in made.served)):
+            found.setdefault(prompt.reserved.pattern, (prompt.family, prompt.reserved))
     return list(found.values())

@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING
 
 from .. import media
 from ..errors import WriteError
+from ..scene import rehearsal_voice
 from . import Backend, BackendUpdate, ClipRequest, ClipTiming, Factory, Probe, Report
+from .models import OVI_720_5S
 from .ovi_prompt import OVI_PROMPT
 from .traits import FREE_PRICE, OVI_SPEC
 
@@ -70,9 +72,14 @@ def variation(scene_id: str, seed: int | None) -> Variation:
 
 
 def voice_args(scene: Scene, look: Variation) -> list[str]:
-    """espeak-ng's options for the scene's line (its voice, pace and pitch), before the text."""
-    args = ["-s", str(look.pace)]
-    if look.pitch is not None:
+    """espeak-ng's options for the scene's line (its voice, pace and pitch), before the text:
+    a character's own voice and pitch (stable from its id), which the seed varies a little."""
+    cast = rehearsal_voice(scene.character)  # ["-v", voice, "-p", pitch], or none
+    args = [*cast[:2], "-s", str(look.pace)]
+    if cast:
+        shift = (look.pitch - 50) // 3 if look.pitch is not None else 0
+        args += ["-p", str(min(99, max(0, int(cast[3]) + shift)))]
+    elif look.pitch is not None:
         args += ["-p", str(look.pitch)]
     return args
 
@@ -297,4 +304,5 @@ FACTORY = Factory(
     judged=lambda lane: bool(getattr(lane, "speaks", False)),
     moves=False,  # a still image under its zoom: a flat card stays still pixel for pixel
     runs_on="cpu",  # ffmpeg on this machine: its time is CPU time, never GPU time
+    models=(OVI_720_5S,),
 )

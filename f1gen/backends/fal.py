@@ -24,6 +24,7 @@ from ..errors import BadInputError, ConfigError
 from ..settings import Setting
 from . import Backend, ClipRequest, Factory, Probe, hosted
 from .hosted import HOSTED_SETTINGS, Poll, ReplyLost, Submitted, sent_but_unanswered
+from .models import OVI_720_5S
 from .ovi_prompt import OVI_PROMPT
 from .traits import FAL_PRICE, OVI_AUDIO_NEGATIVE, OVI_SPEC, OVI_VIDEO_NEGATIVE, Verdict
 
@@ -295,4 +296,5 @@ FACTORY = Factory(
         Setting("fal_queue_host", env="FAL_QUEUE_RUN_HOST", default=DEFAULT_QUEUE_HOST),
         *HOSTED_SETTINGS,
     ),
+    models=(OVI_720_5S,),
 )

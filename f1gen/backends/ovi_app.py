@@ -3,9 +3,13 @@
 Its one button is bound to `generate_video` with no api_name, so the endpoint is
 `/generate_video`, and it takes more than the Space: frame height and width, seed, solver,
 steps, shift, guidance, SLG layer and negative prompts. f1gen reads the parameters from the
-server's API and sends those it knows and the server declares: 896x576 portrait, the scene's
-seed, and Ovi's own defaults for the rest. The app prints any error and returns None: that is
-a failed run, retried like any other.
+server's API and sends those it knows and the server declares: the model's portrait frame, the
+scene's seed, and Ovi's own defaults for the rest. The app prints any error and returns None:
+that is a failed run, retried like any other.
+
+The app serves one checkpoint, chosen when it starts (`model_name` in Ovi's inference config),
+and its API does not say which: `--model`/OVI_MODEL names it (default 720x720_5s, Ovi 1.0's).
+A clip whose size or length is not that model's stops the run (exit 3) before another is made.
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..errors import BackendBusy, BadInputError, ConfigError, F1genError, GenerationError
 from ..settings import Setting
 from . import Backend, BackendUpdate, ClipRequest, ClipTiming, Factory, Probe, Report, gradio_door
-from .ovi_prompt import OVI_PROMPT
-from .traits import OVI_AUDIO_NEGATIVE, OVI_SPEC, OVI_VIDEO_NEGATIVE, OWN_GPU_PRICE, Verdict
+from .models import OVI_720_5S, OVI_MODELS, fitting
+from .traits import OVI_AUDIO_NEGATIVE, OVI_VIDEO_NEGATIVE, OWN_GPU_PRICE, Verdict
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -30,11 +34,10 @@ ENDPOINT = "/generate_video"
 DEFAULT_URL = "http://127.0.0.1:7891/"  # where Ovi's gradio_app.py serves by default
 REQUIRED = ("text_prompt", "image", "sample_steps")
 SEED_MAX = 100_000  # the app's Video Seed field: 0-100000
-SPEC = OVI_SPEC  # the app keeps the image's aspect; sent as height and width, portrait
-# What f1gen sends besides prompt, image, steps and seed (gradio_app.py's defaults, portrait).
+SPEC = OVI_720_5S.spec  # without --model; the app keeps the image's aspect at its model's area
+# What f1gen sends besides prompt, image, steps, seed and the model's frame (gradio_app.py's
+# defaults).
 FIXED: dict[str, Any] = {
-    "video_frame_height": SPEC.size[1],
-    "video_frame_width": SPEC.size[0],
     "solver_name": "unipc",
     "shift": 5.0,
     "video_guidance_scale": 4.0,
@@ -61,6 +64,8 @@ class OviAppBackend:
     ) -> None:
         self.settings = settings
         self.url = settings.text("ovi_app_url")
+        self.model = FACTORY.chosen(None, settings)  # --model is in settings, beating OVI_MODEL
+        self.spec = self.model.spec
         self.download_dir = download_dir.resolve()
         self.poll_seconds = poll_seconds
         self._client: gradio_door.Client | None = None
@@ -76,8 +81,8 @@ class OviAppBackend:
 
     @property
     def identity(self) -> str:
-        """Clips depend on which server made them."""
-        return f"ovi-app:{self.url}"
+        """Clips depend on which server made them, and with which model."""
+        return FACTORY.identity(self.url, self.model)
 
     @property
     def account(self) -> str:
@@ -106,7 +111,7 @@ class OviAppBackend:
         self._send = gradio_door.parameters_to_send(
             endpoints[ENDPOINT],
             required=REQUIRED,
-            optional=("video_seed", *FIXED),
+            optional=("video_seed", "video_frame_height", "video_frame_width", *FIXED),
             where=f"{ENDPOINT} on {self.url}",
             fix="check OVI_APP_URL or update f1gen",
         )
@@ -132,6 +137,8 @@ class OviAppBackend:
         self.prepare(report)
         arguments: dict[str, Any] = {
             **FIXED,
+            "video_frame_height": self.spec.size[1],
+            "video_frame_width": self.spec.size[0],
             "text_prompt": request.prompt,
             "image": gradio_door.handle_file(str(request.image)),
             "sample_steps": request.sample_steps,
@@ -154,7 +161,35 @@ class OviAppBackend:
 
         result, queue_seconds = self._with_backoff(attempt, report)
         gradio_door.take(result, dest, download_dir=self.download_dir, what="the Ovi app")
+        self.check_model(dest)
         return ClipTiming(queue_seconds=queue_seconds, backoff_seconds=self.waited)
+
+    def check_model(self, clip: Path) -> None:
+        """ConfigError when clip, which reads, is not the size or length of the model named: the
+        app serves another checkpoint, and every clip would be the same (a clip that does not
+        read is left to the clip checks: a failed attempt)."""
+        from .. import media
+
+        try:
+            video = media.probe(clip).video
+        except BadInputError:
+            return
+        if video is None:
+            return
+        size, seconds = (video.width, video.height), video.duration
+        low, high = self.spec.window
+        if size == self.spec.size and low <= seconds <= high:
+            return
+        guess = fitting(*size, seconds, sent=self.spec.size)
+        if size == self.spec.size and guess is None:
+            return  # the model's frame, but cut short: the clip checks judge it
+        seen = f"made a {size[0]}x{size[1]} clip of {seconds:.2f} s"
+        named = f"not what {self.model.name} makes ({self.model.clip_text})"
+        if guess is not None:
+            fix = f"it serves {guess.name}: re-run with --model {guess.name} (or OVI_MODEL)"
+        else:
+            fix = f"re-run with the --model (or OVI_MODEL) it serves: {_names()}"
+        raise ConfigError(f"the Ovi app at {self.url} {seen}, {named}: {fix}")
 
     def _connect(self) -> gradio_door.Client:
         """A client for the app; nothing listening at the first try is a mistake to fix (exit 3),
@@ -216,6 +251,10 @@ class OviAppBackend:
         return exc
 
 
+def _names() -> str:
+    return ", ".join(model.name for model in OVI_MODELS)
+
+
 def _build(settings: Settings, *, workdir: Path, parallel: int | None) -> list[Backend]:
     """One lane per clip in flight (the app queues them; one at a time unless it was started
     with more workers)."""
@@ -232,7 +271,11 @@ def _checks(settings: Settings, *, scratch: Path) -> list[Probe]:
         backend = OviAppBackend(settings=replace(settings, busy_retries=1), download_dir=scratch)
         try:
             backend.prepare(lambda update: None)
-            return f"{backend.url}: {ENDPOINT} takes {', '.join(backend.sends)}"
+            return (
+                f"{backend.url}: {ENDPOINT} takes {', '.join(backend.sends)}; clips of "
+                f"{backend.model.name} expected (OVI_MODEL): the app does not say which model "
+                "it serves"
+            )
         except BackendBusy as exc:
             raise BackendBusy(
                 f"{backend.url} is busy or unreachable: {exc.last}: start the app "
@@ -247,12 +290,17 @@ def _checks(settings: Settings, *, scratch: Path) -> list[Probe]:
 FACTORY = Factory(
     name="ovi-app",
     spec=SPEC,
-    prompt=OVI_PROMPT,
+    prompt=OVI_720_5S.prompt,
     price=OWN_GPU_PRICE,
     failures=gradio_door.classify,
     default_parallel=1,
     accepts_seed=True,
     build=_build,
     checks=_checks,
-    settings=(Setting("ovi_app_url", env="OVI_APP_URL", default=DEFAULT_URL),),
+    settings=(
+        Setting("ovi_app_url", env="OVI_APP_URL", default=DEFAULT_URL),
+        Setting("ovi_model", env="OVI_MODEL"),  # --model: the checkpoint the app serves
+    ),
+    models=OVI_MODELS,
+    model_setting="ovi_model",
 )

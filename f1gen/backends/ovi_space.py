@@ -35,6 +35,7 @@ from ..errors import BackendBusy, ConfigError, F1genError, GenerationError, Quot
 from . import Backend, BackendUpdate, ClipRequest, ClipTiming, Factory, Probe, Report, gradio_door
 from .gradio_door import RetryPolicy
 from .gradio_door import span as _span
+from .models import OVI_720_5S
 from .ovi_prompt import OVI_PROMPT
 from .ovi_settings import SETTINGS, derived, endpoints, for_endpoint
 from .traits import OVI_SPEC, ZEROGPU_PRICE, Verdict
@@ -590,4 +591,5 @@ FACTORY = Factory(
     notices=_notices,
     settings=SETTINGS,
     derived=derived,
+    models=(OVI_720_5S,),
 )

@@ -26,6 +26,7 @@ from ..errors import ConfigError
 from ..settings import Setting
 from . import Backend, ClipRequest, Factory, Probe, hosted
 from .hosted import HOSTED_SETTINGS, Poll, Submitted
+from .models import OVI_720_5S
 from .ovi_prompt import OVI_PROMPT
 from .traits import OVI_AUDIO_NEGATIVE, OVI_SPEC, OVI_VIDEO_NEGATIVE, REPLICATE_PRICE, Verdict
 
@@ -250,4 +251,5 @@ FACTORY = Factory(
         Setting("replicate_base_url", env="REPLICATE_BASE_URL"),
         *HOSTED_SETTINGS,
     ),
+    models=(OVI_720_5S,),
 )

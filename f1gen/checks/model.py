@@ -8,7 +8,7 @@ from typing import Any, Literal
 Level = Literal["pass", "warn", "fail"]
 LEVELS: tuple[Level, ...] = ("pass", "warn", "fail")
 # Bump when a check or a threshold changes, so that cached results are computed again.
-CHECKS_VERSION = 2  # 2: the frozen check follows a slow drift
+CHECKS_VERSION = 3  # 2: the frozen check follows a slow drift; 3: the voice embedding
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ class TakeChecks:
     # Where speech is (seconds of the take's sound track): kept apart, by the clip's bytes (the
     # cache's speech_of), for the stitch's mix; not part of the checks' record.
     speech: tuple[tuple[float, float], ...] | None = field(default=None, compare=False)
+    voice: tuple[float, ...] | None = None  # the speech's speaker embedding (checks/voice.py)
 
     @property
     def rejected(self) -> bool:
@@ -70,14 +71,17 @@ class TakeChecks:
             "checks": [asdict(c) for c in self.checks],
             "notes": list(self.notes),
             "seconds": round(self.seconds, 3),
+            "voice": list(self.voice) if self.voice is not None else None,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TakeChecks:
         """The inverse of as_dict."""
+        voice = data.get("voice")
         return cls(
             take=str(data["take"]),
             checks=tuple(Check(**c) for c in data["checks"]),
             notes=tuple(data.get("notes", ())),
             seconds=float(data.get("seconds", 0.0)),
+            voice=tuple(float(v) for v in voice) if isinstance(voice, list) else None,
         )

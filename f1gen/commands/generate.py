@@ -15,6 +15,7 @@ from .options import (
     BucketOpt,
     CreateBucketOpt,
     JsonOpt,
+    ModelOpt,
     NotifyOpt,
     SpaceOpt,
     StitchOpt,
@@ -127,11 +128,21 @@ ChecksOpt = Annotated[
         show_default=False,
     ),
 ]
+VoiceCheckOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--voice-check",
+        help="soft: a take in another voice than its character's is picked last; strict: it is "
+        "made again with a new seed (within --attempts). Beats every character's voice_check.",
+        show_default=False,
+    ),
+]
 
 
 def generate(
     storyboard: StoryboardArg,
     backend: BackendOpt = DEFAULT_BACKEND,
+    model: ModelOpt = None,
     only: OnlyOpt = None,
     force: ForceOpt = False,
     dry_run: DryRunOpt = False,
@@ -155,21 +166,20 @@ def generate(
     resend_unknown: ResendOpt = False,
     takes: TakesOpt = None,
     checks: ChecksOpt = None,
+    voice_check: VoiceCheckOpt = None,
     workdir: WorkdirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Generate every scene's clip, resumably: in parallel lanes over several endpoints or
-    a hosted queue, else one after another."""
+    """Generate every scene's clip, resumably: in parallel lanes where it can, else in turn."""
     from .. import pipeline
-    from ..config import load_settings
     from ..notify import check_url
     from ..ui import RunView
     from ..workspace import open_workspace
 
-    settings = load_settings({"sample_steps": sample_steps, "ovi_space": space,
-                              "hf_token": hf_token, "clip_timeout_minutes": clip_timeout,
-                              "bucket": bucket, "resend_unknown": resend_unknown,
-                              "checks": checks})  # fmt: skip
+    settings = _settings(backend, model, {
+        "sample_steps": sample_steps, "ovi_space": space, "hf_token": hf_token,
+        "clip_timeout_minutes": clip_timeout, "bucket": bucket,
+        "resend_unknown": resend_unknown, "checks": checks})  # fmt: skip
     if notify is not None:
         check_url(notify)
     limits = _limits(window=window, tz=tz, max_clips=max_clips, budget=budget, wait=wait,
@@ -178,7 +188,7 @@ def generate(
     say(*(f"warning: {warning}" for warning in work.warnings))
     options = _options(work, settings, only=only, force=force, attempts=attempts, seed=seed,
                        steps=sample_steps, takes=takes, create_bucket=create_bucket,
-                       limits=limits)  # fmt: skip
+                       limits=limits, voice_check=voice_check)  # fmt: skip
     request = pipeline.GenerateRequest(work.storyboard, work.workdir, backend, options, settings,
                                        parallel=parallel, stitch_when_done=stitch_when_done,
                                        notify=notify)  # fmt: skip
@@ -188,6 +198,16 @@ def generate(
         outcome = pipeline.run(request, view)
     _render_outcome(outcome, workdir=work.workdir, as_json=as_json)
     raise typer.Exit(outcome.exit_code)
+
+
+def _settings(backend: str, model: str | None, options: dict[str, object]) -> Settings:
+    """The settings, --model among them; a model the backend does not serve is exit 2, at once."""
+    from ..backends import factory
+    from ..config import load_settings
+
+    if model is not None:
+        factory(backend).model(model)
+    return load_settings({**options, "ovi_model": model})
 
 
 def _limits(
@@ -225,11 +245,14 @@ def _options(
     takes: int | None,
     create_bucket: bool,
     limits: Limits,
+    voice_check: str | None = None,
 ) -> RunOptions:
     """How the run behaves, from the options and the settings."""
     from ..plan import parse_only
     from ..runner import RunOptions
 
+    if voice_check not in (None, "soft", "strict"):
+        raise BadInputError(f"--voice-check {voice_check!r}: use 'soft' or 'strict'")
     return RunOptions(
         only=parse_only(only, work.storyboard) if only is not None else None,
         force=force,
@@ -239,6 +262,7 @@ def _options(
         steps=steps,
         takes=takes,
         checks=settings.checks,
+        voice_check="strict" if voice_check == "strict" else "soft" if voice_check else None,
         create_bucket=create_bucket,
         limits=limits,
     )
@@ -254,7 +278,8 @@ def _render_preview(preview: Preview, *, as_json: bool) -> None:
         return
     mine = preview.chosen
     for planned in preview.todo:
-        cost = f", ~{estimate_seconds(planned.steps):.0f} s GPU" if preview.estimates else ""
+        each = estimate_seconds(planned.steps) * preview.scale
+        cost = f", ~{each:.0f} s GPU" if preview.estimates else ""
         if planned.takes > 1:
             cost += f", {planned.takes} takes"
         typer.echo(

@@ -53,6 +53,14 @@ CreateBucketOpt = Annotated[
     bool, typer.Option("--create-bucket", help="Create the bucket if it does not exist.")
 ]
 BackendOpt = Annotated[str, typer.Option(help=f"Who makes the clips: {NAMES}.")]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="The model the backend serves (ovi-app: 720x720_5s, 960x960_5s or 960x960_10s; "
+        "env OVI_MODEL; default 720x720_5s).",
+        show_default=False,
+    ),
+]
 SpaceOpt = Annotated[
     str | None, typer.Option(help="Ovi Space id or URL (env OVI_SPACE).", show_default=False)
 ]

@@ -46,6 +46,10 @@ def status(
     for row in result.rows:
         if row.note:
             typer.echo(f"{row.number} ({row.id}): {row.note}")
+    for key, cast in result.characters.items():
+        reference = cast["reference"]
+        shown = reference["shown"] if reference else "none yet (no take with a voice)"
+        typer.echo(f"{key}: reference voice {shown}")
 
 
 def _table(result: StatusTable, *, title: str) -> Table:
@@ -53,7 +57,8 @@ def _table(result: StatusTable, *, title: str) -> Table:
     from rich.table import Table
 
     table = Table(title=title)
-    for column in COLUMNS:
+    cast = bool(result.characters)  # a voice column where characters are checked
+    for column in COLUMNS + (("voice",) if cast else ()):
         table.add_column(column, overflow="fold")
     for row in result.rows:
         table.add_row(
@@ -69,5 +74,6 @@ def _table(result: StatusTable, *, title: str) -> Table:
             row.clip or "-",
             {True: "yes", False: "no", None: "-"}[row.uploaded],
             row.last_error or "",
+            *((row.voice_shown,) if cast else ()),
         )
     return table

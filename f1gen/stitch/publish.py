@@ -350,6 +350,8 @@ def write_manifest(
     """What the cut is made of: every scene's fingerprint, prompt, take, durations, checksums,
     and every take of it with its seed, its checks (each with its number and reason, when the
     work folder keeps them) and which one is the pick, and why."""
+    from ..status import cast_of
+
     cache = CheckCache(workdir) if workdir is not None else None
     scenes = []
     for clip, scene in zip(result.clips, storyboard.scenes, strict=True):
@@ -368,6 +370,7 @@ def write_manifest(
                     "rejected": take.rejected,
                     "checks": take.checks,
                     "results": [asdict(c) for c in found.checks] if found else None,
+                    "voice": take.voice,  # similarity to its character's reference
                 }
             )
         scenes.append(
@@ -392,6 +395,7 @@ def write_manifest(
                 "picked_by": ("hand" if entry.pick else "checks") if entry else None,
                 "pick_reason": entry.pick_reason if entry else None,
                 "shortfall": entry.shortfall if entry else None,
+                "character": scene.character.id if scene.character else None,
             }
         )
     manifest = {
@@ -410,5 +414,6 @@ def write_manifest(
         "loudness_made": asdict(result.made_loudness) if result.made_loudness else None,
         "mix": result.mix.as_dict() if result.mix else None,
         "scenes": scenes,
+        "characters": cast_of(storyboard, workdir) if workdir is not None else {},
     }
     write_atomic(path, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))

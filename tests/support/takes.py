@@ -82,3 +82,11 @@ def space_takes(folder: Path) -> list[Path]:
         make_take(folder / f"{name}.mp4", sound=sound, size=(576, 896), hue=hue)
         for name, sound, hue in made
     ]
+
+
+VOICES = Path(__file__).parent.parent / "data" / "voices"
+
+
+def voice_fixture(voice: str, line: int) -> Path:
+    """One of the committed voice fixtures: voice m1, m7, f2 or f4 saying line 1-4."""
+    return VOICES / f"{voice}-{line}.ogg"
