@@ -421,7 +421,7 @@ def _envelope(sound: ClipSound, x: np.ndarray, gain: float) -> np.ndarray:
     """x with its background moved by its floor gain."""
     import numpy as np
 
-    envelope = floor_envelope(sound, gain)
+    envelope = floor_envelope(sound, gain, x)
     return x if envelope is None else (x * envelope[:, None]).astype(np.float32)
 
 
