@@ -11,7 +11,15 @@ children's, ffmpeg included) is measured alone. Every output is checked for sync
 clips: the worst distance between a white frame and its beep. Last, peak memory at 8 and at 24
 clips for the cuts that decode the picture (crossfades, footage): it should not grow.
 
-    python bench/stitch.py [--clips 24] [--rounds 5] [--skip-moviepy]
+A cut delivered in another frame (`--for shorts`: 1080x1920, each 576x896 clip fitted over a
+blurred copy of itself) must encode its picture: its floor is one ffmpeg that encodes the joined
+picture, scaled and padded to 1080x1920 (the cheapest fit), with the cut's x264 settings, and the
+joined sound; f1gen's join makes the same cut (no loudness). The two are interleaved over
+--frame-rounds, on the first --frame-clips clips (an encode at that size is slow: `make bench`
+stays within its time).
+
+    python bench/stitch.py [--clips 24] [--rounds 5] [--frame-rounds 2] [--frame-clips 6]
+                           [--skip-moviepy]
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ CAPTION = "Yes! Simply lovely! Another win for the team!"
 TARGETS = {"f1gen": 1.5, "f1gen +loudnorm": 2.5, "f1gen seams": 2.0, "f1gen mix": 3.0}
 PLAIN = ("--no-seams", "--no-music", "--no-ambience")  # the cut as it was before the mix
 SOUND_ONLY = ("--no-music", "--no-ambience")
+FRAME_TARGETS = {"f1gen --for shorts": 1.5}  # against the floor at that size
 
 
 def _f1gen_cli(*options: str) -> Callable[[list[Path], Path], None]:
@@ -60,6 +69,21 @@ def run_floor(clips: list[Path], output: Path) -> None:
     run_ffmpeg(["-i", prepared / "track.wav", "-f", "concat", "-safe", "0", "-i", prepared / "list.txt",
                 "-map", "0:a", "-map", "1:v", "-c:v", "copy", "-c:a", "aac", "-aac_coder", "fast",
                 "-b:a", "192k", "-movflags", "+faststart", output], what="floor")  # fmt: skip
+
+
+def run_floor_frame(clips: list[Path], output: Path) -> None:
+    """One ffmpeg: encode the joined sound and the joined picture at 1080x1920 (scaled to fit,
+    padded), with the cut's own x264 settings."""
+    from f1gen.media import run_ffmpeg
+
+    listing = output.with_suffix(".txt")
+    listing.write_text("".join(f"file '{p}'\n" for p in clips))
+    fit = "scale=1080:1920:force_original_aspect_ratio=decrease,pad=1080:1920:(ow-iw)/2:(oh-ih)/2"
+    run_ffmpeg(["-f", "concat", "-safe", "0", "-i", listing, "-map", "0:a", "-map", "0:v",
+                "-vf", fit, "-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
+                "-pix_fmt", "yuv420p", "-c:a", "aac", "-aac_coder", "fast", "-b:a", "192k",
+                "-ar", "48000", "-ac", "2", "-movflags", "+faststart", output],
+               what="floor 1080x1920")  # fmt: skip
 
 
 def run_moviepy(clips: list[Path], output: Path) -> None:
@@ -117,21 +141,25 @@ def run_naive(clips: list[Path], output: Path) -> None:
 
 
 def _join(**options: object) -> Callable[[list[Path], Path], None]:
-    """f1gen's library join; every third clip is footage when options say footage=True."""
+    """f1gen's library join; every third clip is footage when options say footage=True, and
+    preset names a --for preset."""
 
     def run(clips: list[Path], output: Path) -> None:
-        from f1gen.stitch import CutOptions, Source, join
+        from f1gen.stitch import PRESETS, CutOptions, Source, join
         from f1gen.stitch.mix import Layer
 
         cut = dict(options)
         footage = bool(cut.pop("footage", False))
+        if "preset" in cut:  # as --for does: the platform's frame and caption zone
+            chosen = PRESETS[str(cut.pop("preset"))]
+            cut.update(frame=chosen.size, safe=chosen.safe)
         sound = clips[0].parents[2] / "sound"
         layers = [Layer(sound / "music.wav", -18.0, 12.0, fade_in=1.0, fade_out=2.0),
                   Layer(sound / "room.wav", -20.0, 6.0)] if cut.pop("layers", False) else []  # fmt: skip
         sources = [Source(p.stem, p, caption=CAPTION, footage=footage and n % 3 == 1, speech=())
                    for n, p in enumerate(clips)]  # fmt: skip
         join(sources, output=output, scratch=output.parent / "scratch",
-             options=CutOptions(loudnorm=False, **cut), layers=layers)  # type: ignore[arg-type]  # fmt: skip
+             options=CutOptions(**{"loudnorm": False, **cut}), layers=layers)  # type: ignore[arg-type]  # fmt: skip
 
     return run
 
@@ -143,6 +171,9 @@ CONTENDERS: dict[str, Callable[[list[Path], Path], None]] = {
     "f1gen seams": _f1gen_cli("--no-loudnorm", *SOUND_ONLY),
     "f1gen mix": _f1gen_cli(),  # seams, one room tone, music and a bed, loudness
     "f1gen publish": _f1gen_cli("--captions", "burn", *PLAIN),
+    "floor 1080x1920": run_floor_frame,
+    "f1gen --for shorts": _join(preset="shorts", seams=False),
+    "f1gen shorts publish": _join(preset="shorts", loudnorm=True, burn_captions=True, seams=False),
     "moviepy": run_moviepy,
     "moviepy publish": run_moviepy_publish,
     "naive concat -c copy": run_naive,
@@ -152,7 +183,9 @@ CONTENDERS: dict[str, Callable[[list[Path], Path], None]] = {
     "join mix": _join(layers=True),
 }
 TIMED = ("floor", "f1gen", "f1gen +loudnorm", "f1gen seams", "f1gen mix")  # interleaved
-ONCE = ("f1gen publish", "moviepy", "moviepy publish", "naive concat -c copy")
+FRAMED = ("floor 1080x1920", "f1gen --for shorts")  # interleaved over the frame rounds
+ONCE = ("f1gen publish", "f1gen shorts publish", "moviepy", "moviepy publish",
+        "naive concat -c copy")  # fmt: skip
 SCALING = ("join copy", "join crossfade", "join footage", "join mix")
 
 
@@ -161,9 +194,12 @@ def worker(name: str, clips: list[Path], output: Path) -> None:
     started = time.perf_counter()
     CONTENDERS[name](clips, output)
     seconds = time.perf_counter() - started
-    peak_kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                  resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)  # fmt: skip
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_kb / 1024}))
+    own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                          resource.RUSAGE_CHILDREN))  # fmt: skip
+    peak_kb = max(own.ru_maxrss, children.ru_maxrss)
+    # CPU time, its own and its children's (ffmpeg): what a busy machine does not inflate
+    cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_kb / 1024, "cpu_s": cpu}))
 
 
 def _child(*args: str | Path) -> object:
@@ -274,6 +310,8 @@ def main() -> None:
     )
     parser.add_argument("--clips", type=int, default=24)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--frame-rounds", type=int, default=2, help="rounds at 1080x1920")
+    parser.add_argument("--frame-clips", type=int, default=6, help="clips cut at 1080x1920")
     parser.add_argument("--small", type=int, default=8, help="clips in the memory comparison")
     parser.add_argument("--skip-moviepy", action="store_true")
     parser.add_argument("--worker")
@@ -315,7 +353,7 @@ def main() -> None:
             folder.mkdir()
             result = measure(name, clips, folder / "cut.mp4")
             runs.setdefault(name, []).append(result)
-            if name not in sync and name != "floor":  # the floor's sound is joined naively
+            if name not in sync and not name.startswith("floor"):  # floors join sound naively
                 worst = _child("--sync", folder / "cut.mp4")
                 assert isinstance(worst, float)
                 sync[name] = worst
@@ -335,8 +373,18 @@ def main() -> None:
             print(f"round {round_ + 1}/{args.rounds}: {', '.join(names)}...", flush=True)
             for name in names:
                 run(name, clips, str(round_))
+        for round_ in range(args.frame_rounds):
+            print(f"frame round {round_ + 1}/{args.frame_rounds}: {', '.join(FRAMED)}...",
+                  flush=True)  # fmt: skip
+            for name in FRAMED:
+                run(name, clips[: args.frame_clips], f"frame{round_}")
         for name in ONCE:
             if name.startswith("moviepy") and args.skip_moviepy:
+                continue
+            if name == "f1gen shorts publish":
+                if args.frame_rounds:
+                    print(f"running {name}...", flush=True)
+                    run(name, clips[: args.frame_clips], "once")
                 continue
             print(f"running {name}...", flush=True)
             run(name, clips, "once")
@@ -347,17 +395,30 @@ def main() -> None:
                 for count in (args.small, args.clips)
             }  # fmt: skip
     medians = {
-        name: {key: statistics.median(r[key] for r in results) for key in ("seconds", "peak_mb")}
+        name: {
+            key: statistics.median(r[key] for r in results)
+            for key in ("seconds", "peak_mb", "cpu_s")
+        }
         for name, results in runs.items()
     }
     floor = medians["floor"]["seconds"]
+    framed_floor = medians["floor 1080x1920"]["seconds"] if "floor 1080x1920" in medians else None
     print(f"\nstitch of {args.clips} clips ({args.clips * 121 / 24:.1f} s of video); medians of "
           f"interleaved rounds ({args.rounds}, loudness {min(3, args.rounds)}) for the first three, "
           "one run for the rest")  # fmt: skip
-    print(f"{'contender':<22}{'time s':>9}{'vs floor':>10}{'peak MB':>10}{'worst A/V ms':>14}")
+    if args.frame_rounds:
+        print(f"(the 1080x1920 rows cut the first {args.frame_clips} clips, each against the "
+              "floor at that size)")  # fmt: skip
+    print(f"{'contender':<22}{'time s':>9}{'vs floor':>10}{'CPU s':>8}{'vs floor':>10}"
+          f"{'peak MB':>10}{'worst A/V ms':>14}")  # fmt: skip
     for name, figures in medians.items():
         worst = f"{sync[name]:.1f}" if name in sync else "-"
-        print(f"{name:<22}{figures['seconds']:>9.2f}{figures['seconds'] / floor:>9.2f}x"
+        # a cut at 1080x1920 is compared with the floor at that size
+        framed = bool(framed_floor) and ("shorts" in name or "1080" in name)
+        base = framed_floor if framed and framed_floor else floor
+        cpu_base = medians["floor 1080x1920" if framed else "floor"]["cpu_s"]
+        print(f"{name:<22}{figures['seconds']:>9.2f}{figures['seconds'] / base:>9.2f}x"
+              f"{figures['cpu_s']:>8.1f}{figures['cpu_s'] / cpu_base:>9.2f}x"
               f"{figures['peak_mb']:>10.0f}{worst:>14}")  # fmt: skip
     verdicts = []
     for name, most in TARGETS.items():
@@ -365,6 +426,13 @@ def main() -> None:
         met = ratio <= most and sync[name] <= 41.7
         verdicts.append(f"{name} {ratio:.2f}x the floor (target at most {most}x, sync within "
                         f"one frame): {'met' if met else 'NOT met'}")  # fmt: skip
+    for name, most in FRAME_TARGETS.items():
+        if framed_floor is None:
+            continue
+        ratio = medians[name]["seconds"] / framed_floor
+        met = ratio <= most and sync[name] <= 41.7
+        verdicts.append(f"{name} {ratio:.2f}x the floor at 1080x1920 (target at most {most}x, "
+                        f"sync within one frame): {'met' if met else 'NOT met'}")  # fmt: skip
     print("\n" + "\n".join(verdicts))
     for name, (integrated, peak) in loudness.items():
         met = abs(integrated - -14.0) <= 1.0 and peak <= -1.0
@@ -391,6 +459,11 @@ def main() -> None:
             "worst_av_ms": sync,
             "encoded_loudness": loudness,
             "floor_ratio": {name: medians[name]["seconds"] / floor for name in TARGETS},
+            "frame_floor_ratio": {
+                name: medians[name]["seconds"] / framed_floor
+                for name in FRAME_TARGETS
+                if framed_floor
+            },
             "memory_scaling": scaling,
         },
     )

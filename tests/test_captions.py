@@ -11,7 +11,7 @@ import pytest
 from f1gen import media
 from f1gen.backends import ClipRequest
 from f1gen.backends.animatic import AnimaticBackend
-from f1gen.captions import Cue, to_srt, to_vtt
+from f1gen.captions import Cue, draw_caption, to_srt, to_vtt
 from f1gen.scene import Scene
 from tests.support.images import draw_portrait
 
@@ -59,3 +59,35 @@ def test_the_animatic_draws_accented_letters_not_boxes(tmp_path: Path) -> None:
     missing = _caption_pixels("P\uffffrez \uffffand\uffff", tmp_path)  # the font's box glyph
 
     assert np.abs(accented - missing).max() > 100
+
+
+def _drawn_columns(path: Path) -> tuple[int, int]:
+    """The leftmost and rightmost columns where a caption image has anything drawn."""
+    from PIL import Image
+
+    alpha = np.asarray(Image.open(path).getchannel("A"))
+    columns = np.flatnonzero(alpha.max(axis=0) > 0)
+    return int(columns[0]), int(columns[-1])
+
+
+def test_a_long_unbroken_token_is_broken_to_stay_inside_the_caption_width(tmp_path: Path) -> None:
+    token = "https://example.com/" + "a-very-long-path" * 4  # no space to break at
+    drawn = draw_caption(f"See {token} now", tmp_path / "c.png", size=(576, 896))
+
+    left, right = _drawn_columns(drawn)
+    # the caption's box (its text and a padding of 0.4 of the font size) stays inside the 84%
+    # of the width the captions may use
+    assert left >= round(576 * 0.08) - 16 and right <= round(576 * 0.92) + 16
+
+
+@pytest.mark.parametrize("write", [to_srt, to_vtt])
+def test_the_caption_files_wrap_between_words_never_inside_one(write: object) -> None:
+    long = "Antidisestablishmentarianism-and-more-of-it"  # longer than a caption line
+    tag = '<font color="red">'  # speech that looks like a tag stays whole on its line
+    text = write([Cue(0.0, 2.0, f"Well {long} and then a few words {tag}red</font> ok")])  # type: ignore[operator]
+
+    lines = [line for line in text.splitlines() if line and "-->" not in line]
+    shown = " ".join(lines).replace("\u2060", "")
+    assert long in shown.split()
+    escaped = tag if write is to_srt else tag.replace("<", "&lt;").replace(">", "&gt;")
+    assert any(escaped in line.replace("\u2060", "") for line in lines)

@@ -16,6 +16,7 @@ from f1gen.stitch.ffargs import (
     Leveling,
     Loudness,
     Piece,
+    Run,
     Shape,
     Transitions,
     audio_chain,
@@ -23,6 +24,7 @@ from f1gen.stitch.ffargs import (
     caption_listing,
     ffconcat,
     first_leveling,
+    fit_graph,
     leveling_filter,
     measure_command,
     normalize_chain,
@@ -288,17 +290,79 @@ def test_the_audio_chain_fades_at_both_ends_of_the_slot() -> None:
 
 
 @pytest.mark.parametrize(("shape", "size"), [(OVI, "576:896"), (OTHER, "480:832")])
-def test_the_normalize_chain_makes_the_cuts_shape(shape: Shape, size: str) -> None:
-    chain = normalize_chain(shape, duration=4.0, trim=(1.0, 5.0))
+def test_the_normalize_chain_fits_a_clip_into_the_cuts_frame(shape: Shape, size: str) -> None:
+    chain = normalize_chain(shape, duration=4.0, trim=(1.0, 5.0), fill="pad")
 
     assert chain == (
-        "trim=start=1.000000:end=5.000000,setpts=PTS-STARTPTS,"
-        f"scale={size}:force_original_aspect_ratio=decrease,pad={size}:(ow-iw)/2:(oh-ih)/2,"
-        f"setsar=1,fps={shape.fps},format=yuv420p,trim=duration=4.000000"
+        "[0:v:0]trim=start=1.000000:end=5.000000,setpts=PTS-STARTPTS,"
+        f"fps={shape.fps}[n];"
+        f"[n]scale={size}:force_original_aspect_ratio=decrease:force_divisible_by=2,"
+        f"pad={size}:(ow-iw)/2:(oh-ih)/2,setsar=1[fit];"
+        "[fit]format=yuv420p,trim=duration=4.000000[v]"
     )
-    command = normalize_command(Path("/f/phone.mp4"), Path("/t/own.mp4"), shape=shape, duration=4.0)
-    assert _after(command, "-vf") == chain.removeprefix("trim=start=1.000000:end=5.000000,")
+    command = normalize_command(Path("/f/phone.mp4"), Path("/t/own.mp4"), shape=shape,
+                                duration=4.0, fill="pad")  # fmt: skip
+    assert _after(command, "-filter_complex") == chain.replace(
+        "trim=start=1.000000:end=5.000000,", ""
+    )
+    assert _maps(command) == ["[v]"]
     assert command[-1] == "/t/own.mp4" and "-an" in command
+
+
+def test_each_fill_fits_a_picture_of_any_size_into_the_frame() -> None:
+    frame = (1080, 1920)
+
+    crop = fit_graph("in", "out", frame=frame, fill="crop", tag="c")
+    pad = fit_graph("in", "out", frame=frame, fill="pad", tag="p")
+    blur = fit_graph("in", "out", frame=frame, fill="blur", tag="b")
+
+    # crop: scaled to cover the frame, the overflow cut off (the picture's centre kept)
+    assert crop == (
+        "[in]scale=1080:1920:force_original_aspect_ratio=increase,crop=1080:1920,setsar=1[out]"
+    )
+    # pad: scaled to fit, centred on black
+    assert pad == (
+        "[in]scale=1080:1920:force_original_aspect_ratio=decrease:force_divisible_by=2,"
+        "pad=1080:1920:(ow-iw)/2:(oh-ih)/2,setsar=1[out]"
+    )
+    # blur: the picture scaled to fit and centred over a copy of itself made at an eighth of
+    # the frame, covering it, blurred, darkened, then scaled up to the frame
+    assert blur == (
+        "[in]split=2[bp][bb];"
+        "[bb]scale=136:240:force_original_aspect_ratio=increase,crop=136:240,boxblur=6:3,"
+        "lutyuv=y=16+(val-16)*0.5,scale=1080:1920,setsar=1[bf];"
+        "[bp]scale=1080:1920:force_original_aspect_ratio=decrease:force_divisible_by=2,"
+        "setsar=1[bq];"
+        "[bf][bq]overlay=(W-w)/2:(H-h)/2[out]"
+    )
+    # a tiny frame keeps the blur's box inside its chroma planes
+    assert "boxblur=4:3" in fit_graph("in", "out", frame=(32, 32), fill="blur", tag="t")
+
+
+def test_runs_of_clips_of_other_sizes_are_each_fitted_then_joined_in_the_cuts_own_run() -> None:
+    frame = Shape(1080, 1920, 24)
+    runs = [Run(Path("/t/a.txt"), (576, 896)), Run(Path("/t/b.txt"), (1080, 1920)),
+            Run(Path("/t/c.txt"), (704, 1280))]  # fmt: skip
+
+    args = build_command(output=OUT, pictures=runs, shape=frame, copy=False, fill="crop",
+                         captions=Path("/t/captions.txt"), captions_at=(60, 240))  # fmt: skip
+
+    assert [_after(args[k:], "-i") for k, a in enumerate(args) if a == "-i"] == [
+        "pipe:0", "/t/a.txt", "/t/b.txt", "/t/c.txt", "/t/captions.txt"
+    ]  # fmt: skip
+    graph = _after(args, "-filter_complex")
+    assert graph.startswith(
+        "[1:v:0]fps=24[raw0];[raw0]scale=1080:1920:force_original_aspect_ratio=increase,"
+        "crop=1080:1920,setsar=1[run0];"
+        "[2:v:0]fps=24[run1];"  # the frame's own size: nothing to fit
+        "[3:v:0]fps=24[raw2];[raw2]scale=1080:1920:force_original_aspect_ratio=increase,"
+        "crop=1080:1920,setsar=1[run2];"
+        "[run0][run1][run2]concat=n=3:v=1:a=0[vjoined];"
+        "[4:v]setpts=PTS-STARTPTS[captions];"
+        # the caption images hold the safe zone alone: laid at its corner
+        "[vjoined][captions]overlay=format=auto:eof_action=pass:x=60:y=240[captioned]"
+    )
+    assert _maps(args) == ["[vout]", "0:a"] and _after(args, "-r") == "24"
 
 
 def test_an_encoded_cut_and_its_preview_take_the_cuts_shape() -> None:
@@ -346,3 +410,19 @@ def test_ffmpeg_reads_the_cut_from_the_same_few_inputs_however_many_clips(
     graph = _after(args, "-filter_complex")
     assert ("[2:v:0]select=" in graph) == transitions
     assert bool(re.search(rf"\[{inputs - 1}:v\]setpts=PTS-STARTPTS\[captions\]", graph)) == captions
+
+
+def test_crossfaded_clips_of_another_size_are_faded_then_fitted_into_the_frame() -> None:
+    slots = _slots([121 / 24] * 3, crossfade=0.5)
+    starts, lengths = transition_frames(slots, fps=24)
+    heads = Transitions(Path("/t/heads.txt"), tuple(starts), tuple(lengths))
+
+    args = build_command(output=OUT, pictures=[Run(Path("/t/a.txt"), (576, 896))],
+                         shape=Shape(1080, 1920, 24), copy=False, transitions=heads, fill="pad")  # fmt: skip
+
+    graph = _after(args, "-filter_complex")
+    assert "overlay=eof_action=pass:repeatlast=0" in graph
+    assert graph.endswith(
+        "[vjoined]scale=1080:1920:force_original_aspect_ratio=decrease:force_divisible_by=2,"
+        "pad=1080:1920:(ow-iw)/2:(oh-ih)/2,setsar=1[vframed];[vframed]format=yuv420p[vout]"
+    )

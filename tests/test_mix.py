@@ -75,6 +75,37 @@ def test_joins_between_room_tones_20_to_36_db_apart_step_at_most_3_db(
     assert len(frames) == 5 and worst <= FRAME
 
 
+def test_a_bang_near_a_clips_end_stays_in_its_slot_unchanged_and_is_no_seam_step(
+    tmp_path: Path,
+) -> None:
+    # room tones 36 dB apart (long seams), a bang 0.15 s before the first clip's slot ends
+    clips = [
+        mediatools.make_voiced_clip(tmp_path / "bang.mp4", floor_db=-40.0, seed=11, bang=4.80),
+        mediatools.make_voiced_clip(tmp_path / "quiet.mp4", floor_db=-76.0, seed=12),
+    ]
+    plain = join(_sources(clips), output=tmp_path / "plain.mp4", scratch=tmp_path / "tmp",
+                 options=CutOptions(loudnorm=False, seams=False, fade_ms=0))  # fmt: skip
+    mixed = join(_sources(clips), output=tmp_path / "mixed.mp4", scratch=tmp_path / "tmp",
+                 options=CutOptions(loudnorm=False))  # fmt: skip
+    before, _ = mediatools.levels_db(plain.output)
+    after, _ = mediatools.levels_db(mixed.output)
+    join_at = round(SLOT / 0.05)  # the window the join falls in
+    room = float(np.median(before[join_at - 16 : join_at - 8]))
+
+    bang = [k for k in range(join_at - 8, join_at) if before[k] > room + 6]
+    assert bang  # the bang is in the clip, and in the mixed cut as loud as it was
+    assert all(abs(after[k] - before[k]) <= 1.0 for k in bang)
+    head = after[join_at + 1 : join_at + 1 + 24]  # the next slot up to its speech: nothing of
+    assert (np.diff(head) <= 1.0).all()  # the bang in it, the outgoing room tone only falls
+    steps = []
+    for k in range(join_at - 24, join_at + 24):
+        if k in bang or k + 1 in bang:
+            continue  # the bang is content, not a seam
+        own = k + 1 < join_at and min(before[k], before[k + 1]) > -100  # the clip's own sound
+        steps.append(abs(after[k + 1] - after[k]) - (abs(before[k + 1] - before[k]) if own else 0))
+    assert max(steps) <= 3.0  # around the bang the join is smooth
+
+
 def test_the_room_tones_move_toward_the_median_within_12_db_and_are_recorded(
     voiced: list[VoicedClip], tmp_path: Path
 ) -> None:

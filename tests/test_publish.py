@@ -273,7 +273,12 @@ def test_footage_with_crossfades_and_captions_keeps_sync(
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["--captions", "subtitles"], "error: --captions 'subtitles': use 'files' or 'burn'\n")],
+    [
+        (
+            ["--captions", "subtitles"],
+            "error: --captions 'subtitles': use 'files', 'burn' or 'words'\n",
+        )
+    ],
 )
 def test_bad_stitch_options_are_bad_input(
     args: list[str], message: str, write_storyboard: Callable[..., Path], cli: Callable[..., Any]

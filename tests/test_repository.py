@@ -128,10 +128,11 @@ def _imports(layer: str) -> dict[str, set[str]]:
 
 def test_the_stitchs_layers_depend_one_way_and_its_builders_on_no_media_code() -> None:
     layers = {name: {m for m in _imports(name) if m.count(".") == 1 and m.startswith(".")}
-              for name in ("ffargs", "mix", "cut", "publish")}  # fmt: skip
+              for name in ("ffargs", "frames", "mix", "cut", "publish")}  # fmt: skip
     builders = _imports("ffargs")
 
-    assert layers == {"ffargs": set(), "mix": {".ffargs"}, "cut": {".ffargs", ".mix"},
+    assert layers == {"ffargs": set(), "frames": {".ffargs"}, "mix": {".ffargs"},
+                      "cut": {".ffargs", ".frames", ".mix"},
                       "publish": {".cut", ".ffargs", ".mix"}}  # fmt: skip
     # The builders run nothing, touch no file, draw nothing: from the rest of f1gen they take an
     # error, the raw sound's format and types.

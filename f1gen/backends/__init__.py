@@ -167,6 +167,8 @@ class Factory:
     # are the first's. None declared: one model, its spec and prompt.
     models: tuple[Model, ...] = ()
     model_setting: str | None = None  # the declared setting naming the model (ovi-app: OVI_MODEL)
+    # Whether its clips show their line as a caption already: none is burned over them.
+    captioned: bool = False
 
     @property
     def served(self) -> tuple[Model, ...]:
@@ -286,6 +288,12 @@ def spec_of(identity: str | None) -> ClipSpec:
     """The clips of the model an identity or a name belongs to: the default backend's when it
     is none (footage alone) or not registered."""
     return made_by(identity)[1].spec
+
+
+def shows_captions(identity: str | None) -> bool:
+    """True when the clips of the backend an identity belongs to show their line as a caption
+    in the picture (the animatic's): the stitch burns none over them."""
+    return identity is not None and made_by(identity)[0].captioned
 
 
 def reserved_tokens() -> list[tuple[str, re.Pattern[str]]]:

@@ -305,4 +305,5 @@ FACTORY = Factory(
     moves=False,  # a still image under its zoom: a flat card stays still pixel for pixel
     runs_on="cpu",  # ffmpeg on this machine: its time is CPU time, never GPU time
     models=(OVI_720_5S,),
+    captioned=True,  # its caption is drawn in: a burned one would stamp a second text over it
 )

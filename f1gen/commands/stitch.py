@@ -24,7 +24,24 @@ OutputOpt = Annotated[
     ),
 ]
 CaptionsOpt = Annotated[
-    str, typer.Option(help="'files' (.srt and .vtt beside the cut) or 'burn' (also drawn in).")
+    str,
+    typer.Option(
+        help="'files' (.srt and .vtt beside the cut), 'burn' (also drawn in) or 'words' "
+        "(word by word as spoken, in the files and drawn in)."
+    ),
+]
+FrameOpt = Annotated[
+    str | None,
+    typer.Option(help="The cut's frame, WxH in even numbers (default: the clips' own size)."),
+]
+FillOpt = Annotated[
+    str, typer.Option(help="How a clip of another shape fills the frame: blur, crop or pad.")
+]
+ForOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--for", help="Deliver for shorts, reels or tiktok: 1080x1920, captions in its safe zone."
+    ),
 ]
 LoudnormOpt = Annotated[bool, typer.Option(help="Normalize loudness (two-pass EBU R128).")]
 LoudnessOpt = Annotated[
@@ -51,6 +68,9 @@ def stitch(
     bucket: BucketOpt = None,
     output: OutputOpt = None,
     captions: CaptionsOpt = "files",
+    frame: FrameOpt = None,
+    fill: FillOpt = "blur",
+    platform: ForOpt = None,
     loudnorm: LoudnormOpt = True,
     loudness: LoudnessOpt = -14.0,
     fade_ms: FadeOpt = 20,
@@ -67,13 +87,18 @@ def stitch(
     from ..config import load_settings
     from ..workspace import open_storage, open_workspace
 
-    if captions not in ("files", "burn"):
-        raise BadInputError(f"--captions {captions!r}: use 'files' or 'burn'")
+    if captions not in ("files", "burn", "words"):
+        raise BadInputError(f"--captions {captions!r}: use 'files', 'burn' or 'words'")
+    delivery = stitching.delivery(frame=frame, fill=fill, platform=platform)
     settings = load_settings({"bucket": bucket})
     # The cut reads clips and footage (probed for their trims), never the images.
     work = open_workspace(storyboard, workdir=workdir, decode_images=False)
     options = stitching.CutOptions(
-        burn_captions=captions == "burn",
+        frame=delivery.frame,
+        fill=delivery.fill,
+        safe=delivery.safe,
+        burn_captions=captions != "files",
+        word_captions=captions == "words",
         loudnorm=loudnorm,
         loudness=loudness,
         fade_ms=fade_ms,
@@ -93,12 +118,15 @@ def stitch(
     )
     if as_json:
         print_json(result.as_dict())
-    _render(result)
+    _render(result, framed=delivery.frame is not None)
 
 
-def _render(result: StitchResult) -> None:
-    """What the cut is, and where its side files and link are."""
+def _render(result: StitchResult, *, framed: bool = False) -> None:
+    """What the cut is, and where its side files and link are (framed: its frame size too, when
+    a delivery frame was asked for)."""
     how = "video stream-copied" if result.video_copied else "video encoded once"
+    if framed and result.frame:
+        how = f"{result.frame[0]}x{result.frame[1]}, {how}"
     if result.fetched:
         say(f"fetched {counted(len(result.fetched), 'clip')} from the bucket")
     for note in result.notes:

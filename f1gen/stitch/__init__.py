@@ -4,7 +4,8 @@
   (captions, contact sheet, poster, manifest), fetching and uploading: `stitch()`;
 - cut: the clips laid out, their sound and pictures joined in sync, captions drawn, loudness;
 - mix: the sound as a mix (seams, one room tone, music and beds), envelopes from known speech;
-- ffargs: the ffmpeg arguments, ffconcat lists and filter graphs, built as text.
+- ffargs: the ffmpeg arguments, ffconcat lists and filter graphs, built as text; beside it,
+  frames: the delivery frames (--frame, --fill, --for) and the captions' safe zones.
 
 What the rest of f1gen uses is re-exported here.
 """
@@ -13,15 +14,19 @@ from __future__ import annotations
 
 from .cut import CutOptions, Source, StitchResult, join
 from .ffargs import Loudness, Shape
+from .frames import PRESETS, Delivery, delivery
 from .publish import Outputs, outputs, stitch
 
 __all__ = [
+    "PRESETS",
     "CutOptions",
+    "Delivery",
     "Loudness",
     "Outputs",
     "Shape",
     "Source",
     "StitchResult",
+    "delivery",
     "join",
     "outputs",
     "stitch",

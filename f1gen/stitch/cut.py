@@ -11,6 +11,8 @@ trimmed to exactly its video's duration.
 from __future__ import annotations
 
 import contextlib
+import functools
+import itertools
 import math
 import os
 import re
@@ -27,9 +29,11 @@ from ..files import move_durably
 from .ffargs import (
     AUDIO_RATE,
     SAMPLE_BYTES,
+    Fill,
     Leveling,
     Loudness,
     Piece,
+    Run,
     Shape,
     Transitions,
     audio_chain,
@@ -48,6 +52,7 @@ from .ffargs import (
     track_spans,
     transition_frames,
 )
+from .frames import PORTRAIT, SafeZone
 from .mix import (
     ClipSound,
     Layer,
@@ -82,6 +87,10 @@ class CutOptions:
     fade_ms: int = 20
     crossfade: float = 0.0
     preview: bool = False
+    frame: tuple[int, int] | None = None  # the cut's frame size (None: the clips' own)
+    fill: Fill = "blur"  # how a clip of another shape fills the frame
+    safe: SafeZone = PORTRAIT  # where burned captions may go
+    word_captions: bool = False  # captions word by word, as spoken
     seams: bool = True  # smooth joins and one room tone (off: the plain join, faded)
     music: bool = True  # the storyboard's music, if it has any
     ambience: bool = True  # the storyboard's ambience beds, if it has any
@@ -96,6 +105,7 @@ class Source:
     trim: tuple[float, float] | None = None
     footage: bool = False
     caption: str | None = None
+    captioned: bool = False  # the clip's picture carries its caption already (the animatic's)
     # Where speech is (seconds of the file's sound track, from the take checks' VAD), if known.
     speech: tuple[tuple[float, float], ...] | None = None
     # Its background floor (dBFS; None: digital silence), as an earlier stitch measured it.
@@ -145,6 +155,7 @@ class StitchResult:
     side_files: tuple[Path, ...] = ()
     fetched: tuple[str, ...] = ()
     link: str | None = None
+    frame: tuple[int, int] | None = None  # the cut's picture size
     notes: tuple[str, ...] = ()  # what the stitch decided on its way (a lost pick re-picked)
     mix: MixReport | None = None  # what the mix did: seams, floor gains, music and bed
 
@@ -154,6 +165,7 @@ class StitchResult:
             "output": str(self.output),
             "duration": round(self.duration, 3),
             "video_copied": self.video_copied,
+            "frame": f"{self.frame[0]}x{self.frame[1]}" if self.frame else None,
             "loudness": asdict(self.loudness) if self.loudness else None,
             "leveling": asdict(self.leveling) if self.leveling else None,
             "loudness_made": asdict(self.made_loudness) if self.made_loudness else None,
@@ -215,21 +227,46 @@ def uniform(clips: list[CutClip]) -> bool:
     return len(shapes) == 1
 
 
-def can_copy_video(clips: list[CutClip], options: CutOptions) -> bool:
-    """True when the picture can be stream-copied: uniform takes, nothing drawn on them."""
-    return not (options.burn_captions or options.crossfade or options.preview) and uniform(clips)
+def own_shape(clips: list[CutClip], spec: Shape) -> Shape:
+    """The clips' own shape: the first generated clip's size at spec's rate (a model makes
+    clips of several sizes, its spec naming one); spec's for a cut of footage alone."""
+    for clip in clips:
+        video = clip.info.video
+        if (
+            not clip.source.footage
+            and video is not None
+            and not (video.width % 2 or video.height % 2)
+        ):
+            return Shape(video.width, video.height, spec.fps)
+    return spec
 
 
-def direct(clip: CutClip, shape: Shape) -> bool:
-    """True when the joined picture can decode the clip as it is: an untrimmed take, H.264 in
-    the cut's own shape. Anything else is normalized on its own first."""
+def framed(shape: Shape, options: CutOptions) -> Shape:
+    """The cut's picture: the clips' shape, in the frame options ask for."""
+    return Shape(*options.frame, shape.fps) if options.frame else shape
+
+
+def can_copy_video(clips: list[CutClip], options: CutOptions, shape: Shape | None = None) -> bool:
+    """True when the picture can be stream-copied: uniform takes the cut's size (shape's, when
+    given), nothing drawn on them."""
+    if options.burn_captions or options.crossfade or options.preview or not uniform(clips):
+        return False
+    video = clips[0].info.video if clips else None
+    return shape is None or video is None or (video.width, video.height) == shape.size
+
+
+def direct(clip: CutClip, shape: Shape, *, any_size: bool = False) -> bool:
+    """True when the joined picture can decode the clip as it is: an untrimmed take, H.264
+    yuv420p at the cut's rate, in the cut's own size (or any size, which the cut's own encode
+    fits into its frame). Anything else is normalized on its own first."""
     video = clip.info.video
     assert video is not None
     return (
         not clip.trim
         and not clip.source.footage
         and video.codec == "h264"
-        and (video.width, video.height, video.pix_fmt) == (*shape.size, "yuv420p")
+        and video.pix_fmt == "yuv420p"
+        and (any_size or (video.width, video.height) == shape.size)
         and video.fps == shape.fps
     )
 
@@ -384,7 +421,7 @@ def _envelope(sound: ClipSound, x: np.ndarray, gain: float) -> np.ndarray:
     """x with its background moved by its floor gain."""
     import numpy as np
 
-    envelope = floor_envelope(sound, gain)
+    envelope = floor_envelope(sound, gain, x)
     return x if envelope is None else (x * envelope[:, None]).astype(np.float32)
 
 
@@ -720,16 +757,46 @@ class _Tee:
         return self.first.write(data)
 
 
-def cues(clips: list[CutClip], options: CutOptions) -> list[Cue]:
-    """One caption per clip with speech, shown for the clip's slot (halfway through transitions)."""
+def cues(clips: list[CutClip], options: CutOptions, *, burned: bool = False) -> list[Cue]:
+    """One caption per clip with speech, shown for the clip's slot (halfway through transitions);
+    with word captions, one per word as it is said. burned: only those to draw on the picture
+    (not over a clip whose picture shows its caption already)."""
     half = options.crossfade / 2
     found = []
     for n, clip in enumerate(clips):
-        if clip.source.caption:
-            start = clip.start + (half if n else 0.0)
-            end = clip.start + clip.duration - (half if n < len(clips) - 1 else 0.0)
+        if not clip.source.caption or (burned and clip.source.captioned):
+            continue
+        start = clip.start + (half if n else 0.0)
+        end = clip.start + clip.duration - (half if n < len(clips) - 1 else 0.0)
+        if options.word_captions:
+            found += word_cues(clip, start=start, end=end)
+        else:
             found.append(Cue(start, end, clip.source.caption))
     return found
+
+
+def word_cues(clip: CutClip, *, start: float, end: float) -> list[Cue]:
+    """A clip's line word by word, each word shown from when it is said (the take checks' word
+    alignment, else spread over the speech found) until the next, within start and end."""
+    from ..captions import word_cues as timed
+
+    assert clip.source.caption is not None
+    origin = clip.part[0]  # the clip's second shown at its slot's start
+    stat = clip.path.stat()
+    words = _said(clip.path, stat.st_mtime_ns, stat.st_size, clip.source.caption, clip.part)
+    shifted = [(text, clip.start + at - origin) for text, at in words]
+    return timed(shifted, start=start, end=end)
+
+
+@functools.lru_cache(maxsize=64)
+def _said(
+    path: Path, mtime: int, size: int, line: str, part: tuple[float, float]
+) -> tuple[tuple[str, float], ...]:
+    """said_words, once per clip file as it is (the burned captions and the caption files both
+    need them)."""
+    from ..checks.timing import said_words
+
+    return tuple(said_words(path, line, span=part))
 
 
 def caption_track(
@@ -741,20 +808,23 @@ def caption_track(
     tag: str,
     made: list[Path],
 ) -> Path | None:
-    """An ffconcat list of caption images the cut's size, each for its cue (a blank one
-    between), or None when no clip has a caption."""
+    """An ffconcat list of caption images, each for its cue (a blank one between), or None when
+    no clip has a caption. Each image holds the captions' safe zone alone, to be laid at its top
+    left corner (options.safe's box): the overlay blends that area, not the whole frame."""
     from PIL import Image
 
-    timeline = cues(clips, options)
+    timeline = cues(clips, options, burned=True)
     if not timeline:
         return None
+    zone = options.safe.box(shape.size)
     blank = scratch / f".partial-caption-{tag}-blank.png"
-    Image.new("RGBA", shape.size, (0, 0, 0, 0)).save(blank)
+    Image.new("RGBA", (zone[2] - zone[0], zone[3] - zone[1]), (0, 0, 0, 0)).save(blank)
     made.append(blank)
     art = []
     for n, cue in enumerate(timeline):
         drawn = scratch / f".partial-caption-{tag}-{n:03d}.png"
-        made.append(draw_caption(cue.text, drawn, size=shape.size))
+        made.append(draw_caption(cue.text, drawn, size=shape.size, zone=zone, spoken=cue.spoken,
+                                 cropped=True))  # fmt: skip
         art.append(drawn)
     listing = scratch / f".partial-captions-{tag}.txt"
     listing.write_text(caption_listing(timeline, art=art, blank=blank), encoding="utf-8")
@@ -771,16 +841,20 @@ def _pictures(
     tag: str,
     ffmpeg: str | None,
     made: list[Path],
-) -> list[Piece]:
-    """Each clip's picture as the joined input reads it: the take itself when it can, else a
-    normalized (or, for a copy, remuxed) file of its own, made one clip at a time."""
+    fill: Fill = "blur",
+    any_size: bool = False,
+) -> list[tuple[Piece, tuple[int, int]]]:
+    """Each clip's picture as the joined input reads it, with its size: the take itself when it
+    can (any_size: of any size, which the cut's own encode fits into its frame), else a file of
+    its own fitted into the frame (or, for a copy, remuxed), made one clip at a time."""
     pieces = []
     for n, clip in enumerate(clips):
         video = clip.info.video
         assert video is not None
-        as_it_is = copy or direct(clip, shape)
+        as_it_is = copy or direct(clip, shape, any_size=any_size)
+        size = (video.width, video.height) if as_it_is else shape.size
         if as_it_is and video.index == 0:
-            pieces.append(Piece(clip.path, video.start, clip.duration))
+            pieces.append((Piece(clip.path, video.start, clip.duration), size))
             continue
         own = scratch / f".partial-picture-{tag}-{n:03d}.mp4"
         made.append(own)
@@ -788,14 +862,55 @@ def _pictures(
             remux_command(clip.path, own)
             if as_it_is
             else normalize_command(
-                clip.path, own, shape=shape, duration=clip.duration, trim=clip.trim
+                clip.path, own, shape=shape, duration=clip.duration, trim=clip.trim, fill=fill
             )
         )
         with _writing(scratch, "the clips' pictures"):
             media.run_ffmpeg(command, ffmpeg=ffmpeg, what=f"stitch: {clip.source.name}")
         made_video = media.probe(own).video
-        pieces.append(Piece(own, made_video.start if made_video else 0.0, clip.duration))
+        pieces.append((Piece(own, made_video.start if made_video else 0.0, clip.duration), size))
     return pieces
+
+
+# Each run of neighbours of one size is read by a decoder of its own, all open at once (about
+# 40 MB each at these sizes): past this many, clips are fitted on their own first instead.
+MAX_RUNS = 6
+
+
+def _any_size(clips: list[CutClip], shape: Shape, options: CutOptions) -> bool:
+    """True when takes of any size can be read as they are, the cut's own encode fitting them
+    into its frame. Transitions read every clip from one input: there, only when every clip is
+    such a take of one and the same size (else each is fitted into the frame on its own); nor
+    when the sizes alternate so often that more than MAX_RUNS decoders would be open."""
+    sizes = [
+        (c.info.video.width, c.info.video.height)
+        if c.info.video and direct(c, shape, any_size=True)
+        else shape.size
+        for c in clips
+    ]
+    runs = 1 + sum(a != b for a, b in itertools.pairwise(sizes))
+    if not options.crossfade or len(clips) < 2:
+        return runs <= MAX_RUNS
+    return len(set(sizes)) == 1 and all(direct(c, shape, any_size=True) for c in clips)
+
+
+def _runs(
+    placed: list[tuple[Piece, tuple[int, int]]], *, scratch: Path, tag: str, made: list[Path]
+) -> list[Run]:
+    """The pictures as runs of neighbours of one size, each written as its own ffconcat list."""
+    groups: list[tuple[tuple[int, int], list[Piece]]] = []
+    for piece, size in placed:
+        if groups and groups[-1][0] == size:
+            groups[-1][1].append(piece)
+        else:
+            groups.append((size, [piece]))
+    runs = []
+    for k, (size, pieces) in enumerate(groups):
+        listing = scratch / f".partial-concat-{tag}-{k:03d}.txt"
+        made.append(listing)
+        listing.write_text(ffconcat(pieces), encoding="utf-8")
+        runs.append(Run(listing, size))
+    return runs
 
 
 def _transitions(
@@ -861,6 +976,38 @@ def _planned(
         return plan_mix(clips, options, layers, scratch=kept)
 
 
+def _picture_inputs(
+    clips: list[CutClip],
+    options: CutOptions,
+    *,
+    copy: bool,
+    shape: Shape,
+    scratch: Path,
+    tag: str,
+    ffmpeg: str | None,
+    made: list[Path],
+) -> tuple[list[Run], Transitions | None, Path | None]:
+    """What the cut's picture is read from: the clips as runs of one size each, the heads of
+    the transitions (if any) and the caption images' list (if burned)."""
+    placed = _pictures(
+        clips, copy=copy, shape=shape, scratch=scratch, tag=tag, ffmpeg=ffmpeg, made=made,
+        fill=options.fill, any_size=_any_size(clips, shape, options),
+    )  # fmt: skip
+    videos = [piece for piece, _ in placed]
+    runs = _runs(placed, scratch=scratch, tag=tag, made=made)
+    transitions = (
+        _transitions(clips, videos, shape=shape, scratch=scratch, tag=tag, made=made)
+        if options.crossfade and len(clips) > 1
+        else None
+    )
+    captions = (
+        caption_track(clips, options, shape=shape, scratch=scratch, tag=tag, made=made)
+        if options.burn_captions
+        else None
+    )
+    return runs, transitions, captions
+
+
 def join(
     sources: list[Source],
     *,
@@ -886,7 +1033,7 @@ def join(
     (or none, when copied): memory does not grow with the number of clips.
     """
     options = options or CutOptions()
-    shape = shape or default_shape()
+    shape = framed(shape or default_shape(), options)
     clips = laid if laid is not None else layout(sources, crossfade=options.crossfade)
     for folder in (output.parent, scratch):
         try:
@@ -898,7 +1045,7 @@ def join(
     clear_leftovers(scratch, output)
     tag = f"{os.getpid()}"
     partial = output.with_name(f".partial-{tag}-{output.name}")
-    copied = can_copy_video(clips, options)
+    copied = can_copy_video(clips, options, shape)
     made: list[Path] = []
     measured = None
     blocks: tuple[float, ...] = ()
@@ -906,22 +1053,10 @@ def join(
     made_loudness: Loudness | None = None
     sound: Path | None = None
     try:
-        videos = _pictures(
-            clips, copy=copied, shape=shape, scratch=scratch, tag=tag, ffmpeg=ffmpeg, made=made
-        )
-        pictures = scratch / f".partial-concat-{tag}.txt"
-        made.append(pictures)
-        pictures.write_text(ffconcat(videos), encoding="utf-8")
-        transitions = (
-            _transitions(clips, videos, shape=shape, scratch=scratch, tag=tag, made=made)
-            if options.crossfade and len(clips) > 1
-            else None
-        )
-        captions = (
-            caption_track(clips, options, shape=shape, scratch=scratch, tag=tag, made=made)
-            if options.burn_captions
-            else None
-        )
+        pictures, transitions, captions = _picture_inputs(
+            clips, options, copy=copied, shape=shape, scratch=scratch, tag=tag, ffmpeg=ffmpeg,
+            made=made,
+        )  # fmt: skip
         mixing = _planned(clips, options, layers, scratch=scratch, tag=tag, made=made)
         if options.loudnorm:
             sound = scratch / f".partial-sound-{tag}.f32"
@@ -941,7 +1076,9 @@ def join(
             leveling=leveling,
             transitions=transitions,
             captions=captions,
+            captions_at=options.safe.box(shape.size)[:2],
             preview=options.preview,
+            fill=options.fill,
         )
         feed = None if sound else lambda sink: write_track(clips, options, sink, mixing)
         with _writing(output.parent, "the cut"):
@@ -960,4 +1097,5 @@ def join(
         output=output, duration=_end(clips), clips=tuple(clips), video_copied=copied,
         loudness=measured, leveling=leveling, made_loudness=made_loudness,
         mix=mixing.report(clips) if mixing else None,
+        frame=shape.preview if options.preview else shape.size,
     )  # fmt: skip

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from ..errors import StitchError
 from ..media import PCM_BYTES, PCM_FORMAT
@@ -83,18 +83,63 @@ class Slot(Protocol):
         ...
 
 
+Fill = Literal["blur", "crop", "pad"]
+FILLS: tuple[Fill, ...] = ("blur", "crop", "pad")
+# The blurred fill is made at an eighth of the frame's size and scaled up: as soft as a wide blur
+# at full size, for a sixtieth of the work. Darkened, so that the picture itself stands out.
+FILL_SHRINK = 8
+FILL_BLUR = 6  # box radius at the shrunk size, three passes (nearly a Gaussian)
+FILL_DIM = 0.5  # of the fill's brightness (luma above black) kept
+
+
+def _even(value: float) -> int:
+    return max(16, round(value / 2) * 2)  # 16: room for the blur's box in the chroma planes
+
+
+def fit_graph(source: str, output: str, *, frame: tuple[int, int], fill: Fill, tag: str) -> str:
+    """A filter graph fragment that fits the picture labelled source, whatever its size, into the
+    frame, labelled output: scaled to fit and centred, the rest filled with a blurred, darkened
+    copy of itself (blur) or black (pad); or scaled to fill, its overflow cut (crop).
+
+    Each clip of a cut is fitted by the same rule, so clips of any sizes sit alike in the frame.
+    tag keeps the fragment's own labels apart from the rest of the graph.
+    """
+    width, height = frame
+    if fill == "crop":
+        return (
+            f"[{source}]scale={width}:{height}:force_original_aspect_ratio=increase,"
+            f"crop={width}:{height},setsar=1[{output}]"
+        )
+    fitted = f"scale={width}:{height}:force_original_aspect_ratio=decrease:force_divisible_by=2"
+    if fill == "pad":
+        return f"[{source}]{fitted},pad={width}:{height}:(ow-iw)/2:(oh-ih)/2,setsar=1[{output}]"
+    small = _even(width / FILL_SHRINK), _even(height / FILL_SHRINK)
+    radius = min(FILL_BLUR, min(small) // 4)  # at most half the chroma planes' side
+    return (
+        f"[{source}]split=2[{tag}p][{tag}b];"
+        f"[{tag}b]scale={small[0]}:{small[1]}:force_original_aspect_ratio=increase,"
+        f"crop={small[0]}:{small[1]},boxblur={radius}:3,lutyuv=y=16+(val-16)*{FILL_DIM},"
+        f"scale={width}:{height},setsar=1[{tag}f];"
+        f"[{tag}p]{fitted},setsar=1[{tag}q];"
+        f"[{tag}f][{tag}q]overlay=(W-w)/2:(H-h)/2[{output}]"
+    )
+
+
 def normalize_chain(
-    shape: Shape, *, duration: float, trim: tuple[float, float] | None = None
+    shape: Shape,
+    *,
+    duration: float,
+    trim: tuple[float, float] | None = None,
+    fill: Fill = "blur",
 ) -> str:
-    """Filters that make a clip's picture the cut's shape, yuv420p, starting at its first frame
-    (or at trim's start) and duration seconds long."""
-    width, height = shape.size
+    """A filter graph (from the input's first video stream to [v]) that makes a clip's picture
+    the cut's frame (fitted by fill), its rate, yuv420p, starting at its first frame (or at
+    trim's start) and duration seconds long."""
     cut = f"trim=start={trim[0]:.6f}:end={trim[1]:.6f}," if trim else ""
     return (
-        f"{cut}setpts=PTS-STARTPTS,"
-        f"scale={width}:{height}:force_original_aspect_ratio=decrease,"
-        f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps={shape.fps},format=yuv420p,"
-        f"trim=duration={duration:.6f}"
+        f"[0:v:0]{cut}setpts=PTS-STARTPTS,fps={shape.fps}[n];"
+        f"{fit_graph('n', 'fit', frame=shape.size, fill=fill, tag='n')};"
+        f"[fit]format=yuv420p,trim=duration={duration:.6f}[v]"
     )
 
 
@@ -105,11 +150,12 @@ def normalize_command(
     shape: Shape,
     duration: float,
     trim: tuple[float, float] | None = None,
+    fill: Fill = "blur",
 ) -> list[str]:
-    """One clip's picture alone, normalized, nearly lossless: memory is one clip's, however many
-    clips the cut has."""
-    chain = normalize_chain(shape, duration=duration, trim=trim)
-    return ["-i", str(source), "-map", "0:v:0", "-vf", chain, "-an",
+    """One clip's picture alone, fitted into the cut's frame, nearly lossless: memory is one
+    clip's, however many clips the cut has."""
+    graph = normalize_chain(shape, duration=duration, trim=trim, fill=fill)
+    return ["-i", str(source), "-filter_complex", graph, "-map", "[v]", "-an",
             "-c:v", "libx264", "-preset", "veryfast", "-crf", "12", "-pix_fmt", "yuv420p",
             "-f", "mp4", str(output)]  # fmt: skip
 
@@ -367,28 +413,62 @@ class Transitions:
     lengths: tuple[int, ...]
 
 
+@dataclass(frozen=True)
+class Run:
+    """Clips next to each other in the cut whose pictures share one size: one ffconcat list, read
+    by one decoder (a decoder cannot change size mid-stream without resetting the graph)."""
+
+    listing: Path
+    size: tuple[int, int]
+
+
+def joined_picture(runs: Sequence[Run], *, shape: Shape, fill: Fill, first: int) -> str:
+    """The chains that make [vjoined], the cut's whole picture in its frame and rate, from the
+    runs read as inputs first, first + 1...: each run fitted into the frame (unless it is the
+    frame's size), then joined end to end."""
+    chains, labels = [], []
+    for k, run in enumerate(runs):
+        label = "vjoined" if len(runs) == 1 else f"run{k}"
+        if run.size == shape.size:
+            chains.append(f"[{first + k}:v:0]fps={shape.fps}[{label}]")
+        else:
+            chains.append(f"[{first + k}:v:0]fps={shape.fps}[raw{k}]")
+            chains.append(fit_graph(f"raw{k}", label, frame=shape.size, fill=fill, tag=f"r{k}"))
+        labels.append(f"[{label}]")
+    if len(runs) > 1:
+        chains.append(f"{''.join(labels)}concat=n={len(runs)}:v=1:a=0[vjoined]")
+    return ";".join(chains)
+
+
 def build_command(
     *,
     output: Path,
-    pictures: Path,
+    pictures: Path | Sequence[Run],
     shape: Shape,
     copy: bool,
     sound: Path | None = None,
     leveling: Leveling | None = None,
     transitions: Transitions | None = None,
     captions: Path | None = None,
+    captions_at: tuple[int, int] = (0, 0),
     preview: bool = False,
+    fill: Fill = "blur",
 ) -> list[str]:
     """The ffmpeg arguments for the cut: sound from stdin (or the file sound), raw; the picture
-    from the ffconcat list pictures, stream-copied (copy) or decoded once into the cut's shape,
-    with transitions and the captions list laid over it; leveling: the second loudness pass,
+    from the ffconcat list pictures (or from runs of clips of one size each, every run fitted
+    into the cut's frame by fill), stream-copied (copy) or decoded once into the cut's shape,
+    with transitions and the captions list laid over it (its images' top left corner at
+    captions_at); leveling: the second loudness pass,
     whose sound is measured as it goes to the encoder (ebur128's summary, on stderr).
 
     Every input starts at zero by construction, so timestamps are kept as they are (-copyts):
     nothing can shift the picture against the sound.
     """
+    runs = [Run(pictures, shape.size)] if isinstance(pictures, Path) else list(pictures)
+    assert runs and (copy or transitions is None or len(runs) == 1), "one run to copy or fade"
     args = ["-copyts", *PCM_INPUT, "-i", str(sound or "pipe:0")]
-    args += ["-f", "concat", "-safe", "0", "-i", str(pictures)]
+    for run in runs:
+        args += ["-f", "concat", "-safe", "0", "-i", str(run.listing)]
     chains: list[str] = []
     audio_map = "0:a"
     if leveling:
@@ -401,6 +481,7 @@ def build_command(
     if copy:
         video_map, video_codec = "1:v:0", ["-c:v", "copy"]
     else:
+        track = 1 + len(runs)  # the next input
         if transitions is not None:
             args += ["-f", "concat", "-safe", "0", "-i", str(transitions.heads)]
             chains.append(
@@ -408,17 +489,23 @@ def build_command(
                     transitions.starts, transitions.lengths, joined=1, heads=2, fps=shape.fps
                 )
             )
+            track += 1
+            joined_video = "vjoined"
+            if runs[0].size != shape.size:  # the clips' own size, faded, then fitted
+                chains.append(fit_graph("vjoined", "vframed", frame=shape.size, fill=fill, tag="x"))
+                joined_video = "vframed"
         else:
-            chains.append(f"[1:v:0]fps={shape.fps}[vjoined]")
-        joined_video = "vjoined"
+            chains.append(joined_picture(runs, shape=shape, fill=fill, first=1))
+            joined_video = "vjoined"
         if captions is not None:
             # One input carries every caption image, each held for its cue: decoded in order,
             # so memory stays flat however many scenes there are.
-            track = 3 if transitions is not None else 2
             args += ["-f", "concat", "-safe", "0", "-i", str(captions)]
+            # caption images cover their zone alone, laid there: the blend is that area's work
+            at = f":x={captions_at[0]}:y={captions_at[1]}" if any(captions_at) else ""
             chains.append(
                 f"[{track}:v]setpts=PTS-STARTPTS[captions];"
-                f"[{joined_video}][captions]overlay=format=auto:eof_action=pass[captioned]"
+                f"[{joined_video}][captions]overlay=format=auto:eof_action=pass{at}[captioned]"
             )
             joined_video = "captioned"
         scale = f",scale={shape.preview[0]}:{shape.preview[1]}" if preview else ""

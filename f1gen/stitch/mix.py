@@ -37,17 +37,22 @@ TONE = 0.4  # s: the stretch of a clip's own background that continues it
 GAP = AUDIO_RATE // 10  # samples: the stretch of room tone taken between words, when no more
 ENTRY = 0.03  # s: the crossfade into a room tone taken from elsewhere in the clip
 FLOOR_LIMIT = 12.0  # dB: the most a clip's background is moved toward the cut's
-FLOOR_RAMP = 0.3  # s: how fast a floor gain comes and goes around speech (at most 12 dB/0.3 s)
+FLOOR_RAMP = 0.5  # s: how fast a floor gain comes and goes around speech (12 dB: 1.2 dB a window)
 FLOOR_SHARE = 0.1  # a clip's floor: the quietest tenth of its non-speech windows
-HANDLE_MIN, HANDLE_MAX = 0.2, 1.2  # s: a seam's crossfade, longer for a bigger step
-DB_PER_SECOND = 24.0  # the step a seam spreads over a second: 1.2 dB a window
+BRIDGE = 1.5  # s: how far each clip's room tone reaches past a join, under the other's sound
+BRIDGE_SHARE = 0.45  # of a slot at most, so that the bridges at a clip's two ends never meet
+EDGE = 0.25  # s: the background a seam meets is measured this close to the clip's end
+CLEAN_REACH = 0.2  # s each side: a block stands out (a transient) against these
+TRANSIENT = 10.0  # dB over its stretch's median: a 10 ms block that is a bang, not room tone
+LOCAL = 0.5  # s each side: the stretch a window's background is the median of
+TONE_MATCH = 20.0  # dB: the most a room tone is moved to the level of the background it joins
 DUCK_ATTACK, DUCK_RELEASE = 0.12, 0.35  # s: music and bed go down before a line, up after it
 OFF_FADE = 0.5  # s: the music's fades around a scene that says `music: off`
 BED_SWITCH = 1.0  # s: one ambience crossfading into the next at a scene
 LOOP_CROSSFADE = 0.5  # s at most (a quarter of a short file): where a loop meets itself
 HELD = 60.0  # s: a file up to this long is decoded once and looped from memory (23 MB)
 SILENT = 1e-12  # power under which a window is digital silence
-EDGE_DROP = 30.0  # dB: a clip's sound that falls this far at its ends is the codec's padding
+EDGE_DROP = 15.0  # dB: a clip's sound that falls this far at its ends is the codec's padding
 
 
 def db(power: float) -> float:
@@ -142,12 +147,22 @@ def tail_tone(
     x: Samples, end: int, count: int, *, speech: Sequence[tuple[int, int]], quiet: tuple[int, int]
 ) -> Samples:
     """count samples continuing x after sample end with its own room tone: its last stretch
-    when clear of speech, else its quietest stretch entered by a short crossfade."""
+    when clear of speech and of transients, else its quietest stretch at the level around the
+    end, entered by a short crossfade (after a bang: faded in, the bang never reflected)."""
     span = min(round(TONE * AUDIO_RATE), end)
     own = x[end - span : end]
-    if free_of(speech, end - span, end) or quiet[1] <= quiet[0]:
+    speech_free = free_of(speech, end - span, end)
+    if (speech_free and clean(own)) or quiet[1] <= quiet[0]:
         return continue_after(own, count)
-    return _entered(continue_after(own, count), continue_after(x[quiet[0] : quiet[1]], count))
+    # speech or a bang near the end (content, never looped): its quiet stretch goes on instead,
+    # at the level of the background around the end
+    around = background_near(x[:end], speech, at=end)
+    tone = matched(continue_after(x[quiet[0] : quiet[1]], count), around)
+    if speech_free:  # a bang: the tone fades in after it, nothing of the bang is reflected
+        n = min(round(ENTRY * AUDIO_RATE), count)
+        tone[:n] *= np.sin(np.linspace(0, math.pi / 2, n, dtype=np.float32))[:, None]
+        return tone
+    return _entered(continue_after(own, count), tone)
 
 
 def head_tone(
@@ -246,12 +261,50 @@ def away_from(speech: Sequence[tuple[int, int]], count: int, *, ramp: float) -> 
     return np.interp(np.arange(count), centres, share)
 
 
-def floor_envelope(sound: ClipSound, gain_db: float) -> Gains | None:
+def local_background(x: Samples, speech: Sequence[tuple[int, int]]) -> npt.NDArray[np.float64]:
+    """For every 50 ms window of x, the background around it: the median of the non-speech,
+    not silent windows within LOCAL s of it (the clip's median where there are none; 0 for
+    none at all). A slow rise of the ambience moves it; a bang does not."""
+    levels = window_levels(x)
+    clear = np.array(
+        [free_of(speech, k * WINDOW, (k + 1) * WINDOW) for k in range(len(levels))], dtype=bool
+    ) & (levels > SILENT)
+    overall = float(np.median(levels[clear])) if clear.any() else 0.0
+    reach = round(LOCAL * AUDIO_RATE / WINDOW)
+    around = np.full(len(levels), overall)
+    for k in range(len(levels)):
+        near = levels[max(0, k - reach) : k + reach + 1][clear[max(0, k - reach) : k + reach + 1]]
+        if len(near):
+            around[k] = float(np.median(near))
+    return around
+
+
+def events(x: Samples, speech: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The stretches (samples, widened by a window) of x's sound that stand TRANSIENT dB over
+    the background around them: a bang, a crash, a cheer. They are content, not room tone: the
+    floor gain leaves them as they are."""
+    around = local_background(x, speech)
+    if not len(around) or not around.max() > 0:
+        return []
+    power = block_powers(x)
+    per = WINDOW // BLOCK
+    threshold = np.repeat(around, per)
+    threshold = np.concatenate([threshold, np.full(len(power) - len(threshold), threshold[-1])])
+    loud = power > threshold * 10 ** (TRANSIENT / 10) + SILENT
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], loud.astype(np.int8), [0]])))
+    return [
+        (max(0, s * BLOCK - WINDOW), min(len(x), e * BLOCK + WINDOW))
+        for s, e in zip(edges[::2], edges[1::2], strict=True)
+    ]
+
+
+def floor_envelope(sound: ClipSound, gain_db: float, x: Samples | None = None) -> Gains | None:
     """The linear gain bringing a clip's background toward the cut's floor, 1 on its speech and
-    changing smoothly (linear in dB) around it; None for no change."""
+    on the events in its sound x, changing smoothly (linear in dB) around them; None for none."""
     if abs(gain_db) < 0.05:
         return None
-    share = away_from(sound.speech, sound.samples, ramp=FLOOR_RAMP)
+    held = list(sound.speech) + (events(x, sound.speech) if x is not None else [])
+    share = away_from(held, sound.samples, ramp=FLOOR_RAMP)
     return np.asarray(10 ** (gain_db * share / 20))
 
 
@@ -275,82 +328,119 @@ class Seam:
         }
 
 
-def _clear_tail(sound: ClipSound) -> int:
-    """Samples at the end of a clip's slot clear of speech."""
-    last = max((e for _, e in sound.speech), default=0)
-    return max(0, sound.samples - last)
+def clean(x: Samples) -> bool:
+    """True when no 10 ms block of x stands TRANSIENT dB over the median of the blocks within
+    CLEAN_REACH of it: no bang, no click, so x may be continued by reflection (a transient is
+    content, never looped); a slow rise of the ambience is no transient."""
+    power = block_powers(x)
+    if not len(power):
+        return True
+    reach = round(CLEAN_REACH * AUDIO_RATE) // BLOCK
+    padded = np.pad(power, reach, mode="edge")
+    around = np.median(np.lib.stride_tricks.sliding_window_view(padded, 2 * reach + 1), axis=1)
+    return bool((power <= around * 10 ** (TRANSIENT / 10) + SILENT).all())
 
 
-def _clear_head(sound: ClipSound) -> int:
-    """Samples at the start of a clip's slot clear of speech."""
-    return min((s for s, _ in sound.speech), default=sound.samples)
+def matched(tone: Samples, power: float) -> Samples:
+    """tone at the given power (mean of the channels), moved TONE_MATCH dB at most."""
+    have = float(np.mean(tone.astype(np.float64) ** 2)) if len(tone) else 0.0
+    if have <= SILENT or power <= SILENT:
+        return tone
+    gain = min(10 ** (TONE_MATCH / 10), max(10 ** (-TONE_MATCH / 10), power / have))
+    return (tone * math.sqrt(gain)).astype(np.float32)
 
 
-def _edge_level(x: Samples, sound: ClipSound, *, tail: bool) -> float:
-    """The level (dBFS) of the background a seam crossfades at one end of a clip: its last (or
-    first) quarter second clear of speech, or its quietest stretch when speech runs to the end."""
-    clear = _clear_tail(sound) if tail else _clear_head(sound)
-    probe = min(round(0.25 * AUDIO_RATE), clear)
-    if probe >= WINDOW:
-        part = x[len(x) - probe :] if tail else x[:probe]
-    else:
-        part = x[sound.quiet[0] : sound.quiet[1]]
-    return db(float((part.astype(np.float64) ** 2).mean())) if len(part) else -math.inf
+def background_near(x: Samples, speech: Sequence[tuple[int, int]], *, at: int) -> float:
+    """The power of a clip's background near sample at: the median of its non-speech, not silent
+    50 ms windows within EDGE s of it (reaching farther when speech leaves fewer than three),
+    leaving out those TRANSIENT dB over the second around it (a bang); 0 when it has none."""
+    levels = window_levels(x)
+    centres = (np.arange(len(levels)) + 0.5) * WINDOW
+    keep = np.array(
+        [free_of(speech, k * WINDOW, (k + 1) * WINDOW) for k in range(len(levels))], dtype=bool
+    ) & (levels > SILENT)
+    distance = np.abs(centres - at)
+    wider = levels[keep & (distance < 4 * EDGE * AUDIO_RATE)]
+    if len(wider):  # what stands out of the second around (a bang) is no background
+        keep &= levels <= float(np.median(wider)) * 10 ** (TRANSIENT / 10)
+    for reach in (EDGE, 3 * EDGE, math.inf):
+        near = levels[keep & (distance < reach * AUDIO_RATE)]
+        if len(near) >= 3 or (reach == math.inf and len(near)):
+            return float(np.median(near))
+    return 0.0
 
 
-def handles(out: ClipSound, into: ClipSound, step_db: float) -> tuple[int, int]:
-    """A seam's handles (samples before and after the join): long enough to spread the step
-    (DB_PER_SECOND), within the non-speech ends of both clips."""
-    if not math.isfinite(step_db):
-        step_db = 0.0
-    want = round(min(HANDLE_MAX, max(HANDLE_MIN, abs(step_db) / DB_PER_SECOND)) * AUDIO_RATE)
-    room_out, room_in = _clear_tail(out), _clear_head(into)
-    before = min(room_out, want // 2)
-    after = min(room_in, want - before)
-    before = min(room_out, want - after)
-    return before, after
+def edge_power(x: Samples, sound: ClipSound, *, tail: bool) -> float:
+    """The power of a clip's background at one end, where a seam meets it (its quiet stretch's,
+    when speech leaves it none)."""
+    power = background_near(x, sound.speech, at=len(x) if tail else 0)
+    if power > 0:
+        return power
+    quiet = x[sound.quiet[0] : sound.quiet[1]].astype(np.float64)
+    return float(np.mean(quiet**2)) if len(quiet) else 0.0
 
 
-def crossfade_levels(out: Samples, into: Samples) -> Samples:
-    """out fading into into (same length, uncorrelated), their sum's level moving evenly in dB
-    from out's to into's: the quieter follows an equal-power ramp, the louder whatever keeps
-    the sum on its course."""
-    n = len(out)
-    if not n:
-        return out
-    p_out = float((out.astype(np.float64) ** 2).mean()) + SILENT
-    p_in = float((into.astype(np.float64) ** 2).mean()) + SILENT
-    u = (np.arange(n) + 0.5) / n
-    target = p_out ** (1 - u) * p_in**u
-    if p_in <= p_out:
-        g_in2 = u
-        g_out2 = np.clip((target - g_in2 * p_in) / p_out, 0, 1)
-    else:
-        g_out2 = 1 - u
-        g_in2 = np.clip((target - g_out2 * p_out) / p_in, 0, 1)
-    mixed = out * np.sqrt(g_out2)[:, None] + into * np.sqrt(g_in2)[:, None]
-    return mixed.astype(np.float32)
+def steady(tone: Samples) -> Samples:
+    """tone with its level held steady (divided by its own envelope: 10 ms blocks, smoothed over
+    50 ms): a bridge made of it keeps the room's colour but not its swells, which under another
+    clip would be steps of their own."""
+    power = block_powers(tone)
+    if len(power) < 2:
+        return tone
+    smooth = np.convolve(np.pad(power, 2, mode="edge"), np.ones(5) / 5, mode="valid")
+    centres = (np.arange(len(power)) + 0.5) * BLOCK
+    envelope = np.sqrt(np.maximum(smooth, SILENT) / max(float(smooth.mean()), SILENT))
+    held = tone / np.interp(np.arange(len(tone)), centres, envelope)[:, None]
+    return held.astype(np.float32)
 
 
-def seam(out: ClipSound, x_out: Samples, into: ClipSound, x_in: Samples) -> tuple[Seam, Samples]:
-    """The join of two clips' (already leveled) sounds: the crossfaded stretch around it, the
-    outgoing clip's last `before` samples and the incoming one's first `after`."""
-    level_out = _edge_level(x_out, out, tail=True)
-    level_in = _edge_level(x_in, into, tail=False)
-    step = level_in - level_out if math.isfinite(level_in - level_out) else 60.0
-    before, after = handles(out, into, step)
-    n = before + after
-    if not n:
-        return Seam(0, 0, level_out, level_in), np.zeros((0, 2), np.float32)
-    carried = np.concatenate(
-        [x_out[len(x_out) - before :],
-         tail_tone(x_out, len(x_out), after, speech=out.speech, quiet=out.quiet)]
-    )  # fmt: skip
-    led = np.concatenate(
-        [head_tone(x_in, 0, before, speech=into.speech, quiet=into.quiet), x_in[:after]]
+def room_tone(x: Samples, sound: ClipSound, count: int, *, tail: bool, power: float) -> Samples:
+    """count samples of a clip's own room tone at the given power, going on past its end (tail)
+    or leading into its start: its edge stretch reflected (continuous with it) when that is
+    clear of speech and of transients, else its quiet stretch, faded in from the edge."""
+    span = min(round(TONE * AUDIO_RATE), len(x))
+    own = x[len(x) - span :] if tail else x[:span][::-1]
+    speech_free = (
+        free_of(sound.speech, len(x) - span, len(x)) if tail else free_of(sound.speech, 0, span)
     )
-    made = crossfade_levels(carried, led)
-    return Seam(before / AUDIO_RATE, after / AUDIO_RATE, level_out, level_in), made
+    if (speech_free and clean(own)) or sound.quiet[1] <= sound.quiet[0]:
+        tone = matched(steady(continue_after(own, count)), power)
+    else:
+        quiet = x[sound.quiet[0] : sound.quiet[1]]
+        tone = matched(steady(continue_after(quiet if tail else quiet[::-1], count)), power)
+        n = min(round(ENTRY * AUDIO_RATE), count)
+        tone[:n] *= np.sin(np.linspace(0, math.pi / 2, n, dtype=np.float32))[:, None]
+    return tone if tail else tone[::-1]
+
+
+def bridge_gain(own: float, other: float, count: int) -> Gains:
+    """The gain of the other clip's tone (power other) under a clip's background (power own)
+    over count samples ending at the join: their sum rises evenly in dB from own to own + other.
+    """
+    u = (np.arange(count) + 0.5) / max(count, 1)
+    if other <= SILENT:
+        return np.zeros(count)
+    own = max(own, other * 1e-6)  # from silence: a 60 dB rise, not an endless one
+    target = own ** (1 - u) * (own + other) ** u
+    return np.asarray(np.sqrt(np.clip((target - own) / other, 0, 1)))
+
+
+def seam(
+    out: ClipSound, x_out: Samples, into: ClipSound, x_in: Samples
+) -> tuple[Seam, Samples, Samples]:
+    """The bridge over the join of two clips' (already leveled) sounds: what to add under the
+    outgoing clip's last samples (the incoming one's room tone, rising) and under the incoming
+    one's first (the outgoing one's, falling). Both backgrounds sound together at the join, so
+    its two sides meet at one level; each side's own sound, speech above all, is untouched."""
+    before = min(round(BRIDGE * AUDIO_RATE), int(out.samples * BRIDGE_SHARE), len(x_out))
+    after = min(round(BRIDGE * AUDIO_RATE), int(into.samples * BRIDGE_SHARE), len(x_in))
+    p_out, p_in = edge_power(x_out, out, tail=True), edge_power(x_in, into, tail=False)
+    tone_in = room_tone(x_in, into, before, tail=False, power=p_in)
+    tone_out = room_tone(x_out, out, after, tail=True, power=p_out)
+    under_out = tone_in * bridge_gain(p_out, p_in, before)[:, None].astype(np.float32)
+    under_in = tone_out * bridge_gain(p_in, p_out, after)[::-1, None].astype(np.float32)
+    record = Seam(before / AUDIO_RATE, after / AUDIO_RATE, db(p_out), db(p_in))
+    return record, under_out.astype(np.float32), under_in.astype(np.float32)
 
 
 def seamed(
@@ -358,20 +448,14 @@ def seamed(
 ) -> Iterator[Samples]:
     """Each clip's slot in order, joined by seams (when on): one clip ahead is held."""
     ahead = next(leveled, None)
-    carry: Samples | None = None
     while ahead is not None:
         sound, current = ahead
         ahead = next(leveled, None)
-        if carry is not None:
-            current[: len(carry)] = carry
-            carry = None
         if seams and ahead is not None:
-            done, made = seam(sound, current, ahead[0], ahead[1])
+            done, under_out, under_in = seam(sound, current, ahead[0], ahead[1])
             record.append(done)
-            before = round(done.before * AUDIO_RATE)
-            if before:
-                current[len(current) - before :] = made[:before]
-            carry = made[before:]
+            current[len(current) - len(under_out) :] += under_out
+            ahead[1][: len(under_in)] += under_in
         yield current
 
 

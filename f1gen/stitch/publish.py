@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import __version__, media
+from ..backends import shows_captions
 from ..captions import to_srt, to_vtt
 from ..checks.cache import CheckCache
 from ..errors import BadInputError, StitchError
@@ -23,7 +24,7 @@ from ..prompts import build as build_prompt
 from ..scene import Ambience, Storyboard
 from ..state import RunState, StateStore, work_lock
 from ..sync import fetch_missing
-from .cut import CutClip, CutOptions, Source, StitchResult, cues, join, layout
+from .cut import CutClip, CutOptions, Source, StitchResult, cues, join, layout, own_shape
 from .ffargs import Shape
 from .mix import BED_SWITCH, Layer
 
@@ -137,11 +138,13 @@ def collect(storyboard: Storyboard, workdir: Path, state: RunState) -> list[Sour
         if clip is None:
             missing.append(f"{scene.number} ({scene.id})")
         else:
+            entry = state.scenes.get(scene.id) if scene.generated else None
             found.append(
                 Source(
-                    scene.id, clip, scene.trim, footage=not scene.generated, caption=scene.speech
+                    scene.id, clip, scene.trim, footage=not scene.generated, caption=scene.speech,
+                    captioned=shows_captions(entry.backend if entry else None),
                 )
-            )
+            )  # fmt: skip
     if missing:
         shown = ", ".join(missing[:8]) + (
             f" and {len(missing) - 8} more" if len(missing) > 8 else ""
@@ -204,8 +207,8 @@ def _stitch(
         known, floor = cache.floor_of(_part(digest, source))
         sources.append(replace(source, speech=cache.speech_of(digest), floor=floor,
                                floor_known=known))  # fmt: skip
-    shape = Shape.of(cut_spec(storyboard, state))
     clips = layout(sources, crossfade=options.crossfade)  # each clip probed once, here
+    shape = own_shape(clips, Shape.of(cut_spec(storyboard, state)))
     drawing: list[Future[ReviewFrames]] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="f1gen-art") as pool:
         # The review art comes from the clips, not the cut: it is drawn while ffmpeg works.
@@ -408,6 +411,7 @@ def write_manifest(
             "sha256": file_digest(result.output),
             "duration": round(result.duration, 4),
             "video_copied": result.video_copied,
+            "frame": f"{result.frame[0]}x{result.frame[1]}" if result.frame else None,
         },
         "loudness_measured": asdict(result.loudness) if result.loudness else None,
         "leveling": asdict(result.leveling) if result.leveling else None,

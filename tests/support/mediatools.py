@@ -214,9 +214,11 @@ def make_voiced_clip(
     marker_frame: int = 60,
     seed: int = 0,
     sound_seconds: float = 4.95,
+    bang: float | None = None,
 ) -> VoicedClip:
     """An Ovi-shaped clip (121 frames at 24 fps, AAC 16 kHz mono, its sound shorter than its
-    picture) whose room tone is floor_db dBFS, with a line at speech and a marker within it."""
+    picture) whose room tone is floor_db dBFS, with a line at speech and a marker within it
+    (and a bang, 60 ms of noise at -10 dBFS, from bang seconds)."""
     rate = 16_000
     sound = tone_noise(sound_seconds, rate=rate, level_db=floor_db, seed=seed)
     start, end = (round(s * rate) for s in speech)
@@ -225,6 +227,10 @@ def make_voiced_clip(
     beep = round(at * rate)
     t = np.arange(round(0.06 * rate)) / rate
     sound[beep : beep + len(t)] += 0.8 * np.sin(2 * np.pi * 1000 * t)
+    if bang is not None:
+        first = round(bang * rate)
+        burst = np.random.default_rng(seed + 1000).standard_normal(round(0.06 * rate))
+        sound[first : first + len(burst)] += burst * 10 ** (-10 / 20)
     wav = path.with_suffix(".wav")
     import wave
 
