@@ -423,3 +423,20 @@ def test_a_bed_plays_until_a_scene_says_off_and_another_takes_over_where_it_is_n
     assert (first.begin, first.end, first.volume, first.duck) == (0.0, 5.0, -20.0, 6.0)
     assert (second.begin, second.end, second.volume, second.duck) == (10.0, None, -26.0, 9.0)
     assert quiet == []
+
+
+def test_a_first_scene_that_says_ambience_off_has_no_bed_at_all(
+    sounds: Path, write_storyboard: Callable[..., Path]
+) -> None:
+    from types import SimpleNamespace
+
+    from f1gen import storyboard as storyboards
+    from f1gen.stitch.publish import layers_of
+
+    scenes = [{"id": f"s{n}", "image": "images/p0.png", "action": "Waves."} for n in range(1, 3)]
+    scenes[0]["ambience"] = False  # a bed that ends where it begins: it faded out over 1 s
+    board = write_storyboard(scenes, extra={"ambience": "tune.wav"})
+    loaded = storyboards.load(board).storyboard
+    clips = [SimpleNamespace(start=5.0 * n, duration=5.0) for n in range(2)]
+
+    assert layers_of(loaded, clips, CutOptions()) == []  # type: ignore[arg-type]

@@ -284,9 +284,9 @@ def layers_of(storyboard: Storyboard, clips: Sequence[CutClip], options: CutOpti
         if scene.ambience is not None or scene.ambience_off:
             beds.append((clip.start, scene.ambience))
     for n, (begin, bed) in enumerate(beds):
-        if bed is None:
-            continue
         end = beds[n + 1][0] if n + 1 < len(beds) else None
+        if bed is None or (end is not None and end <= begin):  # none, or replaced where it begins
+            continue
         layers.append(Layer(bed.file, bed.volume, bed.duck, begin=begin, end=end,
                             crossfade_in=BED_SWITCH if begin else 0.0,
                             crossfade_out=BED_SWITCH if end is not None else 0.0))  # fmt: skip
