@@ -9,26 +9,12 @@ from typing import TYPE_CHECKING
 from .checks.cache import CheckCache
 from .checks.model import TakeChecks
 from .files import file_digest
-from .picks import find, pickable, repick
-from .prompts import build as build_prompt
-from .state import RunState, SceneState, StateStore, TakeRecord, work_lock
+from .picks import check_key, find, known_checks, pickable, repick
+from .state import RunState, StateStore, TakeRecord, work_lock
 from .voices import Reference, VoiceBook, embed_file, medoid, scenes_of
 
 if TYPE_CHECKING:
-    from .scene import Character, Scene, Storyboard, VoiceCheck
-
-
-def known_checks(cache: CheckCache, scene: Scene, entry: SceneState) -> dict[str, TakeChecks]:
-    """What is known of each of the scene's takes' checks, by name."""
-    prompt = build_prompt(scene)
-    known: dict[str, TakeChecks] = {}
-    for take in entry.takes:
-        if take.checks is None or take.sha256 is None:
-            continue
-        found = cache.get(CheckCache.key_of(take.sha256, line=scene.speech, prompt=prompt))
-        if found is not None:
-            known[take.name] = found
-    return known
+    from .scene import Character, Storyboard, VoiceCheck
 
 
 def character_takes(
@@ -46,11 +32,10 @@ def character_takes(
         entry = state.scenes.get(scene.id)
         if entry is None:
             continue
-        prompt = build_prompt(scene)
         for take in pickable(scene, entry, workdir):
             if take.sha256 is None:
                 continue
-            checks = cache.get(CheckCache.key_of(take.sha256, line=scene.speech, prompt=prompt))
+            checks = cache.get(check_key(scene, take.sha256))
             if checks is not None and checks.voice is not None and not checks.rejected:
                 found[(scene.id, take.name)] = (take, checks)
     return found
@@ -129,8 +114,7 @@ def set_reference(
             take = next((t for t in entry.takes if t.clip == entry.clip), None) or entry.takes[-1]
         checks = None
         if take.sha256 is not None:
-            key = CheckCache.key_of(take.sha256, line=scene.speech, prompt=build_prompt(scene))
-            checks = CheckCache(workdir).get(key)
+            checks = CheckCache(workdir).get(check_key(scene, take.sha256))
         if checks is None or checks.voice is None:
             raise BadInputError(
                 f"{scene.label}: take {take.name} has no voice to take (no checks, or under a "

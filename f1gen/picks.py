@@ -19,6 +19,7 @@ from .state import RunState, SceneState, TakeRecord
 from .storyboard import MAX_SEED
 
 if TYPE_CHECKING:
+    from .checks.cache import CheckCache
     from .scene import VoiceCheck
 
 BY_HAND = "picked by hand (f1gen pick)"
@@ -135,7 +136,6 @@ def pick(storyboard: Storyboard, *, workdir: Path, scene_ref: str, take: str | N
     """Pick a scene's take by hand (take: its number or name), or by its checks again (None);
     the state saved under the work-folder lock. BadInputError naming the fix when it cannot be."""
     from .checks.cache import CheckCache
-    from .prompts import build as build_prompt
     from .state import StateStore, work_lock
 
     scene = generated_scene(storyboard, scene_ref)
@@ -160,14 +160,8 @@ def pick(storyboard: Storyboard, *, workdir: Path, scene_ref: str, take: str | N
                     "scene, or its file changed: pick a current take"
                 )
             entry.pick = chosen.name
-        cache = CheckCache(workdir)
-        known: dict[str, TakeChecks] = {}
-        for made in entry.takes:
-            if made.sha256 is not None:
-                key = CheckCache.key_of(made.sha256, line=scene.speech, prompt=build_prompt(scene))
-                found = cache.get(key)
-                if found is not None:
-                    known[made.name] = found
+        # a pick by hand also weighs what a review checked of takes the run did not
+        known = known_checks(CheckCache(workdir), scene, entry, recorded_only=False)
         if repick(scene, entry, workdir=workdir, checks=known) is None:
             raise BadInputError(
                 f"{scene.label}: no current take to pick: run 'f1gen generate' to make one"
@@ -210,20 +204,26 @@ def pick_command(board: Path, scene: Scene, take: str | None) -> str:
     return f"f1gen pick {board} {scene.id} {take or '--auto'}"
 
 
-def checks_of(scene: Scene, entry: SceneState, workdir: Path) -> dict[str, TakeChecks]:
-    """What the work folder knows of each take's checks, by the take's name."""
+def check_key(scene: Scene, sha256: str) -> str:
+    """Where checks.json keeps the checks of a take of scene whose bytes' sha256 this is."""
     from .checks.cache import CheckCache
     from .prompts import build as build_prompt
 
-    cache = CheckCache(workdir)
+    return CheckCache.key_of(sha256, line=scene.speech, prompt=build_prompt(scene))
+
+
+def known_checks(
+    cache: CheckCache, scene: Scene, entry: SceneState, *, recorded_only: bool = True
+) -> dict[str, TakeChecks]:
+    """What the work folder knows of each of the scene's takes' checks, by the take's name:
+    of the takes whose checks the state records (recorded_only), else of every take."""
     known: dict[str, TakeChecks] = {}
     for take in entry.takes:
-        if take.checks is not None and take.sha256 is not None:
-            found = cache.get(
-                CheckCache.key_of(take.sha256, line=scene.speech, prompt=build_prompt(scene))
-            )
-            if found is not None:
-                known[take.name] = found
+        if take.sha256 is None or (recorded_only and take.checks is None):
+            continue
+        found = cache.get(check_key(scene, take.sha256))
+        if found is not None:
+            known[take.name] = found
     return known
 
 
@@ -248,7 +248,9 @@ def lost_pick(scene: Scene, entry: SceneState, *, workdir: Path, board: Path) ->
         return None
     left = tuple((entry.takes.index(t) + 1, t) for t in takes)
     by_hand = entry.pick == picked.name
-    checks = checks_of(scene, entry, workdir)
+    from .checks.cache import CheckCache
+
+    checks = known_checks(CheckCache(workdir), scene, entry)
     if len(takes) == 1:
         return LostPick(scene, picked.name, takes[0], "the only take left", left, board)
     if by_hand:

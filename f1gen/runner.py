@@ -52,7 +52,6 @@ from .plan import (
     scene_steps,
     scene_takes,
 )
-from .prompts import build as build_prompt
 from .scene import Scene, Storyboard
 from .schedule import Limits, stop_reason
 from .state import RunState, SceneState, StateStore, TakeRecord, now_iso, unwritable, work_lock
@@ -199,7 +198,7 @@ def remember(cache: CheckCache, scene: Scene, record: TakeRecord, result: TakeCh
     from .checks import summary
 
     assert record.sha256 is not None
-    key = CheckCache.key_of(record.sha256, line=scene.speech, prompt=build_prompt(scene))
+    key = picks.check_key(scene, record.sha256)
     # Checked under whatever name the clip had then (a partial's): kept under the take's own.
     cache.put(key, replace(result, take=record.name))
     if result.speech is not None:  # for the stitch's mix
@@ -237,7 +236,7 @@ def take_in(
         entry.seed = made.seed
         if refresh_voices is not None and made.scene.character is not None:
             refresh_voices()
-        known = RunRecord.known_checks(cache, made.scene, entry)
+        known = picks.known_checks(cache, made.scene, entry)
         chosen = picks.repick(
             made.scene, entry, workdir=workdir, checks=known, voice_check=voice_check
         )
@@ -509,7 +508,7 @@ class Runner:
             fingerprint = expected_fingerprint(scene, entry) if entry else None
             if entry is None or (fingerprint and clip_is_current(entry, fingerprint, self.workdir)):
                 continue
-            known = RunRecord.known_checks(CheckCache(self.workdir), scene, entry)
+            known = picks.known_checks(CheckCache(self.workdir), scene, entry)
             picks.repick(
                 scene, entry, workdir=self.workdir, checks=known, voice_check=options_voice
             )
@@ -841,19 +840,6 @@ class RunRecord:
     def _count_cost(self, entry: SceneState, cost_usd: float) -> None:
         entry.cost_usd = round(entry.cost_usd + cost_usd, 4)
         self.summary.cost_usd += cost_usd
-
-    @staticmethod
-    def known_checks(cache: CheckCache, scene: Scene, entry: SceneState) -> dict[str, TakeChecks]:
-        """What is known of each take's checks, by name."""
-        known: dict[str, TakeChecks] = {}
-        for take in entry.takes:
-            if take.checks is None or take.sha256 is None:
-                continue
-            key = CheckCache.key_of(take.sha256, line=scene.speech, prompt=build_prompt(scene))
-            found = cache.get(key)
-            if found is not None:
-                known[take.name] = found
-        return known
 
     def _landed(self, flight: Flight) -> SceneState:
         """The scene's entry, its attempt no longer in flight."""

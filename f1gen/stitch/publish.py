@@ -18,7 +18,7 @@ from ..captions import to_srt, to_vtt
 from ..checks.cache import CheckCache
 from ..errors import BadInputError, StitchError
 from ..files import file_digest, write_atomic
-from ..picks import settle_lost
+from ..picks import check_key, settle_lost
 from ..plan import cut_spec, scene_clip
 from ..prompts import build as build_prompt
 from ..scene import Ambience, Storyboard
@@ -363,8 +363,7 @@ def write_manifest(
         for take in entry.takes if entry else []:
             found = None
             if cache is not None and take.checks is not None and take.sha256 is not None:
-                key = CheckCache.key_of(take.sha256, line=scene.speech, prompt=build_prompt(scene))
-                found = cache.get(key)
+                found = cache.get(check_key(scene, take.sha256))
             takes.append(
                 {
                     "name": take.name,
