@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import subprocess
 import wave
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +15,7 @@ from f1gen import storyboard
 from f1gen.stitch.cut import CutOptions, Source, StitchResult, join
 from f1gen.stitch.mix import DUCK_ATTACK, DUCK_RELEASE, SPEECH_MARGIN, Layer
 from tests.support import mediatools
-from tests.support.mediatools import FRAME, VoicedClip
+from tests.support.mediatools import FRAME, VoicedClip, ebur128
 
 FLOORS = [-40.0, -76.0, -50.0, -70.0, -44.0]  # neighbours 20 to 36 dB apart
 SLOT = mediatools.FRAMES / mediatools.FPS
@@ -164,15 +162,6 @@ def _speech_in_cut(result: StitchResult, clips: list[VoicedClip]) -> list[tuple[
     ]
 
 
-def _ebur128(ffmpeg: str, path: Path) -> tuple[float, float]:
-    done = subprocess.run([ffmpeg, "-hide_banner", "-nostats", "-i", str(path), "-af", "ebur128=peak=true",
-                           "-f", "null", "-"], capture_output=True, text=True, check=True)  # fmt: skip
-    summary = done.stderr[done.stderr.rfind("Summary:") :]
-    integrated = float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary).group(1))  # type: ignore[union-attr]
-    peak = float(re.search(r"Peak:\s+(-?[\d.]+) dBFS", summary).group(1))  # type: ignore[union-attr]
-    return integrated, peak
-
-
 def test_music_ducks_under_every_line_fades_loops_seamlessly_and_the_loudness_holds(
     voiced: list[VoicedClip], tmp_path: Path, ffmpeg: str
 ) -> None:
@@ -201,7 +190,7 @@ def test_music_ducks_under_every_line_fades_loops_seamlessly_and_the_loudness_ho
     ]  # fmt: skip
     jumps = [abs(levels[k + 1] - levels[k]) for k in steady if k + 1 in steady]
     assert len(jumps) > 40 and max(jumps) <= 3.0  # the 2.5 s file looped many times, seamlessly
-    integrated, peak = _ebur128(ffmpeg, result.output)
+    integrated, peak = ebur128(ffmpeg, result.output)
     assert abs(integrated - -14.0) <= 1.0 and peak <= -1.0
     assert result.mix is not None and result.mix.as_dict()["layers"][0]["duck_db"] == 12.0  # type: ignore[index]
 

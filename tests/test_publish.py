@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from PIL import Image
 
 from f1gen.stitch.cut import CutOptions, Source, StitchResult, cues, join
 from tests.support import mediatools
-from tests.support.mediatools import FRAME, MarkerClip
+from tests.support.mediatools import FRAME, MarkerClip, ebur128
 from tests.support.takes import make_take
 
 
@@ -25,16 +24,6 @@ def _sources(clips: list[MarkerClip], captions: bool = True) -> list[Source]:
         Source(f"c{i}", c.path, caption=f"Caption number {i}" if captions else None)
         for i, c in enumerate(clips)
     ]
-
-
-def _ebur128(ffmpeg: str, path: Path) -> tuple[float, float]:
-    """Integrated loudness (LUFS) and true peak (dBTP) as ffmpeg's EBU R128 scanner reads them."""
-    done = subprocess.run([ffmpeg, "-hide_banner", "-nostats", "-i", str(path), "-af", "ebur128=peak=true",
-                           "-f", "null", "-"], capture_output=True, text=True, check=True)  # fmt: skip
-    summary = done.stderr[done.stderr.rfind("Summary:") :]
-    integrated = float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary).group(1))  # type: ignore[union-attr]
-    peak = float(re.search(r"Peak:\s+(-?[\d.]+) dBFS", summary).group(1))  # type: ignore[union-attr]
-    return integrated, peak
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +41,7 @@ def test_loudness_meets_the_target_and_the_peak_ceiling(
     result = join(_sources(busy_clips), output=tmp_path / "cut.mp4", scratch=tmp_path / "tmp",
                   options=CutOptions(loudness=target))  # fmt: skip
 
-    integrated, peak = _ebur128(ffmpeg, result.output)
+    integrated, peak = ebur128(ffmpeg, result.output)
 
     assert abs(integrated - target) <= 1.0
     assert peak <= -1.0
@@ -73,7 +62,7 @@ def test_a_cut_whose_loudness_sits_in_its_peaks_still_meets_the_target_under_the
     result = join(_sources(peaky_clips), output=tmp_path / "cut.mp4", scratch=tmp_path / "tmp",
                   options=CutOptions(loudness=target))  # fmt: skip
 
-    integrated, peak = _ebur128(ffmpeg, result.output)
+    integrated, peak = ebur128(ffmpeg, result.output)
 
     measured, leveling, made = result.loudness, result.leveling, result.made_loudness
     assert measured is not None and leveling is not None and made is not None
@@ -96,7 +85,7 @@ def test_a_quiet_target_is_met_when_the_gates_move_with_the_gain(
     result = join([Source(f"t{n}", t) for n, t in enumerate(takes)], output=tmp_path / "cut.mp4",
                   scratch=tmp_path / "tmp", options=CutOptions(loudness=-40.0, seams=False))  # fmt: skip
 
-    integrated, _ = _ebur128(ffmpeg, result.output)
+    integrated, _ = ebur128(ffmpeg, result.output)
     assert result.loudness is not None and result.leveling is not None
     assert abs(integrated - -40.0) <= 0.5
     assert abs(result.leveling.gain - (-40.0 - result.loudness.input_i)) > 1.0  # not one gain
@@ -108,7 +97,7 @@ def test_no_loudnorm_leaves_the_level_alone(
     result = join(_sources(busy_clips), output=tmp_path / "cut.mp4", scratch=tmp_path / "tmp",
                   options=CutOptions(loudnorm=False))  # fmt: skip
 
-    integrated, _ = _ebur128(ffmpeg, result.output)
+    integrated, _ = ebur128(ffmpeg, result.output)
 
     assert result.loudness is None and integrated < -16
 

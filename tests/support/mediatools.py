@@ -7,6 +7,7 @@ cut, each white frame and its beep must still coincide, within one frame.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -270,3 +271,13 @@ def levels_db(path: Path, *, window: float = 0.05) -> tuple[np.ndarray, float]:
     count = sound.shape[1] // size
     power = (sound[:, : count * size] ** 2).mean(axis=0).reshape(count, size).mean(axis=1)
     return 10 * np.log10(power + 1e-20), start or 0.0
+
+
+def ebur128(ffmpeg: str, path: Path) -> tuple[float, float]:
+    """Integrated loudness (LUFS) and true peak (dBTP) as ffmpeg's EBU R128 scanner reads them."""
+    done = subprocess.run([ffmpeg, "-hide_banner", "-nostats", "-i", str(path), "-af", "ebur128=peak=true",
+                           "-f", "null", "-"], capture_output=True, text=True, check=True)  # fmt: skip
+    summary = done.stderr[done.stderr.rfind("Summary:") :]
+    integrated = float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary).group(1))  # type: ignore[union-attr]
+    peak = float(re.search(r"Peak:\s+(-?[\d.]+) dBFS", summary).group(1))  # type: ignore[union-attr]
+    return integrated, peak
